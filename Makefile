@@ -1,0 +1,129 @@
+# medtrain Makefile. Two commands do all set-up on a fresh Debian machine:
+#   make demo   installs the Debian packages, builds, trains the S1 U-Net on the shipped CT sample
+#   make test   installs, builds (CUDA too when nvcc + cuDNN exist) and runs every test
+# Other targets: all (library + CLI), bench, fixtures (regenerate PyTorch fixtures), clean.
+# Sources are found by wildcard: a new core/ops/foo.c (and its twin foo.cu) needs no edit here.
+
+SHELL := /bin/bash
+BUILD ?= build
+CC ?= cc
+CXX ?= c++
+CUDA_HOME ?= /usr/local/cuda
+NVCC ?= $(CUDA_HOME)/bin/nvcc
+PYTHON ?= /usr/bin/python3
+
+# Debian packages medtrain builds and tests with (installed by `make deps`).
+DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
+             libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev
+# Only needed to regenerate fixtures / run the PyTorch peers and cross-checks.
+DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel
+
+PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+
+WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
+CFLAGS ?= -O2 -g
+CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) $(PKG_CFLAGS) -I/usr/include/nifti -I/usr/include/gdcm-3.0 -I.
+CXXFLAGS ?= -O2 -g
+CXXFLAGS += -std=c++17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -I/usr/include/gdcm-3.0 -I/usr/include/nifti -I.
+LDLIBS := $(PKG_LIBS) -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
+          -lz -lstdc++ -lpthread -lm -fopenmp
+
+# CUDA backend: built when nvcc and cuDNN are present (MT_CUDA=0 to disable).
+HAVE_CUDA := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1 || echo 0)
+MT_CUDA ?= $(HAVE_CUDA)
+CUDA_ARCH ?= -gencode arch=compute_80,code=sm_80 -gencode arch=compute_90,code=[sm_90,compute_90]
+NVCCFLAGS ?= -O2 -std=c++17 $(CUDA_ARCH) --Werror all-warnings -Xcompiler -Wall,-Wextra,-Wno-unused-parameter,-Wno-missing-field-initializers,-fPIC
+ifeq ($(MT_CUDA),1)
+CFLAGS += -DMT_WITH_CUDA
+CXXFLAGS += -DMT_WITH_CUDA
+NVCCFLAGS += -DMT_WITH_CUDA -I. -I$(CUDA_HOME)/include
+LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
+endif
+
+LIB_DIRS := core core/ops layers optim data
+LIB_C := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
+LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))
+CLI_C := $(wildcard cli/*.c)
+TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
+GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c)
+# float64 build of the numeric core, for the finite-difference gradient checks
+F64_DIRS := core core/ops layers optim
+F64_C := $(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c))
+
+OBJ := $(LIB_C:%.c=$(BUILD)/f32/%.o) $(LIB_CXX:%.cpp=$(BUILD)/f32/%.o)
+ifeq ($(MT_CUDA),1)
+OBJ += $(LIB_CU:%.cu=$(BUILD)/cu/%.o)
+endif
+F64_OBJ := $(F64_C:%.c=$(BUILD)/f64/%.o)
+
+LIB := $(BUILD)/libmedtrain.a
+LIB64 := $(BUILD)/libmedtrain_f64.a
+CLI := $(BUILD)/medtrain
+TESTS := $(BUILD)/run_tests
+GRADCHECK := $(BUILD)/run_gradcheck
+
+.PHONY: all deps deps-py test demo bench fixtures clean cuda-check
+all: $(LIB) $(CLI)
+
+# Installs missing Debian packages (root, or sudo). No-op when all are present.
+deps:
+	@missing=$$(for p in $(DEB_BUILD); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing Debian packages:" $$missing; \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+deps-py:
+	@missing=$$(for p in $(DEB_PY); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+
+$(BUILD)/f32/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/f32/%.o: %.cpp
+	@mkdir -p $(dir $@)
+	$(CXX) $(CXXFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/cu/%.o: %.cu
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -MMD -MP -c $< -o $@
+$(BUILD)/f64/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(filter-out -DMT_WITH_CUDA,$(CFLAGS)) -DMT_REAL_DOUBLE -MMD -MP -c $< -o $@
+
+$(LIB): $(OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+$(LIB64): $(F64_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(CLI): $(CLI_C:%.c=$(BUILD)/f32/%.o) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(TESTS): $(TEST_C:%.c=$(BUILD)/f32/%.o) $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+$(GRADCHECK): $(GRAD_C:%.c=$(BUILD)/f64/%.o) $(LIB64)
+	$(CC) $(filter-out -DMT_WITH_CUDA,$(CFLAGS)) $^ -o $@ $(filter-out -lcudnn -lcublas -lcudart,$(LDLIBS))
+
+# Runs both test binaries and prints the combined "N passed, N failed, N skipped".
+test: deps
+	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
+	@bash tests/run.sh $(TESTS) $(GRADCHECK)
+
+# Compile-only check of every CUDA file (CI has nvcc but no GPU).
+cuda-check:
+	@test "$(MT_CUDA)" = 1 || { echo "nvcc/cuDNN not found: CUDA backend not built"; exit 0; }
+	@$(MAKE) --no-print-directory $(LIB_CU:%.cu=$(BUILD)/cu/%.o)
+
+fixtures: deps-py
+	@for f in tests/fixtures/gen_*.py; do echo "$(PYTHON) $$f"; $(PYTHON) $$f || exit 1; done
+
+clean:
+	rm -rf $(BUILD)
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,45 @@
+/* core/autograd.h: reverse-mode automatic differentiation over a dynamic
+ * graph (define-by-run, as in PyTorch). See docs/design.md for why.
+ *
+ * Every op output computed from a tensor that requires_grad gets a grad_fn
+ * node holding its inputs. mt_backward(loss) walks the nodes reachable from
+ * `loss` in reverse topological order and accumulates dL/dx into x->grad for
+ * every leaf with requires_grad (and non-leaf tensors with retain_grad set).
+ * Fan-out accumulates. Graphs are freed with the tensors that hold them.
+ */
+#ifndef MT_AUTOGRAD_H
+#define MT_AUTOGRAD_H
+
+#include "op.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Grad mode of this thread (torch.set_grad_enabled). Returns the previous value.
+ * With grad mode off no graph is kept (inference, optimizer updates). */
+int mt_set_grad_enabled(int enabled);
+int mt_is_grad_enabled(void);
+
+/* Back-propagates from `root`. `grad` is dL/droot (same shape), or NULL for a
+ * scalar root (dL/droot = 1). With retain_graph = 0 the graph's saved tensors
+ * are freed as it goes, and a second backward through it fails with
+ * MT_ERR_STATE. Errors: root has no graph / does not require grad, kernel errors. */
+mt_status mt_backward(mt_tensor *root, const mt_tensor *grad, int retain_graph);
+
+/* Marks a leaf tensor as a parameter (requires_grad = 1). */
+void mt_requires_grad(mt_tensor *t, int flag);
+
+/* Zeroes t->grad if present (keeps the buffer) */
+mt_status mt_zero_grad(mt_tensor *t);
+
+/* Drops t->grad (sets it to NULL). */
+void mt_clear_grad(mt_tensor *t);
+
+/* Internal: releases a node reference (used by tensor.c). */
+void mt_node_release(mt_node *n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,217 @@
+/* core/cuda.cu: the CUDA backend: device memory through the caching
+ * allocator, copies, fill/axpy kernels, per-device stream + cuDNN + cuBLAS
+ * handles and one shared workspace (cuda_common.h). Every CUDA, cuDNN and
+ * cuBLAS status is checked and turned into an mt_status with file:line. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "cuda_common.h"
+#include "device.h"
+
+#define MT_MAX_GPUS 16
+
+static mt_cuda_ctx *g_ctx[MT_MAX_GPUS];
+static int g_allow_tf32;
+
+extern "C" mt_status mt_cuda_status(cudaError_t e, const char *expr, const char *file, int line)
+{
+    return mt_error_set(e == cudaErrorMemoryAllocation ? MT_ERR_NOMEM : MT_ERR_CUDA, file, line,
+                        "%s failed: %s (%s)%s", expr, cudaGetErrorString(e), cudaGetErrorName(e),
+                        e == cudaErrorMemoryAllocation ? "; reduce the batch size or input size" : "");
+}
+
+extern "C" mt_status mt_cudnn_status(cudnnStatus_t e, const char *expr, const char *file, int line)
+{
+    return mt_error_set(e == CUDNN_STATUS_ALLOC_FAILED ? MT_ERR_NOMEM : MT_ERR_CUDA, file, line, "%s failed: %s",
+                        expr, cudnnGetErrorString(e));
+}
+
+extern "C" mt_status mt_cublas_status(cublasStatus_t e, const char *expr, const char *file, int line)
+{
+    return mt_error_set(e == CUBLAS_STATUS_ALLOC_FAILED ? MT_ERR_NOMEM : MT_ERR_CUDA, file, line,
+                        "%s failed: %s (%s)", expr, cublasGetStatusString(e), cublasGetStatusName(e));
+}
+
+static mt_status ctx_create(int index, mt_cuda_ctx **out)
+{
+    mt_cuda_ctx *c = (mt_cuda_ctx *)mt_calloc(1, sizeof *c);
+    if (!c) return MT_ERR_NOMEM;
+    c->device = index;
+    c->allow_tf32 = g_allow_tf32;
+    c->workspace_limit = (size_t)256 << 20;
+    const char *env = getenv("MEDTRAIN_CUDNN_WORKSPACE_MB");
+    if (env && atol(env) > 0) c->workspace_limit = (size_t)atol(env) << 20;
+    mt_status s = MT_OK;
+#define TRY_(x)                                                                                     \
+    do {                                                                                            \
+        if ((s = (x)) != MT_OK) goto fail;                                                          \
+    } while (0)
+    TRY_([&]() -> mt_status { MT_CUDA_CHECK(cudaSetDevice(index)); return MT_OK; }());
+    TRY_([&]() -> mt_status { MT_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)); return MT_OK; }());
+    TRY_([&]() -> mt_status { MT_CUDNN_CHECK(cudnnCreate(&c->cudnn)); return MT_OK; }());
+    TRY_([&]() -> mt_status { MT_CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream)); return MT_OK; }());
+    TRY_([&]() -> mt_status { MT_CUBLAS_CHECK(cublasCreate(&c->cublas)); return MT_OK; }());
+    TRY_([&]() -> mt_status { MT_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream)); return MT_OK; }());
+    TRY_([&]() -> mt_status {
+        MT_CUBLAS_CHECK(cublasSetMathMode(c->cublas, c->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
+                                                                   : CUBLAS_DEFAULT_MATH));
+        return MT_OK;
+    }());
+#undef TRY_
+    *out = c;
+    return MT_OK;
+fail:
+    if (c->cublas) cublasDestroy(c->cublas);
+    if (c->cudnn) cudnnDestroy(c->cudnn);
+    if (c->stream) cudaStreamDestroy(c->stream);
+    free(c);
+    return s;
+}
+
+extern "C" mt_cuda_ctx *mt_cuda_get(int index)
+{
+    if (index < 0 || index >= MT_MAX_GPUS) {
+        MT_ERR(MT_ERR_INVALID, "cuda:%d: device index out of range", index);
+        return NULL;
+    }
+    if (!g_ctx[index]) {
+        mt_cuda_ctx *c = NULL;
+        if (ctx_create(index, &c) != MT_OK) return NULL;
+        g_ctx[index] = c;
+    }
+    if (cudaSetDevice(index) != cudaSuccess) {
+        MT_ERR(MT_ERR_CUDA, "cudaSetDevice(%d) failed", index);
+        return NULL;
+    }
+    return g_ctx[index];
+}
+
+extern "C" mt_cuda_ctx *mt_cuda_node_ctx(const mt_node *n)
+{
+    for (int i = 0; i < n->n_in; i++)
+        if (n->in[i]) return mt_cuda_get(n->in[i]->storage->device.index);
+    return mt_cuda_get(n->out[0]->storage->device.index);
+}
+
+extern "C" mt_status mt_cuda_workspace(mt_cuda_ctx *c, size_t bytes, void **ptr)
+{
+    if (bytes > c->workspace_limit)
+        return MT_ERR(MT_ERR_NOMEM, "cuDNN workspace of %zu MiB exceeds the limit of %zu MiB "
+                                    "(MEDTRAIN_CUDNN_WORKSPACE_MB)", bytes >> 20, c->workspace_limit >> 20);
+    if (bytes > c->workspace_bytes) {
+        if (c->workspace) {
+            MT_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+            MT_CUDA_CHECK(cudaFree(c->workspace));
+            c->workspace = NULL;
+            c->workspace_bytes = 0;
+        }
+        MT_CUDA_CHECK(cudaMalloc(&c->workspace, bytes));
+        c->workspace_bytes = bytes;
+    }
+    *ptr = c->workspace;
+    return MT_OK;
+}
+
+extern "C" void mt_cuda_set_tf32(int allow)
+{
+    g_allow_tf32 = allow;
+    for (int i = 0; i < MT_MAX_GPUS; i++)
+        if (g_ctx[i]) {
+            g_ctx[i]->allow_tf32 = allow;
+            cublasSetMathMode(g_ctx[i]->cublas, allow ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH);
+        }
+}
+
+/* ---- backend vtable ---- */
+
+static mt_status cu_raw_alloc(void *ctx, int index, size_t bytes, void **ptr)
+{
+    MT_CUDA_CHECK(cudaSetDevice(index));
+    MT_CUDA_CHECK(cudaMalloc(ptr, bytes));
+    return MT_OK;
+}
+
+static void cu_raw_free(void *ctx, int index, void *ptr)
+{
+    /* a failing free has nothing to recover; device errors surface on the next call */
+    if (cudaSetDevice(index) == cudaSuccess) (void)cudaFree(ptr);
+}
+
+static mt_status cu_copy(void *ctx, int index, void *dst, const void *src, size_t bytes, mt_copy_kind kind)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    cudaMemcpyKind k = kind == MT_H2D ? cudaMemcpyHostToDevice
+                     : kind == MT_D2H ? cudaMemcpyDeviceToHost
+                     : kind == MT_D2D ? cudaMemcpyDeviceToDevice
+                                      : cudaMemcpyHostToHost;
+    MT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, c->stream));
+    MT_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return MT_OK;
+}
+
+static mt_status cu_memset0(void *ctx, int index, void *ptr, size_t bytes)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    MT_CUDA_CHECK(cudaMemsetAsync(ptr, 0, bytes, c->stream));
+    return MT_OK;
+}
+
+__global__ static void fill_kernel(float *x, size_t n, float v)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        x[i] = v;
+}
+
+__global__ static void axpy_kernel(size_t n, float a, const float *x, float *y)
+{
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < n; i += (size_t)gridDim.x * blockDim.x)
+        y[i] += a * x[i];
+}
+
+static mt_status cu_fill(void *ctx, int index, mt_real *x, size_t n, mt_real v)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    fill_kernel<<<mt_cuda_blocks(n), MT_CUDA_THREADS, 0, c->stream>>>(x, n, v);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+static mt_status cu_axpy(void *ctx, int index, size_t n, mt_real a, const mt_real *x, mt_real *y)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    axpy_kernel<<<mt_cuda_blocks(n), MT_CUDA_THREADS, 0, c->stream>>>(n, a, x, y);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+static mt_status cu_sync(void *ctx, int index)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    MT_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    return MT_OK;
+}
+
+static int cu_count(void *ctx)
+{
+    int n = 0;
+    if (cudaGetDeviceCount(&n) != cudaSuccess) {
+        (void)cudaGetLastError(); /* no driver / no GPU: report zero devices */
+        return 0;
+    }
+    return n;
+}
+
+static const mt_backend g_cuda_backend = {
+    "cuda", NULL, cu_raw_alloc, cu_raw_free, cu_copy, cu_memset0, cu_fill, cu_axpy, cu_sync, cu_count,
+};
+
+extern "C" mt_status mt_cuda_backend_init(void)
+{
+    if (cu_count(NULL) > 0) mt_backend_register(MT_CUDA, &g_cuda_backend);
+    return MT_OK;
+}

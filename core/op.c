@@ -1,0 +1,125 @@
+/* core/op.c: runs an op from its descriptor and records autograd nodes (op.h). */
+#include "op.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "autograd.h"
+#include "device.h"
+
+static void node_free(mt_node *n)
+{
+    for (int i = 0; i < MT_MAX_IN; i++) {
+        mt_tensor_release(n->in[i]);
+        mt_tensor_release(n->gin[i]);
+    }
+    for (int i = 0; i < MT_MAX_OUT; i++) {
+        mt_tensor_release(n->out[i]);
+        mt_tensor_release(n->gout[i]);
+    }
+    for (int i = 0; i < MT_MAX_SAVED; i++) mt_tensor_release(n->saved[i]);
+    free(n);
+}
+
+void mt_node_release(mt_node *n)
+{
+    if (n && --n->refcount <= 0) node_free(n);
+}
+
+mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
+                      int n_out, mt_tensor **out)
+{
+    for (int i = 0; i < n_out; i++) out[i] = NULL;
+    if (n_in > MT_MAX_IN || n_out > MT_MAX_OUT || n_out < 1 || attr_bytes > MT_ATTR_BYTES)
+        return MT_ERR(MT_ERR_INVALID, "%s: %d inputs / %d outputs / %zu attribute bytes exceed the op limits",
+                      op->name, n_in, n_out, attr_bytes);
+    /* all inputs on one device */
+    mt_device dev = mt_cpu();
+    int have_dev = 0, needs_grad = 0;
+    for (int i = 0; i < n_in; i++) {
+        if (!in[i]) continue;
+        mt_device d = in[i]->storage->device;
+        if (!have_dev) {
+            dev = d;
+            have_dev = 1;
+        } else if (!mt_device_eq(d, dev)) {
+            char a[32], b[32];
+            return MT_ERR(MT_ERR_INVALID, "%s: input %d is on %s but input 0 is on %s; move tensors with mt_tensor_to",
+                          op->name, i, mt_device_str(d, a, sizeof a), mt_device_str(dev, b, sizeof b));
+        }
+        if (in[i]->requires_grad) needs_grad = 1;
+    }
+    if (!have_dev) return MT_ERR(MT_ERR_INVALID, "%s: no input tensor", op->name);
+    mt_kernel_fn fwd = op->forward[dev.type];
+    if (!fwd && !op->view) {
+        char a[32];
+        return MT_ERR(MT_ERR_UNSUPPORTED, "op %s has no forward kernel for device %s", op->name,
+                      mt_device_str(dev, a, sizeof a));
+    }
+
+    mt_node *n = mt_calloc(1, sizeof *n);
+    if (!n) return MT_ERR_NOMEM;
+    n->op = op;
+    n->n_in = n_in;
+    n->n_out = n_out;
+    n->refcount = 0;
+    if (attr_bytes) memcpy(n->attr, attr, attr_bytes);
+    for (int i = 0; i < n_in; i++) n->in[i] = mt_tensor_retain(in[i]);
+
+    mt_shape shp[MT_MAX_OUT];
+    memset(shp, 0, sizeof shp);
+    for (int i = 0; i < n_out; i++) shp[i].dtype = in[0] ? in[0]->dtype : MT_REAL;
+    mt_status s = op->shape(n, shp);
+    if (s != MT_OK) {
+        node_free(n);
+        return s;
+    }
+    for (int i = 0; i < n_out; i++) {
+        if (op->view && i == 0) {
+            mt_tensor *v = mt_tensor_alias(in[0]);
+            if (v) {
+                v->ndim = shp[0].ndim;
+                memcpy(v->shape, shp[0].shape, sizeof v->shape);
+            }
+            out[0] = v;
+        } else {
+            out[i] = mt_tensor_new(shp[i].dtype, dev, shp[i].ndim, shp[i].shape);
+        }
+        if (!out[i]) {
+            for (int j = 0; j < i; j++) mt_tensor_release(out[j]), out[j] = NULL;
+            node_free(n);
+            return mt_last_status() ? mt_last_status() : MT_ERR_NOMEM;
+        }
+        n->out[i] = mt_tensor_alias(out[i]);
+    }
+    if (fwd) s = fwd(n);
+    if (s != MT_OK) {
+        for (int i = 0; i < n_out; i++) mt_tensor_release(out[i]), out[i] = NULL;
+        node_free(n);
+        return s;
+    }
+    if (needs_grad && mt_is_grad_enabled() && op->backward[MT_CPU]) {
+        n->refcount = n_out;
+        for (int i = 0; i < n_out; i++) {
+            out[i]->requires_grad = 1;
+            out[i]->grad_fn = n;
+            out[i]->out_index = i;
+        }
+    } else {
+        node_free(n);
+    }
+    return MT_OK;
+}
+
+mt_tensor *mt_op1(const mt_op *op, int n_in, int n_required, mt_tensor *const *in, const void *attr,
+                  size_t attr_bytes)
+{
+    for (int i = 0; i < n_required; i++)
+        if (!in[i]) {
+            if (mt_last_status() == MT_OK) MT_ERR(MT_ERR_INVALID, "%s: input %d is NULL", op->name, i);
+            return NULL;
+        }
+    mt_tensor *out = NULL;
+    if (mt_op_apply(op, n_in, in, attr, attr_bytes, 1, &out) != MT_OK) return NULL;
+    return out;
+}

@@ -1,0 +1,96 @@
+/* tests/test.h: a small test framework. Each tests/test_*.c file defines
+ *   TEST(conv2d_matches_torch) { ... CHECK(cond, "fmt", ...); ... }
+ * Tests self-register; tests/main.c runs them (filter: argv[1] substring) and
+ * ends with the line "N passed, N failed, N skipped".
+ * SKIP("reason") ends a test as skipped (e.g. "skipped: no GPU").
+ * Checks record the first failure with file:line and stop the test. */
+#ifndef MT_TEST_H
+#define MT_TEST_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+
+typedef struct mt_test_ctx {
+    int failed;
+    int skipped;
+    char msg[2048];
+} mt_test_ctx;
+
+typedef void (*mt_test_fn)(mt_test_ctx *T_);
+void mt_test_register(const char *name, const char *file, mt_test_fn fn);
+void mt_test_fail(mt_test_ctx *T_, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+#define TEST(name)                                                                      \
+    static void name(mt_test_ctx *T_);                                                  \
+    __attribute__((constructor)) static void mt_reg_##name(void)                        \
+    {                                                                                   \
+        mt_test_register(#name, __FILE__, name);                                        \
+    }                                                                                   \
+    static void name(mt_test_ctx *T_)
+
+/* CHECK(cond, fmt, ...): fail and return from the test if cond is false. */
+#define CHECK(cond, ...)                                                                \
+    do {                                                                                \
+        if (!(cond)) {                                                                  \
+            mt_test_fail(T_, __FILE__, __LINE__, __VA_ARGS__);                          \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+
+/* CHECK_OK(status_expr): the expression must be MT_OK; prints mt_last_error() otherwise. */
+#define CHECK_OK(expr)                                                                  \
+    do {                                                                                \
+        int mt_s_ = (int)(expr);                                                        \
+        if (mt_s_ != 0) {                                                               \
+            mt_test_fail(T_, __FILE__, __LINE__, "%s returned %d: %s", #expr, mt_s_,    \
+                         mt_last_error());                                              \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+
+/* CHECK_NOTNULL(ptr_expr): must not be NULL; prints mt_last_error() otherwise. */
+#define CHECK_NOTNULL(expr)                                                             \
+    do {                                                                                \
+        if ((expr) == NULL) {                                                           \
+            mt_test_fail(T_, __FILE__, __LINE__, "%s is NULL: %s", #expr, mt_last_error()); \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+
+/* |a - b| <= atol + rtol * |b| for n doubles-or-floats; reports the worst index. */
+int mt_test_close_f(const float *a, const float *b, size_t n, double rtol, double atol, char *why, size_t whylen);
+int mt_test_close_d(const double *a, const double *b, size_t n, double rtol, double atol, char *why, size_t whylen);
+#define CHECK_CLOSE_F(a, b, n, rtol, atol)                                              \
+    do {                                                                                \
+        char mt_why_[512];                                                              \
+        if (!mt_test_close_f((a), (b), (n), (rtol), (atol), mt_why_, sizeof mt_why_)) { \
+            mt_test_fail(T_, __FILE__, __LINE__, "%s vs %s: %s", #a, #b, mt_why_);      \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+#define CHECK_CLOSE_D(a, b, n, rtol, atol)                                              \
+    do {                                                                                \
+        char mt_why_[512];                                                              \
+        if (!mt_test_close_d((a), (b), (n), (rtol), (atol), mt_why_, sizeof mt_why_)) { \
+            mt_test_fail(T_, __FILE__, __LINE__, "%s vs %s: %s", #a, #b, mt_why_);      \
+            return;                                                                     \
+        }                                                                               \
+    } while (0)
+
+#define SKIP(reason)                                                                    \
+    do {                                                                                \
+        T_->skipped = 1;                                                                \
+        snprintf(T_->msg, sizeof T_->msg, "%s", (reason));                              \
+        return;                                                                         \
+    } while (0)
+
+/* Path of a repo-relative file (tests run from the repo root; MEDTRAIN_ROOT overrides). */
+const char *mt_test_path(const char *rel, char *buf, size_t len);
+/* Path of a file under ../shared/data (MEDTRAIN_SHARED_DATA overrides); NULL if absent. */
+const char *mt_test_shared_data(const char *rel, char *buf, size_t len);
+/* A fresh temporary directory for this test (removed by the runner at exit). */
+const char *mt_test_tmpdir(void);
+
+#endif
