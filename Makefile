@@ -14,9 +14,10 @@ PYTHON ?= /usr/bin/python3
 
 # Debian packages medtrain builds and tests with (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
-             libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev
+             libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
+             libcjson-dev
 # Only needed to regenerate fixtures / run the PyTorch peers and cross-checks.
-DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel
+DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil
 
 PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -27,7 +28,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) $(PKG_CFLAGS) -I/usr/include/nifti -I/usr/include/gdcm-3.0 -I.
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -I/usr/include/gdcm-3.0 -I/usr/include/nifti -I.
-LDLIBS := $(PKG_LIBS) -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
+LDLIBS := $(PKG_LIBS) -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
           -lz -lstdc++ -lpthread -lm -fopenmp
 
 # CUDA backend: built when nvcc and cuDNN are present (MT_CUDA=0 to disable).
@@ -42,7 +43,7 @@ NVCCFLAGS += -DMT_WITH_CUDA -I. -I$(CUDA_HOME)/include
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
 
-LIB_DIRS := core core/ops layers optim data
+LIB_DIRS := core core/ops layers optim data configs
 LIB_C := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))
@@ -111,9 +112,33 @@ $(GRADCHECK): $(GRAD_C:%.c=$(BUILD)/f64/%.o) $(LIB64)
 	$(CC) $(filter-out -DMT_WITH_CUDA,$(CFLAGS)) $^ -o $@ $(filter-out -lcudnn -lcublas -lcudart,$(LDLIBS))
 
 # Runs both test binaries and prints the combined "N passed, N failed, N skipped".
-test: deps
+test: deps deps-py
 	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)
+
+# Data loader throughput (not a test): CPU path, rigid augmentation of 512x512 slices.
+BENCH_LOADER := $(BUILD)/bench_loader
+$(BENCH_LOADER): $(BUILD)/f32/experiments/bench/bench_loader.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+.PHONY: bench-loader
+bench-loader: $(BENCH_LOADER)
+	$(BENCH_LOADER)
+
+# U-Net training-step throughput, medtrain vs PyTorch 1.13 (not a test; experiments/bench/README.md).
+# Runs both in the same invocation, prints both images/s and the ratio, appends a line to RESULTS.md.
+BENCH_UNET := $(BUILD)/bench_unet_step
+BENCH_ARGS ?= --batch 4 --size 128 --steps 5 --warmup 2 --threads 2
+$(BENCH_UNET): $(BUILD)/f32/experiments/bench/bench_unet_step.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+bench: $(BENCH_UNET)
+	@c=$$($(BENCH_UNET) $(BENCH_ARGS)) || { echo "$$c"; exit 1; }; echo "$$c"; \
+	p=$$($(PYTHON) experiments/bench/bench_unet_step.py $(BENCH_ARGS)) || { echo "$$p"; exit 1; }; echo "$$p"; \
+	get() { echo "$$1" | awk -v k="$$2" '$$1 == k {print $$2}'; }; \
+	line=$$(awk -v a="$$(get "$$c" images/s:)" -v b="$$(get "$$p" images/s:)" \
+	            -v c="$$(get "$$c" cpu_images/s:)" -v d="$$(get "$$p" cpu_images/s:)" \
+	  'BEGIN { printf "medtrain %.3f images/s, PyTorch %.3f images/s, ratio %.3f (CPU-time basis %.3f vs %.3f, ratio %.3f)", a, b, a / b, c, d, c / d }'); \
+	echo "$$line"; \
+	echo "- $$(date -u '+%Y-%m-%d %H:%M UTC') U-Net step $(BENCH_ARGS), $$(nproc) cores, load avg $$(cut -d' ' -f1 /proc/loadavg): $$line" >> experiments/bench/RESULTS.md
 
 # Compile-only check of every CUDA file (CI has nvcc but no GPU).
 cuda-check:

@@ -1,0 +1,180 @@
+/* configs/config.h: the experiment configuration (one YAML file per run) and
+ * its schema.
+ *
+ * The schema is a table (configs/config.c): for every key its type, default,
+ * allowed values and documentation. mt_experiment_load parses the YAML file
+ * (with `base:` composition, see yaml_tree.h), applies --set overrides, checks
+ * every key against the table and fills an mt_experiment. Unknown keys, wrong
+ * types, values outside the allowed set and missing files are reported as
+ *   "configs/s1.yaml:12:3: unknown key 'lerning_rate' in optimizer; allowed:
+ *    kind, lr, momentum, ...; did you mean 'lr'?"
+ * The reference (docs/config.md) is generated from the same table by
+ * mt_config_reference_markdown, so documentation and parser cannot drift.
+ *
+ * Relative paths in a config file are resolved against that file's directory
+ * (paths given with --set against the current directory); files that must
+ * exist (model.graph, data.dataset) are checked at load time and stored as
+ * absolute paths, so the resolved config (mt_experiment.resolved_yaml, written
+ * into each run directory) can be reloaded from anywhere.
+ */
+#ifndef MT_CONFIG_H
+#define MT_CONFIG_H
+
+#include <stdint.h>
+
+#include "../core/error.h"
+#include "../layers/model.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_CFG_MAX_LIST 16
+
+/* loss.kind */
+typedef enum mt_loss_kind {
+    MT_LOSS_BCE_WITH_LOGITS = 0, /* torch.nn.BCEWithLogitsLoss (sigmoid + BCE, fused) */
+    MT_LOSS_CROSS_ENTROPY = 1,   /* torch.nn.CrossEntropyLoss over class logits */
+    MT_LOSS_DICE = 2,            /* soft Dice 1 - (2|XY| + s)/(|X| + |Y| + s) on sigmoid(logits) */
+    MT_LOSS_BCE_DICE = 3,        /* bce_weight * BCE + dice_weight * Dice */
+    MT_LOSS_MSE = 4,
+    MT_LOSS_L1 = 5
+} mt_loss_kind;
+
+/* data.normalize: how image intensities are mapped before the network */
+typedef enum mt_norm_kind {
+    MT_NORM_NONE = 0,    /* as stored in the dataset */
+    MT_NORM_WINDOW = 1,  /* clip to data.window [lo, hi] (e.g. HU) and scale to [0, 1] */
+    MT_NORM_ZSCORE = 2,  /* (x - mean) / std with data.mean, data.std */
+    MT_NORM_MINMAX = 3   /* per image (x - min) / (max - min) */
+} mt_norm_kind;
+
+typedef struct mt_exp_augment {
+    int enabled;
+    double flip_h, flip_v;          /* probabilities */
+    double rotation_deg;            /* uniform in [-r, r] */
+    double translate_frac;          /* uniform shift in [-t, t] of the size */
+    double zoom[2];                 /* scale factor range [min, max] */
+    double brightness;              /* additive, uniform in [-b, b] (normalised units) */
+    double contrast;                /* multiplicative, uniform in [1-c, 1+c] */
+    double noise_std;               /* Gaussian noise std (normalised units) */
+    double salt_pepper;             /* fraction of pixels set to min/max */
+    double elastic_alpha;           /* elastic displacement magnitude in px (0 = off) */
+    double elastic_sigma;           /* smoothness (Gaussian sigma) of the displacement field in px */
+} mt_exp_augment;
+
+typedef struct mt_experiment {
+    char *name;            /* run name (used for the run directory) */
+    char *config_path;     /* the file it was loaded from */
+    char *resolved_yaml;   /* the whole config, defaults filled in, as YAML text */
+
+    struct {
+        char *graph;            /* absolute path of the model graph YAML */
+        int n_args;             /* model.params: overrides of the graph's params */
+        mt_model_arg *args;     /* keys/values owned by the experiment */
+    } model;
+
+    struct {
+        char *dataset;          /* absolute path of the HDF5 dataset (data/dataset.h) */
+        char *train_split, *val_split, *test_split; /* split names in the dataset */
+        int input_size[2];      /* network input [H, W] ([0, 0] = the dataset's) */
+        mt_norm_kind normalize;
+        double window[2];       /* MT_NORM_WINDOW: [lo, hi] in stored units (HU for CT) */
+        double mean, std;       /* MT_NORM_ZSCORE */
+        int num_workers;        /* loader threads */
+        int shuffle, drop_last;
+        mt_exp_augment augment;
+    } data;
+
+    struct {
+        mt_loss_kind kind;
+        double pos_weight;      /* BCE positive-class weight (1 = none) */
+        int n_class_weights;
+        double class_weights[MT_CFG_MAX_LIST]; /* cross-entropy class weights (empty = none) */
+        double bce_weight, dice_weight;        /* BCE_DICE mix */
+        double dice_smooth;
+    } loss;
+
+    struct {
+        int kind;               /* mt_optim_kind: 0 sgd, 1 adam, 2 adamw, 3 adadelta */
+        double lr, momentum, dampening, weight_decay;
+        int nesterov, amsgrad;
+        double betas[2];
+        double eps;             /* <= 0: the optimizer's torch default */
+        double rho;
+        double clip_grad_norm;  /* 0 = no clipping */
+    } optimizer;
+
+    struct {
+        int kind;               /* mt_sched_kind: 0 constant, 1 step, 2 multistep, 3 cosine, 4 plateau */
+        int step_size;
+        double gamma;
+        int n_milestones;
+        int milestones[MT_CFG_MAX_LIST];
+        int t_max;              /* 0 = train.epochs */
+        double eta_min;
+        char *monitor;          /* plateau: metric name (e.g. val_loss, val_dsc) */
+        int mode_max;           /* plateau: 0 min, 1 max */
+        double factor, threshold, min_lr;
+        int patience, cooldown;
+    } schedule;
+
+    struct {
+        int epochs;             /* number of epochs (ignored if steps > 0) */
+        long steps;             /* total optimizer steps; 0 = use epochs */
+        int batch_size;
+        uint64_t seed;
+        int deterministic;      /* 1: fixed reduction order, single-stream, reproducible */
+        char *device;           /* "auto", "cpu", "cuda", "cuda:N" */
+        int threads;            /* CPU threads (0 = library default) */
+        int val_every;          /* validate every N epochs */
+        int log_every;          /* log a line every N steps */
+    } train;
+
+    struct {
+        int enabled;
+        char *monitor;          /* e.g. val_loss, val_dsc */
+        int mode_max;           /* 0 min, 1 max */
+        int patience;           /* epochs without improvement before stopping */
+        double min_delta;
+    } early_stopping;
+
+    struct {
+        int every;              /* save last.h5 every N epochs */
+        int save_best;          /* keep best.h5 by checkpoint.monitor */
+        char *monitor;
+        int mode_max;
+    } checkpoint;
+
+    struct {
+        int n_names;
+        char *names[MT_CFG_MAX_LIST]; /* dsc, iou, accuracy, precision, recall, specificity, auc */
+        double threshold;       /* probability threshold for binary masks */
+    } metrics;
+
+    struct {
+        int hu_window_enabled;  /* 1 when postprocess.hu_window is given */
+        double hu_window[2];    /* keep predicted pixels whose input value is within [lo, hi] (S1: -29, 150 HU) */
+        int largest_component;  /* keep only the largest connected component */
+    } postprocess;
+} mt_experiment;
+
+/* Loads an experiment: parses `path`, applies `n_sets` overrides ("a.b=value",
+ * the CLI's --set), validates everything against the schema and fills *exp.
+ * On error nothing needs freeing and the message names file:line:column. */
+mt_status mt_experiment_load(const char *path, int n_sets, const char *const *sets, mt_experiment *exp);
+void mt_experiment_free(mt_experiment *exp);
+
+/* The config reference in Markdown (what docs/config.md contains), generated
+ * from the schema table. *text_out is malloc'ed. */
+mt_status mt_config_reference_markdown(char **text_out);
+
+/* Name of a metric/optimizer/schedule/loss enum value as written in YAML ("adam"). */
+const char *mt_config_optimizer_name(int kind);
+const char *mt_config_schedule_name(int kind);
+const char *mt_config_loss_name(mt_loss_kind kind);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

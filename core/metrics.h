@@ -1,0 +1,114 @@
+/* core/metrics.h: evaluation metrics for binary segmentation and
+ * classification, per image and as mean +- SD over images (how S1 and most
+ * medical segmentation papers report them).
+ *
+ * Segmentation metrics start from a per-image binary confusion matrix
+ * (TP, FP, FN, TN pixel counts) computed ON THE DEVICE of the tensors
+ * (CPU kernel here, CUDA twin in metrics.cu); only the N*K*4 counts travel to
+ * the host. From the counts (standard definitions, e.g. Taha & Hanbury,
+ * BMC Med Imaging 2015):
+ *   accuracy    = (TP + TN) / (TP + FP + FN + TN)
+ *   precision   = TP / (TP + FP)            (positive predictive value)
+ *   recall      = TP / (TP + FN)            (sensitivity, true positive rate)
+ *   specificity = TN / (TN + FP)            (true negative rate)
+ *   IoU         = TP / (TP + FP + FN)       (Jaccard index)
+ *   DSC         = 2 TP / (2 TP + FP + FN)   (Dice similarity coefficient, = F1)
+ * A ratio whose denominator is 0 (e.g. DSC of an image where both prediction
+ * and ground truth are empty) is defined as 1: there was nothing to get wrong.
+ * (sklearn would return 0 with a warning; MONAI's DiceMetric ignore_empty=False
+ * returns 1 for this case.)
+ *
+ * Mean and SD over images: SD is the sample standard deviation (n - 1 in the
+ * denominator, numpy.std(ddof=1), pandas .std()); 0 for a single image.
+ *
+ * AUC: area under the ROC curve by the exact trapezoid rule over the sorted
+ * scores, tied scores forming one ROC point (sklearn.metrics.roc_auc_score).
+ */
+#ifndef MT_METRICS_H
+#define MT_METRICS_H
+
+#include <stdint.h>
+
+#include "tensor.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* One binary confusion matrix (pixel or sample counts). */
+typedef struct mt_confusion {
+    int64_t tp, fp, fn, tn;
+} mt_confusion;
+
+/* The six segmentation metrics of one image (or of pooled counts). */
+typedef struct mt_seg_metrics {
+    double accuracy, precision, recall, specificity, iou, dsc;
+} mt_seg_metrics;
+
+#define MT_SEG_METRIC_COUNT 6
+/* Names in struct order: "accuracy", "precision", "recall", "specificity", "iou", "dsc". */
+extern const char *const mt_seg_metric_names[MT_SEG_METRIC_COUNT];
+/* Value of metric i (struct order) of m. */
+double mt_seg_metric_get(const mt_seg_metrics *m, int i);
+/* Index of a metric by name (also accepts "sensitivity" = recall, "dice" = dsc,
+ * "jaccard" = iou, "acc"); -1 if unknown. */
+int mt_seg_metric_index(const char *name);
+
+/* Per-image binary confusion counts, computed on the tensors' device.
+ *   scores  MT_REAL [N, K, H, W] (probabilities, or logits with a logit threshold);
+ *           a pixel is predicted positive when score > threshold.
+ *   target  MT_REAL [N, K, H, W], positive where > 0.5 (masks as the loader delivers them).
+ *   gate    MT_REAL [N, 1, H, W] or NULL: post-processing; a pixel is predicted
+ *           positive only if also gate_lo <= gate <= gate_hi (S1: gate = input
+ *           CT in HU, window [-29, 150] HU keeps muscle attenuation only).
+ *   counts  host array of N*K entries, counts[n*K + k] for image n, channel k.
+ * All tensors on one device. Errors: shape/dtype/device mismatch (MT_ERR_INVALID),
+ * device failures. */
+mt_status mt_confusion_per_image(const mt_tensor *scores, const mt_tensor *target, double threshold,
+                                 const mt_tensor *gate, double gate_lo, double gate_hi,
+                                 mt_confusion *counts);
+
+/* Post-processing as a mask: out[n,k,h,w] = 1 if scores > threshold and (gate is
+ * NULL or gate_lo <= gate[n,0,h,w] <= gate_hi), else 0. out is a new MT_REAL
+ * tensor shaped like scores on its device; NULL on error. */
+mt_tensor *mt_binarize_gated(const mt_tensor *scores, double threshold, const mt_tensor *gate,
+                             double gate_lo, double gate_hi);
+
+/* Metrics of one confusion matrix (definitions above). */
+mt_seg_metrics mt_seg_metrics_from_confusion(mt_confusion c);
+
+/* Mean and sample SD over n per-image metric sets (mean = the metric averaged
+ * over images, not pooled counts). sd may be NULL. n = 0 gives zeros. */
+void mt_seg_metrics_mean_sd(const mt_seg_metrics *per_image, int n, mt_seg_metrics *mean, mt_seg_metrics *sd);
+
+/* Mean and sample SD (ddof = 1) of n doubles; sd may be NULL. */
+void mt_mean_sd(const double *x, int n, double *mean, double *sd);
+
+/* ROC AUC (sklearn roc_auc_score for binary labels) of n scores with labels
+ * (label > 0.5 positive), exact trapezoid over distinct score thresholds.
+ * Host arrays. Errors: n = 0, or only one class present (AUC undefined,
+ * MT_ERR_INVALID, as sklearn raises). Uses O(n) extra memory, O(n log n) time. */
+mt_status mt_roc_auc(const float *scores, const float *labels, size_t n, double *auc);
+
+/* Same on tensors (any device, same numel; copied to the host to sort). */
+mt_status mt_roc_auc_tensor(const mt_tensor *scores, const mt_tensor *target, double *auc);
+
+/* Multi-class confusion matrix (sklearn.metrics.confusion_matrix): counts
+ * [n_classes * n_classes], row = true class, column = predicted class.
+ * Host arrays of n class ids in [0, n_classes); errors name the bad index. */
+mt_status mt_confusion_matrix(const int32_t *y_true, const int32_t *y_pred, size_t n, int n_classes,
+                              int64_t *counts);
+
+#ifdef MT_WITH_CUDA
+/* CUDA kernels behind mt_confusion_per_image / mt_binarize_gated (metrics.cu). */
+mt_status mt_confusion_cuda(int device, const mt_real *scores, const mt_real *target, const mt_real *gate,
+                            int n, int k, size_t hw, double threshold, double gate_lo, double gate_hi,
+                            int64_t *counts_host);
+mt_status mt_binarize_gated_cuda(int device, const mt_real *scores, const mt_real *gate, mt_real *out,
+                                 int n, int k, size_t hw, double threshold, double gate_lo, double gate_hi);
+#endif
+
+#ifdef __cplusplus
+}
+#endif
+#endif

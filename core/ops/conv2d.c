@@ -1,0 +1,251 @@
+/* core/ops/conv2d.c: 2-D convolution (torch.nn.functional.conv2d) with
+ * explicit top/bottom/left/right padding, stride, dilation and groups
+ * (depthwise when groups == C), optional bias. See core/ops.h for shapes.
+ *
+ * CPU algorithm (Chellapilla et al. 2006, "High performance convolutional
+ * neural networks for document processing"; Caffe/PyTorch THNN): per image and
+ * group, im2col then one GEMM:
+ *   forward  y_g[Og, P]  = w_g[Og, K] @ col[K, P] (+ b),  K = Cg*KH*KW, P = HO*WO
+ *   backward dw_g[Og, K] += dy_g[Og, P] @ col^T
+ *            dcol[K, P]   = w_g^T @ dy_g, then col2im into dx
+ *            db[o]        = sum over n, p of dy
+ * A 1x1 / stride 1 / unpadded conv skips im2col (col = x). Images are split
+ * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM; each
+ * thread accumulates its own dw, summed at the end (gemm.h). Columns are
+ * recomputed in backward rather than kept from forward (memory).
+ * The CUDA twin (conv2d.cu) uses cuDNN.
+ */
+#include "../device.h"
+#include "../ops.h"
+#include "gemm.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+mt_conv2d_params mt_conv2d_default(void)
+{
+    mt_conv2d_params p;
+    memset(&p, 0, sizeof p);
+    p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1;
+    p.groups = 1;
+    return p;
+}
+
+void mt_same_padding(int in, int k, int stride, int dil, int *before, int *after)
+{
+    if (stride < 1) stride = 1;
+    int out = (in + stride - 1) / stride;
+    int total = (out - 1) * stride + dil * (k - 1) + 1 - in;
+    if (total < 0) total = 0;
+    *before = total / 2;
+    *after = total - *before;
+}
+
+static mt_status conv2d_shape(mt_node *n, mt_shape *out)
+{
+    const mt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    char sx[64], sw[64];
+    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "conv2d: expected %s input and weight",
+               mt_dtype_name(MT_REAL));
+    MT_REQUIRE(x->ndim == 4 && w->ndim == 4, "conv2d: x must be [N, C, H, W] and w [O, C/groups, KH, KW]; got x %s, w %s",
+               mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw));
+    MT_REQUIRE(p->stride_h >= 1 && p->stride_w >= 1 && p->dil_h >= 1 && p->dil_w >= 1 && p->groups >= 1,
+               "conv2d: stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1", p->stride_h, p->stride_w,
+               p->dil_h, p->dil_w, p->groups);
+    MT_REQUIRE(p->pad_top >= 0 && p->pad_bottom >= 0 && p->pad_left >= 0 && p->pad_right >= 0,
+               "conv2d: padding (%d, %d, %d, %d) must be >= 0", p->pad_top, p->pad_bottom, p->pad_left, p->pad_right);
+    int C = x->shape[1], O = w->shape[0], G = p->groups;
+    MT_REQUIRE(C % G == 0 && O % G == 0, "conv2d: channels in %d and out %d must be divisible by groups %d", C, O, G);
+    MT_REQUIRE(w->shape[1] * G == C, "conv2d: weight %s expects %d input channels (x.shape[1] / groups = %d / %d)",
+               mt_shape_str(w, sw, sizeof sw), w->shape[1] * G, C, G);
+    if (b) {
+        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == O, "conv2d: bias must be [%d], got %s", O,
+                   mt_shape_str(b, sx, sizeof sx));
+    }
+    int HO = (x->shape[2] + p->pad_top + p->pad_bottom - p->dil_h * (w->shape[2] - 1) - 1) / p->stride_h + 1;
+    int WO = (x->shape[3] + p->pad_left + p->pad_right - p->dil_w * (w->shape[3] - 1) - 1) / p->stride_w + 1;
+    int eh = x->shape[2] + p->pad_top + p->pad_bottom - p->dil_h * (w->shape[2] - 1) - 1;
+    int ew = x->shape[3] + p->pad_left + p->pad_right - p->dil_w * (w->shape[3] - 1) - 1;
+    MT_REQUIRE(eh >= 0 && ew >= 0 && HO >= 1 && WO >= 1,
+               "conv2d: kernel %dx%d (dilation %d, %d) is larger than the padded input %dx%d",
+               w->shape[2], w->shape[3], p->dil_h, p->dil_w, x->shape[2] + p->pad_top + p->pad_bottom,
+               x->shape[3] + p->pad_left + p->pad_right);
+    out[0].ndim = 4;
+    out[0].shape[0] = x->shape[0];
+    out[0].shape[1] = O;
+    out[0].shape[2] = HO;
+    out[0].shape[3] = WO;
+    return MT_OK;
+}
+
+/* Window geometry of one group of one image (gemm.h). */
+static mt_conv_geom conv2d_geom(const mt_node *n)
+{
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
+    mt_conv_geom g;
+    g.C = x->shape[1] / p->groups;
+    g.H = x->shape[2];
+    g.W = x->shape[3];
+    g.KH = w->shape[2];
+    g.KW = w->shape[3];
+    g.OH = y->shape[2];
+    g.OW = y->shape[3];
+    g.stride_h = p->stride_h;
+    g.stride_w = p->stride_w;
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.dil_h = p->dil_h;
+    g.dil_w = p->dil_w;
+    return g;
+}
+
+/* Threads to split the batch over (1: serial loop, GEMM uses all threads). */
+static int batch_threads(int N)
+{
+    int T = mt_get_num_threads();
+    if (T > N) T = N;
+    return T < 1 ? 1 : T;
+}
+
+static mt_status conv2d_forward_cpu(mt_node *n)
+{
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
+    const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
+    mt_real *y = MT_DATA(n->out[0]);
+    const mt_conv_geom g = conv2d_geom(n);
+    const int N = n->in[0]->shape[0], G = p->groups, O = n->out[0]->shape[1], Og = O / G;
+    const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
+    const int identity = mt_conv_geom_is_identity(&g);
+    const int T = batch_threads(N);
+    const int RB = mt_conv_block_rows(&g);
+    const size_t col_elems = identity ? 0 : (size_t)K * RB * g.OW;
+    void *scratch = NULL;
+    if (col_elems) MT_TRY(mt_alloc(mt_cpu(), sizeof(mt_real) * col_elems * T, &scratch));
+    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            for (int gi = 0; gi < G; gi++) {
+                const mt_real *xg = x + ((size_t)i * g.C * G + (size_t)gi * g.C) * g.H * g.W;
+                mt_real *yg = y + ((size_t)i * O + (size_t)gi * Og) * P;
+                const mt_real *wg = w + (size_t)gi * Og * K;
+                if (b) mt_fill_bias(yg, b + (size_t)gi * Og, Og, P);
+                if (identity) {
+                    mt_gemm(0, 0, Og, P, K, 1, wg, K, xg, P, b ? 1 : 0, yg, P);
+                    continue;
+                }
+                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) { /* column blocks stay in cache */
+                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+                    mt_im2col_rows(&g, xg, col, oh0, oh1);
+                    mt_gemm(0, 0, Og, np, K, 1, wg, K, col, np, b ? 1 : 0, yg + (size_t)oh0 * g.OW, P);
+                }
+            }
+        }
+    }
+    mt_blas_threads(blas_prev);
+    if (scratch) mt_free(mt_cpu(), scratch, sizeof(mt_real) * col_elems * T);
+    return MT_OK;
+}
+
+static mt_status conv2d_backward_cpu(mt_node *n)
+{
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
+    mt_real *dx = n->gin[0] ? MT_DATA(n->gin[0]) : NULL;
+    mt_real *dw = n->gin[1] ? MT_DATA(n->gin[1]) : NULL;
+    mt_real *db = (n->in[2] && n->gin[2]) ? MT_DATA(n->gin[2]) : NULL;
+    const mt_conv_geom g = conv2d_geom(n);
+    const int N = n->in[0]->shape[0], G = p->groups, O = n->out[0]->shape[1], Og = O / G;
+    const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
+    const int identity = mt_conv_geom_is_identity(&g);
+    if (db) mt_bias_grad(dy, db, N, O, (size_t)P);
+    if (!dx && !dw) return MT_OK;
+    const int T = batch_threads(N);
+    const int RB = mt_conv_block_rows(&g);
+    const int dw_blocked = mt_conv_dw_blocked(&g, Og);
+    /* columns: one block, or all of them for the full-width dw GEMM */
+    const size_t col_elems = identity ? 0 : (size_t)K * (dw && !dw_blocked ? P : RB * g.OW);
+    const size_t w_elems = (size_t)O * K; /* private dw of threads 1..T-1 */
+    const size_t scratch_bytes = sizeof(mt_real) * (col_elems * T + (dw ? w_elems * (T - 1) : 0));
+    void *scratch = NULL;
+    if (scratch_bytes) MT_TRY(mt_alloc(mt_cpu(), scratch_bytes, &scratch));
+    mt_real *dw_priv = (mt_real *)scratch + col_elems * T;
+    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
+        mt_real *dwt = dw ? (tid == 0 ? dw : dw_priv + w_elems * (tid - 1)) : NULL;
+        if (dwt && tid > 0) memset(dwt, 0, sizeof(mt_real) * w_elems);
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            for (int gi = 0; gi < G; gi++) {
+                const mt_real *xg = x + ((size_t)i * g.C * G + (size_t)gi * g.C) * g.H * g.W;
+                const mt_real *dyg = dy + ((size_t)i * O + (size_t)gi * Og) * P;
+                const mt_real *wg = w + (size_t)gi * Og * K;
+                mt_real *dxg = dx ? dx + ((size_t)i * g.C * G + (size_t)gi * g.C) * g.H * g.W : NULL;
+                mt_real *dwg = dwt ? dwt + (size_t)gi * Og * K : NULL;
+                if (identity) {
+                    if (dwg) mt_gemm(0, 1, Og, K, P, 1, dyg, P, xg, P, 1, dwg, K);
+                    if (dxg) mt_gemm(1, 0, K, P, Og, 1, wg, K, dyg, P, 1, dxg, P);
+                    continue;
+                }
+                if (dwg && !dw_blocked) { /* one full-width GEMM: dw is large */
+                    mt_im2col(&g, xg, col);
+                    mt_gemm(0, 1, Og, K, P, 1, dyg, P, col, P, 1, dwg, K);
+                }
+                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) {
+                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+                    const mt_real *dyb = dyg + (size_t)oh0 * g.OW;
+                    if (dwg && dw_blocked) {
+                        mt_im2col_rows(&g, xg, col, oh0, oh1);
+                        mt_gemm(0, 1, Og, K, np, 1, dyb, P, col, np, 1, dwg, K);
+                    }
+                    if (dxg) {
+                        mt_gemm(1, 0, K, np, Og, 1, wg, K, dyb, P, 0, col, np);
+                        mt_col2im_add_rows(&g, col, dxg, oh0, oh1);
+                    }
+                }
+            }
+        }
+    }
+    mt_blas_threads(blas_prev);
+    if (dw)
+        for (int t = 1; t < T; t++) mt_add_into(dw, dw_priv + w_elems * (t - 1), w_elems);
+    if (scratch) mt_free(mt_cpu(), scratch, scratch_bytes);
+    return MT_OK;
+}
+
+#ifdef MT_WITH_CUDA
+mt_status conv2d_forward_cuda(mt_node *n);
+mt_status conv2d_backward_cuda(mt_node *n);
+#endif
+
+const mt_op mt_op_conv2d = {
+    "conv2d", conv2d_shape,
+    {conv2d_forward_cpu, MT_CUDA_FN(conv2d_forward_cuda)},
+    {conv2d_backward_cpu, MT_CUDA_FN(conv2d_backward_cuda)},
+};
+
+mt_tensor *mt_conv2d(mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_conv2d_params p)
+{
+    mt_tensor *in[3] = {x, w, b};
+    return mt_op1(&mt_op_conv2d, 3, 2, in, &p, sizeof p);
+}

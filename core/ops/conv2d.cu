@@ -1,0 +1,302 @@
+/* core/ops/conv2d.cu: CUDA twin of conv2d.c, on cuDNN, plus the cuDNN
+ * helpers conv_transpose2d.cu shares (declared in gemm.h).
+ *
+ * forward          cudnnConvolutionForward (+ cudnnAddTensor for the bias)
+ * backward dx      cudnnConvolutionBackwardData
+ * backward dw      cudnnConvolutionBackwardFilter
+ * backward db      cudnnConvolutionBackwardBias
+ * Algorithms: the first result of cudnnGet*Algorithm_v7 (heuristic) that
+ * succeeds and whose workspace fits the shared workspace's limit; workspace
+ * from mt_cuda_workspace(). Math: CUDNN_FMA_MATH unless ctx->allow_tf32 (then
+ * CUDNN_TENSOR_OP_MATH). On Ampere and newer CUDNN_DEFAULT_MATH already permits
+ * TF32 for float, which would break the 1e-4 agreement with the CPU, so the
+ * "TF32 off" default is expressed as FMA math.
+ *
+ * Asymmetric padding (TF "same"): cuDNN pads symmetrically, so the symmetric
+ * part min(top, bottom), min(left, right) is given to cuDNN and only the
+ * excess (e.g. the one extra bottom/right row of stride-2 "same") is padded
+ * explicitly into a temporary copy of x (mt_cuda_pad_zero). Backward-data then
+ * produces the gradient of that padded copy, whose interior is cropped back
+ * into dx (mt_cuda_crop). Symmetric padding (the usual case) costs no copy.
+ */
+#include "../cuda_common.h"
+#include "../device.h"
+#include "../ops.h"
+#include "gemm.h"
+
+/* ------------------------------------------------------ shared helpers --- */
+
+__global__ static void pad_zero_kernel(const float *src, float *dst, int NC, int H, int W, int Hp, int Wp, int top,
+                                       int left)
+{
+    size_t total = (size_t)NC * Hp * Wp;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int x = (int)(i % Wp);
+        int y = (int)((i / Wp) % Hp);
+        size_t nc = i / ((size_t)Wp * Hp);
+        int sy = y - top, sx = x - left;
+        dst[i] = (sy >= 0 && sy < H && sx >= 0 && sx < W) ? src[(nc * H + sy) * W + sx] : 0.f;
+    }
+}
+
+__global__ static void crop_kernel(const float *src, float *dst, int NC, int H, int W, int top, int left, int h, int w,
+                                   int add)
+{
+    size_t total = (size_t)NC * h * w;
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < total; i += (size_t)gridDim.x * blockDim.x) {
+        int x = (int)(i % w);
+        int y = (int)((i / w) % h);
+        size_t nc = i / ((size_t)w * h);
+        float v = src[(nc * H + y + top) * W + x + left];
+        dst[i] = add ? dst[i] + v : v;
+    }
+}
+
+extern "C" mt_status mt_cuda_pad_zero(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top,
+                                      int bottom, int left, int right)
+{
+    int Hp = H + top + bottom, Wp = W + left + right;
+    size_t total = (size_t)NC * Hp * Wp;
+    pad_zero_kernel<<<mt_cuda_blocks(total), MT_CUDA_THREADS, 0, c->stream>>>(src, dst, NC, H, W, Hp, Wp, top, left);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+extern "C" mt_status mt_cuda_crop(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top, int left,
+                                  int h, int w, int add)
+{
+    size_t total = (size_t)NC * h * w;
+    crop_kernel<<<mt_cuda_blocks(total), MT_CUDA_THREADS, 0, c->stream>>>(src, dst, NC, H, W, top, left, h, w, add);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+extern "C" void mt_cudnn_conv_destroy(mt_cudnn_conv *cv)
+{
+    if (cv->in) cudnnDestroyTensorDescriptor(cv->in);
+    if (cv->out) cudnnDestroyTensorDescriptor(cv->out);
+    if (cv->bias) cudnnDestroyTensorDescriptor(cv->bias);
+    if (cv->filt) cudnnDestroyFilterDescriptor(cv->filt);
+    if (cv->conv) cudnnDestroyConvolutionDescriptor(cv->conv);
+    cv->in = cv->out = cv->bias = NULL;
+    cv->filt = NULL;
+    cv->conv = NULL;
+}
+
+extern "C" mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv)
+{
+    cv->in = cv->out = cv->bias = NULL;
+    cv->filt = NULL;
+    cv->conv = NULL;
+    MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->in));
+    MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->out));
+    MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->bias));
+    MT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&cv->filt));
+    MT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cv->conv));
+    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d->N, d->C, d->H, d->W));
+    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d->N, d->O, d->OH, d->OW));
+    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, d->O, 1, 1));
+    MT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(cv->filt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, d->O, d->C / d->groups,
+                                              d->KH, d->KW));
+    MT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cv->conv, d->ph, d->pw, d->sh, d->sw, d->dh, d->dw,
+                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+    MT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(cv->conv, d->groups));
+    MT_CUDNN_CHECK(cudnnSetConvolutionMathType(cv->conv, c->allow_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    int n, o, h, w;
+    MT_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(cv->conv, cv->in, cv->filt, &n, &o, &h, &w));
+    if (n != d->N || o != d->O || h != d->OH || w != d->OW)
+        return MT_ERR(MT_ERR_UNSUPPORTED,
+                      "cuDNN convolution output [%d, %d, %d, %d] differs from the expected [%d, %d, %d, %d] "
+                      "(output_padding >= stride is not supported on CUDA)",
+                      n, o, h, w, d->N, d->O, d->OH, d->OW);
+    return MT_OK;
+}
+
+/* Accept a heuristic result: it ran, and it does not use TF32 unless allowed. */
+static int algo_ok(cudnnStatus_t st, cudnnMathType_t math, size_t mem, const mt_cuda_ctx *c)
+{
+    if (st != CUDNN_STATUS_SUCCESS || mem > c->workspace_limit) return 0;
+    return c->allow_tf32 || math != CUDNN_TENSOR_OP_MATH;
+}
+
+extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w,
+                                           float beta, float *y)
+{
+    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+    int found = 0, pick = -1;
+    MT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
+                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+    for (int i = 0; i < found && pick < 0; i++)
+        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
+    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no forward convolution algorithm within the workspace limit");
+    size_t bytes = 0;
+    MT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
+                                                           perf[pick].algo, &bytes));
+    void *ws = NULL;
+    if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
+    const float one = 1.f;
+    MT_CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->in, x, cv->filt, w, cv->conv, perf[pick].algo, ws, bytes,
+                                           &beta, cv->out, y));
+    return MT_OK;
+}
+
+extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy,
+                                                 float beta, float *dx)
+{
+    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+    int found = 0, pick = -1;
+    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
+                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found, perf));
+    for (int i = 0; i < found && pick < 0; i++)
+        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
+    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no backward-data algorithm within the workspace limit");
+    size_t bytes = 0;
+    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
+                                                                perf[pick].algo, &bytes));
+    void *ws = NULL;
+    if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
+    const float one = 1.f;
+    MT_CUDNN_CHECK(cudnnConvolutionBackwardData(c->cudnn, &one, cv->filt, w, cv->out, dy, cv->conv, perf[pick].algo, ws,
+                                                bytes, &beta, cv->in, dx));
+    return MT_OK;
+}
+
+extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
+                                                   float beta, float *dw)
+{
+    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+    int found = 0, pick = -1;
+    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
+                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, perf));
+    for (int i = 0; i < found && pick < 0; i++)
+        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
+    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no backward-filter algorithm within the workspace limit");
+    size_t bytes = 0;
+    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
+                                                                  perf[pick].algo, &bytes));
+    void *ws = NULL;
+    if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
+    const float one = 1.f;
+    MT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(c->cudnn, &one, cv->in, x, cv->out, dy, cv->conv, perf[pick].algo, ws,
+                                                  bytes, &beta, cv->filt, dw));
+    return MT_OK;
+}
+
+/* ------------------------------------------------------------- conv2d --- */
+
+/* Dimensions of the cuDNN conv: input = x grown by the padding excess. */
+static mt_cudnn_conv_dims conv2d_dims(const mt_node *n, int *et, int *eb, int *el, int *er)
+{
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
+    mt_cudnn_conv_dims d;
+    d.ph = p->pad_top < p->pad_bottom ? p->pad_top : p->pad_bottom;
+    d.pw = p->pad_left < p->pad_right ? p->pad_left : p->pad_right;
+    *et = p->pad_top - d.ph;
+    *eb = p->pad_bottom - d.ph;
+    *el = p->pad_left - d.pw;
+    *er = p->pad_right - d.pw;
+    d.N = x->shape[0];
+    d.C = x->shape[1];
+    d.H = x->shape[2] + *et + *eb;
+    d.W = x->shape[3] + *el + *er;
+    d.O = w->shape[0];
+    d.KH = w->shape[2];
+    d.KW = w->shape[3];
+    d.OH = y->shape[2];
+    d.OW = y->shape[3];
+    d.sh = p->stride_h;
+    d.sw = p->stride_w;
+    d.dh = p->dil_h;
+    d.dw = p->dil_w;
+    d.groups = p->groups;
+    return d;
+}
+
+static mt_status conv2d_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
+{
+    int et, eb, el, er;
+    mt_cudnn_conv_dims d = conv2d_dims(n, &et, &eb, &el, &er);
+    MT_TRY(mt_cudnn_conv_create(c, &d, cv));
+    const float *x = (const float *)mt_data(n->in[0]);
+    if (et || eb || el || er) {
+        *tmp_bytes = sizeof(float) * (size_t)d.N * d.C * d.H * d.W;
+        MT_TRY(mt_alloc(n->in[0]->storage->device, *tmp_bytes, tmp));
+        MT_TRY(mt_cuda_pad_zero(c, x, (float *)*tmp, d.N * d.C, n->in[0]->shape[2], n->in[0]->shape[3], et, eb, el, er));
+        x = (const float *)*tmp;
+    }
+    float *y = (float *)mt_data(n->out[0]);
+    MT_TRY(mt_cudnn_conv_forward(c, cv, x, (const float *)mt_data(n->in[1]), 0.f, y));
+    if (n->in[2]) {
+        const float one = 1.f;
+        MT_CUDNN_CHECK(cudnnAddTensor(c->cudnn, &one, cv->bias, mt_data(n->in[2]), &one, cv->out, y));
+    }
+    return MT_OK;
+}
+
+extern "C" mt_status conv2d_forward_cuda(mt_node *n)
+{
+    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
+    if (!c) return mt_last_status();
+    mt_cudnn_conv cv;
+    void *tmp = NULL;
+    size_t tmp_bytes = 0;
+    mt_status s = conv2d_forward_impl(c, n, &cv, &tmp, &tmp_bytes);
+    mt_cudnn_conv_destroy(&cv);
+    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
+    return s;
+}
+
+static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
+{
+    int et, eb, el, er;
+    mt_cudnn_conv_dims d = conv2d_dims(n, &et, &eb, &el, &er);
+    MT_TRY(mt_cudnn_conv_create(c, &d, cv));
+    const int padded = et || eb || el || er;
+    const float *x = (const float *)mt_data(n->in[0]);
+    const float *dy = (const float *)mt_data(n->gout[0]);
+    const size_t pad_elems = (size_t)d.N * d.C * d.H * d.W;
+    if (padded && (n->gin[0] || n->gin[1])) {
+        /* one buffer: padded x (for dw), then padded dx */
+        *tmp_bytes = sizeof(float) * pad_elems * 2;
+        MT_TRY(mt_alloc(n->in[0]->storage->device, *tmp_bytes, tmp));
+    }
+    if (n->in[2] && n->gin[2]) {
+        const float one = 1.f;
+        MT_CUDNN_CHECK(cudnnConvolutionBackwardBias(c->cudnn, &one, cv->out, dy, &one, cv->bias, mt_data(n->gin[2])));
+    }
+    if (n->gin[1]) {
+        const float *xs = x;
+        if (padded) {
+            MT_TRY(mt_cuda_pad_zero(c, x, (float *)*tmp, d.N * d.C, n->in[0]->shape[2], n->in[0]->shape[3], et, eb, el,
+                                    er));
+            xs = (const float *)*tmp;
+        }
+        MT_TRY(mt_cudnn_conv_backward_filter(c, cv, xs, dy, 1.f, (float *)mt_data(n->gin[1])));
+    }
+    if (n->gin[0]) {
+        const float *w = (const float *)mt_data(n->in[1]);
+        float *dx = (float *)mt_data(n->gin[0]);
+        if (padded) {
+            float *dxp = (float *)*tmp + pad_elems;
+            MT_TRY(mt_cudnn_conv_backward_data(c, cv, w, dy, 0.f, dxp));
+            MT_TRY(mt_cuda_crop(c, dxp, dx, d.N * d.C, d.H, d.W, et, el, n->in[0]->shape[2], n->in[0]->shape[3], 1));
+        } else {
+            MT_TRY(mt_cudnn_conv_backward_data(c, cv, w, dy, 1.f, dx));
+        }
+    }
+    return MT_OK;
+}
+
+extern "C" mt_status conv2d_backward_cuda(mt_node *n)
+{
+    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
+    if (!c) return mt_last_status();
+    mt_cudnn_conv cv;
+    void *tmp = NULL;
+    size_t tmp_bytes = 0;
+    mt_status s = conv2d_backward_impl(c, n, &cv, &tmp, &tmp_bytes);
+    mt_cudnn_conv_destroy(&cv);
+    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
+    return s;
+}

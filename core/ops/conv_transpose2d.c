@@ -1,0 +1,242 @@
+/* core/ops/conv_transpose2d.c: transposed 2-D convolution
+ * (torch.nn.functional.conv_transpose2d; "deconvolution", the adjoint of
+ * conv2d) with stride, per-side padding, output_padding, dilation, groups and
+ * optional bias. Shapes in core/ops.h.
+ *
+ * CPU algorithm (the gradient-of-conv formulation of Caffe's Deconvolution
+ * layer / PyTorch THNN SpatialFullConvolution): per image and group, with
+ * K = Og*KH*KW and the input plane P = H*W playing the conv "output" role:
+ *   forward  col[K, P] = w_g^T @ x_g   (w_g = [Cg, K]), y_g = b + col2im(col)
+ *   backward col = im2col(dy_g);  dx_g[Cg, P] += w_g @ col;  dw_g += x_g @ col^T
+ *            db[o] = sum over n, spatial of dy
+ * col2im/im2col place input pixel h with kernel tap kh at output row
+ * h*stride_h - pad_top + kh*dil_h (pad_bottom and out_pad only change the
+ * output size). Work runs over blocks of input rows so each column block stays
+ * in cache (gemm.h). Images are split across OpenMP threads (see gemm.h).
+ * The CUDA twin (conv_transpose2d.cu) uses cuDNN's backward-data.
+ */
+#include "../device.h"
+#include "../ops.h"
+#include "gemm.h"
+
+#include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
+
+mt_conv_transpose2d_params mt_conv_transpose2d_default(void)
+{
+    mt_conv_transpose2d_params p;
+    memset(&p, 0, sizeof p);
+    p.stride_h = p.stride_w = 1;
+    p.dil_h = p.dil_w = 1;
+    p.groups = 1;
+    return p;
+}
+
+static mt_status conv_transpose2d_shape(mt_node *n, mt_shape *out)
+{
+    const mt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
+    const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
+    char sx[64], sw[64];
+    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "conv_transpose2d: expected %s input and weight",
+               mt_dtype_name(MT_REAL));
+    MT_REQUIRE(x->ndim == 4 && w->ndim == 4,
+               "conv_transpose2d: x must be [N, C, H, W] and w [C, O/groups, KH, KW]; got x %s, w %s",
+               mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw));
+    MT_REQUIRE(p->stride_h >= 1 && p->stride_w >= 1 && p->dil_h >= 1 && p->dil_w >= 1 && p->groups >= 1,
+               "conv_transpose2d: stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1", p->stride_h,
+               p->stride_w, p->dil_h, p->dil_w, p->groups);
+    MT_REQUIRE(p->pad_top >= 0 && p->pad_bottom >= 0 && p->pad_left >= 0 && p->pad_right >= 0,
+               "conv_transpose2d: padding (%d, %d, %d, %d) must be >= 0", p->pad_top, p->pad_bottom, p->pad_left,
+               p->pad_right);
+    MT_REQUIRE(p->out_pad_h >= 0 && p->out_pad_w >= 0 &&
+                   (p->out_pad_h < p->stride_h || p->out_pad_h < p->dil_h) &&
+                   (p->out_pad_w < p->stride_w || p->out_pad_w < p->dil_w),
+               "conv_transpose2d: output_padding (%d, %d) must be smaller than stride or dilation (PyTorch rule)",
+               p->out_pad_h, p->out_pad_w);
+    int C = x->shape[1], G = p->groups;
+    MT_REQUIRE(w->shape[0] == C, "conv_transpose2d: weight %s must have x.shape[1] = %d rows",
+               mt_shape_str(w, sw, sizeof sw), C);
+    MT_REQUIRE(C % G == 0, "conv_transpose2d: input channels %d must be divisible by groups %d", C, G);
+    int O = w->shape[1] * G;
+    if (b) {
+        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == O, "conv_transpose2d: bias must be [%d], got %s",
+                   O, mt_shape_str(b, sx, sizeof sx));
+    }
+    int HO = (x->shape[2] - 1) * p->stride_h - p->pad_top - p->pad_bottom + p->dil_h * (w->shape[2] - 1) +
+             p->out_pad_h + 1;
+    int WO = (x->shape[3] - 1) * p->stride_w - p->pad_left - p->pad_right + p->dil_w * (w->shape[3] - 1) +
+             p->out_pad_w + 1;
+    MT_REQUIRE(HO >= 1 && WO >= 1, "conv_transpose2d: padding leaves an empty output (%d x %d)", HO, WO);
+    out[0].ndim = 4;
+    out[0].shape[0] = x->shape[0];
+    out[0].shape[1] = O;
+    out[0].shape[2] = HO;
+    out[0].shape[3] = WO;
+    return MT_OK;
+}
+
+/* Geometry of the equivalent conv2d (output image -> input-sized columns). */
+static mt_conv_geom convt_geom(const mt_node *n)
+{
+    const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
+    const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
+    mt_conv_geom g;
+    g.C = w->shape[1]; /* Og */
+    g.H = y->shape[2];
+    g.W = y->shape[3];
+    g.KH = w->shape[2];
+    g.KW = w->shape[3];
+    g.OH = x->shape[2];
+    g.OW = x->shape[3];
+    g.stride_h = p->stride_h;
+    g.stride_w = p->stride_w;
+    g.pad_top = p->pad_top;
+    g.pad_left = p->pad_left;
+    g.dil_h = p->dil_h;
+    g.dil_w = p->dil_w;
+    return g;
+}
+
+static int batch_threads(int N)
+{
+    int T = mt_get_num_threads();
+    if (T > N) T = N;
+    return T < 1 ? 1 : T;
+}
+
+static mt_status conv_transpose2d_forward_cpu(mt_node *n)
+{
+    const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
+    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
+    const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
+    mt_real *y = MT_DATA(n->out[0]);
+    const mt_conv_geom g = convt_geom(n);
+    const int N = n->in[0]->shape[0], G = p->groups, C = n->in[0]->shape[1], Cg = C / G, Og = g.C;
+    const int K = Og * g.KH * g.KW, P = g.OH * g.OW;
+    const size_t YP = (size_t)g.H * g.W;
+    const int identity = mt_conv_geom_is_identity(&g);
+    const int T = batch_threads(N);
+    const int RB = mt_conv_block_rows(&g);
+    const size_t col_elems = identity ? 0 : (size_t)K * RB * g.OW;
+    void *scratch = NULL;
+    if (col_elems) MT_TRY(mt_alloc(mt_cpu(), sizeof(mt_real) * col_elems * T, &scratch));
+    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            for (int gi = 0; gi < G; gi++) {
+                const mt_real *xg = x + ((size_t)i * C + (size_t)gi * Cg) * P;
+                const mt_real *wg = w + (size_t)gi * Cg * K;
+                mt_real *yg = y + ((size_t)i * Og * G + (size_t)gi * Og) * YP;
+                mt_fill_bias(yg, b ? b + (size_t)gi * Og : NULL, Og, YP);
+                if (identity) {
+                    mt_gemm(1, 0, K, P, Cg, 1, wg, K, xg, P, 1, yg, P);
+                    continue;
+                }
+                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) { /* blocks of input rows */
+                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+                    mt_gemm(1, 0, K, np, Cg, 1, wg, K, xg + (size_t)oh0 * g.OW, P, 0, col, np);
+                    mt_col2im_add_rows(&g, col, yg, oh0, oh1);
+                }
+            }
+        }
+    }
+    mt_blas_threads(blas_prev);
+    if (scratch) mt_free(mt_cpu(), scratch, sizeof(mt_real) * col_elems * T);
+    return MT_OK;
+}
+
+static mt_status conv_transpose2d_backward_cpu(mt_node *n)
+{
+    const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
+    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
+    mt_real *dx = n->gin[0] ? MT_DATA(n->gin[0]) : NULL;
+    mt_real *dw = n->gin[1] ? MT_DATA(n->gin[1]) : NULL;
+    mt_real *db = (n->in[2] && n->gin[2]) ? MT_DATA(n->gin[2]) : NULL;
+    const mt_conv_geom g = convt_geom(n);
+    const int N = n->in[0]->shape[0], G = p->groups, C = n->in[0]->shape[1], Cg = C / G, Og = g.C;
+    const int K = Og * g.KH * g.KW, P = g.OH * g.OW;
+    const size_t YP = (size_t)g.H * g.W;
+    const int identity = mt_conv_geom_is_identity(&g);
+    if (db) mt_bias_grad(dy, db, N, Og * G, YP);
+    if (!dx && !dw) return MT_OK;
+    const int T = batch_threads(N);
+    const int RB = mt_conv_block_rows(&g);
+    const int dw_blocked = mt_conv_dw_blocked(&g, Cg);
+    const size_t col_elems = identity ? 0 : (size_t)K * (dw_blocked ? RB * g.OW : P);
+    const size_t w_elems = (size_t)C * K;
+    const size_t scratch_bytes = sizeof(mt_real) * (col_elems * T + (dw ? w_elems * (T - 1) : 0));
+    void *scratch = NULL;
+    if (scratch_bytes) MT_TRY(mt_alloc(mt_cpu(), scratch_bytes, &scratch));
+    mt_real *dw_priv = (mt_real *)scratch + col_elems * T;
+    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
+#pragma omp parallel num_threads(T) if (T > 1)
+    {
+#ifdef _OPENMP
+        const int tid = omp_get_thread_num();
+#else
+        const int tid = 0;
+#endif
+        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
+        mt_real *dwt = dw ? (tid == 0 ? dw : dw_priv + w_elems * (tid - 1)) : NULL;
+        if (dwt && tid > 0) memset(dwt, 0, sizeof(mt_real) * w_elems);
+#pragma omp for schedule(static)
+        for (int i = 0; i < N; i++) {
+            for (int gi = 0; gi < G; gi++) {
+                const mt_real *xg = x + ((size_t)i * C + (size_t)gi * Cg) * P;
+                const mt_real *wg = w + (size_t)gi * Cg * K;
+                const mt_real *dyg = dy + ((size_t)i * Og * G + (size_t)gi * Og) * YP;
+                mt_real *dxg = dx ? dx + ((size_t)i * C + (size_t)gi * Cg) * P : NULL;
+                mt_real *dwg = dwt ? dwt + (size_t)gi * Cg * K : NULL;
+                if (identity) {
+                    if (dxg) mt_gemm(0, 0, Cg, P, K, 1, wg, K, dyg, P, 1, dxg, P);
+                    if (dwg) mt_gemm(0, 1, Cg, K, P, 1, xg, P, dyg, P, 1, dwg, K);
+                    continue;
+                }
+                if (!dw_blocked) { /* full-width GEMMs: dw is large */
+                    mt_im2col(&g, dyg, col);
+                    if (dxg) mt_gemm(0, 0, Cg, P, K, 1, wg, K, col, P, 1, dxg, P);
+                    if (dwg) mt_gemm(0, 1, Cg, K, P, 1, xg, P, col, P, 1, dwg, K);
+                    continue;
+                }
+                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) {
+                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+                    mt_im2col_rows(&g, dyg, col, oh0, oh1);
+                    if (dxg) mt_gemm(0, 0, Cg, np, K, 1, wg, K, col, np, 1, dxg + (size_t)oh0 * g.OW, P);
+                    if (dwg) mt_gemm(0, 1, Cg, K, np, 1, xg + (size_t)oh0 * g.OW, P, col, np, 1, dwg, K);
+                }
+            }
+        }
+    }
+    mt_blas_threads(blas_prev);
+    if (dw)
+        for (int t = 1; t < T; t++) mt_add_into(dw, dw_priv + w_elems * (t - 1), w_elems);
+    if (scratch) mt_free(mt_cpu(), scratch, scratch_bytes);
+    return MT_OK;
+}
+
+#ifdef MT_WITH_CUDA
+mt_status conv_transpose2d_forward_cuda(mt_node *n);
+mt_status conv_transpose2d_backward_cuda(mt_node *n);
+#endif
+
+const mt_op mt_op_conv_transpose2d = {
+    "conv_transpose2d", conv_transpose2d_shape,
+    {conv_transpose2d_forward_cpu, MT_CUDA_FN(conv_transpose2d_forward_cuda)},
+    {conv_transpose2d_backward_cpu, MT_CUDA_FN(conv_transpose2d_backward_cuda)},
+};
+
+mt_tensor *mt_conv_transpose2d(mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_conv_transpose2d_params p)
+{
+    mt_tensor *in[3] = {x, w, b};
+    return mt_op1(&mt_op_conv_transpose2d, 3, 2, in, &p, sizeof p);
+}

@@ -1,0 +1,183 @@
+/* core/ops/gemm.c: GEMM, OpenBLAS thread control, im2col / col2im (gemm.h). */
+#include "gemm.h"
+
+#include <cblas.h>
+#include <string.h>
+
+void mt_gemm(int trans_a, int trans_b, int M, int N, int K, mt_real alpha, const mt_real *A, int lda,
+             const mt_real *B, int ldb, mt_real beta, mt_real *C, int ldc)
+{
+    if (M <= 0 || N <= 0) return;
+    if (K <= 0) { /* empty sum: C = beta * C */
+        for (int i = 0; i < M; i++)
+            for (int j = 0; j < N; j++) C[(size_t)i * ldc + j] = beta == 0 ? 0 : beta * C[(size_t)i * ldc + j];
+        return;
+    }
+#ifdef MT_REAL_DOUBLE
+    cblas_dgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#else
+    cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, M, N, K,
+                alpha, A, lda, B, ldb, beta, C, ldc);
+#endif
+}
+
+int mt_blas_threads(int n)
+{
+    int prev = openblas_get_num_threads();
+    if (n < 1) n = 1;
+    if (n != prev) openblas_set_num_threads(n);
+    return prev;
+}
+
+int mt_conv_geom_is_identity(const mt_conv_geom *g)
+{
+    return g->KH == 1 && g->KW == 1 && g->stride_h == 1 && g->stride_w == 1 && g->pad_top == 0 &&
+           g->pad_left == 0 && g->OH == g->H && g->OW == g->W;
+}
+
+/* Range [lo, hi) of output columns ow whose input column ow*stride - pad + k*dil lies in [0, W). */
+static void valid_range(int OW, int W, int stride, int pad, int kofs, int *lo, int *hi)
+{
+    int off = pad - kofs; /* iw = ow*stride - off */
+    int l = off <= 0 ? 0 : (off + stride - 1) / stride;
+    int h = (W - 1 + off) < 0 ? 0 : (W - 1 + off) / stride + 1;
+    if (l > OW) l = OW;
+    if (h > OW) h = OW;
+    if (h < l) h = l;
+    *lo = l;
+    *hi = h;
+}
+
+static size_t g_block_bytes = (size_t)1 << 20;
+
+void mt_conv_set_block_bytes(size_t bytes)
+{
+    g_block_bytes = bytes ? bytes : ((size_t)1 << 20);
+}
+
+int mt_conv_block_rows(const mt_conv_geom *g)
+{
+    size_t K = (size_t)g->C * g->KH * g->KW;
+    size_t cols = g_block_bytes / (sizeof(mt_real) * (K ? K : 1));
+    if (cols < 256 && g_block_bytes >= ((size_t)1 << 16)) cols = 256; /* keep GEMM's N reasonable */
+    size_t rows = (cols + (size_t)g->OW - 1) / (size_t)g->OW;
+    if (rows < 1) rows = 1;
+    if (rows > (size_t)g->OH) rows = (size_t)g->OH;
+    return (int)rows;
+}
+
+int mt_conv_dw_blocked(const mt_conv_geom *g, int Og)
+{
+    size_t K = (size_t)g->C * g->KH * g->KW;
+    return (size_t)Og * K * sizeof(mt_real) <= g_block_bytes / 2;
+}
+
+void mt_im2col_rows(const mt_conv_geom *g, const mt_real *img, mt_real *col, int oh0, int oh1)
+{
+    const int OW = g->OW, H = g->H, W = g->W, sw = g->stride_w;
+    const size_t plane = (size_t)(oh1 - oh0) * OW;
+    for (int c = 0; c < g->C; c++) {
+        const mt_real *src_c = img + (size_t)c * H * W;
+        for (int kh = 0; kh < g->KH; kh++) {
+            for (int kw = 0; kw < g->KW; kw++) {
+                mt_real *row = col + ((size_t)(c * g->KH + kh) * g->KW + kw) * plane;
+                int lo, hi;
+                valid_range(OW, W, sw, g->pad_left, kw * g->dil_w, &lo, &hi);
+                const int iw0 = lo * sw - g->pad_left + kw * g->dil_w;
+                for (int oh = oh0; oh < oh1; oh++) {
+                    mt_real *dst = row + (size_t)(oh - oh0) * OW;
+                    int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+                    if (ih < 0 || ih >= H || lo == hi) {
+                        memset(dst, 0, sizeof(mt_real) * OW);
+                        continue;
+                    }
+                    const mt_real *src = src_c + (size_t)ih * W + iw0;
+                    if (lo) memset(dst, 0, sizeof(mt_real) * lo);
+                    if (sw == 1) {
+                        memcpy(dst + lo, src, sizeof(mt_real) * (hi - lo));
+                    } else {
+#pragma omp simd
+                        for (int ow = lo; ow < hi; ow++) dst[ow] = src[(ow - lo) * sw];
+                    }
+                    if (hi < OW) memset(dst + hi, 0, sizeof(mt_real) * (OW - hi));
+                }
+            }
+        }
+    }
+}
+
+void mt_col2im_add_rows(const mt_conv_geom *g, const mt_real *col, mt_real *img, int oh0, int oh1)
+{
+    const int OW = g->OW, H = g->H, W = g->W, sw = g->stride_w;
+    const size_t plane = (size_t)(oh1 - oh0) * OW;
+    for (int c = 0; c < g->C; c++) {
+        mt_real *dst_c = img + (size_t)c * H * W;
+        for (int kh = 0; kh < g->KH; kh++) {
+            for (int kw = 0; kw < g->KW; kw++) {
+                const mt_real *row = col + ((size_t)(c * g->KH + kh) * g->KW + kw) * plane;
+                int lo, hi;
+                valid_range(OW, W, sw, g->pad_left, kw * g->dil_w, &lo, &hi);
+                if (lo == hi) continue;
+                const int iw0 = lo * sw - g->pad_left + kw * g->dil_w;
+                for (int oh = oh0; oh < oh1; oh++) {
+                    int ih = oh * g->stride_h - g->pad_top + kh * g->dil_h;
+                    if (ih < 0 || ih >= H) continue;
+                    const mt_real *src = row + (size_t)(oh - oh0) * OW + lo;
+                    mt_real *dst = dst_c + (size_t)ih * W + iw0;
+                    const int n = hi - lo;
+                    if (sw == 1) {
+#pragma omp simd
+                        for (int i = 0; i < n; i++) dst[i] += src[i];
+                    } else {
+#pragma omp simd
+                        for (int i = 0; i < n; i++) dst[i * sw] += src[i];
+                    }
+                }
+            }
+        }
+    }
+}
+
+void mt_im2col(const mt_conv_geom *g, const mt_real *img, mt_real *col)
+{
+    mt_im2col_rows(g, img, col, 0, g->OH);
+}
+
+void mt_col2im_add(const mt_conv_geom *g, const mt_real *col, mt_real *img)
+{
+    mt_col2im_add_rows(g, col, img, 0, g->OH);
+}
+
+void mt_add_into(mt_real *dst, const mt_real *src, size_t n)
+{
+    ptrdiff_t count = (ptrdiff_t)n;
+#pragma omp parallel for schedule(static) if (count > 65536)
+    for (ptrdiff_t i = 0; i < count; i++) dst[i] += src[i];
+}
+
+void mt_fill_bias(mt_real *dst, const mt_real *bias, int channels, size_t plane)
+{
+    for (int c = 0; c < channels; c++) {
+        mt_real v = bias ? bias[c] : 0;
+        mt_real *d = dst + (size_t)c * plane;
+#pragma omp simd
+        for (size_t i = 0; i < plane; i++) d[i] = v;
+    }
+}
+
+void mt_bias_grad(const mt_real *dy, mt_real *db, int N, int channels, size_t plane)
+{
+#pragma omp parallel for schedule(static) if ((size_t)N * channels * plane > 65536)
+    for (int c = 0; c < channels; c++) {
+        double acc = 0;
+        for (int n = 0; n < N; n++) {
+            const mt_real *d = dy + ((size_t)n * channels + c) * plane;
+            mt_real s = 0;
+#pragma omp simd reduction(+ : s)
+            for (size_t i = 0; i < plane; i++) s += d[i];
+            acc += s;
+        }
+        db[c] += (mt_real)acc;
+    }
+}

@@ -1,0 +1,123 @@
+/* core/ops/gemm.h: CPU building blocks of the convolution and linear ops:
+ * a row-major GEMM on mt_real (OpenBLAS cblas_sgemm / cblas_dgemm), control of
+ * OpenBLAS's own thread pool, and im2col / col2im for 2-D convolution
+ * (Caffe/PyTorch "unfold" / "fold" layout).
+ *
+ * Threading model of the conv ops: OpenMP splits a batch across threads and
+ * each thread calls a single-threaded GEMM (mt_blas_threads(1) around the
+ * parallel region), so OpenBLAS's pthread pool never competes with OpenMP.
+ * When there are fewer images than threads, the loop runs serially and the
+ * GEMM itself uses all threads.
+ */
+#ifndef MT_OPS_GEMM_H
+#define MT_OPS_GEMM_H
+
+#include <stddef.h>
+
+#include "../tensor.h"
+
+/* C[M,N] = alpha * op(A) op(B) + beta * C, row-major, op = transpose when
+ * trans_a / trans_b is nonzero (cblas_?gemm with CblasRowMajor). lda/ldb/ldc
+ * are the row strides of A, B and C as stored. */
+void mt_gemm(int trans_a, int trans_b, int M, int N, int K, mt_real alpha, const mt_real *A, int lda,
+             const mt_real *B, int ldb, mt_real beta, mt_real *C, int ldc);
+
+/* Sets the number of OpenBLAS threads (openblas_set_num_threads) and returns
+ * the previous value, so callers can restore it. n < 1 is treated as 1. */
+int mt_blas_threads(int n);
+
+/* Geometry of one 2-D convolution window sweep, in the direction
+ * image [C, H, W] -> columns [C*KH*KW, OH*OW]:
+ *   column (c, kh, kw), position (oh, ow) reads image pixel
+ *   (c, oh*stride_h - pad_top + kh*dil_h, ow*stride_w - pad_left + kw*dil_w),
+ *   zero when outside the image. */
+typedef struct mt_conv_geom {
+    int C, H, W;      /* image channels and size */
+    int KH, KW;       /* kernel size */
+    int OH, OW;       /* column spatial size (conv output size) */
+    int stride_h, stride_w;
+    int pad_top, pad_left;
+    int dil_h, dil_w;
+} mt_conv_geom;
+
+/* im2col (torch.nn.functional.unfold): col [C*KH*KW, OH*OW] from img [C, H, W]. */
+void mt_im2col(const mt_conv_geom *g, const mt_real *img, mt_real *col);
+/* col2im (torch.nn.functional.fold), accumulating: img [C, H, W] += fold(col).
+ * The exact adjoint of mt_im2col. */
+void mt_col2im_add(const mt_conv_geom *g, const mt_real *col, mt_real *img);
+/* Row-blocked forms: only output rows [oh0, oh1) of the columns, stored as
+ * col [C*KH*KW, (oh1-oh0)*OW]. Blocking keeps a column block in cache while
+ * its GEMM runs instead of streaming the whole column matrix through memory. */
+void mt_im2col_rows(const mt_conv_geom *g, const mt_real *img, mt_real *col, int oh0, int oh1);
+void mt_col2im_add_rows(const mt_conv_geom *g, const mt_real *col, mt_real *img, int oh0, int oh1);
+/* Output rows per column block: about `block bytes` (default 1 MiB) of
+ * columns, at least 256 columns, at most OH. */
+int mt_conv_block_rows(const mt_conv_geom *g);
+/* Sets the column-block size in bytes (0 = default 1 MiB). Tests use a tiny
+ * value to exercise the multi-block paths on small shapes; values below
+ * 64 KiB also drop the 256-column minimum. */
+void mt_conv_set_block_bytes(size_t bytes);
+/* 1 if the weight-gradient GEMM should run per column block: only when the
+ * group's dw [Og, C*KH*KW] is at most half a block (otherwise re-reading dw for
+ * every block costs more than the cache misses saved, and one full-width GEMM
+ * over all columns is used). */
+int mt_conv_dw_blocked(const mt_conv_geom *g, int Og);
+
+/* 1 if im2col would be the identity (1x1 kernel, stride 1, no padding), so
+ * the image itself can be used as the column matrix. */
+int mt_conv_geom_is_identity(const mt_conv_geom *g);
+
+/* dst[i] += src[i] for n elements (OpenMP over large n): reduces the
+ * per-thread weight-gradient buffers of the batch-parallel conv backward. */
+void mt_add_into(mt_real *dst, const mt_real *src, size_t n);
+
+/* dst[c*plane + i] = bias[c] (or 0 when bias is NULL) for c < channels. */
+void mt_fill_bias(mt_real *dst, const mt_real *bias, int channels, size_t plane);
+
+/* db[c] += sum over n < N, i < plane of dy[(n*channels + c)*plane + i]
+ * (bias gradient of conv / conv_transpose, torch: grad.sum((0, 2, 3))). */
+void mt_bias_grad(const mt_real *dy, mt_real *db, int N, int channels, size_t plane);
+
+/* ---- CUDA side (only seen by .cu files that include core/cuda_common.h first):
+ * the cuDNN convolution helpers shared by conv2d.cu and conv_transpose2d.cu,
+ * defined in conv2d.cu. ---- */
+#ifdef MT_CUDA_COMMON_H
+#ifdef __cplusplus
+extern "C" {
+#endif
+/* One cuDNN cross-correlation: input [N, C, H, W] -> output [N, O, OH, OW],
+ * filter [O, C/groups, KH, KW], symmetric padding (ph, pw). */
+typedef struct mt_cudnn_conv {
+    cudnnTensorDescriptor_t in, out, bias;
+    cudnnFilterDescriptor_t filt;
+    cudnnConvolutionDescriptor_t conv;
+} mt_cudnn_conv;
+typedef struct mt_cudnn_conv_dims {
+    int N, C, H, W, O, OH, OW, KH, KW;
+    int ph, pw, sh, sw, dh, dw, groups;
+} mt_cudnn_conv_dims;
+/* Creates the descriptors (math type: FMA only unless c->allow_tf32) and checks
+ * that cuDNN's output size equals (OH, OW). Destroy with mt_cudnn_conv_destroy
+ * even on failure. */
+mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv);
+void mt_cudnn_conv_destroy(mt_cudnn_conv *cv);
+/* y = conv(x, w) + beta*y; algorithm from cudnnGet*Algorithm_v7 within the workspace limit. */
+mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w, float beta, float *y);
+/* dx = conv^T(dy, w) + beta*dx (cudnnConvolutionBackwardData). */
+mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy, float beta,
+                                      float *dx);
+/* dw = dL/dw from x and dy + beta*dw (cudnnConvolutionBackwardFilter). */
+mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
+                                        float beta, float *dw);
+/* dst [NC, H+top+bottom, W+left+right] = src [NC, H, W] placed at (top, left), zeros elsewhere. */
+mt_status mt_cuda_pad_zero(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top, int bottom,
+                           int left, int right);
+/* dst [NC, h, w] (+)= src [NC, H, W] window at (top, left); accumulate if `add`. */
+mt_status mt_cuda_crop(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top, int left, int h,
+                       int w, int add);
+#ifdef __cplusplus
+}
+#endif
+#endif
+
+#endif

@@ -1,0 +1,79 @@
+/* data/dataset.h: medtrain's HDF5 dataset (layout in docs/dataset.md):
+ *   /images  float32 [N, C, H, W]   one sample per chunk, gzip
+ *   /masks   uint8   [N, K, H, W]   (if K > 0)
+ *   /labels  int32   [N]            (-1 = none)
+ *   /boxes   float32 [B, 6]         sample index, x0, y0, x1, y1, class
+ *   /points  float32 [N, P, 2]      (if P > 0; NaN = missing)
+ *   /meta/<field> per-sample metadata (source, patient_id, sex, age_years, height_m, weight_kg,
+ *                 spacing [N,3], slice_position, origin [N,3], direction [N,9], split)
+ *   root attributes: format_version, channel/mask/class names, creation command (description),
+ *                 pre-processing (preprocess), split_by ("patient" or "sample").
+ * Writer in data/dataset.c, reader in data/dataset_read.c.
+ * Written to "<path>.tmp-XXXXXX" and renamed on success, so a failed import
+ * never leaves a half-written dataset.
+ */
+#ifndef MT_DATASET_H
+#define MT_DATASET_H
+
+#include "sample.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_DATASET_FORMAT_VERSION 1
+
+/* Fixed per-dataset geometry; every added sample must match it. */
+typedef struct mt_dataset_spec {
+    int c, h, w;            /* image shape */
+    int k;                  /* mask channels (0 = none) */
+    int n_points;           /* landmarks per sample (0 = none) */
+    const char *description;/* free text kept as an attribute (e.g. the import command) */
+    const char *preprocess; /* free text: pre-processing applied (window, resize, ...) */
+} mt_dataset_spec;
+
+typedef struct mt_dataset_writer mt_dataset_writer;
+
+/* Opens a writer whose output will appear at `path` only after a successful close. */
+mt_status mt_dataset_writer_open(const char *path, const mt_dataset_spec *spec, mt_dataset_writer **out);
+/* Appends a sample (copied). Errors name the sample's source file and the mismatch. A sample
+ * without a mask in a dataset with masks is stored with an all-zero mask; one without points
+ * gets NaN (missing) points. */
+mt_status mt_dataset_writer_add(mt_dataset_writer *w, const mt_sample *s);
+/* commit = 1: assign splits by patient (fractions val/test, seed; a patient never
+ * appears in two splits; samples without patient id are grouped by source file, and are
+ * their own patient when that is empty too),
+ * flush and rename to the final path. commit = 0: discard the temporary file. */
+mt_status mt_dataset_writer_close(mt_dataset_writer *w, int commit, double val_frac, double test_frac,
+                                  uint64_t seed);
+
+/* Split by sample instead of by patient (on = 1), for single-patient data such as one CT
+ * volume cut into slices. Call before close. Off by default. (Additive, helper F.) */
+mt_status mt_dataset_writer_set_split_by_sample(mt_dataset_writer *w, int on);
+/* Names stored as a root attribute (array of strings): which = "channel_names",
+ * "mask_names" or "class_names". Copied; call before close. */
+mt_status mt_dataset_writer_set_names(mt_dataset_writer *w, const char *which, const char *const *names, int n);
+/* Number of samples added so far. */
+int mt_dataset_writer_count(const mt_dataset_writer *w);
+
+typedef struct mt_dataset mt_dataset;
+/* Opens a dataset for reading (thread-safe reads through one handle + lock). */
+mt_status mt_dataset_open(const char *path, mt_dataset **out);
+void mt_dataset_close(mt_dataset *d);
+int mt_dataset_size(const mt_dataset *d);
+void mt_dataset_geometry(const mt_dataset *d, mt_dataset_spec *spec);
+/* Reads sample i (image, mask, label, boxes, points, meta) into a fresh mt_sample. */
+mt_status mt_dataset_read(mt_dataset *d, int i, mt_sample *s);
+/* Indices of the samples in a split ("train", "val", "test"); caller frees *idx. */
+mt_status mt_dataset_split_indices(mt_dataset *d, const char *split, int **idx, int *n);
+/* Label of sample i (-1 = none) from the in-memory copy of /labels; no file access. */
+int mt_dataset_label(const mt_dataset *d, int i);
+/* Root attribute string array (see mt_dataset_writer_set_names); *names is NULL and *n 0 when
+ * absent. Caller frees with mt_dataset_free_names. */
+mt_status mt_dataset_names(mt_dataset *d, const char *which, char ***names, int *n);
+void mt_dataset_free_names(char **names, int n);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,304 @@
+/* data/dicom.cpp: thin C wrapper over GDCM (see dicom.h). The only C++ file of
+ * medtrain: every GDCM call runs inside try/catch and failures become mt_status
+ * with a message naming the file. */
+#include "dicom.h"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+#include <exception>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <gdcmImage.h>
+#include <gdcmImageReader.h>
+#include <gdcmPixelFormat.h>
+#include <gdcmStringFilter.h>
+#include <gdcmTag.h>
+#include <gdcmTrace.h>
+
+namespace {
+
+/* Trimmed string value of a tag ("" if absent). */
+std::string tag_string(gdcm::StringFilter &sf, const gdcm::DataSet &ds, uint16_t g, uint16_t e)
+{
+    gdcm::Tag t(g, e);
+    if (!ds.FindDataElement(t) || ds.GetDataElement(t).IsEmpty()) return std::string();
+    std::string s = sf.ToString(t);
+    size_t b = s.find_first_not_of(" \t\r\n");
+    size_t f = s.find_last_not_of(" \t\r\n");
+    if (b == std::string::npos) return std::string();
+    s = s.substr(b, f - b + 1);
+    while (!s.empty() && s.back() == '\0') s.pop_back();
+    return s;
+}
+
+/* Parses up to n backslash-separated decimal strings; returns how many were read. */
+int parse_ds(const std::string &s, double *v, int n)
+{
+    int k = 0;
+    const char *p = s.c_str();
+    while (k < n && *p) {
+        char *end = nullptr;
+        double x = strtod(p, &end);
+        if (end == p) break;
+        v[k++] = x;
+        p = end;
+        while (*p == ' ') p++;
+        if (*p == '\\') p++;
+        else break;
+    }
+    return k;
+}
+
+/* One decoded slice: values in modality units plus geometry. */
+struct slice {
+    std::string path;
+    int rows = 0, cols = 0;
+    std::vector<float> px;
+    mt_meta meta;
+    bool has_ipp = false, has_iop = false;
+    double ipp[3] = {0, 0, 0};        /* LPS */
+    double iop[6] = {1, 0, 0, 0, 1, 0}; /* LPS row cosine, column cosine */
+    double pos = 0;                   /* IPP . normal */
+};
+
+void set_str(char *dst, size_t cap, const std::string &s)
+{
+    snprintf(dst, cap, "%s", s.c_str());
+}
+
+/* Reads and decodes `path` into `sl`. Errors carry file:line of the caller's choice. */
+mt_status read_one(const char *path, slice &sl)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM file: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return MT_ERR(MT_ERR_IO, "%s: not a regular file", path);
+
+    /* GDCM reports a short native Pixel Data element only as a warning on its global
+     * trace stream, so reads are serialised and the warnings captured. */
+    static std::mutex trace_lock;
+    std::lock_guard<std::mutex> guard(trace_lock);
+    std::ostringstream warnings;
+    gdcm::Trace::SetWarningStream(warnings);
+    gdcm::Trace::SetErrorStream(warnings);
+    gdcm::ImageReader reader;
+    reader.SetFileName(path);
+    bool ok = reader.Read();
+    gdcm::Trace::SetWarningStream(std::cerr);
+    gdcm::Trace::SetErrorStream(std::cerr);
+    if (!ok)
+        return MT_ERR(MT_ERR_IO, "%s: not a readable DICOM image (GDCM could not parse it; "
+                      "truncated, not DICOM, or no pixel data)", path);
+    if (warnings.str().find("Incomplete Pixel Data") != std::string::npos)
+        return MT_ERR(MT_ERR_IO, "%s: Pixel Data is shorter than its header says (truncated file)", path);
+    const gdcm::Image &img = reader.GetImage();
+    const gdcm::DataSet &ds = reader.GetFile().GetDataSet();
+    gdcm::StringFilter sf;
+    sf.SetFile(reader.GetFile());
+
+    const unsigned int *dims = img.GetDimensions();
+    if (img.GetNumberOfDimensions() > 2 && dims[2] > 1)
+        return MT_ERR(MT_ERR_UNSUPPORTED, "%s: multi-frame DICOM (%u frames) is not supported", path, dims[2]);
+    gdcm::PixelFormat pf = img.GetPixelFormat();
+    if (pf.GetSamplesPerPixel() != 1)
+        return MT_ERR(MT_ERR_UNSUPPORTED, "%s: %d samples per pixel (colour) is not supported; need grey level",
+                      path, (int)pf.GetSamplesPerPixel());
+    int cols = (int)dims[0], rows = (int)dims[1];
+    if (rows <= 0 || cols <= 0) return MT_ERR(MT_ERR_FORMAT, "%s: image has size %dx%d", path, cols, rows);
+    int alloc = (int)pf.GetBitsAllocated(), stored = (int)pf.GetBitsStored();
+    int is_signed = pf.GetPixelRepresentation() == 1;
+    if (alloc != 8 && alloc != 16 && alloc != 32)
+        return MT_ERR(MT_ERR_UNSUPPORTED, "%s: BitsAllocated %d is not supported (8, 16 or 32)", path, alloc);
+    if (stored <= 0 || stored > alloc) stored = alloc;
+
+    size_t n = (size_t)rows * (size_t)cols;
+    size_t need = n * (size_t)(alloc / 8);
+    size_t len = img.GetBufferLength();
+    if (len < need)
+        return MT_ERR(MT_ERR_IO, "%s: pixel data holds %zu bytes, %dx%d pixels of %d bits need %zu (truncated?)",
+                      path, len, cols, rows, alloc, need);
+    std::vector<char> buf(len);
+    if (!img.GetBuffer(buf.data()))
+        return MT_ERR(MT_ERR_IO, "%s: could not decode the pixel data (truncated or corrupt compressed stream, "
+                      "transfer syntax %s)", path, gdcm::TransferSyntax::GetTSString(img.GetTransferSyntax()));
+
+    double slope = 1.0, intercept = 0.0, v[6];
+    if (parse_ds(tag_string(sf, ds, 0x0028, 0x1053), v, 1) == 1) slope = v[0];
+    if (parse_ds(tag_string(sf, ds, 0x0028, 0x1052), v, 1) == 1) intercept = v[0];
+
+    sl.path = path;
+    sl.rows = rows;
+    sl.cols = cols;
+    sl.px.resize(n);
+    int shift = alloc - stored; /* sign extension from bit `stored-1` (pydicom does the same) */
+    for (size_t i = 0; i < n; i++) {
+        double x;
+        if (alloc == 8) {
+            uint8_t u = (uint8_t)buf[i];
+            x = is_signed ? (double)(int8_t)u : (double)u;
+        } else if (alloc == 16) {
+            uint16_t u;
+            memcpy(&u, buf.data() + 2 * i, 2);
+            if (is_signed) x = (double)(int16_t)((int16_t)(u << shift) >> shift);
+            else x = (double)u;
+        } else {
+            uint32_t u;
+            memcpy(&u, buf.data() + 4 * i, 4);
+            if (is_signed) x = (double)(int32_t)((int32_t)(u << shift) >> shift);
+            else x = (double)u;
+        }
+        sl.px[i] = (float)(x * slope + intercept);
+    }
+
+    mt_meta &m = sl.meta;
+    mt_meta_init(&m);
+    set_str(m.source, sizeof m.source, path);
+    set_str(m.patient_id, sizeof m.patient_id, tag_string(sf, ds, 0x0010, 0x0020));
+    std::string sex = tag_string(sf, ds, 0x0010, 0x0040);
+    if (sex == "M" || sex == "F" || sex == "O") set_str(m.sex, sizeof m.sex, sex);
+    m.age_years = mt_dicom_parse_age(tag_string(sf, ds, 0x0010, 0x1010).c_str());
+    if (parse_ds(tag_string(sf, ds, 0x0010, 0x1020), v, 1) == 1 && v[0] > 0) m.height_m = (float)v[0];
+    if (parse_ds(tag_string(sf, ds, 0x0010, 0x1030), v, 1) == 1 && v[0] > 0) m.weight_kg = (float)v[0];
+    if (parse_ds(tag_string(sf, ds, 0x0028, 0x0030), v, 2) == 2) { /* PixelSpacing = row\column spacing */
+        m.spacing[0] = v[1];
+        m.spacing[1] = v[0];
+    }
+    if (parse_ds(tag_string(sf, ds, 0x0018, 0x0050), v, 1) == 1) m.spacing[2] = v[0];
+    sl.has_ipp = parse_ds(tag_string(sf, ds, 0x0020, 0x0032), sl.ipp, 3) == 3;
+    sl.has_iop = parse_ds(tag_string(sf, ds, 0x0020, 0x0037), sl.iop, 6) == 6;
+    const double *r = sl.iop, *c = sl.iop + 3;
+    double nrm[3] = {r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]};
+    /* LPS -> RAS: negate x and y of every point and direction. */
+    for (int a = 0; a < 3; a++) {
+        double s = a < 2 ? -1.0 : 1.0;
+        m.direction[a * 3 + 0] = s * r[a];
+        m.direction[a * 3 + 1] = s * c[a];
+        m.direction[a * 3 + 2] = s * nrm[a];
+        m.origin[a] = s * sl.ipp[a];
+    }
+    if (sl.has_ipp) {
+        sl.pos = sl.ipp[0] * nrm[0] + sl.ipp[1] * nrm[1] + sl.ipp[2] * nrm[2];
+        m.slice_position = sl.pos;
+    }
+    return MT_OK;
+}
+
+} // namespace
+
+extern "C" float mt_dicom_parse_age(const char *as)
+{
+    if (!as || !*as) return -1.0f;
+    char *end = nullptr;
+    long n = strtol(as, &end, 10);
+    if (end == as || n < 0) return -1.0f;
+    switch (*end) {
+    case 'Y': case 'y': case '\0': return (float)n;
+    case 'M': case 'm': return (float)n / 12.0f;
+    case 'W': case 'w': return (float)n * 7.0f / 365.25f;
+    case 'D': case 'd': return (float)n / 365.25f;
+    default: return -1.0f;
+    }
+}
+
+extern "C" mt_status mt_dicom_read_slice(const char *path, mt_sample *out)
+{
+    if (!path || !out) return MT_ERR(MT_ERR_INVALID, "mt_dicom_read_slice: NULL argument");
+    mt_sample_free(out);
+    try {
+        slice sl;
+        MT_TRY(read_one(path, sl));
+        float *img = (float *)mt_malloc(sl.px.size() * sizeof(float));
+        if (!img) return MT_ERR_NOMEM;
+        memcpy(img, sl.px.data(), sl.px.size() * sizeof(float));
+        out->c = 1;
+        out->h = sl.rows;
+        out->w = sl.cols;
+        out->image = img;
+        out->meta = sl.meta;
+        return MT_OK;
+    } catch (const std::exception &e) {
+        return MT_ERR(MT_ERR_IO, "%s: GDCM error: %s", path, e.what());
+    } catch (...) {
+        return MT_ERR(MT_ERR_IO, "%s: unknown GDCM error while reading", path);
+    }
+}
+
+extern "C" mt_status mt_dicom_read_series(const char *dir, mt_volume *out)
+{
+    if (!dir || !out) return MT_ERR(MT_ERR_INVALID, "mt_dicom_read_series: NULL argument");
+    memset(out, 0, sizeof *out);
+    try {
+        DIR *d = opendir(dir);
+        if (!d) return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM series folder: %s", dir, strerror(errno));
+        std::vector<std::string> names;
+        while (struct dirent *e = readdir(d)) {
+            if (e->d_name[0] == '.') continue;
+            std::string p = std::string(dir) + "/" + e->d_name;
+            struct stat st;
+            if (stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode)) names.push_back(p);
+        }
+        closedir(d);
+        if (names.empty()) return MT_ERR(MT_ERR_IO, "%s: folder holds no files (expected a DICOM series)", dir);
+        std::sort(names.begin(), names.end());
+
+        std::vector<slice> sl(names.size());
+        for (size_t i = 0; i < names.size(); i++) {
+            MT_TRY(read_one(names[i].c_str(), sl[i]));
+            if (!sl[i].has_ipp || !sl[i].has_iop)
+                return MT_ERR(MT_ERR_FORMAT, "%s: no ImagePositionPatient/ImageOrientationPatient; "
+                              "cannot order the series in %s", names[i].c_str(), dir);
+            const slice &a = sl[0], &b = sl[i];
+            if (b.rows != a.rows || b.cols != a.cols)
+                return MT_ERR(MT_ERR_FORMAT, "%s: %dx%d pixels but %s has %dx%d (mixed series in %s?)",
+                              b.path.c_str(), b.cols, b.rows, a.path.c_str(), a.cols, a.rows, dir);
+            for (int k = 0; k < 6; k++)
+                if (std::fabs(b.iop[k] - a.iop[k]) > 1e-4)
+                    return MT_ERR(MT_ERR_FORMAT, "%s: ImageOrientationPatient differs from %s (mixed series in %s?)",
+                                  b.path.c_str(), a.path.c_str(), dir);
+            if (std::fabs(b.meta.spacing[0] - a.meta.spacing[0]) > 1e-4 ||
+                std::fabs(b.meta.spacing[1] - a.meta.spacing[1]) > 1e-4)
+                return MT_ERR(MT_ERR_FORMAT, "%s: PixelSpacing differs from %s", b.path.c_str(), a.path.c_str());
+        }
+        std::stable_sort(sl.begin(), sl.end(), [](const slice &a, const slice &b) { return a.pos < b.pos; });
+        std::vector<double> gaps;
+        for (size_t i = 1; i < sl.size(); i++) {
+            double g = sl[i].pos - sl[i - 1].pos;
+            if (g < 1e-3)
+                return MT_ERR(MT_ERR_FORMAT, "%s and %s: same slice position %.3f mm (duplicate slice?)",
+                              sl[i - 1].path.c_str(), sl[i].path.c_str(), sl[i].pos);
+            gaps.push_back(g);
+        }
+        size_t n = (size_t)sl[0].rows * (size_t)sl[0].cols;
+        float *data = (float *)mt_malloc(n * sl.size() * sizeof(float));
+        if (!data) return MT_ERR_NOMEM;
+        for (size_t i = 0; i < sl.size(); i++) memcpy(data + i * n, sl[i].px.data(), n * sizeof(float));
+        out->nx = sl[0].cols;
+        out->ny = sl[0].rows;
+        out->nz = (int)sl.size();
+        out->data = data;
+        out->meta = sl[0].meta;
+        set_str(out->meta.source, sizeof out->meta.source, dir);
+        if (!gaps.empty()) {
+            std::sort(gaps.begin(), gaps.end());
+            out->meta.spacing[2] = gaps[gaps.size() / 2];
+        }
+        return MT_OK;
+    } catch (const std::exception &e) {
+        mt_volume_free(out);
+        return MT_ERR(MT_ERR_IO, "%s: GDCM error: %s", dir, e.what());
+    } catch (...) {
+        mt_volume_free(out);
+        return MT_ERR(MT_ERR_IO, "%s: unknown GDCM error while reading the series", dir);
+    }
+}

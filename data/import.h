@@ -1,0 +1,135 @@
+/* data/import.h: the orchestration behind `medtrain import`: read every input file
+ * (DICOM slices, DICOM series, NIfTI volumes or 2D images), attach labels, pre-process
+ * and write a medtrain HDF5 dataset (data/dataset.h) atomically.
+ *
+ * A spec is filled with mt_import_spec_init + mt_import_spec_set(key, value) (the
+ * same keys serve the YAML spec file and the command-line options; docs/import.md
+ * has one documented command per dataset). Keys (values are strings):
+ *   source        dicom | dicom-series | nifti | images
+ *   input         file, folder or glob pattern; repeatable (each adds one entry).
+ *                 dicom/images/nifti: a folder means every non-hidden file in it;
+ *                 dicom-series: each folder (or glob match) is one series.
+ *   output        dataset path (.h5); written to a temp file and renamed on success
+ *   patient_id    override the patient id (NIfTI has none; default: file stem)
+ *   -- volumes (nifti, dicom-series) --
+ *   plane         axial | coronal | sagittal (default axial)
+ *   recon         comma list of mip,aip,mid: one sample per volume, one channel per
+ *                 item; absent: one sample per slice along `plane`
+ *   isotropic     0|1: resample recon images to square pixels (default 1)
+ *   mask          NIfTI mask on the volume's grid; repeatable, one channel each
+ *   mask_names    comma list, one name per mask (default mask0, mask1, ...)
+ *   slices        first:last (inclusive, 0-based after reorientation; default all)
+ *   -- labels --
+ *   labels_csv, csv_key, csv_label   class label per file from a CSV: key column holds the
+ *                 input's file (or series folder) name
+ *   classes       comma list of class names in csv_label (index = label); absent: the
+ *                 CSV value must be an integer
+ *   mias_info     mini-MIAS Info.txt: circle masks (1 channel "mass") + boxes, key = file stem
+ *   labelme_dir   folder of LabelMe JSON files named <image stem>.json
+ *   points        comma list of LabelMe point labels to keep, in order (e.g. l1,l2,...)
+ *   mask_dir      folder of mask images named <image stem>.<png|tif|pgm|jpg|...>
+ *   mask_classes  K > 0: mask pixel values 1..K are classes -> K channels; 0 (default):
+ *                 nonzero = 1, one channel
+ *   -- pre-processing (applied in this order) --
+ *   window        LEVEL,WIDTH in HU: clip, then scale to [0,1]
+ *   scale         LO,HI: (x - LO)/(HI - LO) clipped to [0,1] (e.g. 0,255 for 8-bit)
+ *   roi_crop      0|1: crop around the mask's bounding box (else boxes, else points)
+ *   roi_margin    fraction of the ROI size added on every side (default 0.1)
+ *   resize        HxW (e.g. 256x256): image bilinear, masks nearest
+ *   pad_multiple  pad bottom/right to a multiple (e.g. 16 = 2^4 for a depth-4 U-Net)
+ *   -- splitting --
+ *   split_by      patient (default) | sample: slice-level split, e.g. for the single-patient
+ *                 S1 volume (slices of one patient then appear in several splits; say so)
+ *   val_frac, test_frac (default 0.15, 0.15), seed (default 0)
+ *   description   free text stored in the dataset
+ */
+#ifndef MT_DATA_IMPORT_H
+#define MT_DATA_IMPORT_H
+
+#include <stdint.h>
+
+#include "recon.h"
+#include "sample.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MT_IMPORT_MAX 64   /* list entries (inputs, masks, names) */
+#define MT_IMPORT_PATH 1024
+#define MT_IMPORT_NAME 64
+
+typedef enum mt_import_source {
+    MT_IMPORT_DICOM = 0,
+    MT_IMPORT_DICOM_SERIES,
+    MT_IMPORT_NIFTI,
+    MT_IMPORT_IMAGES
+} mt_import_source;
+
+typedef struct mt_import_spec {
+    mt_import_source source;
+    int n_inputs;
+    char inputs[MT_IMPORT_MAX][MT_IMPORT_PATH];
+    char output[MT_IMPORT_PATH];
+    char patient_id[MT_META_STR];
+    /* volumes */
+    mt_plane plane;
+    int n_recon;
+    mt_recon_kind recon[3];
+    int isotropic;
+    int n_masks;
+    char masks[MT_IMPORT_MAX][MT_IMPORT_PATH];
+    int n_mask_names;
+    char mask_names[MT_IMPORT_MAX][MT_IMPORT_NAME];
+    int slice_first, slice_last; /* -1: all */
+    /* labels */
+    char labels_csv[MT_IMPORT_PATH], csv_key[MT_IMPORT_NAME], csv_label[MT_IMPORT_NAME];
+    int n_classes;
+    char classes[MT_IMPORT_MAX][MT_IMPORT_NAME];
+    char mias_info[MT_IMPORT_PATH];
+    char labelme_dir[MT_IMPORT_PATH];
+    int n_points;
+    char points[MT_IMPORT_MAX][MT_IMPORT_NAME];
+    char mask_dir[MT_IMPORT_PATH];
+    int mask_classes;
+    /* pre-processing */
+    int window;          /* 1: HU window + scale to [0,1] */
+    double level, width; /* HU */
+    int scale;           /* 1: range scaling */
+    double scale_lo, scale_hi;
+    int roi_crop;
+    double roi_margin;
+    int resize_h, resize_w; /* 0: keep */
+    int pad_multiple;       /* 0/1: none */
+    /* splitting */
+    int split_by_sample;
+    double val_frac, test_frac;
+    uint64_t seed;
+    char description[MT_IMPORT_PATH];
+} mt_import_spec;
+
+/* Defaults: source images, plane axial, isotropic 1, roi_margin 0.1, split by patient,
+ * val/test 0.15/0.15, seed 0, everything else off. */
+void mt_import_spec_init(mt_import_spec *s);
+
+/* Sets one key (see the list above). Errors: MT_ERR_INVALID naming the key and the
+ * bad value (unknown key, non-numeric number, too many list entries). */
+mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *value);
+
+/* Summary of a finished import. */
+typedef struct mt_import_result {
+    int n_files;   /* input files / volumes read */
+    int n_samples; /* samples written */
+    int c, h, w, k, n_points;
+} mt_import_result;
+
+/* Runs the import: reads every input, attaches labels, pre-processes, writes the
+ * dataset to spec->output (atomic: nothing is left at output on failure).
+ * Errors name the input file and the problem (unreadable file, missing label/mask for
+ * an image, mask of the wrong size, samples of different sizes without `resize`). */
+mt_status mt_import_run(const mt_import_spec *s, mt_import_result *res);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

@@ -1,0 +1,483 @@
+/* layers/checkpoint.c: HDF5 checkpoints (layers/checkpoint.h) with the HDF5
+ * C API; every H5 call is checked and HDF5's own error printing is silenced
+ * while we run (our messages name the file and the entry instead). */
+#include "checkpoint.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#ifdef MT_REAL_DOUBLE
+#define H5_REAL H5T_NATIVE_DOUBLE
+#define H5_REAL_FILE H5T_IEEE_F64LE
+#else
+#define H5_REAL H5T_NATIVE_FLOAT
+#define H5_REAL_FILE H5T_IEEE_F32LE
+#endif
+
+/* silences HDF5's stderr error stack for the duration of a call */
+typedef struct h5_quiet {
+    H5E_auto2_t func;
+    void *data;
+} h5_quiet;
+
+static void quiet_on(h5_quiet *q)
+{
+    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
+    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+}
+
+static void quiet_off(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
+
+static int ends_with(const char *s, const char *suffix)
+{
+    size_t ls = strlen(s), lx = strlen(suffix);
+    return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* ------------------------------------------------------------- writing --- */
+
+static mt_status write_attr(hid_t obj, const char *name, hid_t ftype, hid_t mtype, const void *v, const char *path)
+{
+    hid_t sp = H5Screate(H5S_SCALAR);
+    hid_t a = sp < 0 ? -1 : H5Acreate2(obj, name, ftype, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, mtype, v);
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    if (e < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write attribute '%s'", path, name);
+    return MT_OK;
+}
+
+static mt_status write_tensor(hid_t group, const char *name, const mt_tensor *t, const char *path)
+{
+    hsize_t dims[MT_MAX_DIMS];
+    for (int i = 0; i < t->ndim; i++) dims[i] = (hsize_t)t->shape[i];
+    size_t n = mt_numel(t);
+    mt_real *host = mt_malloc(n * sizeof *host + 1);
+    if (!host) return MT_ERR_NOMEM;
+    mt_status s = mt_tensor_to_host(t, host, n * sizeof *host);
+    if (s != MT_OK) {
+        free(host);
+        return s;
+    }
+    int as_int = ends_with(name, "num_batches_tracked");
+    hid_t sp = t->ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(t->ndim, dims, NULL);
+    hid_t d = sp < 0 ? -1 : H5Dcreate2(group, name, as_int ? H5T_STD_I64LE : H5_REAL_FILE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dwrite(d, H5_REAL, H5S_ALL, H5S_ALL, H5P_DEFAULT, host); /* HDF5 converts to int64 */
+    if (d >= 0 && H5Dclose(d) < 0) e = -1;
+    if (sp >= 0) H5Sclose(sp);
+    free(host);
+    if (e < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write tensor '%s' (disk full or not writable?)", path, name);
+    return MT_OK;
+}
+
+static mt_status write_string(hid_t file, const char *name, const char *text, const char *path)
+{
+    hid_t ty = H5Tcopy(H5T_C_S1);
+    herr_t e = ty < 0 ? -1 : H5Tset_size(ty, strlen(text) + 1);
+    hid_t sp = e < 0 ? -1 : H5Screate(H5S_SCALAR);
+    hid_t d = sp < 0 ? -1 : H5Dcreate2(file, name, ty, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    e = d < 0 ? -1 : H5Dwrite(d, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, text);
+    if (d >= 0 && H5Dclose(d) < 0) e = -1;
+    if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+    if (e < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write '%s'", path, name);
+    return MT_OK;
+}
+
+static mt_status write_contents(hid_t f, mt_model *m, mt_optim *o, const mt_sched *s, const mt_checkpoint_info *info,
+                                const char *path)
+{
+    mt_checkpoint_info zero = {0};
+    const mt_checkpoint_info *ci = info ? info : &zero;
+    int64_t version = MT_CHECKPOINT_FORMAT_VERSION, step = ci->step, epoch = ci->epoch, de = ci->data_epoch,
+            db = ci->data_batch, bad = ci->bad_epochs;
+    uint64_t rs, ro, seed = ci->seed;
+    mt_model_get_rng(m, &rs, &ro);
+    MT_TRY(write_attr(f, "format_version", H5T_STD_I64LE, H5T_NATIVE_INT64, &version, path));
+    MT_TRY(write_attr(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step, path));
+    MT_TRY(write_attr(f, "epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &epoch, path));
+    MT_TRY(write_attr(f, "data_epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &de, path));
+    MT_TRY(write_attr(f, "data_batch", H5T_STD_I64LE, H5T_NATIVE_INT64, &db, path));
+    MT_TRY(write_attr(f, "bad_epochs", H5T_STD_I64LE, H5T_NATIVE_INT64, &bad, path));
+    MT_TRY(write_attr(f, "seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &seed, path));
+    MT_TRY(write_attr(f, "rng_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rs, path));
+    MT_TRY(write_attr(f, "rng_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, &ro, path));
+    MT_TRY(write_attr(f, "best_metric", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ci->best_metric, path));
+    if (ci->config_yaml) MT_TRY(write_string(f, "config", ci->config_yaml, path));
+
+    hid_t g = H5Gcreate2(f, "state_dict", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /state_dict", path);
+    mt_status st = MT_OK;
+    for (int i = 0; i < mt_model_state_count(m) && st == MT_OK; i++)
+        st = write_tensor(g, mt_model_state_name(m, i), mt_model_state_tensor(m, i), path);
+    H5Gclose(g);
+    if (st != MT_OK) return st;
+
+    if (o) {
+        g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /optimizer", path);
+        int64_t steps = mt_optim_steps(o);
+        st = write_attr(g, "steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &steps, path);
+        int n = mt_optim_state_count(o);
+        for (int i = 0; i < n && st == MT_OK; i++) {
+            mt_tensor *t = mt_optim_state_tensor(o, i);
+            const char *name = mt_optim_state_name(o, i);
+            st = t && name ? write_tensor(g, name, t, path) : mt_last_status();
+        }
+        H5Gclose(g);
+        if (st != MT_OK) return st;
+    }
+    if (s) {
+        double state[8];
+        MT_TRY(mt_sched_get_state(s, state));
+        g = H5Gcreate2(f, "scheduler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /scheduler", path);
+        hsize_t d8 = 8;
+        hid_t sp = H5Screate_simple(1, &d8, NULL);
+        hid_t a = sp < 0 ? -1 : H5Acreate2(g, "state", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+        herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, state);
+        if (a >= 0) H5Aclose(a);
+        if (sp >= 0) H5Sclose(sp);
+        H5Gclose(g);
+        if (e < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write the scheduler state", path);
+    }
+    return MT_OK;
+}
+
+/* writes all of buf to fd (retrying short writes) */
+static int write_all(int fd, const unsigned char *buf, size_t n)
+{
+    while (n > 0) {
+        ssize_t w = write(fd, buf, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return -1;
+        buf += w;
+        n -= (size_t)w;
+    }
+    return 0;
+}
+
+/* The file is assembled in memory (HDF5 core driver, no backing store) and
+ * written to the temporary file by us: a failed disk write then never
+ * happens inside HDF5 (HDF5 1.10 leaves a half-closed file behind when its
+ * own flush fails), and every disk error is ours to report and clean up. */
+mt_status mt_checkpoint_save(const char *path, mt_model *m, mt_optim *o, const mt_sched *s,
+                             const mt_checkpoint_info *info)
+{
+    MT_REQUIRE(path && m, "checkpoint save: NULL path or model");
+    h5_quiet q;
+    quiet_on(&q);
+    mt_status st = MT_OK;
+    hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+    if (fapl < 0 || H5Pset_fapl_core(fapl, (size_t)16 << 20, 0) < 0)
+        st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot set up the HDF5 in-memory driver", path);
+    hid_t f = st == MT_OK ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
+    if (st == MT_OK && f < 0) st = MT_ERR(MT_ERR_IO, "checkpoint '%s': HDF5 cannot create the file image", path);
+    if (st == MT_OK) st = write_contents(f, m, o, s, info, path);
+    unsigned char *image = NULL;
+    ssize_t size = -1;
+    if (st == MT_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(f, NULL, 0);
+    if (st == MT_OK && size > 0 && (image = mt_malloc((size_t)size)) != NULL)
+        size = H5Fget_file_image(f, image, (size_t)size);
+    if (st == MT_OK && (!image || size <= 0))
+        st = image || mt_last_status() != MT_ERR_NOMEM ? MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot get the HDF5 file image", path)
+                                                       : MT_ERR_NOMEM;
+    if (f >= 0 && H5Fclose(f) < 0 && st == MT_OK) st = MT_ERR(MT_ERR_IO, "checkpoint '%s': closing the HDF5 image failed", path);
+    if (fapl >= 0) H5Pclose(fapl);
+    quiet_off(&q);
+    if (st != MT_OK) {
+        free(image);
+        return st;
+    }
+    size_t len = strlen(path) + 16;
+    char *tmp = mt_malloc(len);
+    if (!tmp) {
+        free(image);
+        return MT_ERR_NOMEM;
+    }
+    snprintf(tmp, len, "%s.tmp-XXXXXX", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) {
+        st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create a temporary file next to it: %s", path, strerror(errno));
+    } else {
+        if (write_all(fd, image, (size_t)size) != 0)
+            st = MT_ERR(MT_ERR_IO, "checkpoint '%s': writing %zd bytes failed (disk full?): %s", path, size, strerror(errno));
+        else if (fsync(fd) != 0) /* data on disk before the rename makes it visible */
+            st = MT_ERR(MT_ERR_IO, "checkpoint '%s': fsync failed: %s", path, strerror(errno));
+        if (fchmod(fd, 0644) != 0 && st == MT_OK)
+            st = MT_ERR(MT_ERR_IO, "checkpoint '%s': chmod failed: %s", path, strerror(errno));
+        if (close(fd) != 0 && st == MT_OK) st = MT_ERR(MT_ERR_IO, "checkpoint '%s': close failed: %s", path, strerror(errno));
+        if (st == MT_OK && rename(tmp, path) != 0)
+            st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot rename the temporary file into place: %s", path, strerror(errno));
+        if (st != MT_OK) unlink(tmp);
+    }
+    free(tmp);
+    free(image);
+    return st;
+}
+
+/* ------------------------------------------------------------- reading --- */
+
+typedef struct name_list {
+    char **v;
+    int n, cap;
+} name_list;
+
+static herr_t collect_name(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    name_list *l = data;
+    if (l->n == l->cap) {
+        int cap = l->cap ? l->cap * 2 : 64;
+        char **nv = realloc(l->v, sizeof *nv * (size_t)cap);
+        if (!nv) return -1;
+        l->v = nv;
+        l->cap = cap;
+    }
+    if (!(l->v[l->n] = strdup(name))) return -1;
+    l->n++;
+    return 0;
+}
+
+static void free_names(name_list *l)
+{
+    for (int i = 0; i < l->n; i++) free(l->v[i]);
+    free(l->v);
+}
+
+static mt_status list_group(hid_t f, const char *group, name_list *out, const char *path)
+{
+    hsize_t idx = 0;
+    memset(out, 0, sizeof *out);
+    if (H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, out) < 0) {
+        free_names(out);
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot list %s", path, group);
+    }
+    return MT_OK;
+}
+
+/* shape of dataset `name` in g; ndim -1 if missing */
+static mt_status dataset_shape(hid_t g, const char *name, int *ndim, int *shape)
+{
+    *ndim = -1;
+    if (H5Lexists(g, name, H5P_DEFAULT) <= 0) return MT_OK;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    if (d < 0) return MT_OK;
+    hid_t sp = H5Dget_space(d);
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    hsize_t dims[MT_MAX_DIMS];
+    if (nd >= 0 && nd <= MT_MAX_DIMS && H5Sget_simple_extent_dims(sp, dims, NULL) >= 0) {
+        *ndim = nd;
+        for (int i = 0; i < nd; i++) shape[i] = (int)dims[i];
+    }
+    if (sp >= 0) H5Sclose(sp);
+    H5Dclose(d);
+    return MT_OK;
+}
+
+static mt_status read_into(hid_t g, const char *name, mt_tensor *t, const char *path)
+{
+    size_t n = mt_numel(t);
+    mt_real *host = mt_malloc(n * sizeof *host + 1);
+    if (!host) return MT_ERR_NOMEM;
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    herr_t e = d < 0 ? -1 : H5Dread(d, H5_REAL, H5S_ALL, H5S_ALL, H5P_DEFAULT, host);
+    if (d >= 0) H5Dclose(d);
+    mt_status s = e < 0 ? MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot read '%s' (file corrupt?)", path, name)
+                        : mt_tensor_from_host_into(t, host, n * sizeof *host);
+    free(host);
+    return s;
+}
+
+static void shape_text(int nd, const int *s, char *buf, size_t len)
+{
+    size_t u = (size_t)snprintf(buf, len, "[");
+    for (int i = 0; i < nd && u < len; i++) u += (size_t)snprintf(buf + u, len - u, "%s%d", i ? ", " : "", s[i]);
+    if (u < len) snprintf(buf + u, len - u, "]");
+}
+
+static mt_status read_attr(hid_t obj, const char *name, hid_t mtype, void *v, int required, const char *path)
+{
+    if (H5Aexists(obj, name) <= 0) {
+        if (required) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': attribute '%s' missing", path, name);
+        return MT_OK;
+    }
+    hid_t a = H5Aopen(obj, name, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Aread(a, mtype, v);
+    if (a >= 0) H5Aclose(a);
+    if (e < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read attribute '%s'", path, name);
+    return MT_OK;
+}
+
+static mt_status read_config(hid_t f, char **out, const char *path)
+{
+    *out = NULL;
+    if (H5Lexists(f, "config", H5P_DEFAULT) <= 0) return MT_OK;
+    hid_t d = H5Dopen2(f, "config", H5P_DEFAULT);
+    hid_t ty = d < 0 ? -1 : H5Dget_type(d);
+    size_t sz = ty < 0 ? 0 : H5Tget_size(ty);
+    char *buf = sz ? mt_malloc(sz + 1) : NULL;
+    hid_t mt = ty < 0 ? -1 : H5Tcopy(H5T_C_S1);
+    herr_t e = (!buf || mt < 0 || H5Tset_size(mt, sz) < 0 || H5Tis_variable_str(ty) > 0) ? -1
+                                                                                        : H5Dread(d, mt, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf);
+    if (mt >= 0) H5Tclose(mt);
+    if (ty >= 0) H5Tclose(ty);
+    if (d >= 0) H5Dclose(d);
+    if (e < 0) {
+        free(buf);
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read /config (expected a fixed-length string)", path);
+    }
+    buf[sz] = '\0';
+    *out = buf;
+    return MT_OK;
+}
+
+static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info,
+                               const char *path)
+{
+    int64_t version = 0;
+    MT_TRY(read_attr(f, "format_version", H5T_NATIVE_INT64, &version, 1, path));
+    if (version != MT_CHECKPOINT_FORMAT_VERSION)
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads %d", path, (long long)version,
+                      MT_CHECKPOINT_FORMAT_VERSION);
+    hid_t g = H5Gopen2(f, "state_dict", H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /state_dict group", path);
+    mt_status st = MT_OK;
+    /* pass 1: every model entry present with the same shape, nothing extra */
+    int n = mt_model_state_count(m);
+    for (int i = 0; i < n && st == MT_OK; i++) {
+        const char *name = mt_model_state_name(m, i);
+        mt_tensor *t = mt_model_state_tensor(m, i);
+        int nd, shape[MT_MAX_DIMS];
+        dataset_shape(g, name, &nd, shape);
+        char a[96], b[96];
+        if (nd < 0) {
+            st = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' is missing (was it saved from a different "
+                        "model graph or params?)", path, name);
+        } else if (nd != t->ndim || memcmp(shape, t->shape, sizeof *shape * (size_t)nd)) {
+            shape_text(nd, shape, a, sizeof a);
+            shape_text(t->ndim, t->shape, b, sizeof b);
+            st = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' has shape %s in the file but the model "
+                        "expects %s", path, name, a, b);
+        }
+    }
+    name_list names = {0};
+    if (st == MT_OK) st = list_group(g, "/state_dict", &names, path);
+    for (int j = 0; st == MT_OK && j < names.n; j++) {
+        int known = 0;
+        for (int i = 0; i < n && !known; i++) known = !strcmp(names.v[j], mt_model_state_name(m, i));
+        if (!known)
+            st = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' does not exist in this model", path,
+                        names.v[j]);
+    }
+    free_names(&names);
+    /* pass 2: copy */
+    for (int i = 0; i < n && st == MT_OK; i++) st = read_into(g, mt_model_state_name(m, i), mt_model_state_tensor(m, i), path);
+    H5Gclose(g);
+    if (st != MT_OK) return st;
+
+    if (o) {
+        g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+        if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /optimizer group (saved without an optimizer)", path);
+        int64_t steps = 0;
+        st = read_attr(g, "steps", H5T_NATIVE_INT64, &steps, 1, path);
+        if (st == MT_OK) st = list_group(g, "/optimizer", &names, path);
+        mt_tensor **ts = st == MT_OK ? mt_calloc((size_t)names.n + 1, sizeof *ts) : NULL;
+        if (st == MT_OK && !ts) st = MT_ERR_NOMEM;
+        for (int j = 0; st == MT_OK && j < names.n; j++) {
+            int nd, shape[MT_MAX_DIMS];
+            dataset_shape(g, names.v[j], &nd, shape);
+            ts[j] = nd < 0 ? NULL : mt_tensor_new(MT_REAL, mt_cpu(), nd, shape);
+            if (!ts[j]) st = nd < 0 ? MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': optimizer entry '%s' unreadable", path, names.v[j])
+                                    : mt_last_status();
+            if (st == MT_OK) st = read_into(g, names.v[j], ts[j], path);
+        }
+        if (st == MT_OK) st = mt_optim_state_load(o, names.n, (const char *const *)names.v, ts, (long)steps);
+        for (int j = 0; ts && j < names.n; j++) mt_tensor_release(ts[j]);
+        free(ts);
+        free_names(&names);
+        H5Gclose(g);
+        if (st != MT_OK) return st;
+    }
+    if (s) {
+        g = H5Gopen2(f, "scheduler", H5P_DEFAULT);
+        if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /scheduler group (saved without a schedule)", path);
+        double state[8];
+        hid_t a = H5Aopen(g, "state", H5P_DEFAULT);
+        herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, state);
+        if (a >= 0) H5Aclose(a);
+        H5Gclose(g);
+        if (e < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read the scheduler state", path);
+        MT_TRY(mt_sched_set_state(s, state));
+    }
+    int64_t step = 0, epoch = 0, de = 0, db = 0, bad = 0;
+    uint64_t seed = 0, rs = 0, ro = 0;
+    double best = 0;
+    MT_TRY(read_attr(f, "step", H5T_NATIVE_INT64, &step, 1, path));
+    MT_TRY(read_attr(f, "epoch", H5T_NATIVE_INT64, &epoch, 1, path));
+    MT_TRY(read_attr(f, "data_epoch", H5T_NATIVE_INT64, &de, 1, path));
+    MT_TRY(read_attr(f, "data_batch", H5T_NATIVE_INT64, &db, 1, path));
+    MT_TRY(read_attr(f, "bad_epochs", H5T_NATIVE_INT64, &bad, 0, path));
+    MT_TRY(read_attr(f, "seed", H5T_NATIVE_UINT64, &seed, 1, path));
+    MT_TRY(read_attr(f, "rng_seed", H5T_NATIVE_UINT64, &rs, 1, path));
+    MT_TRY(read_attr(f, "rng_offset", H5T_NATIVE_UINT64, &ro, 1, path));
+    MT_TRY(read_attr(f, "best_metric", H5T_NATIVE_DOUBLE, &best, 0, path));
+    mt_model_set_rng(m, rs, ro);
+    if (info) {
+        memset(info, 0, sizeof *info);
+        info->step = (long)step;
+        info->epoch = (int)epoch;
+        info->data_epoch = (int)de;
+        info->data_batch = (long)db;
+        info->bad_epochs = (int)bad;
+        info->seed = seed;
+        info->rng_seed = rs;
+        info->rng_offset = ro;
+        info->best_metric = best;
+        MT_TRY(read_config(f, &info->config_yaml, path));
+    }
+    return MT_OK;
+}
+
+static mt_status open_checkpoint(const char *path, hid_t *f)
+{
+    if (access(path, R_OK) != 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s' cannot be read: %s", path, strerror(errno));
+    *f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (*f < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s' is not an HDF5 file (truncated or corrupt?)", path);
+    return MT_OK;
+}
+
+mt_status mt_checkpoint_load(const char *path, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info)
+{
+    MT_REQUIRE(path && m, "checkpoint load: NULL path or model");
+    h5_quiet q;
+    quiet_on(&q);
+    hid_t f;
+    mt_status st = open_checkpoint(path, &f);
+    if (st == MT_OK) {
+        st = load_contents(f, m, o, s, info, path);
+        H5Fclose(f);
+    }
+    quiet_off(&q);
+    return st;
+}
+
+mt_status mt_checkpoint_read_config(const char *path, char **yaml_out)
+{
+    *yaml_out = NULL;
+    h5_quiet q;
+    quiet_on(&q);
+    hid_t f;
+    mt_status st = open_checkpoint(path, &f);
+    if (st == MT_OK) {
+        st = read_config(f, yaml_out, path);
+        H5Fclose(f);
+    }
+    quiet_off(&q);
+    return st;
+}

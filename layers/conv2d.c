@@ -1,0 +1,87 @@
+/* layers/conv2d.c: `type: conv2d` (torch.nn.Conv2d; Keras Conv2D with
+ * padding: same). Attributes: out (channels, required), kernel (3 or [kh, kw]),
+ * stride, padding (same | valid | p | [ph, pw] | [t, b, l, r]; default valid),
+ * dilation, groups, bias (default true), activation (none | relu | leaky_relu |
+ * sigmoid | tanh | silu) with negative_slope, init (layer.h MT_INIT_NAMES,
+ * default pytorch) with init_std for normal.
+ * State: <name>.weight [out, in/groups, kh, kw], <name>.bias [out]. */
+#include "layer.h"
+
+typedef struct conv_attr {
+    int out, k[2], stride[2], dil[2], groups, bias, pad_mode, pad[4], act, init;
+    double slope, std;
+} conv_attr;
+
+static mt_status conv_setup(mt_model *m, mt_layer *L)
+{
+    conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
+    MT_TRY(mt_layer_get_ints(L, "out", 1, -1, &a->out));
+    MT_TRY(mt_layer_get_ints(L, "kernel", 2, -1, a->k));
+    MT_TRY(mt_layer_get_ints(L, "stride", 2, 1, a->stride));
+    MT_TRY(mt_layer_get_ints(L, "dilation", 2, 1, a->dil));
+    MT_TRY(mt_layer_get_int(L, "groups", 1, &a->groups));
+    MT_TRY(mt_layer_get_bool(L, "bias", 1, &a->bias));
+    MT_TRY(mt_layer_get_padding(L, "padding", 1, &a->pad_mode, a->pad));
+    MT_TRY(mt_layer_get_enum(L, "activation", MT_ACT_NAMES, 0, &a->act));
+    MT_TRY(mt_layer_get_double(L, "negative_slope", 0.01, &a->slope));
+    MT_TRY(mt_layer_get_enum(L, "init", MT_INIT_NAMES, 0, &a->init));
+    MT_TRY(mt_layer_get_double(L, "init_std", 0.02, &a->std));
+    if (L->cin[0] <= 0) return mt_layer_error(L, "from", "input channels unknown");
+    if (a->groups < 1 || L->cin[0] % a->groups || a->out % a->groups)
+        return mt_layer_error(L, "groups", "%d groups do not divide %d input and %d output channels", a->groups,
+                              L->cin[0], a->out);
+    if (a->stride[0] < 1 || a->stride[1] < 1 || a->dil[0] < 1 || a->dil[1] < 1 || a->k[0] < 1 || a->k[1] < 1)
+        return mt_layer_error(L, NULL, "kernel, stride and dilation must be >= 1");
+    int ws[4] = {a->out, L->cin[0] / a->groups, a->k[0], a->k[1]};
+    MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
+    if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));
+    L->cout = a->out;
+    return MT_OK;
+}
+
+static mt_status conv_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+{
+    const conv_attr *a = (const conv_attr *)(const void *)L->attr;
+    const mt_lshape *x = &vals[L->in[0]];
+    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
+    int p[4];
+    mt_layer_resolve_padding(a->pad_mode, a->pad, x->d[2], x->d[3], a->k[0], a->k[1], a->stride[0], a->stride[1],
+                             a->dil[0], a->dil[1], p);
+    o->ndim = 4;
+    o->d[0] = x->d[0];
+    o->d[1] = a->out;
+    o->d[2] = mt_layer_window_out(x->d[2], a->k[0], a->stride[0], p[0] + p[1], a->dil[0], 0);
+    o->d[3] = mt_layer_window_out(x->d[3], a->k[1], a->stride[1], p[2] + p[3], a->dil[1], 0);
+    return MT_OK;
+}
+
+static mt_status conv_init(mt_model *m, mt_layer *L, mt_rng *rng)
+{
+    const conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
+    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 0,
+                                rng);
+}
+
+static mt_tensor *conv_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+{
+    const conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
+    mt_tensor *x = vals[L->in[0]];
+    mt_conv2d_params p = mt_conv2d_default();
+    int pad[4];
+    mt_layer_resolve_padding(a->pad_mode, a->pad, x->shape[2], x->shape[3], a->k[0], a->k[1], a->stride[0],
+                             a->stride[1], a->dil[0], a->dil[1], pad);
+    p.stride_h = a->stride[0], p.stride_w = a->stride[1];
+    p.pad_top = pad[0], p.pad_bottom = pad[1], p.pad_left = pad[2], p.pad_right = pad[3];
+    p.dil_h = a->dil[0], p.dil_w = a->dil[1];
+    p.groups = a->groups;
+    mt_tensor *y = mt_conv2d(x, mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, p);
+    if (!y || a->act == MT_ACT_NONE) return y;
+    mt_tensor *z = mt_layer_activate(y, (mt_activation)a->act, a->slope);
+    mt_tensor_release(y);
+    return z;
+}
+
+const mt_layer_kind mt_layer_conv2d = {
+    "conv2d", "out|kernel|stride|padding|dilation|groups|bias|activation|negative_slope|init|init_std", 1, 1,
+    conv_setup, conv_shape, conv_init, conv_forward,
+};

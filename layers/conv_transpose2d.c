@@ -1,0 +1,80 @@
+/* layers/conv_transpose2d.c: `type: conv_transpose2d` (torch.nn.ConvTranspose2d;
+ * the U-Net "up-conv" 2x2/2). Attributes: out (required), kernel, stride
+ * (default 1), padding (p | [ph, pw] | [t, b, l, r]), output_padding, dilation,
+ * groups, bias (true), activation (+ negative_slope), init (+ init_std).
+ * State: <name>.weight [in, out/groups, kh, kw] (PyTorch layout), <name>.bias [out].
+ * Output: H = (H_in - 1) * stride - pad_top - pad_bottom + dil * (k - 1) + output_padding + 1. */
+#include "layer.h"
+
+typedef struct convt_attr {
+    int out, k[2], stride[2], dil[2], opad[2], groups, bias, pad_mode, pad[4], act, init;
+    double slope, std;
+} convt_attr;
+
+static mt_status convt_setup(mt_model *m, mt_layer *L)
+{
+    convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
+    MT_TRY(mt_layer_get_ints(L, "out", 1, -1, &a->out));
+    MT_TRY(mt_layer_get_ints(L, "kernel", 2, -1, a->k));
+    MT_TRY(mt_layer_get_ints(L, "stride", 2, 1, a->stride));
+    MT_TRY(mt_layer_get_ints(L, "dilation", 2, 1, a->dil));
+    MT_TRY(mt_layer_get_ints(L, "output_padding", 2, 0, a->opad));
+    MT_TRY(mt_layer_get_int(L, "groups", 1, &a->groups));
+    MT_TRY(mt_layer_get_bool(L, "bias", 1, &a->bias));
+    MT_TRY(mt_layer_get_padding(L, "padding", 0, &a->pad_mode, a->pad));
+    MT_TRY(mt_layer_get_enum(L, "activation", MT_ACT_NAMES, 0, &a->act));
+    MT_TRY(mt_layer_get_double(L, "negative_slope", 0.01, &a->slope));
+    MT_TRY(mt_layer_get_enum(L, "init", MT_INIT_NAMES, 0, &a->init));
+    MT_TRY(mt_layer_get_double(L, "init_std", 0.02, &a->std));
+    if (L->cin[0] <= 0) return mt_layer_error(L, "from", "input channels unknown");
+    if (a->groups < 1 || L->cin[0] % a->groups || a->out % a->groups)
+        return mt_layer_error(L, "groups", "%d groups do not divide %d input and %d output channels", a->groups,
+                              L->cin[0], a->out);
+    int ws[4] = {L->cin[0], a->out / a->groups, a->k[0], a->k[1]};
+    MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
+    if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));
+    L->cout = a->out;
+    return MT_OK;
+}
+
+static mt_status convt_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+{
+    const convt_attr *a = (const convt_attr *)(const void *)L->attr;
+    const mt_lshape *x = &vals[L->in[0]];
+    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
+    o->ndim = 4;
+    o->d[0] = x->d[0];
+    o->d[1] = a->out;
+    o->d[2] = (x->d[2] - 1) * a->stride[0] - a->pad[0] - a->pad[1] + a->dil[0] * (a->k[0] - 1) + a->opad[0] + 1;
+    o->d[3] = (x->d[3] - 1) * a->stride[1] - a->pad[2] - a->pad[3] + a->dil[1] * (a->k[1] - 1) + a->opad[1] + 1;
+    return MT_OK;
+}
+
+static mt_status convt_init(mt_model *m, mt_layer *L, mt_rng *rng)
+{
+    const convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
+    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 1,
+                                rng);
+}
+
+static mt_tensor *convt_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+{
+    const convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
+    mt_conv_transpose2d_params p = mt_conv_transpose2d_default();
+    p.stride_h = a->stride[0], p.stride_w = a->stride[1];
+    p.pad_top = a->pad[0], p.pad_bottom = a->pad[1], p.pad_left = a->pad[2], p.pad_right = a->pad[3];
+    p.out_pad_h = a->opad[0], p.out_pad_w = a->opad[1];
+    p.dil_h = a->dil[0], p.dil_w = a->dil[1];
+    p.groups = a->groups;
+    mt_tensor *y = mt_conv_transpose2d(vals[L->in[0]], mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, p);
+    if (!y || a->act == MT_ACT_NONE) return y;
+    mt_tensor *z = mt_layer_activate(y, (mt_activation)a->act, a->slope);
+    mt_tensor_release(y);
+    return z;
+}
+
+const mt_layer_kind mt_layer_conv_transpose2d = {
+    "conv_transpose2d",
+    "out|kernel|stride|padding|output_padding|dilation|groups|bias|activation|negative_slope|init|init_std", 1, 1,
+    convt_setup, convt_shape, convt_init, convt_forward,
+};

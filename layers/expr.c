@@ -1,0 +1,304 @@
+/* layers/expr.c: recursive-descent evaluator for graph-file expressions (expr.h). */
+#include "expr.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct P {
+    const char *s, *start;
+    const mt_expr_env *env;
+    char *err;
+    size_t errlen;
+    int failed;
+} P;
+
+static void fail(P *p, const char *fmt, ...)
+{
+    if (p->failed) return;
+    p->failed = 1;
+    int n = snprintf(p->err, p->errlen, "column %d: ", (int)(p->s - p->start) + 1);
+    va_list ap;
+    va_start(ap, fmt);
+    if (n >= 0 && (size_t)n < p->errlen) vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+    va_end(ap);
+}
+
+static void skip(P *p)
+{
+    while (isspace((unsigned char)*p->s)) p->s++;
+}
+
+/* matches an operator/keyword token; keywords must not run into a name */
+static int accept(P *p, const char *tok)
+{
+    skip(p);
+    size_t l = strlen(tok);
+    if (strncmp(p->s, tok, l)) return 0;
+    if (isalpha((unsigned char)tok[0]) && (isalnum((unsigned char)p->s[l]) || p->s[l] == '_')) return 0;
+    p->s += l;
+    return 1;
+}
+
+static void num(mt_expr_value *v, double x)
+{
+    v->is_str = 0;
+    v->num = x;
+    v->str[0] = '\0';
+}
+
+void mt_expr_format(const mt_expr_value *v, char *buf, size_t len)
+{
+    if (v->is_str) snprintf(buf, len, "%s", v->str);
+    else if (v->num == floor(v->num) && fabs(v->num) < 1e15) snprintf(buf, len, "%.0f", v->num);
+    else snprintf(buf, len, "%.17g", v->num);
+}
+
+void mt_expr_from_text(const char *text, mt_expr_value *out)
+{
+    char *end;
+    double d = strtod(text, &end);
+    if (*text && !*end && !isalpha((unsigned char)text[strlen(text) - 1])) num(out, d);
+    else {
+        out->is_str = 1;
+        out->num = 0;
+        snprintf(out->str, sizeof out->str, "%s", text);
+    }
+}
+
+static int truthy(const mt_expr_value *v) { return v->is_str ? v->str[0] != '\0' : v->num != 0; }
+
+static void ternary(P *p, mt_expr_value *v);
+
+static void primary(P *p, mt_expr_value *v)
+{
+    skip(p);
+    num(v, 0);
+    if (p->failed) return;
+    char c = *p->s;
+    if (c == '(') {
+        p->s++;
+        ternary(p, v);
+        if (!accept(p, ")")) fail(p, "expected ')'");
+        return;
+    }
+    if (c == '\'' || c == '"') {
+        const char *e = strchr(p->s + 1, c);
+        if (!e) {
+            fail(p, "unterminated string");
+            return;
+        }
+        v->is_str = 1;
+        snprintf(v->str, sizeof v->str, "%.*s", (int)(e - p->s - 1), p->s + 1);
+        p->s = e + 1;
+        return;
+    }
+    if (isdigit((unsigned char)c) || c == '.') {
+        char *end;
+        num(v, strtod(p->s, &end));
+        p->s = end;
+        return;
+    }
+    if (isalpha((unsigned char)c) || c == '_') {
+        const char *b = p->s;
+        while (isalnum((unsigned char)*p->s) || *p->s == '_') p->s++;
+        char name[64];
+        snprintf(name, sizeof name, "%.*s", (int)(p->s - b), b);
+        skip(p);
+        if (*p->s == '(') { /* function call */
+            p->s++;
+            mt_expr_value a, b2;
+            ternary(p, &a);
+            int two = accept(p, ",");
+            if (two) ternary(p, &b2);
+            if (!accept(p, ")")) {
+                fail(p, "expected ')' after arguments of %s", name);
+                return;
+            }
+            if (a.is_str || (two && b2.is_str)) {
+                fail(p, "%s() takes numbers", name);
+                return;
+            }
+            if (!strcmp(name, "min") && two) num(v, a.num < b2.num ? a.num : b2.num);
+            else if (!strcmp(name, "max") && two) num(v, a.num > b2.num ? a.num : b2.num);
+            else if (!strcmp(name, "int") && !two) num(v, trunc(a.num));
+            else if (!strcmp(name, "floor") && !two) num(v, floor(a.num));
+            else if (!strcmp(name, "ceil") && !two) num(v, ceil(a.num));
+            else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil with 1)", name);
+            return;
+        }
+        if (!strcmp(name, "true")) return num(v, 1);
+        if (!strcmp(name, "false")) return num(v, 0);
+        for (int i = p->env ? p->env->n - 1 : -1; i >= 0; i--)
+            if (!strcmp(p->env->vars[i].name, name)) {
+                *v = p->env->vars[i].value;
+                return;
+            }
+        char known[512] = "";
+        size_t used = 0;
+        for (int i = 0; p->env && i < p->env->n && used + 40 < sizeof known; i++)
+            used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", p->env->vars[i].name);
+        fail(p, "unknown name '%s' (known: %s)", name, known);
+        return;
+    }
+    fail(p, c ? "unexpected '%c'" : "unexpected end of expression", c);
+}
+
+static void unary(P *p, mt_expr_value *v)
+{
+    if (accept(p, "-")) {
+        unary(p, v);
+        if (v->is_str) fail(p, "cannot negate a string");
+        v->num = -v->num;
+        return;
+    }
+    primary(p, v);
+}
+
+static void power(P *p, mt_expr_value *v)
+{
+    unary(p, v);
+    if (accept(p, "**")) {
+        mt_expr_value r;
+        power(p, &r);
+        if (v->is_str || r.is_str) fail(p, "'**' takes numbers");
+        num(v, pow(v->num, r.num));
+    }
+}
+
+static void mul(P *p, mt_expr_value *v)
+{
+    power(p, v);
+    for (;;) {
+        int op;
+        skip(p);
+        if (p->s[0] == '*' && p->s[1] != '*') op = '*', p->s++;
+        else if (p->s[0] == '/' && p->s[1] == '/') op = 'f', p->s += 2;
+        else if (p->s[0] == '/') op = '/', p->s++;
+        else if (p->s[0] == '%') op = '%', p->s++;
+        else return;
+        mt_expr_value r;
+        power(p, &r);
+        if (v->is_str || r.is_str) {
+            fail(p, "arithmetic on a string");
+            return;
+        }
+        if (op != '*' && r.num == 0) {
+            fail(p, "division by zero");
+            return;
+        }
+        if (op == '*') v->num *= r.num;
+        else if (op == '/') v->num /= r.num;
+        else if (op == 'f') v->num = floor(v->num / r.num);
+        else v->num = v->num - r.num * floor(v->num / r.num);
+    }
+}
+
+static void add(P *p, mt_expr_value *v)
+{
+    mul(p, v);
+    for (;;) {
+        int plus;
+        if (accept(p, "+")) plus = 1;
+        else if (accept(p, "-")) plus = 0;
+        else return;
+        mt_expr_value r;
+        mul(p, &r);
+        if (plus && (v->is_str || r.is_str)) {
+            char a[256], b[256];
+            mt_expr_format(v, a, sizeof a);
+            mt_expr_format(&r, b, sizeof b);
+            v->is_str = 1;
+            size_t la = strlen(a), lb = strlen(b);
+            if (la + lb >= sizeof v->str) {
+                fail(p, "string too long");
+                return;
+            }
+            memcpy(v->str, a, la);
+            memcpy(v->str + la, b, lb + 1);
+        } else if (v->is_str || r.is_str) {
+            fail(p, "cannot subtract strings");
+        } else {
+            v->num = plus ? v->num + r.num : v->num - r.num;
+        }
+    }
+}
+
+static void cmp(P *p, mt_expr_value *v)
+{
+    add(p, v);
+    static const char *ops[] = {"==", "!=", "<=", ">=", "<", ">"};
+    for (int i = 0; i < 6; i++) {
+        if (!accept(p, ops[i])) continue;
+        mt_expr_value r;
+        add(p, &r);
+        double c;
+        if (v->is_str != r.is_str) {
+            if (i > 1) fail(p, "cannot order a string and a number");
+            c = 1; /* unequal */
+        } else {
+            c = v->is_str ? strcmp(v->str, r.str) : (v->num > r.num) - (v->num < r.num);
+        }
+        int res = i == 0 ? c == 0 : i == 1 ? c != 0 : i == 2 ? c <= 0 : i == 3 ? c >= 0 : i == 4 ? c < 0 : c > 0;
+        num(v, res);
+        return;
+    }
+}
+
+static void notx(P *p, mt_expr_value *v)
+{
+    if (accept(p, "not") || (skip(p), p->s[0] == '!' && p->s[1] != '=' && (p->s++, 1))) {
+        notx(p, v);
+        num(v, !truthy(v));
+        return;
+    }
+    cmp(p, v);
+}
+
+static void andx(P *p, mt_expr_value *v)
+{
+    notx(p, v);
+    while (accept(p, "and") || accept(p, "&&")) {
+        mt_expr_value r;
+        notx(p, &r);
+        num(v, truthy(v) && truthy(&r));
+    }
+}
+
+static void orx(P *p, mt_expr_value *v)
+{
+    andx(p, v);
+    while (accept(p, "or") || accept(p, "||")) {
+        mt_expr_value r;
+        andx(p, &r);
+        num(v, truthy(v) || truthy(&r));
+    }
+}
+
+static void ternary(P *p, mt_expr_value *v)
+{
+    orx(p, v);
+    if (accept(p, "?")) {
+        mt_expr_value a, b;
+        ternary(p, &a);
+        if (!accept(p, ":")) {
+            fail(p, "expected ':' in c ? a : b");
+            return;
+        }
+        ternary(p, &b);
+        *v = truthy(v) ? a : b;
+    }
+}
+
+int mt_expr_eval(const char *text, const mt_expr_env *env, mt_expr_value *out, char *err, size_t errlen)
+{
+    P p = {text, text, env, err, errlen, 0};
+    if (errlen) err[0] = '\0';
+    ternary(&p, out);
+    skip(&p);
+    if (!p.failed && *p.s) fail(&p, "unexpected '%s'", p.s);
+    return p.failed ? -1 : 0;
+}

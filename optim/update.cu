@@ -1,0 +1,96 @@
+/* optim/update.cu: CUDA twins of optim/update.c (SGD, Adam/AdamW, Adadelta
+ * element-wise updates). Same arithmetic and order as the CPU loops. */
+#include "../core/cuda_common.h"
+#include "update.h"
+
+#define GRID_STRIDE(i, n) \
+    for (size_t i = blockIdx.x * (size_t)blockDim.x + threadIdx.x; i < (n); i += (size_t)gridDim.x * blockDim.x)
+
+__global__ static void sgd_kernel(size_t n, float *p, const float *g, float *buf, mt_sgd_scalars s)
+{
+    GRID_STRIDE(i, n)
+    {
+        float d = g[i];
+        if (s.has_wd) d = __fadd_rn(d, __fmul_rn(s.wd, p[i]));
+        if (s.has_momentum) {
+            float b = s.first ? d : __fadd_rn(__fmul_rn(buf[i], s.momentum), __fmul_rn(s.one_minus_dampening, d));
+            buf[i] = b;
+            d = s.nesterov ? __fadd_rn(d, __fmul_rn(s.momentum, b)) : b;
+        }
+        p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, d));
+    }
+}
+
+__global__ static void adam_kernel(size_t n, float *p, const float *g, float *m, float *v, float *vmax,
+                                   mt_adam_scalars s)
+{
+    GRID_STRIDE(i, n)
+    {
+        float gi = g[i];
+        float pi = p[i];
+        if (s.decoupled) pi = __fmul_rn(pi, s.decay);
+        else if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, pi));
+        float mi = __fadd_rn(__fmul_rn(m[i], s.beta1), __fmul_rn(s.one_minus_beta1, gi));
+        float vi = __fadd_rn(__fmul_rn(v[i], s.beta2), __fmul_rn(__fmul_rn(s.one_minus_beta2, gi), gi));
+        m[i] = mi;
+        v[i] = vi;
+        if (s.amsgrad) {
+            float old = vmax[i];
+            if (old > vi || isnan(old)) vi = old;
+            vmax[i] = vi;
+        }
+        float denom = __fadd_rn(__fdiv_rn(sqrtf(vi), s.bias_correction2_sqrt), s.eps);
+        p[i] = __fadd_rn(pi, __fdiv_rn(__fmul_rn(s.neg_step_size, mi), denom));
+    }
+}
+
+__global__ static void adadelta_kernel(size_t n, float *p, const float *g, float *sq, float *acc,
+                                       mt_adadelta_scalars s)
+{
+    GRID_STRIDE(i, n)
+    {
+        float gi = g[i];
+        if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, p[i]));
+        float sqi = __fadd_rn(__fmul_rn(sq[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, gi), gi));
+        sq[i] = sqi;
+        float std = sqrtf(__fadd_rn(sqi, s.eps));
+        float delta = __fmul_rn(__fdiv_rn(sqrtf(__fadd_rn(acc[i], s.eps)), std), gi);
+        acc[i] = __fadd_rn(__fmul_rn(acc[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, delta), delta));
+        p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, delta));
+    }
+}
+
+static mt_cuda_ctx *ctx_of(int device) { return mt_cuda_get(device); }
+
+extern "C" mt_status mt_sgd_update_cuda(int device, size_t n, mt_real *p, const mt_real *g, mt_real *buf,
+                                        mt_sgd_scalars s)
+{
+    mt_cuda_ctx *c = ctx_of(device);
+    if (!c) return mt_last_status();
+    if (n == 0) return MT_OK;
+    sgd_kernel<<<mt_cuda_blocks(n), MT_CUDA_THREADS, 0, c->stream>>>(n, p, g, buf, s);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+extern "C" mt_status mt_adam_update_cuda(int device, size_t n, mt_real *p, const mt_real *g, mt_real *m,
+                                         mt_real *v, mt_real *vmax, mt_adam_scalars s)
+{
+    mt_cuda_ctx *c = ctx_of(device);
+    if (!c) return mt_last_status();
+    if (n == 0) return MT_OK;
+    adam_kernel<<<mt_cuda_blocks(n), MT_CUDA_THREADS, 0, c->stream>>>(n, p, g, m, v, vmax, s);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}
+
+extern "C" mt_status mt_adadelta_update_cuda(int device, size_t n, mt_real *p, const mt_real *g, mt_real *sq,
+                                             mt_real *acc, mt_adadelta_scalars s)
+{
+    mt_cuda_ctx *c = ctx_of(device);
+    if (!c) return mt_last_status();
+    if (n == 0) return MT_OK;
+    adadelta_kernel<<<mt_cuda_blocks(n), MT_CUDA_THREADS, 0, c->stream>>>(n, p, g, sq, acc, s);
+    MT_CUDA_LAUNCH_CHECK();
+    return MT_OK;
+}

@@ -1,0 +1,384 @@
+/* tests/test_cli.c: the medtrain CLI end to end, run as a program (popen /
+ * fork+exec) on a tiny synthetic CT-like dataset written with data/dataset.h:
+ * config errors are reported with file:line before any training; a tiny run
+ * leaves its files; a run killed with SIGKILL and resumed ends bit-identical to
+ * an uninterrupted one; predict writes mask and overlay PNGs; info counts the
+ * U-Net's parameters. The CLI binary is the `medtrain` next to run_tests
+ * (`make test` builds both). */
+#include <fcntl.h>
+#include <hdf5.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../core/rng.h"
+#include "../data/dataset.h"
+#include "../data/image_io.h"
+#include "test.h"
+
+/* Path of the medtrain binary next to this test binary; NULL if not built. */
+static const char *cli_bin(void)
+{
+    static char path[PATH_MAX + 16];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof path, "%s/medtrain", self);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+/* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
+static int run_cmd(const char *cmd, char *out, size_t len)
+{
+    char full[8192];
+    snprintf(full, sizeof full, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    if (!p) return -1;
+    size_t n = 0;
+    if (len) out[0] = '\0';
+    while (len && n + 1 < len) {
+        size_t r = fread(out + n, 1, len - n - 1, p);
+        if (r == 0) break;
+        n += r;
+    }
+    if (len) out[n] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static int file_exists(const char *dir, const char *name)
+{
+    char p[2048];
+    snprintf(p, sizeof p, "%s/%s", dir, name);
+    return access(p, F_OK) == 0;
+}
+
+/* A CT-like dataset: background fat (-100 HU) with noise, a muscle disc (+50 HU)
+ * at a per-sample position; mask = the disc. Split by sample, seed 0. */
+static int make_dataset(const char *path, int n, int size)
+{
+    mt_dataset_spec spec = {1, size, size, 1, 0, "test_cli synthetic", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
+    float *img = malloc(sizeof(float) * size * size);
+    uint8_t *msk = malloc((size_t)size * size);
+    int ok = img && msk;
+    for (int i = 0; ok && i < n; i++) {
+        float cx = size * (0.3f + 0.4f * mt_philox_uniform(21, (uint64_t)i));
+        float cy = size * (0.3f + 0.4f * mt_philox_uniform(22, (uint64_t)i));
+        float r = size * (0.12f + 0.1f * mt_philox_uniform(23, (uint64_t)i));
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+                float noise = 40 * (mt_philox_uniform(24, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
+                img[y * size + x] = (in ? 50.f : -100.f) + noise;
+                msk[y * size + x] = (uint8_t)in;
+            }
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size, s.k = 1;
+        s.image = img, s.mask = msk;
+        snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
+        snprintf(s.meta.patient_id, sizeof s.meta.patient_id, "p0");
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    free(msk);
+    if (!ok) {
+        mt_dataset_writer_close(w, 0, 0, 0, 0);
+        return 0;
+    }
+    return mt_dataset_writer_close(w, 1, 0.2, 0.2, 0) == MT_OK;
+}
+
+/* Writes the tiny experiment config; `extra` is appended verbatim (YAML); dropout 0.5
+ * exercises the dropout stream across a resume, 0 lets the 30-step runs learn. */
+static int write_config(const char *path, const char *dataset, const char *extra, double dropout)
+{
+    char graph[PATH_MAX], rel[PATH_MAX];
+    if (!realpath(mt_test_path("configs/models/unet.yaml", rel, sizeof rel), graph)) return 0;
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fprintf(f,
+            "name: tiny\n"
+            "model:\n  graph: %s\n  params: {base: 4, depth: 2, in_channels: 1, out_channels: 1, dropout: %g}\n"
+            "data:\n  dataset: %s\n  normalize: window\n  window: [-200, 200]\n  num_workers: 2\n"
+            "loss:\n  kind: bce_dice\n"
+            "optimizer:\n  kind: adam\n  lr: 0.01\n"
+            "train:\n  epochs: 8\n  batch_size: 2\n  seed: 3\n  deterministic: true\n  log_every: 1\n"
+            "checkpoint: {monitor: val_dsc, mode: max}\n"
+            "postprocess:\n  hu_window: [-29, 150]\n%s",
+            graph, dropout, dataset, extra ? extra : "");
+    return fclose(f) == 0;
+}
+
+static const char *g_dataset; /* made once per test binary run */
+
+static const char *dataset(void)
+{
+    static char path[1024];
+    if (g_dataset) return g_dataset;
+    snprintf(path, sizeof path, "%s/tiny_ct.h5", mt_test_tmpdir());
+    if (!make_dataset(path, 24, 32)) return NULL;
+    g_dataset = path;
+    return g_dataset;
+}
+
+#define NEED_CLI()                                                                         \
+    const char *mt_ = cli_bin();                                                           \
+    if (!mt_) SKIP("skipped: medtrain CLI not built next to run_tests (make test builds it)"); \
+    char graph_rel_[512];                                                                  \
+    if (access(mt_test_path("configs/models/unet.yaml", graph_rel_, sizeof graph_rel_), F_OK) != 0) \
+        SKIP("skipped: configs/models/unet.yaml missing");
+
+/* A misspelt key, a wrong type and a missing dataset fail before training, naming file:line. */
+TEST(cli_config_errors_fail_before_training)
+{
+    NEED_CLI();
+    const char *ds = dataset();
+    CHECK(ds, "cannot write the test dataset: %s", mt_last_error());
+    const char *tmp = mt_test_tmpdir();
+    char cfg[1024], cmd[4096], out[8192], run[1024];
+    struct {
+        const char *extra, *dataset, *want1, *want2;
+    } cases[] = {
+        {"metrics:\n  treshold: 0.5\n", NULL, "treshold", ".yaml:"},
+        {"early_stopping:\n  patience: ten\n", NULL, "patience", ".yaml:"},
+        {"", "/nonexistent/missing_dataset.h5", "missing_dataset.h5", ".yaml:"},
+    };
+    for (int i = 0; i < 3; i++) {
+        snprintf(cfg, sizeof cfg, "%s/bad%d.yaml", tmp, i);
+        CHECK(write_config(cfg, cases[i].dataset ? cases[i].dataset : ds, cases[i].extra, 0), "write config");
+        snprintf(run, sizeof run, "%s/bad_run%d", tmp, i);
+        snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run);
+        int rc = run_cmd(cmd, out, sizeof out);
+        CHECK(rc != 0, "case %d: expected failure, got exit 0:\n%s", i, out);
+        CHECK(strstr(out, cases[i].want1) && strstr(out, cases[i].want2), "case %d: message lacks '%s' / '%s':\n%s", i,
+              cases[i].want1, cases[i].want2, out);
+        /* file:line:column of the offending key: "bad<i>.yaml:<line>:" */
+        char where[64];
+        snprintf(where, sizeof where, "bad%d.yaml:", i);
+        const char *at = strstr(out, where);
+        CHECK(at && at[strlen(where)] >= '1' && at[strlen(where)] <= '9', "case %d: no line number:\n%s", i, out);
+        CHECK(access(run, F_OK) != 0, "case %d: a run directory was created before the config was valid", i);
+    }
+}
+
+/* A tiny run leaves the run files and learns something. */
+TEST(cli_train_tiny_run_writes_run_files)
+{
+    NEED_CLI();
+    const char *ds = dataset();
+    CHECK(ds, "dataset: %s", mt_last_error());
+    char cfg[1024], run[1024], cmd[4096], out[16384];
+    snprintf(cfg, sizeof cfg, "%s/tiny.yaml", mt_test_tmpdir());
+    snprintf(run, sizeof run, "%s/tiny_run", mt_test_tmpdir());
+    CHECK(write_config(cfg, ds, NULL, 0), "write config");
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s", mt_, cfg, run);
+    int rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "train failed (%d):\n%s", rc, out);
+    const char *files[] = {"config.yaml", "log.csv", "last.h5", "best.h5", "metrics.json", "curves_loss.png",
+                           "curves_metrics.png"};
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++)
+        CHECK(file_exists(run, files[i]), "run directory lacks %s", files[i]);
+    char path[2048], *text = NULL;
+    snprintf(path, sizeof path, "%s/metrics.json", run);
+    FILE *f = fopen(path, "r");
+    CHECK(f, "open metrics.json");
+    text = calloc(1, 65536);
+    size_t n = fread(text, 1, 65535, f);
+    fclose(f);
+    text[n] = '\0';
+    const char *d = strstr(text, "\"post\": {\"accuracy\"");
+    const char *dsc = d ? strstr(d, "\"dsc\": {\"mean\": ") : NULL;
+    double v = dsc ? strtod(dsc + strlen("\"dsc\": {\"mean\": "), NULL) : -1;
+    free(text);
+    /* the disc is separable by intensity alone: a trained net must beat chance clearly */
+    CHECK(v > 0.5 && v <= 1.0, "test DSC after post-processing %g (expected > 0.5); training output:\n%s", v, out);
+    /* evaluate reproduces the test figures from best.h5 */
+    snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu --overlays 2", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "dsc"), "evaluate failed (%d):\n%s", rc, out);
+    CHECK(file_exists(run, "eval_test.json") && file_exists(run, "overlays_test"), "evaluate outputs missing");
+}
+
+/* Compares every dataset under group `g` of two HDF5 files byte for byte. */
+static int same_group(const char *fa, const char *fb, const char *g, char *why, size_t wl)
+{
+    hid_t a = H5Fopen(fa, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(fb, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int ok = a >= 0 && b >= 0;
+    hid_t ga = ok ? H5Gopen2(a, g, H5P_DEFAULT) : -1, gb = ok ? H5Gopen2(b, g, H5P_DEFAULT) : -1;
+    ok = ga >= 0 && gb >= 0;
+    if (!ok) snprintf(why, wl, "cannot open %s in %s / %s", g, fa, fb);
+    hsize_t na = 0, nb = 0;
+    if (ok) {
+        H5Gget_num_objs(ga, &na);
+        H5Gget_num_objs(gb, &nb);
+        if (na != nb || na == 0) ok = 0, snprintf(why, wl, "%s: %llu vs %llu entries", g, (unsigned long long)na, (unsigned long long)nb);
+    }
+    for (hsize_t i = 0; ok && i < na; i++) {
+        char name[256];
+        H5Gget_objname_by_idx(ga, i, name, sizeof name);
+        if (H5Gget_objtype_by_idx(ga, i) != H5G_DATASET) continue;
+        hid_t da = H5Dopen2(ga, name, H5P_DEFAULT), db = H5Dopen2(gb, name, H5P_DEFAULT);
+        if (da < 0 || db < 0) {
+            ok = 0;
+            snprintf(why, wl, "%s/%s missing", g, name);
+        } else {
+            hsize_t sa = H5Dget_storage_size(da);
+            hid_t sp = H5Dget_space(da);
+            hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+            H5Sclose(sp);
+            double *va = malloc(sizeof(double) * (size_t)(cnt ? cnt : 1)), *vb = malloc(sizeof(double) * (size_t)(cnt ? cnt : 1));
+            (void)sa;
+            ok = va && vb && H5Dread(da, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, va) >= 0 &&
+                 H5Dread(db, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vb) >= 0;
+            if (!ok) snprintf(why, wl, "cannot read %s/%s", g, name);
+            else if (memcmp(va, vb, sizeof(double) * (size_t)cnt) != 0) {
+                ok = 0;
+                for (hssize_t j = 0; j < cnt; j++)
+                    if (va[j] != vb[j]) {
+                        snprintf(why, wl, "%s/%s[%lld]: %.9g vs %.9g", g, name, (long long)j, va[j], vb[j]);
+                        break;
+                    }
+            }
+            free(va);
+            free(vb);
+        }
+        if (da >= 0) H5Dclose(da);
+        if (db >= 0) H5Dclose(db);
+    }
+    if (ga >= 0) H5Gclose(ga);
+    if (gb >= 0) H5Gclose(gb);
+    if (a >= 0) H5Fclose(a);
+    if (b >= 0) H5Fclose(b);
+    return ok;
+}
+
+/* kill -9 during epoch 2+ then --resume: final weights and optimizer state equal an uninterrupted run's. */
+TEST(cli_resume_after_kill9_is_bit_exact)
+{
+    NEED_CLI();
+    const char *ds = dataset();
+    CHECK(ds, "dataset: %s", mt_last_error());
+    const char *tmp = mt_test_tmpdir();
+    char cfg[1024], ra[1024], rb[1024], cmd[4096], out[16384];
+    snprintf(cfg, sizeof cfg, "%s/resume.yaml", tmp);
+    snprintf(ra, sizeof ra, "%s/run_a", tmp);
+    snprintf(rb, sizeof rb, "%s/run_b", tmp);
+    CHECK(write_config(cfg, ds, NULL, 0.5), "write config");
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, ra);
+    int rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "uninterrupted run failed:\n%s", out);
+    /* run B: killed with SIGKILL as soon as its first checkpoint exists */
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork failed");
+    if (pid == 0) {
+        int devnull = open("/dev/null", 1);
+        if (devnull >= 0) dup2(devnull, 1), dup2(devnull, 2);
+        execl(mt_, mt_, "train", cfg, "--device", "cpu", "--out", rb, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s/last.h5", rb);
+    int killed = 0;
+    for (int i = 0; i < 60000; i++) { /* up to 60 s */
+        if (access(ck, F_OK) == 0) {
+            kill(pid, SIGKILL);
+            killed = 1;
+            break;
+        }
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            pid = -1;
+            break;
+        }
+        usleep(1000);
+    }
+    if (pid > 0) {
+        if (!killed) kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+    }
+    CHECK(killed, "run B ended before its first checkpoint appeared");
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, rb);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "resume failed:\n%s", out);
+    int from = -1;
+    const char *r = strstr(out, "at epoch ");
+    if (r) from = atoi(r + 9);
+    CHECK(from >= 1 && from < 8, "resume did not start mid-run (epoch %d):\n%s", from, out);
+    char fa[1100], fb[1100], why[1024] = "";
+    snprintf(fa, sizeof fa, "%s/last.h5", ra);
+    snprintf(fb, sizeof fb, "%s/last.h5", rb);
+    CHECK(same_group(fa, fb, "state_dict", why, sizeof why), "weights differ after resume: %s", why);
+    CHECK(same_group(fa, fb, "optimizer", why, sizeof why), "optimizer state differs after resume: %s", why);
+}
+
+/* predict: a PNG slice -> <name>_mask.png and <name>_overlay.png of the input's size. */
+TEST(cli_predict_writes_mask_and_overlay_png)
+{
+    NEED_CLI();
+    const char *tmp = mt_test_tmpdir();
+    char run[1024], cmd[4096], out[8192], png[1024], odir[1024];
+    snprintf(run, sizeof run, "%s/pred_run", tmp);
+    if (access(run, F_OK) != 0) {
+        const char *ds = dataset();
+        CHECK(ds, "dataset: %s", mt_last_error());
+        char cfg[1024];
+        snprintf(cfg, sizeof cfg, "%s/tiny.yaml", tmp);
+        CHECK(write_config(cfg, ds, NULL, 0), "write config");
+        snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run);
+        CHECK(run_cmd(cmd, out, sizeof out) == 0, "train failed:\n%s", out);
+    }
+    /* 40x48 grey PNG (values used as the model's units): a bright disc on a dark background */
+    enum { H = 40, W = 48 };
+    uint8_t px[H * W];
+    for (int y = 0; y < H; y++)
+        for (int x = 0; x < W; x++) px[y * W + x] = (x - 20) * (x - 20) + (y - 18) * (y - 18) < 64 ? 60 : 0;
+    snprintf(png, sizeof png, "%s/slice.png", tmp);
+    CHECK_OK(mt_image_write_png(png, px, W, H, 1));
+    snprintf(odir, sizeof odir, "%s/pred", tmp);
+    snprintf(cmd, sizeof cmd, "%s predict %s %s --out %s --device cpu", mt_, run, png, odir);
+    int rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "predict failed (%d):\n%s", rc, out);
+    char p[2048];
+    snprintf(p, sizeof p, "%s/slice_mask.png", odir);
+    mt_sample s;
+    mt_sample_init(&s);
+    CHECK_OK(mt_image_read(p, &s));
+    CHECK(s.c == 1 && s.h == H && s.w == W, "mask PNG is %dx%dx%d, want 1x%dx%d", s.c, s.h, s.w, H, W);
+    for (int i = 0; i < H * W; i++) CHECK(s.image[i] == 0 || s.image[i] == 255, "mask value %g", s.image[i]);
+    mt_sample_free(&s);
+    snprintf(p, sizeof p, "%s/slice_overlay.png", odir);
+    CHECK_OK(mt_image_read(p, &s));
+    CHECK(s.c == 3 && s.h == H && s.w == W, "overlay PNG is %dx%dx%d, want 3x%dx%d", s.c, s.h, s.w, H, W);
+    mt_sample_free(&s);
+}
+
+/* info counts the canonical U-Net exactly (design/models.md: 31,030,593). */
+TEST(cli_info_unet_parameter_count)
+{
+    NEED_CLI();
+    char cmd[4096], out[65536], rel[512];
+    snprintf(cmd, sizeof cmd, "%s info %s", mt_, mt_test_path("configs/models/unet.yaml", rel, sizeof rel));
+    int rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "info failed (%d):\n%s", rc, out);
+    CHECK(strstr(out, "parameters: 31,030,593") != NULL, "info output lacks 31,030,593:\n%s", out);
+    snprintf(cmd, sizeof cmd, "%s trian", mt_);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 2 && strstr(out, "unknown command"), "misspelt command: rc %d\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s train --devcie cpu", mt_);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 2 && strstr(out, "did you mean '--device'"), "misspelt option: rc %d\n%s", rc, out);
+}
