@@ -10,6 +10,7 @@
 #include "../core/ops.h"
 #include "../core/ops/gemm.h"
 #include "../core/rng.h"
+#include "gradcheck.h"
 #include "test.h"
 
 #include <string.h>
@@ -21,15 +22,6 @@ typedef struct gc_case {
     mt_conv2d_params cp;
     mt_conv_transpose2d_params tp;
 } gc_case;
-
-static mt_tensor *randn(int ndim, const int *shape, uint64_t seed)
-{
-    size_t n = mt_shape_numel(ndim, shape);
-    mt_tensor *t = mt_tensor_new(MT_REAL, mt_cpu(), ndim, shape);
-    if (!t) return NULL;
-    for (size_t i = 0; i < n; i++) MT_DATA(t)[i] = mt_philox_normal(seed, i);
-    return t;
-}
 
 static mt_tensor *apply(const gc_case *c, mt_tensor *x, mt_tensor *w, mt_tensor *b)
 {
@@ -77,8 +69,8 @@ static void check_param(mt_test_ctx *T_, const char *what, const gc_case *c, mt_
 
 static void gradcheck(mt_test_ctx *T_, const gc_case *c, int xnd, const int *xs, const int *ws, int with_bias, int bn)
 {
-    mt_tensor *x = randn(xnd, xs, 11), *w = randn(c->kind == GC_LINEAR ? 2 : 4, ws, 12);
-    mt_tensor *b = with_bias ? randn(1, (int[]){bn}, 13) : NULL;
+    mt_tensor *x = gc_randn(xnd, xs, 11, 1, 0), *w = gc_randn(c->kind == GC_LINEAR ? 2 : 4, ws, 12, 1, 0);
+    mt_tensor *b = with_bias ? gc_randn(1, (int[]){bn}, 13, 1, 0) : NULL;
     CHECK_NOTNULL(x);
     CHECK_NOTNULL(w);
     mt_requires_grad(x, 1);
@@ -86,7 +78,7 @@ static void gradcheck(mt_test_ctx *T_, const gc_case *c, int xnd, const int *xs,
     if (b) mt_requires_grad(b, 1);
     mt_tensor *y = apply(c, x, w, b);
     CHECK_NOTNULL(y);
-    mt_tensor *r = randn(y->ndim, y->shape, 14);
+    mt_tensor *r = gc_randn(y->ndim, y->shape, 14, 1, 0);
     CHECK_NOTNULL(r);
     CHECK_OK(mt_backward(y, r, 0));
     check_param(T_, "dx", c, x, x, w, b, r);

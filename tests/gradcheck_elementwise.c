@@ -9,88 +9,8 @@
 
 #include "../core/ops.h"
 #include "../core/rng.h"
+#include "gradcheck.h"
 #include "test.h"
-
-typedef mt_tensor *(*gce_fn)(mt_tensor **in, const void *ctx);
-
-/* sum(y * r), r = Philox normals of stream 77 */
-static double gce_loss(const mt_tensor *y)
-{
-    double s = 0;
-    for (size_t i = 0; i < mt_numel(y); i++) s += MT_DATA(y)[i] * mt_philox_normal(77, i);
-    return s;
-}
-
-/* Tensor of uniforms in [lo, hi) (Philox stream `seed`), values within `gap`
- * of any of the kinks[] moved away by 2*gap (finite differences must not
- * straddle a kink). */
-static mt_tensor *gce_rand(int ndim, const int *shape, uint64_t seed, double lo, double hi, const double *kinks,
-                           int n_kinks)
-{
-    mt_tensor *t = mt_tensor_new(MT_REAL, mt_cpu(), ndim, shape);
-    if (!t) return NULL;
-    const double gap = 1e-3;
-    for (size_t i = 0; i < mt_numel(t); i++) {
-        double v = lo + (hi - lo) * mt_philox_uniform_d(seed, i);
-        for (int k = 0; k < n_kinks; k++)
-            if (fabs(v - kinks[k]) < gap) v = kinks[k] + (v >= kinks[k] ? 2 : -2) * gap;
-        MT_DATA(t)[i] = v;
-    }
-    mt_requires_grad(t, 1);
-    return t;
-}
-
-/* Compares the analytic gradient of every input with requires_grad against
- * central differences (h = 1e-6; |num - ana| <= 1e-7 + 1e-6 |num|). */
-static int gce_check(mt_test_ctx *T_, const char *what, gce_fn fn, const void *ctx, mt_tensor **in, int n_in)
-{
-    for (int j = 0; j < n_in; j++)
-        if (in[j]) mt_clear_grad(in[j]);
-    mt_tensor *y = fn(in, ctx);
-    if (!y) {
-        mt_test_fail(T_, __FILE__, __LINE__, "%s: forward failed: %s", what, mt_last_error());
-        return 0;
-    }
-    mt_tensor *r = mt_tensor_like(y, 0);
-    for (size_t i = 0; i < mt_numel(r); i++) MT_DATA(r)[i] = mt_philox_normal(77, i);
-    mt_status s = mt_backward(y, r, 0);
-    mt_tensor_release(r);
-    mt_tensor_release(y);
-    if (s != MT_OK) {
-        mt_test_fail(T_, __FILE__, __LINE__, "%s: backward failed: %s", what, mt_last_error());
-        return 0;
-    }
-    const double h = 1e-6;
-    int prev = mt_set_grad_enabled(0), ok = 1;
-    for (int j = 0; j < n_in && ok; j++) {
-        if (!in[j] || !in[j]->requires_grad) continue;
-        if (!in[j]->grad) {
-            mt_test_fail(T_, __FILE__, __LINE__, "%s: input %d got no gradient", what, j);
-            ok = 0;
-            break;
-        }
-        mt_real *x = MT_DATA(in[j]);
-        for (size_t i = 0; i < mt_numel(in[j]) && ok; i++) {
-            mt_real keep = x[i];
-            double l[2];
-            for (int side = 0; side < 2; side++) {
-                x[i] = keep + (side ? -h : h);
-                mt_tensor *yy = fn(in, ctx);
-                l[side] = yy ? gce_loss(yy) : NAN;
-                mt_tensor_release(yy);
-            }
-            x[i] = keep;
-            double num = (l[0] - l[1]) / (2 * h), ana = MT_DATA(in[j]->grad)[i];
-            if (!(fabs(num - ana) <= 1e-7 + 1e-6 * fabs(num))) {
-                mt_test_fail(T_, __FILE__, __LINE__, "%s: d/d input%d[%zu]: analytic %.10g, numeric %.10g", what, j,
-                             i, ana, num);
-                ok = 0;
-            }
-        }
-    }
-    mt_set_grad_enabled(prev);
-    return ok;
-}
 
 /* ---- unary */
 typedef struct unary_case {
@@ -129,9 +49,9 @@ TEST(gradcheck_elementwise_unary)
     const double kinks[3] = {0, -0.5, 0.7};
     int shape[3] = {7, 1, 5};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
-        mt_tensor *x = gce_rand(3, shape, 10 + c, cases[c].lo, cases[c].hi, kinks, 3);
+        mt_tensor *x = gc_randu(3, shape, 10 + c, cases[c].lo, cases[c].hi, kinks, 3, 1);
         CHECK_NOTNULL(x);
-        int ok = gce_check(T_, cases[c].name, run_unary, &cases[c], &x, 1);
+        int ok = gc_check1(T_, cases[c].name, run_unary, &cases[c], &x, 1, 77);
         mt_tensor_release(x);
         if (!ok) return;
     }
@@ -149,9 +69,9 @@ TEST(gradcheck_elementwise_softmax)
     int shape[4] = {2, 3, 2, 2};
     const int dims[6] = {1, -1, 0, 200 + 1, 200 - 1, 200 + 2}; /* >= 100: log_softmax(dim - 200) */
     for (int k = 0; k < 6; k++) {
-        mt_tensor *x = gce_rand(4, shape, 40 + k, -3, 3, NULL, 0);
+        mt_tensor *x = gc_randu(4, shape, 40 + k, -3, 3, NULL, 0, 1);
         CHECK_NOTNULL(x);
-        int ok = gce_check(T_, dims[k] >= 100 ? "log_softmax" : "softmax", run_softmax, &dims[k], &x, 1);
+        int ok = gc_check1(T_, dims[k] >= 100 ? "log_softmax" : "softmax", run_softmax, &dims[k], &x, 1, 77);
         mt_tensor_release(x);
         if (!ok) return;
     }
@@ -176,11 +96,11 @@ TEST(gradcheck_elementwise_binary_broadcast)
     for (int op = 0; op < 4; op++)
         for (int p = 0; p < 3; p++) {
             mt_tensor *in[2];
-            in[0] = gce_rand(na[p], sa[p], 60 + op * 3 + p, -2, 2, NULL, 0);
-            in[1] = gce_rand(nb[p], sb[p], 80 + op * 3 + p, 0.5, 2, NULL, 0); /* away from 0 for div */
+            in[0] = gc_randu(na[p], sa[p], 60 + op * 3 + p, -2, 2, NULL, 0, 1);
+            in[1] = gc_randu(nb[p], sb[p], 80 + op * 3 + p, 0.5, 2, NULL, 0, 1); /* away from 0 for div */
             CHECK(in[0] && in[1], "alloc");
             static const char *names[4] = {"add", "sub", "mul", "div"};
-            int ok = gce_check(T_, names[op], run_binary, &op, in, 2);
+            int ok = gc_check1(T_, names[op], run_binary, &op, in, 2, 77);
             mt_tensor_release(in[0]);
             mt_tensor_release(in[1]);
             if (!ok) return;
@@ -194,13 +114,13 @@ TEST(gradcheck_elementwise_where)
 {
     int sc[3] = {7, 1, 5}, sa[2] = {3, 1}, sb[3] = {7, 3, 5};
     mt_tensor *in[3];
-    mt_tensor *u = gce_rand(3, sc, 90, -1, 1, NULL, 0);
+    mt_tensor *u = gc_randu(3, sc, 90, -1, 1, NULL, 0, 1);
     in[0] = mt_greater(u, 0.0); /* condition: no gradient */
     mt_tensor_release(u);
-    in[1] = gce_rand(2, sa, 91, -2, 2, NULL, 0);
-    in[2] = gce_rand(3, sb, 92, -2, 2, NULL, 0);
+    in[1] = gc_randu(2, sa, 91, -2, 2, NULL, 0, 1);
+    in[2] = gc_randu(3, sb, 92, -2, 2, NULL, 0, 1);
     CHECK(in[0] && in[1] && in[2], "alloc: %s", mt_last_error());
-    int ok = gce_check(T_, "where", run_where, NULL, in, 3);
+    int ok = gc_check1(T_, "where", run_where, NULL, in, 3, 77);
     for (int j = 0; j < 3; j++) mt_tensor_release(in[j]);
     CHECK(ok, "where gradcheck failed");
 }
@@ -241,7 +161,7 @@ TEST(gradcheck_elementwise_reductions)
         size_t n = mt_numel(x);
         for (size_t i = 0; i < n; i++) MT_DATA(x)[i] = (double)((i * 37) % n) * 0.1 - 3.0;
         mt_requires_grad(x, 1);
-        int ok = gce_check(T_, cases[c].name, run_reduce, &cases[c], &x, 1);
+        int ok = gc_check1(T_, cases[c].name, run_reduce, &cases[c], &x, 1, 77);
         mt_tensor_release(x);
         if (!ok) return;
     }

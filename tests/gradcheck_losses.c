@@ -9,76 +9,8 @@
 
 #include "../core/ops.h"
 #include "../core/rng.h"
+#include "gradcheck.h"
 #include "test.h"
-
-typedef mt_tensor *(*gcl_fn)(mt_tensor **in, const void *ctx);
-
-static double gcl_loss(const mt_tensor *y)
-{
-    double s = 0;
-    for (size_t i = 0; i < mt_numel(y); i++) s += MT_DATA(y)[i] * mt_philox_normal(55, i);
-    return s;
-}
-
-static mt_tensor *gcl_rand(int ndim, const int *shape, uint64_t seed, double lo, double hi, int grad)
-{
-    mt_tensor *t = mt_tensor_new(MT_REAL, mt_cpu(), ndim, shape);
-    if (!t) return NULL;
-    for (size_t i = 0; i < mt_numel(t); i++) MT_DATA(t)[i] = lo + (hi - lo) * mt_philox_uniform_d(seed, i);
-    mt_requires_grad(t, grad);
-    return t;
-}
-
-/* central differences on every input with requires_grad (h = 1e-6) */
-static int gcl_check(mt_test_ctx *T_, const char *what, gcl_fn fn, const void *ctx, mt_tensor **in, int n_in)
-{
-    for (int j = 0; j < n_in; j++)
-        if (in[j]) mt_clear_grad(in[j]);
-    mt_tensor *y = fn(in, ctx);
-    if (!y) {
-        mt_test_fail(T_, __FILE__, __LINE__, "%s: forward failed: %s", what, mt_last_error());
-        return 0;
-    }
-    mt_tensor *r = mt_tensor_like(y, 0);
-    for (size_t i = 0; i < mt_numel(r); i++) MT_DATA(r)[i] = mt_philox_normal(55, i);
-    mt_status s = mt_backward(y, r, 0);
-    mt_tensor_release(r);
-    mt_tensor_release(y);
-    if (s != MT_OK) {
-        mt_test_fail(T_, __FILE__, __LINE__, "%s: backward failed: %s", what, mt_last_error());
-        return 0;
-    }
-    const double h = 1e-6;
-    int prev = mt_set_grad_enabled(0), ok = 1;
-    for (int j = 0; j < n_in && ok; j++) {
-        if (!in[j] || !in[j]->requires_grad) continue;
-        if (!in[j]->grad) {
-            mt_test_fail(T_, __FILE__, __LINE__, "%s: input %d got no gradient", what, j);
-            ok = 0;
-            break;
-        }
-        mt_real *x = MT_DATA(in[j]);
-        for (size_t i = 0; i < mt_numel(in[j]) && ok; i++) {
-            mt_real keep = x[i];
-            double l[2];
-            for (int side = 0; side < 2; side++) {
-                x[i] = keep + (side ? -h : h);
-                mt_tensor *yy = fn(in, ctx);
-                l[side] = yy ? gcl_loss(yy) : NAN;
-                mt_tensor_release(yy);
-            }
-            x[i] = keep;
-            double num = (l[0] - l[1]) / (2 * h), ana = MT_DATA(in[j]->grad)[i];
-            if (!(fabs(num - ana) <= 1e-7 + 1e-6 * fabs(num))) {
-                mt_test_fail(T_, __FILE__, __LINE__, "%s: d/d input%d[%zu]: analytic %.10g, numeric %.10g", what, j,
-                             i, ana, num);
-                ok = 0;
-            }
-        }
-    }
-    mt_set_grad_enabled(prev);
-    return ok;
-}
 
 static const char *red_name(int r)
 {
@@ -112,15 +44,15 @@ TEST(gradcheck_losses_pointwise)
             for (int weighted = 0; weighted < 2; weighted++) {
                 mt_tensor *in[4] = {0};
                 double lo = k == 1 ? 0.05 : (k == 0 ? -30 : -2), hi = k == 1 ? 0.95 : (k == 0 ? 30 : 2);
-                in[0] = gcl_rand(3, sx, 200 + k, lo, hi, 1);
-                in[1] = gcl_rand(3, sx, 300 + k, k >= 2 ? -2 : 0, k >= 2 ? 2 : 1, 1);
-                if (weighted) in[2] = gcl_rand(2, sw, 400 + k, 0.2, 2, 0);
-                if (weighted && k == 0) in[3] = gcl_rand(2, sp, 500, 0.5, 3, 0);
+                in[0] = gc_randu(3, sx, 200 + k, lo, hi, NULL, 0, 1);
+                in[1] = gc_randu(3, sx, 300 + k, k >= 2 ? -2 : 0, k >= 2 ? 2 : 1, NULL, 0, 1);
+                if (weighted) in[2] = gc_randu(2, sw, 400 + k, 0.2, 2, NULL, 0, 0);
+                if (weighted && k == 0) in[3] = gc_randu(2, sp, 500, 0.5, 3, NULL, 0, 0);
                 CHECK(in[0] && in[1], "alloc");
                 pl_ctx c = {k, (mt_reduction)r};
                 char what[96];
                 snprintf(what, sizeof what, "%s reduction %s%s", kinds[k], red_name(r), weighted ? " weighted" : "");
-                int ok = gcl_check(T_, what, run_pointwise, &c, in, 4);
+                int ok = gc_check1(T_, what, run_pointwise, &c, in, 4, 55);
                 for (int j = 0; j < 4; j++) mt_tensor_release(in[j]);
                 if (!ok) return;
             }
@@ -146,21 +78,24 @@ TEST(gradcheck_losses_cross_entropy)
             for (int weighted = 0; weighted < 2; weighted++) {
                 int nchw = layout == 1, C = nchw ? 3 : 4;
                 mt_tensor *in[4] = {0};
-                in[0] = nchw ? gcl_rand(4, sx4, 600 + r, -3, 3, 1) : gcl_rand(2, sx2, 610 + r, -3, 3, 1);
+                in[0] = nchw ? gc_randu(4, sx4, 600 + r, -3, 3, NULL, 0, 1)
+                             : gc_randu(2, sx2, 610 + r, -3, 3, NULL, 0, 1);
                 in[1] = nchw ? mt_tensor_new(MT_I32, mt_cpu(), 3, st4) : mt_tensor_new(MT_I32, mt_cpu(), 1, st2);
                 CHECK(in[0] && in[1], "alloc");
                 int32_t *t = (int32_t *)mt_data(in[1]);
                 for (size_t i = 0; i < mt_numel(in[1]); i++) t[i] = (int32_t)(mt_philox_u32(700, i) % (uint32_t)C);
                 t[1] = 255; /* ignored position */
                 if (weighted) {
-                    in[2] = nchw ? gcl_rand(1, sc3, 800, 0.3, 2, 0) : gcl_rand(1, sc4, 801, 0.3, 2, 0);
-                    in[3] = nchw ? gcl_rand(3, st4, 802, 0.5, 3, 0) : gcl_rand(1, st2, 803, 0.5, 3, 0);
+                    in[2] = nchw ? gc_randu(1, sc3, 800, 0.3, 2, NULL, 0, 0)
+                                 : gc_randu(1, sc4, 801, 0.3, 2, NULL, 0, 0);
+                    in[3] = nchw ? gc_randu(3, st4, 802, 0.5, 3, NULL, 0, 0)
+                                 : gc_randu(1, st2, 803, 0.5, 3, NULL, 0, 0);
                 }
                 ce_ctx c = {(mt_reduction)r, 255};
                 char what[96];
                 snprintf(what, sizeof what, "cross_entropy %s reduction %s%s", nchw ? "[N,C,H,W]" : "[N,C]",
                          red_name(r), weighted ? " weighted" : "");
-                int ok = gcl_check(T_, what, run_ce, &c, in, 4);
+                int ok = gc_check1(T_, what, run_ce, &c, in, 4, 55);
                 for (int j = 0; j < 4; j++) mt_tensor_release(in[j]);
                 if (!ok) return;
             }

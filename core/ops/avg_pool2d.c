@@ -5,42 +5,16 @@
  * [.., H + pad_bottom) ("pool size" counts padding), then clipped to the input.
  * Divisor: divisor_override if > 0, else the pool size when count_include_pad,
  * else the number of input pixels in the window (PyTorch CPU/CUDA kernels).
- * Output size as max_pool2d (ceil_mode: no window starts in the trailing pad). */
+ * Output size as max_pool2d (pool2d.h; ceil_mode: no window starts in the trailing pad). */
 #include "../ops.h"
-
-static int pool_out_size(int in, int k, int s, int pad_before, int pad_after, int ceil_mode)
-{
-    int span = in + pad_before + pad_after - k;
-    if (span < 0) return -1;
-    int out = (ceil_mode ? (span + s - 1) / s : span / s) + 1;
-    if (ceil_mode && (out - 1) * s >= in + pad_before) out--;
-    return out;
-}
+#include "pool2d.h"
 
 static mt_status avg_pool2d_shape(mt_node *n, mt_shape *out)
 {
-    const mt_tensor *x = n->in[0];
     const mt_pool2d_params *p = MT_ATTR(n, mt_pool2d_params);
-    MT_REQUIRE(x->dtype == MT_REAL, "avg_pool2d: expected %s input, got %s", mt_dtype_name(MT_REAL),
-               mt_dtype_name(x->dtype));
-    MT_REQUIRE(x->ndim == 4, "avg_pool2d: expected x [N, C, H, W], got %d dimensions", x->ndim);
-    MT_REQUIRE(p->kh > 0 && p->kw > 0 && p->stride_h > 0 && p->stride_w > 0 && p->divisor_override >= 0,
-               "avg_pool2d: kernel (%d, %d), stride (%d, %d) must be positive, divisor_override %d >= 0", p->kh,
-               p->kw, p->stride_h, p->stride_w, p->divisor_override);
-    MT_REQUIRE(p->pad_top >= 0 && p->pad_bottom >= 0 && p->pad_left >= 0 && p->pad_right >= 0 &&
-                   2 * p->pad_top <= p->kh && 2 * p->pad_bottom <= p->kh && 2 * p->pad_left <= p->kw &&
-                   2 * p->pad_right <= p->kw,
-               "avg_pool2d: padding (%d, %d, %d, %d) must be >= 0 and at most half the kernel (%d, %d) (PyTorch rule)",
-               p->pad_top, p->pad_bottom, p->pad_left, p->pad_right, p->kh, p->kw);
-    int oh = pool_out_size(x->shape[2], p->kh, p->stride_h, p->pad_top, p->pad_bottom, p->ceil_mode);
-    int ow = pool_out_size(x->shape[3], p->kw, p->stride_w, p->pad_left, p->pad_right, p->ceil_mode);
-    MT_REQUIRE(oh > 0 && ow > 0, "avg_pool2d: kernel %dx%d does not fit the padded input %dx%d", p->kh, p->kw,
-               x->shape[2], x->shape[3]);
-    out[0].ndim = 4;
-    out[0].shape[0] = x->shape[0];
-    out[0].shape[1] = x->shape[1];
-    out[0].shape[2] = oh;
-    out[0].shape[3] = ow;
+    MT_TRY(mt_pool2d_out_shape("avg_pool2d", n->in[0], p, out));
+    MT_REQUIRE(p->divisor_override >= 0, "avg_pool2d: divisor_override %d must be >= 0 (0: none)",
+               p->divisor_override);
     return MT_OK;
 }
 

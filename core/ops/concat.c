@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "copy_rows.h"
 
 typedef struct concat_attr {
     int dim; /* normalised, >= 0 */
@@ -38,46 +39,16 @@ static mt_status concat_shape(mt_node *n, mt_shape *out)
     return MT_OK;
 }
 
-/* outer = prod shape[0..dim), inner = prod shape(dim..) in bytes. */
-static void outer_inner(const mt_tensor *t, int dim, size_t *outer, size_t *inner_bytes)
-{
-    size_t o = 1, in = mt_dtype_size(t->dtype);
-    for (int d = 0; d < dim; d++) o *= (size_t)t->shape[d];
-    for (int d = dim + 1; d < t->ndim; d++) in *= (size_t)t->shape[d];
-    *outer = o;
-    *inner_bytes = in;
-}
-
-#ifdef MT_WITH_CUDA
-/* core/ops/concat.cu: cudaMemcpy2DAsync of `rows` rows of `width` bytes on the node's stream. */
-mt_status mt_cuda_copy_rows(const mt_node *n, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
-                            size_t rows);
-#endif
-
-/* Copies `rows` rows of `width` bytes between pitched buffers on the node's device. */
-static mt_status copy_rows(const mt_node *n, char *dst, size_t dpitch, const char *src, size_t spitch, size_t width,
-                           size_t rows)
-{
-    if (rows == 0 || width == 0) return MT_OK;
-#ifdef MT_WITH_CUDA
-    if (n->in[0]->storage->device.type == MT_CUDA)
-        return mt_cuda_copy_rows(n, dst, dpitch, src, spitch, width, rows);
-#endif
-#pragma omp parallel for schedule(static) if (rows * width > (1u << 20))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)rows; r++) memcpy(dst + (size_t)r * dpitch, src + (size_t)r * spitch, width);
-    return MT_OK;
-}
-
 static mt_status concat_forward(mt_node *n)
 {
     int dim = MT_ATTR(n, concat_attr)->dim;
     size_t outer, inner;
-    outer_inner(n->out[0], dim, &outer, &inner);
+    mt_outer_inner(n->out[0], dim, &outer, &inner);
     size_t opitch = (size_t)n->out[0]->shape[dim] * inner, col = 0;
     char *y = mt_data(n->out[0]);
     for (int i = 0; i < n->n_in; i++) {
         size_t w = (size_t)n->in[i]->shape[dim] * inner;
-        MT_TRY(copy_rows(n, y + col, opitch, mt_data(n->in[i]), w, w, outer));
+        MT_TRY(mt_copy_rows(n, y + col, opitch, mt_data(n->in[i]), w, w, outer));
         col += w;
     }
     return MT_OK;
@@ -87,12 +58,12 @@ static mt_status concat_backward(mt_node *n)
 {
     int dim = MT_ATTR(n, concat_attr)->dim;
     size_t outer, inner;
-    outer_inner(n->gout[0], dim, &outer, &inner);
+    mt_outer_inner(n->gout[0], dim, &outer, &inner);
     size_t opitch = (size_t)n->gout[0]->shape[dim] * inner, col = 0;
     const char *dy = mt_data(n->gout[0]);
     for (int i = 0; i < n->n_in; i++) {
         size_t w = (size_t)n->in[i]->shape[dim] * inner;
-        if (n->gin[i]) MT_TRY(copy_rows(n, mt_data(n->gin[i]), w, dy + col, opitch, w, outer));
+        if (n->gin[i]) MT_TRY(mt_copy_rows(n, mt_data(n->gin[i]), w, dy + col, opitch, w, outer));
         col += w;
     }
     return MT_OK;

@@ -182,6 +182,32 @@ extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv
     return MT_OK;
 }
 
+extern "C" void mt_cudnn_conv_split_pad(mt_cudnn_conv_dims *d, int top, int bottom, int left, int right, int *et,
+                                        int *eb, int *el, int *er)
+{
+    d->ph = top < bottom ? top : bottom;
+    d->pw = left < right ? left : right;
+    *et = top - d->ph;
+    *eb = bottom - d->ph;
+    *el = left - d->pw;
+    *er = right - d->pw;
+    d->H += *et + *eb;
+    d->W += *el + *er;
+}
+
+extern "C" mt_status mt_cudnn_conv_run(mt_node *n, mt_cudnn_conv_impl impl)
+{
+    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
+    if (!c) return mt_last_status();
+    mt_cudnn_conv cv = {};
+    void *tmp = NULL;
+    size_t tmp_bytes = 0;
+    mt_status s = impl(c, n, &cv, &tmp, &tmp_bytes);
+    mt_cudnn_conv_destroy(&cv);
+    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
+    return s;
+}
+
 /* ------------------------------------------------------------- conv2d --- */
 
 /* Dimensions of the cuDNN conv: input = x grown by the padding excess. */
@@ -190,16 +216,11 @@ static mt_cudnn_conv_dims conv2d_dims(const mt_node *n, int *et, int *eb, int *e
     const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
     const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
     mt_cudnn_conv_dims d;
-    d.ph = p->pad_top < p->pad_bottom ? p->pad_top : p->pad_bottom;
-    d.pw = p->pad_left < p->pad_right ? p->pad_left : p->pad_right;
-    *et = p->pad_top - d.ph;
-    *eb = p->pad_bottom - d.ph;
-    *el = p->pad_left - d.pw;
-    *er = p->pad_right - d.pw;
     d.N = x->shape[0];
     d.C = x->shape[1];
-    d.H = x->shape[2] + *et + *eb;
-    d.W = x->shape[3] + *el + *er;
+    d.H = x->shape[2];
+    d.W = x->shape[3];
+    mt_cudnn_conv_split_pad(&d, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right, et, eb, el, er);
     d.O = w->shape[0];
     d.KH = w->shape[2];
     d.KW = w->shape[3];
@@ -236,15 +257,7 @@ static mt_status conv2d_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv2d_forward_cuda(mt_node *n)
 {
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    mt_cudnn_conv cv;
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = conv2d_forward_impl(c, n, &cv, &tmp, &tmp_bytes);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    return s;
+    return mt_cudnn_conv_run(n, conv2d_forward_impl);
 }
 
 static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
@@ -290,13 +303,5 @@ static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv 
 
 extern "C" mt_status conv2d_backward_cuda(mt_node *n)
 {
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    mt_cudnn_conv cv;
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = conv2d_backward_impl(c, n, &cv, &tmp, &tmp_bytes);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    return s;
+    return mt_cudnn_conv_run(n, conv2d_backward_impl);
 }

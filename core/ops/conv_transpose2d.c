@@ -20,9 +20,6 @@
 #include "gemm.h"
 
 #include <string.h>
-#ifdef _OPENMP
-#include <omp.h>
-#endif
 
 mt_conv_transpose2d_params mt_conv_transpose2d_default(void)
 {
@@ -38,18 +35,9 @@ static mt_status conv_transpose2d_shape(mt_node *n, mt_shape *out)
 {
     const mt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
-    char sx[64], sw[64];
-    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "conv_transpose2d: expected %s input and weight",
-               mt_dtype_name(MT_REAL));
-    MT_REQUIRE(x->ndim == 4 && w->ndim == 4,
-               "conv_transpose2d: x must be [N, C, H, W] and w [C, O/groups, KH, KW]; got x %s, w %s",
-               mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw));
-    MT_REQUIRE(p->stride_h >= 1 && p->stride_w >= 1 && p->dil_h >= 1 && p->dil_w >= 1 && p->groups >= 1,
-               "conv_transpose2d: stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1", p->stride_h,
-               p->stride_w, p->dil_h, p->dil_w, p->groups);
-    MT_REQUIRE(p->pad_top >= 0 && p->pad_bottom >= 0 && p->pad_left >= 0 && p->pad_right >= 0,
-               "conv_transpose2d: padding (%d, %d, %d, %d) must be >= 0", p->pad_top, p->pad_bottom, p->pad_left,
-               p->pad_right);
+    char sw[64];
+    MT_TRY(mt_conv_check_args("conv_transpose2d", "[C, O/groups, KH, KW]", x, w, p->stride_h, p->stride_w, p->dil_h,
+                              p->dil_w, p->groups, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right));
     MT_REQUIRE(p->out_pad_h >= 0 && p->out_pad_w >= 0 &&
                    (p->out_pad_h < p->stride_h || p->out_pad_h < p->dil_h) &&
                    (p->out_pad_w < p->stride_w || p->out_pad_w < p->dil_w),
@@ -60,10 +48,7 @@ static mt_status conv_transpose2d_shape(mt_node *n, mt_shape *out)
                mt_shape_str(w, sw, sizeof sw), C);
     MT_REQUIRE(C % G == 0, "conv_transpose2d: input channels %d must be divisible by groups %d", C, G);
     int O = w->shape[1] * G;
-    if (b) {
-        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == O, "conv_transpose2d: bias must be [%d], got %s",
-                   O, mt_shape_str(b, sx, sizeof sx));
-    }
+    MT_TRY(mt_conv_check_bias("conv_transpose2d", b, O));
     int HO = (x->shape[2] - 1) * p->stride_h - p->pad_top - p->pad_bottom + p->dil_h * (w->shape[2] - 1) +
              p->out_pad_h + 1;
     int WO = (x->shape[3] - 1) * p->stride_w - p->pad_left - p->pad_right + p->dil_w * (w->shape[3] - 1) +
@@ -99,13 +84,6 @@ static mt_conv_geom convt_geom(const mt_node *n)
     return g;
 }
 
-static int batch_threads(int N)
-{
-    int T = mt_get_num_threads();
-    if (T > N) T = N;
-    return T < 1 ? 1 : T;
-}
-
 static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 {
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
@@ -117,20 +95,12 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
     const int K = Og * g.KH * g.KW, P = g.OH * g.OW;
     const size_t YP = (size_t)g.H * g.W;
     const int identity = mt_conv_geom_is_identity(&g);
-    const int T = batch_threads(N);
     const int RB = mt_conv_block_rows(&g);
-    const size_t col_elems = identity ? 0 : (size_t)K * RB * g.OW;
-    void *scratch = NULL;
-    if (col_elems) MT_TRY(mt_alloc(mt_cpu(), sizeof(mt_real) * col_elems * T, &scratch));
-    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
-#pragma omp parallel num_threads(T) if (T > 1)
+    mt_conv_pass ps;
+    MT_TRY(mt_conv_pass_begin(&ps, N, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));
+#pragma omp parallel num_threads(ps.T) if (ps.T > 1)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
-        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
+        mt_real *col = mt_conv_pass_col(&ps, mt_conv_thread_id());
 #pragma omp for schedule(static)
         for (int i = 0; i < N; i++) {
             for (int gi = 0; gi < G; gi++) {
@@ -150,8 +120,7 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
             }
         }
     }
-    mt_blas_threads(blas_prev);
-    if (scratch) mt_free(mt_cpu(), scratch, sizeof(mt_real) * col_elems * T);
+    mt_conv_pass_end(&ps);
     return MT_OK;
 }
 
@@ -169,26 +138,16 @@ static mt_status conv_transpose2d_backward_cpu(mt_node *n)
     const int identity = mt_conv_geom_is_identity(&g);
     if (db) mt_bias_grad(dy, db, N, Og * G, YP);
     if (!dx && !dw) return MT_OK;
-    const int T = batch_threads(N);
     const int RB = mt_conv_block_rows(&g);
     const int dw_blocked = mt_conv_dw_blocked(&g, Cg);
     const size_t col_elems = identity ? 0 : (size_t)K * (dw_blocked ? RB * g.OW : P);
-    const size_t w_elems = (size_t)C * K;
-    const size_t scratch_bytes = sizeof(mt_real) * (col_elems * T + (dw ? w_elems * (T - 1) : 0));
-    void *scratch = NULL;
-    if (scratch_bytes) MT_TRY(mt_alloc(mt_cpu(), scratch_bytes, &scratch));
-    mt_real *dw_priv = (mt_real *)scratch + col_elems * T;
-    const int blas_prev = mt_blas_threads(T > 1 ? 1 : mt_get_num_threads());
-#pragma omp parallel num_threads(T) if (T > 1)
+    mt_conv_pass ps;
+    MT_TRY(mt_conv_pass_begin(&ps, N, col_elems, dw, (size_t)C * K));
+#pragma omp parallel num_threads(ps.T) if (ps.T > 1)
     {
-#ifdef _OPENMP
-        const int tid = omp_get_thread_num();
-#else
-        const int tid = 0;
-#endif
-        mt_real *col = col_elems ? (mt_real *)scratch + col_elems * tid : NULL;
-        mt_real *dwt = dw ? (tid == 0 ? dw : dw_priv + w_elems * (tid - 1)) : NULL;
-        if (dwt && tid > 0) memset(dwt, 0, sizeof(mt_real) * w_elems);
+        const int tid = mt_conv_thread_id();
+        mt_real *col = mt_conv_pass_col(&ps, tid);
+        mt_real *dwt = mt_conv_pass_dw(&ps, tid);
 #pragma omp for schedule(static)
         for (int i = 0; i < N; i++) {
             for (int gi = 0; gi < G; gi++) {
@@ -217,10 +176,7 @@ static mt_status conv_transpose2d_backward_cpu(mt_node *n)
             }
         }
     }
-    mt_blas_threads(blas_prev);
-    if (dw)
-        for (int t = 1; t < T; t++) mt_add_into(dw, dw_priv + w_elems * (t - 1), w_elems);
-    if (scratch) mt_free(mt_cpu(), scratch, scratch_bytes);
+    mt_conv_pass_end(&ps);
     return MT_OK;
 }
 

@@ -23,16 +23,11 @@ static mt_cudnn_conv_dims convt_dims(const mt_node *n, int *et, int *eb, int *el
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
     mt_cudnn_conv_dims d;
-    d.ph = p->pad_top < p->pad_bottom ? p->pad_top : p->pad_bottom;
-    d.pw = p->pad_left < p->pad_right ? p->pad_left : p->pad_right;
-    *et = p->pad_top - d.ph;
-    *eb = p->pad_bottom - d.ph;
-    *el = p->pad_left - d.pw;
-    *er = p->pad_right - d.pw;
     d.N = x->shape[0];
     d.C = y->shape[1];
-    d.H = y->shape[2] + *et + *eb;
-    d.W = y->shape[3] + *el + *er;
+    d.H = y->shape[2];
+    d.W = y->shape[3];
+    mt_cudnn_conv_split_pad(&d, p->pad_top, p->pad_bottom, p->pad_left, p->pad_right, et, eb, el, er);
     d.O = x->shape[1];
     d.OH = x->shape[2];
     d.OW = x->shape[3];
@@ -44,6 +39,27 @@ static mt_cudnn_conv_dims convt_dims(const mt_node *n, int *et, int *eb, int *el
     d.dw = p->dil_w;
     d.groups = p->groups;
     return d;
+}
+
+/* Bias of the (cropped) output y [N, C, HO, WO]: y += b (cudnnAddTensor) or,
+ * when backward, db += sum over n, h, w of dy (cudnnConvolutionBackwardBias). */
+static mt_status convt_bias(mt_cuda_ctx *c, int N, int C, int HO, int WO, int backward, const void *src, void *dst)
+{
+    cudnnTensorDescriptor_t yd = NULL, bd = NULL;
+    const float one = 1.f;
+    cudnnStatus_t st = cudnnCreateTensorDescriptor(&yd);
+    if (st == CUDNN_STATUS_SUCCESS) st = cudnnCreateTensorDescriptor(&bd);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, N, C, HO, WO);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = cudnnSetTensor4dDescriptor(bd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, C, 1, 1);
+    if (st == CUDNN_STATUS_SUCCESS)
+        st = backward ? cudnnConvolutionBackwardBias(c->cudnn, &one, yd, src, &one, bd, dst)
+                      : cudnnAddTensor(c->cudnn, &one, bd, src, &one, yd, dst);
+    if (yd) cudnnDestroyTensorDescriptor(yd);
+    if (bd) cudnnDestroyTensorDescriptor(bd);
+    MT_CUDNN_CHECK(st);
+    return MT_OK;
 }
 
 static mt_status convt_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
@@ -62,33 +78,13 @@ static mt_status convt_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *c
     } else {
         MT_TRY(mt_cudnn_conv_backward_data(c, cv, w, x, 0.f, y));
     }
-    if (n->in[2]) {
-        cudnnTensorDescriptor_t yd = NULL, bd = NULL;
-        const float one = 1.f;
-        cudnnStatus_t st = cudnnCreateTensorDescriptor(&yd);
-        if (st == CUDNN_STATUS_SUCCESS) st = cudnnCreateTensorDescriptor(&bd);
-        if (st == CUDNN_STATUS_SUCCESS)
-            st = cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d.N, d.C, HO, WO);
-        if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetTensor4dDescriptor(bd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, d.C, 1, 1);
-        if (st == CUDNN_STATUS_SUCCESS) st = cudnnAddTensor(c->cudnn, &one, bd, mt_data(n->in[2]), &one, yd, y);
-        if (yd) cudnnDestroyTensorDescriptor(yd);
-        if (bd) cudnnDestroyTensorDescriptor(bd);
-        MT_CUDNN_CHECK(st);
-    }
+    if (n->in[2]) MT_TRY(convt_bias(c, d.N, d.C, HO, WO, 0, mt_data(n->in[2]), y));
     return MT_OK;
 }
 
 extern "C" mt_status conv_transpose2d_forward_cuda(mt_node *n)
 {
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    mt_cudnn_conv cv;
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = convt_forward_impl(c, n, &cv, &tmp, &tmp_bytes);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    return s;
+    return mt_cudnn_conv_run(n, convt_forward_impl);
 }
 
 static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
@@ -99,20 +95,7 @@ static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
     const float *x = (const float *)mt_data(n->in[0]), *w = (const float *)mt_data(n->in[1]);
     const float *dy = (const float *)mt_data(n->gout[0]);
     const int HO = n->out[0]->shape[2], WO = n->out[0]->shape[3];
-    if (n->in[2] && n->gin[2]) {
-        cudnnTensorDescriptor_t yd = NULL, bd = NULL;
-        const float one = 1.f;
-        cudnnStatus_t st = cudnnCreateTensorDescriptor(&yd);
-        if (st == CUDNN_STATUS_SUCCESS) st = cudnnCreateTensorDescriptor(&bd);
-        if (st == CUDNN_STATUS_SUCCESS)
-            st = cudnnSetTensor4dDescriptor(yd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d.N, d.C, HO, WO);
-        if (st == CUDNN_STATUS_SUCCESS) st = cudnnSetTensor4dDescriptor(bd, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, d.C, 1, 1);
-        if (st == CUDNN_STATUS_SUCCESS)
-            st = cudnnConvolutionBackwardBias(c->cudnn, &one, yd, dy, &one, bd, mt_data(n->gin[2]));
-        if (yd) cudnnDestroyTensorDescriptor(yd);
-        if (bd) cudnnDestroyTensorDescriptor(bd);
-        MT_CUDNN_CHECK(st);
-    }
+    if (n->in[2] && n->gin[2]) MT_TRY(convt_bias(c, d.N, d.C, HO, WO, 1, dy, mt_data(n->gin[2])));
     if (!n->gin[0] && !n->gin[1]) return MT_OK;
     const float *dyf = dy;
     if (et || eb || el || er) {
@@ -128,13 +111,5 @@ static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv_transpose2d_backward_cuda(mt_node *n)
 {
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    mt_cudnn_conv cv;
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = convt_backward_impl(c, n, &cv, &tmp, &tmp_bytes);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    return s;
+    return mt_cudnn_conv_run(n, convt_backward_impl);
 }

@@ -1,8 +1,13 @@
 /* core/ops/gemm.c: GEMM, OpenBLAS thread control, im2col / col2im (gemm.h). */
 #include "gemm.h"
 
+#include "../device.h"
+
 #include <cblas.h>
 #include <string.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 void mt_gemm(int trans_a, int trans_b, int M, int N, int K, mt_real alpha, const mt_real *A, int lda,
              const mt_real *B, int ldb, mt_real beta, mt_real *C, int ldc)
@@ -180,4 +185,88 @@ void mt_bias_grad(const mt_real *dy, mt_real *db, int N, int channels, size_t pl
         }
         db[c] += (mt_real)acc;
     }
+}
+
+mt_status mt_conv_check_args(const char *op, const char *w_layout, const mt_tensor *x, const mt_tensor *w,
+                             int stride_h, int stride_w, int dil_h, int dil_w, int groups, int pad_top,
+                             int pad_bottom, int pad_left, int pad_right)
+{
+    char sx[64], sw[64];
+    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "%s: expected %s input and weight", op,
+               mt_dtype_name(MT_REAL));
+    MT_REQUIRE(x->ndim == 4 && w->ndim == 4, "%s: x must be [N, C, H, W] and w %s; got x %s, w %s", op, w_layout,
+               mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw));
+    MT_REQUIRE(stride_h >= 1 && stride_w >= 1 && dil_h >= 1 && dil_w >= 1 && groups >= 1,
+               "%s: stride (%d, %d), dilation (%d, %d) and groups %d must be >= 1", op, stride_h, stride_w, dil_h,
+               dil_w, groups);
+    MT_REQUIRE(pad_top >= 0 && pad_bottom >= 0 && pad_left >= 0 && pad_right >= 0,
+               "%s: padding (%d, %d, %d, %d) must be >= 0", op, pad_top, pad_bottom, pad_left, pad_right);
+    return MT_OK;
+}
+
+mt_status mt_conv_check_bias(const char *op, const mt_tensor *b, int O)
+{
+    char sb[64];
+    if (b)
+        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == O, "%s: bias must be [%d], got %s", op, O,
+                   mt_shape_str(b, sb, sizeof sb));
+    return MT_OK;
+}
+
+int mt_conv_batch_threads(int N)
+{
+    int T = mt_get_num_threads();
+    if (T > N) T = N;
+    return T < 1 ? 1 : T;
+}
+
+int mt_conv_thread_id(void)
+{
+#ifdef _OPENMP
+    return omp_get_thread_num();
+#else
+    return 0;
+#endif
+}
+
+mt_status mt_conv_pass_begin(mt_conv_pass *ps, int N, size_t col_elems, mt_real *dw, size_t w_elems)
+{
+    ps->T = mt_conv_batch_threads(N);
+    ps->col_elems = col_elems;
+    ps->w_elems = w_elems;
+    ps->dw = dw;
+    ps->bytes = sizeof(mt_real) * (col_elems * ps->T + (dw ? w_elems * (ps->T - 1) : 0));
+    ps->scratch = NULL;
+    if (ps->bytes) MT_TRY(mt_alloc(mt_cpu(), ps->bytes, &ps->scratch));
+    ps->blas_prev = mt_blas_threads(ps->T > 1 ? 1 : mt_get_num_threads());
+    return MT_OK;
+}
+
+mt_real *mt_conv_pass_col(const mt_conv_pass *ps, int tid)
+{
+    return ps->col_elems ? (mt_real *)ps->scratch + ps->col_elems * tid : NULL;
+}
+
+/* private dw buffers follow the T column buffers */
+static mt_real *pass_dw_priv(const mt_conv_pass *ps, int tid)
+{
+    return (mt_real *)ps->scratch + ps->col_elems * ps->T + ps->w_elems * (tid - 1);
+}
+
+mt_real *mt_conv_pass_dw(const mt_conv_pass *ps, int tid)
+{
+    if (!ps->dw) return NULL;
+    if (tid == 0) return ps->dw;
+    mt_real *d = pass_dw_priv(ps, tid);
+    memset(d, 0, sizeof(mt_real) * ps->w_elems);
+    return d;
+}
+
+void mt_conv_pass_end(mt_conv_pass *ps)
+{
+    mt_blas_threads(ps->blas_prev);
+    if (ps->dw)
+        for (int t = 1; t < ps->T; t++) mt_add_into(ps->dw, pass_dw_priv(ps, t), ps->w_elems);
+    if (ps->scratch) mt_free(mt_cpu(), ps->scratch, ps->bytes);
+    ps->scratch = NULL;
 }

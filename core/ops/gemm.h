@@ -1,7 +1,8 @@
 /* core/ops/gemm.h: CPU building blocks of the convolution and linear ops:
  * a row-major GEMM on mt_real (OpenBLAS cblas_sgemm / cblas_dgemm), control of
- * OpenBLAS's own thread pool, and im2col / col2im for 2-D convolution
- * (Caffe/PyTorch "unfold" / "fold" layout).
+ * OpenBLAS's own thread pool, im2col / col2im for 2-D convolution
+ * (Caffe/PyTorch "unfold" / "fold" layout), and the argument checks, thread
+ * split and scratch (mt_conv_pass) shared by conv2d.c and conv_transpose2d.c.
  *
  * Threading model of the conv ops: OpenMP splits a batch across threads and
  * each thread calls a single-threaded GEMM (mt_blas_threads(1) around the
@@ -78,6 +79,44 @@ void mt_fill_bias(mt_real *dst, const mt_real *bias, int channels, size_t plane)
  * (bias gradient of conv / conv_transpose, torch: grad.sum((0, 2, 3))). */
 void mt_bias_grad(const mt_real *dy, mt_real *db, int N, int channels, size_t plane);
 
+/* Checks shared by conv2d and conv_transpose2d, in this order: x and w are
+ * MT_REAL and 4-D (w laid out as w_layout, e.g. "[O, C/groups, KH, KW]"),
+ * stride, dilation and groups >= 1, paddings >= 0. `op` names the op in the
+ * MT_ERR_INVALID message. */
+mt_status mt_conv_check_args(const char *op, const char *w_layout, const mt_tensor *x, const mt_tensor *w,
+                             int stride_h, int stride_w, int dil_h, int dil_w, int groups, int pad_top,
+                             int pad_bottom, int pad_left, int pad_right);
+/* The bias b is NULL or an MT_REAL [O] vector (MT_ERR_INVALID otherwise). */
+mt_status mt_conv_check_bias(const char *op, const mt_tensor *b, int O);
+
+/* Threads to split a batch of N images over: min(mt_get_num_threads(), N),
+ * at least 1 (1: serial loop, the GEMM uses all threads). */
+int mt_conv_batch_threads(int N);
+/* OpenMP thread number inside a parallel region (0 without OpenMP). */
+int mt_conv_thread_id(void);
+
+/* Scratch and BLAS threading of one batch-parallel conv pass over N images:
+ * T = mt_conv_batch_threads(N) threads, each with a column buffer of
+ * col_elems; with dw, threads 1..T-1 accumulate their weight gradient in
+ * private buffers of w_elems that mt_conv_pass_end adds into dw in thread
+ * order (thread 0 writes dw itself). */
+typedef struct mt_conv_pass {
+    int T, blas_prev;
+    size_t col_elems, w_elems, bytes;
+    void *scratch;
+    mt_real *dw;
+} mt_conv_pass;
+/* Allocates the scratch (mt_alloc on the CPU; errors from it), then sets
+ * OpenBLAS to 1 thread when T > 1 (all threads otherwise). */
+mt_status mt_conv_pass_begin(mt_conv_pass *ps, int N, size_t col_elems, mt_real *dw, size_t w_elems);
+/* Thread tid's column buffer (NULL when col_elems is 0). */
+mt_real *mt_conv_pass_col(const mt_conv_pass *ps, int tid);
+/* Thread tid's weight gradient: dw for tid 0, a private buffer zeroed here
+ * for tid > 0, NULL without dw. Call once per thread inside the region. */
+mt_real *mt_conv_pass_dw(const mt_conv_pass *ps, int tid);
+/* Restores the OpenBLAS threads, adds the private dw buffers into dw, frees the scratch. */
+void mt_conv_pass_end(mt_conv_pass *ps);
+
 /* ---- CUDA side (only seen by .cu files that include core/cuda_common.h first):
  * the cuDNN convolution helpers shared by conv2d.cu and conv_transpose2d.cu,
  * defined in conv2d.cu. ---- */
@@ -109,6 +148,18 @@ mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const f
 /* dw = dL/dw from x and dy + beta*dw (cudnnConvolutionBackwardFilter). */
 mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
                                         float beta, float *dw);
+/* Splits per-side padding into cuDNN's symmetric part d->ph = min(top, bottom),
+ * d->pw = min(left, right) and the excess beyond it (*et, *eb, *el, *er), and
+ * grows d->H, d->W (set to the unpadded size before the call) by that excess. */
+void mt_cudnn_conv_split_pad(mt_cudnn_conv_dims *d, int top, int bottom, int left, int right, int *et, int *eb,
+                             int *el, int *er);
+/* One cuDNN conv pass (forward or backward of a node): it sets up *cv (first)
+ * and may allocate *tmp (tmp_bytes, on the device of in[0]). */
+typedef mt_status (*mt_cudnn_conv_impl)(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp,
+                                        size_t *tmp_bytes);
+/* Runs impl on the node's CUDA context, then destroys *cv and frees *tmp
+ * whatever impl returned; returns impl's status. */
+mt_status mt_cudnn_conv_run(mt_node *n, mt_cudnn_conv_impl impl);
 /* dst [NC, H+top+bottom, W+left+right] = src [NC, H, W] placed at (top, left), zeros elsewhere. */
 mt_status mt_cuda_pad_zero(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top, int bottom,
                            int left, int right);

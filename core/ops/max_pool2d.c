@@ -12,6 +12,7 @@
 #include <math.h>
 
 #include "../ops.h"
+#include "pool2d.h"
 
 mt_pool2d_params mt_pool2d_default(int k)
 {
@@ -32,24 +33,22 @@ static int pool_out_size(int in, int k, int s, int pad_before, int pad_after, in
     return out;
 }
 
-static mt_status max_pool2d_shape(mt_node *n, mt_shape *out)
+mt_status mt_pool2d_out_shape(const char *op, const mt_tensor *x, const mt_pool2d_params *p, mt_shape *out)
 {
-    const mt_tensor *x = n->in[0];
-    const mt_pool2d_params *p = MT_ATTR(n, mt_pool2d_params);
-    MT_REQUIRE(x->dtype == MT_REAL, "max_pool2d: expected %s input, got %s", mt_dtype_name(MT_REAL),
+    MT_REQUIRE(x->dtype == MT_REAL, "%s: expected %s input, got %s", op, mt_dtype_name(MT_REAL),
                mt_dtype_name(x->dtype));
-    MT_REQUIRE(x->ndim == 4, "max_pool2d: expected x [N, C, H, W], got %d dimensions", x->ndim);
+    MT_REQUIRE(x->ndim == 4, "%s: expected x [N, C, H, W], got %d dimensions", op, x->ndim);
     MT_REQUIRE(p->kh > 0 && p->kw > 0 && p->stride_h > 0 && p->stride_w > 0,
-               "max_pool2d: kernel (%d, %d) and stride (%d, %d) must be positive", p->kh, p->kw, p->stride_h,
+               "%s: kernel (%d, %d) and stride (%d, %d) must be positive", op, p->kh, p->kw, p->stride_h,
                p->stride_w);
     MT_REQUIRE(p->pad_top >= 0 && p->pad_bottom >= 0 && p->pad_left >= 0 && p->pad_right >= 0 &&
                    2 * p->pad_top <= p->kh && 2 * p->pad_bottom <= p->kh && 2 * p->pad_left <= p->kw &&
                    2 * p->pad_right <= p->kw,
-               "max_pool2d: padding (%d, %d, %d, %d) must be >= 0 and at most half the kernel (%d, %d) (PyTorch rule)",
+               "%s: padding (%d, %d, %d, %d) must be >= 0 and at most half the kernel (%d, %d) (PyTorch rule)", op,
                p->pad_top, p->pad_bottom, p->pad_left, p->pad_right, p->kh, p->kw);
     int oh = pool_out_size(x->shape[2], p->kh, p->stride_h, p->pad_top, p->pad_bottom, p->ceil_mode);
     int ow = pool_out_size(x->shape[3], p->kw, p->stride_w, p->pad_left, p->pad_right, p->ceil_mode);
-    MT_REQUIRE(oh > 0 && ow > 0, "max_pool2d: kernel %dx%d does not fit the padded input %dx%d", p->kh, p->kw,
+    MT_REQUIRE(oh > 0 && ow > 0, "%s: kernel %dx%d does not fit the padded input %dx%d", op, p->kh, p->kw,
                x->shape[2], x->shape[3]);
     out[0].ndim = 4;
     out[0].shape[0] = x->shape[0];
@@ -57,6 +56,11 @@ static mt_status max_pool2d_shape(mt_node *n, mt_shape *out)
     out[0].shape[2] = oh;
     out[0].shape[3] = ow;
     return MT_OK;
+}
+
+static mt_status max_pool2d_shape(mt_node *n, mt_shape *out)
+{
+    return mt_pool2d_out_shape("max_pool2d", n->in[0], MT_ATTR(n, mt_pool2d_params), out);
 }
 
 static mt_status max_pool2d_forward_cpu(mt_node *n)

@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "../ops.h"
+#include "copy_rows.h"
 
 typedef struct slice_attr {
     int dim, start, end; /* normalised: 0 <= start <= end <= shape[dim] */
@@ -25,42 +26,14 @@ static mt_status slice_shape(mt_node *n, mt_shape *out)
     return MT_OK;
 }
 
-static void outer_inner(const mt_tensor *t, int dim, size_t *outer, size_t *inner_bytes)
-{
-    size_t o = 1, in = mt_dtype_size(t->dtype);
-    for (int d = 0; d < dim; d++) o *= (size_t)t->shape[d];
-    for (int d = dim + 1; d < t->ndim; d++) in *= (size_t)t->shape[d];
-    *outer = o;
-    *inner_bytes = in;
-}
-
-#ifdef MT_WITH_CUDA
-/* core/ops/concat.cu: cudaMemcpy2DAsync of `rows` rows of `width` bytes on the node's stream. */
-mt_status mt_cuda_copy_rows(const mt_node *n, void *dst, size_t dpitch, const void *src, size_t spitch, size_t width,
-                            size_t rows);
-#endif
-
-/* Copies `rows` rows of `width` bytes between pitched buffers on the node's device. */
-static mt_status copy_rows(const mt_node *n, char *dst, size_t dpitch, const char *src, size_t spitch, size_t width,
-                           size_t rows)
-{
-    if (rows == 0 || width == 0) return MT_OK;
-#ifdef MT_WITH_CUDA
-    if (n->in[0]->storage->device.type == MT_CUDA)
-        return mt_cuda_copy_rows(n, dst, dpitch, src, spitch, width, rows);
-#endif
-#pragma omp parallel for schedule(static) if (rows * width > (1u << 20))
-    for (ptrdiff_t r = 0; r < (ptrdiff_t)rows; r++) memcpy(dst + (size_t)r * dpitch, src + (size_t)r * spitch, width);
-    return MT_OK;
-}
-
 static mt_status slice_forward(mt_node *n)
 {
     const slice_attr *a = MT_ATTR(n, slice_attr);
     size_t outer, inner;
-    outer_inner(n->in[0], a->dim, &outer, &inner);
+    mt_outer_inner(n->in[0], a->dim, &outer, &inner);
     size_t ipitch = (size_t)n->in[0]->shape[a->dim] * inner, w = (size_t)(a->end - a->start) * inner;
-    MT_TRY(copy_rows(n, mt_data(n->out[0]), w, (const char *)mt_data(n->in[0]) + (size_t)a->start * inner, ipitch, w, outer));
+    const char *x = (const char *)mt_data(n->in[0]) + (size_t)a->start * inner;
+    MT_TRY(mt_copy_rows(n, mt_data(n->out[0]), w, x, ipitch, w, outer));
     return MT_OK;
 }
 
@@ -68,9 +41,10 @@ static mt_status slice_backward(mt_node *n)
 {
     const slice_attr *a = MT_ATTR(n, slice_attr);
     size_t outer, inner;
-    outer_inner(n->in[0], a->dim, &outer, &inner);
+    mt_outer_inner(n->in[0], a->dim, &outer, &inner);
     size_t ipitch = (size_t)n->in[0]->shape[a->dim] * inner, w = (size_t)(a->end - a->start) * inner;
-    MT_TRY(copy_rows(n, (char *)mt_data(n->gin[0]) + (size_t)a->start * inner, ipitch, mt_data(n->gout[0]), w, w, outer));
+    char *dx = (char *)mt_data(n->gin[0]) + (size_t)a->start * inner;
+    MT_TRY(mt_copy_rows(n, dx, ipitch, mt_data(n->gout[0]), w, w, outer));
     return MT_OK;
 }
 
