@@ -14,9 +14,10 @@ mt_status cli_plot_run_curves(const char *run_dir)
     char *text = NULL;
     MT_TRY(cli_read_file(path, &text, NULL));
     /* columns: step,epoch,phase,loss,lr,images_per_s,val_loss,val_dsc,val_iou,val_accuracy,... */
+    enum { NCOL = 6 }; /* loss, val_loss, val_dsc, val_iou, val_accuracy, epoch */
     int cap = 64, n = 0;
-    double *col[5];
-    for (int j = 0; j < 5; j++) col[j] = malloc(sizeof(double) * (size_t)cap);
+    double *col[NCOL];
+    for (int j = 0; j < NCOL; j++) col[j] = malloc(sizeof(double) * (size_t)cap);
     char *next = strchr(text, '\n'); /* skip the header */
     while (next && next[1]) {
         char *l = next + 1;
@@ -34,23 +35,39 @@ mt_status cli_plot_run_curves(const char *run_dir)
         if (nf < 10 || strcmp(f[2], "val") != 0) continue;
         if (n == cap) {
             cap *= 2;
-            for (int j = 0; j < 5; j++) col[j] = realloc(col[j], sizeof(double) * (size_t)cap);
+            for (int j = 0; j < NCOL; j++) {
+                double *grown = col[j] ? realloc(col[j], sizeof(double) * (size_t)cap) : NULL;
+                if (!grown) free(col[j]);
+                col[j] = grown;
+            }
         }
-        if (!col[0] || !col[1] || !col[2] || !col[3] || !col[4]) break;
-        int src[5] = {3, 6, 7, 8, 9};
-        for (int j = 0; j < 5; j++) col[j][n] = f[src[j]][0] ? strtod(f[src[j]], NULL) : NAN;
+        int ok = 1;
+        for (int j = 0; j < NCOL; j++) ok &= col[j] != NULL;
+        if (!ok) break;
+        int src[NCOL] = {3, 6, 7, 8, 9, 1};
+        for (int j = 0; j < NCOL; j++) col[j][n] = f[src[j]][0] ? strtod(f[src[j]], NULL) : NAN;
         n++;
     }
     free(text);
     mt_status st = MT_OK;
-    if (col[0] && col[1] && col[2] && col[3] && col[4] && n > 0) {
+    int have = n > 0;
+    for (int j = 0; j < NCOL; j++) have &= col[j] != NULL;
+    if (have) {
+        /* x = epoch; when the epochs are unreadable or not increasing, the row index */
+        int by_epoch = 1;
+        for (int i = 0; i < n; i++) by_epoch &= isfinite(col[5][i]) && (i == 0 || col[5][i] > col[5][i - 1]);
         const double *loss[2] = {col[0], col[1]}, *met[3] = {col[2], col[3], col[4]};
+        static const char *const loss_names[2] = {"train loss", "val loss"};
+        static const char *const met_names[3] = {"val DSC", "val IoU", "val accuracy"};
+        const double *x = by_epoch ? col[5] : NULL;
+        cli_plot_labels lab_loss = {"loss", by_epoch ? "epoch" : "validation (index)", loss_names, x};
+        cli_plot_labels lab_met = {"validation metrics", lab_loss.x_label, met_names, x};
         snprintf(path, sizeof path, "%s/curves_loss.png", run_dir);
-        st = cli_plot_curves(path, n, 2, loss, 480, 320);
+        st = cli_plot_curves_labeled(path, n, 2, loss, &lab_loss, 720, 450);
         snprintf(path, sizeof path, "%s/curves_metrics.png", run_dir);
-        if (st == MT_OK) st = cli_plot_curves(path, n, 3, met, 480, 320);
+        if (st == MT_OK) st = cli_plot_curves_labeled(path, n, 3, met, &lab_met, 720, 450);
     }
-    for (int j = 0; j < 5; j++) free(col[j]);
+    for (int j = 0; j < NCOL; j++) free(col[j]);
     return st;
 }
 
