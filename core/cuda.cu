@@ -42,22 +42,29 @@ static mt_status ctx_create(int index, mt_cuda_ctx **out)
     const char *env = getenv("MEDTRAIN_CUDNN_WORKSPACE_MB");
     if (env && atol(env) > 0) c->workspace_limit = (size_t)atol(env) << 20;
     mt_status s = MT_OK;
-#define TRY_(x)                                                                                     \
-    do {                                                                                            \
-        if ((s = (x)) != MT_OK) goto fail;                                                          \
-    } while (0)
-    TRY_([&]() -> mt_status { MT_CUDA_CHECK(cudaSetDevice(index)); return MT_OK; }());
-    TRY_([&]() -> mt_status { MT_CUDA_CHECK(cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)); return MT_OK; }());
-    TRY_([&]() -> mt_status { MT_CUDNN_CHECK(cudnnCreate(&c->cudnn)); return MT_OK; }());
-    TRY_([&]() -> mt_status { MT_CUDNN_CHECK(cudnnSetStream(c->cudnn, c->stream)); return MT_OK; }());
-    TRY_([&]() -> mt_status { MT_CUBLAS_CHECK(cublasCreate(&c->cublas)); return MT_OK; }());
-    TRY_([&]() -> mt_status { MT_CUBLAS_CHECK(cublasSetStream(c->cublas, c->stream)); return MT_OK; }());
-    TRY_([&]() -> mt_status {
-        MT_CUBLAS_CHECK(cublasSetMathMode(c->cublas, c->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH
-                                                                   : CUBLAS_DEFAULT_MATH));
-        return MT_OK;
-    }());
-#undef TRY_
+    cudaError_t ce;
+    cudnnStatus_t de;
+    cublasStatus_t be;
+    if ((ce = cudaSetDevice(index)) != cudaSuccess) {
+        s = mt_cuda_status(ce, "cudaSetDevice", __FILE__, __LINE__);
+        goto fail;
+    }
+    if ((ce = cudaStreamCreateWithFlags(&c->stream, cudaStreamNonBlocking)) != cudaSuccess) {
+        s = mt_cuda_status(ce, "cudaStreamCreateWithFlags", __FILE__, __LINE__);
+        goto fail;
+    }
+    if ((de = cudnnCreate(&c->cudnn)) != CUDNN_STATUS_SUCCESS ||
+        (de = cudnnSetStream(c->cudnn, c->stream)) != CUDNN_STATUS_SUCCESS) {
+        s = mt_cudnn_status(de, "cudnnCreate/cudnnSetStream", __FILE__, __LINE__);
+        goto fail;
+    }
+    if ((be = cublasCreate(&c->cublas)) != CUBLAS_STATUS_SUCCESS ||
+        (be = cublasSetStream(c->cublas, c->stream)) != CUBLAS_STATUS_SUCCESS ||
+        (be = cublasSetMathMode(c->cublas, c->allow_tf32 ? CUBLAS_TF32_TENSOR_OP_MATH : CUBLAS_DEFAULT_MATH)) !=
+            CUBLAS_STATUS_SUCCESS) {
+        s = mt_cublas_status(be, "cublasCreate/cublasSetStream/cublasSetMathMode", __FILE__, __LINE__);
+        goto fail;
+    }
     *out = c;
     return MT_OK;
 fail:
