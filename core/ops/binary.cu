@@ -76,21 +76,15 @@ extern "C" mt_status binary_backward_cuda(mt_node *n)
     for (int j = 0; j < 2; j++) {
         mt_tensor *g = n->gin[j];
         if (!g) continue;
-        int direct = mt_same_shape(n->in[j], out);
-        mt_tensor *full = direct ? NULL : mt_tensor_new(MT_REAL, out->storage->device, out->ndim, out->shape);
-        if (!direct && !full) return mt_last_status();
-        float *dst = (float *)mt_data(direct ? g : full);
+        mt_tensor *full;
+        float *dst = mt_bgrad_begin(out, g, &full);
+        if (!dst) return mt_last_status();
         binary_grad_kernel<<<mt_cuda_blocks(count), MT_CUDA_THREADS, 0, c->stream>>>(
             k, j, same, ma, mb, (const float *)mt_data(n->in[0]), (const float *)mt_data(n->in[1]),
             (const float *)mt_data(n->gout[0]), dst, count);
         cudaError_t e = cudaGetLastError();
-        mt_status s = e == cudaSuccess ? MT_OK : mt_cuda_status(e, "binary_grad_kernel", __FILE__, __LINE__);
-        if (s == MT_OK && !direct) {
-            mt_rplan p = mt_rplan_unbroadcast(out->ndim, out->shape, n->in[j]->ndim, n->in[j]->shape);
-            s = mt_cuda_reduce_sum(c, &p, dst, (float *)mt_data(g), 1.f, 0);
-        }
-        mt_tensor_release(full);
-        if (s != MT_OK) return s;
+        MT_TRY(mt_bgrad_end_cuda(c, out, g, full,
+                                 e == cudaSuccess ? MT_OK : mt_cuda_status(e, "binary_grad_kernel", __FILE__, __LINE__)));
     }
     return MT_OK;
 }

@@ -125,6 +125,22 @@ mt_rplan mt_rplan_axes(int nd, const int *shape, unsigned axis_mask)
 
 #define MT_SUM_CHUNKS 64
 
+mt_real *mt_bgrad_begin(const mt_tensor *out, mt_tensor *g, mt_tensor **full)
+{
+    *full = NULL;
+    if (mt_same_shape(g, out)) return MT_DATA(g);
+    *full = mt_tensor_new(MT_REAL, out->storage->device, out->ndim, out->shape);
+    return *full ? MT_DATA(*full) : NULL;
+}
+
+void mt_bgrad_end_cpu(const mt_tensor *out, mt_tensor *g, mt_tensor *full)
+{
+    if (!full) return;
+    mt_rplan p = mt_rplan_unbroadcast(out->ndim, out->shape, g->ndim, g->shape);
+    mt_cpu_reduce_sum(&p, MT_DATA(full), MT_DATA(g), 1.0, 0);
+    mt_tensor_release(full);
+}
+
 void mt_cpu_reduce_sum(const mt_rplan *p, const mt_real *in, mt_real *out, double scale, int accumulate)
 {
     long long nout = p->nout, nred = p->nred;

@@ -56,6 +56,19 @@ __global__ static void reduce_pass2(long long nout, long long P, const float *pa
     }
 }
 
+extern "C" mt_status mt_bgrad_end_cuda(mt_cuda_ctx *c, const mt_tensor *out, mt_tensor *g, mt_tensor *full,
+                                       mt_status launch)
+{
+    if (!full) return launch;
+    mt_status s = launch;
+    if (s == MT_OK) {
+        mt_rplan p = mt_rplan_unbroadcast(out->ndim, out->shape, g->ndim, g->shape);
+        s = mt_cuda_reduce_sum(c, &p, (const float *)mt_data(full), (float *)mt_data(g), 1.f, 0);
+    }
+    mt_tensor_release(full);
+    return s;
+}
+
 extern "C" mt_status mt_cuda_reduce_sum(mt_cuda_ctx *c, const mt_rplan *p, const float *in, float *out, float scale,
                                         int accumulate)
 {

@@ -120,6 +120,15 @@ mt_rplan mt_rplan_axes(int nd, const int *shape, unsigned axis_mask);
  * Summation in double, in a fixed order independent of the thread count. */
 void mt_cpu_reduce_sum(const mt_rplan *p, const mt_real *in, mt_real *out, double scale, int accumulate);
 
+/* Gradient of a broadcast input `in` of an elementwise op with output `out`:
+ * mt_bgrad_begin returns where to write the per-output-element partials:
+ * g's own data when `in` has out's shape (*full = NULL), else a new scratch
+ * tensor of out's shape on out's device (*full). NULL on allocation failure.
+ * mt_bgrad_end_cpu / mt_bgrad_end_cuda then sum *full over the broadcast
+ * dims into g (deterministically) and release it; no-ops when full is NULL. */
+mt_real *mt_bgrad_begin(const mt_tensor *out, mt_tensor *g, mt_tensor **full);
+void mt_bgrad_end_cpu(const mt_tensor *out, mt_tensor *g, mt_tensor *full);
+
 /* CPU: sum of n values in double, fixed chunking (deterministic for any thread count). */
 double mt_cpu_sum(const mt_real *x, size_t n);
 
@@ -133,6 +142,10 @@ mt_status mt_norm_dim(const char *op, int dim, int ndim, int *out);
  * reduces the partials in order. Runs on c->stream. */
 mt_status mt_cuda_reduce_sum(struct mt_cuda_ctx *c, const mt_rplan *p, const float *in, float *out, float scale,
                              int accumulate);
+/* CUDA twin of mt_bgrad_end_cpu; `launch` is the status of the kernel that
+ * filled the partials (full is released whatever the outcome). */
+mt_status mt_bgrad_end_cuda(struct mt_cuda_ctx *c, const mt_tensor *out, mt_tensor *g, mt_tensor *full,
+                            mt_status launch);
 #endif
 
 #ifdef __cplusplus

@@ -62,18 +62,13 @@ static mt_status where_backward_cpu(mt_node *n)
     for (int j = 1; j <= 2; j++) {
         mt_tensor *g = n->gin[j];
         if (!g) continue;
-        int direct = mt_same_shape(n->in[j], out);
-        mt_tensor *full = direct ? NULL : mt_tensor_new(MT_REAL, mt_cpu(), out->ndim, out->shape);
-        if (!direct && !full) return mt_last_status();
-        mt_real *dst = MT_DATA(direct ? g : full);
+        mt_tensor *full;
+        mt_real *dst = mt_bgrad_begin(out, g, &full);
+        if (!dst) return mt_last_status();
         const int want = j == 1; /* a takes the gradient where cond is true */
 #pragma omp parallel for schedule(static) if (count > 32768)
         for (ptrdiff_t i = 0; i < count; i++) dst[i] = ((c[mt_imap_offset(&mc, i)] != 0) == want) ? dy[i] : 0;
-        if (!direct) {
-            mt_rplan p = mt_rplan_unbroadcast(out->ndim, out->shape, n->in[j]->ndim, n->in[j]->shape);
-            mt_cpu_reduce_sum(&p, dst, MT_DATA(g), 1.0, 0);
-            mt_tensor_release(full);
-        }
+        mt_bgrad_end_cpu(out, g, full);
     }
     return MT_OK;
 }
