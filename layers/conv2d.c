@@ -7,31 +7,12 @@
  * State: <name>.weight [out, in/groups, kh, kw], <name>.bias [out]. */
 #include "layer.h"
 
-typedef struct conv_attr {
-    int out, k[2], stride[2], dil[2], groups, bias, pad_mode, pad[4], act, init;
-    double slope, std;
-} conv_attr;
+typedef mt_conv_layer_attr conv_attr;
 
 static mt_status conv_setup(mt_model *m, mt_layer *L)
 {
     conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
-    MT_TRY(mt_layer_get_ints(L, "out", 1, -1, &a->out));
-    MT_TRY(mt_layer_get_ints(L, "kernel", 2, -1, a->k));
-    MT_TRY(mt_layer_get_ints(L, "stride", 2, 1, a->stride));
-    MT_TRY(mt_layer_get_ints(L, "dilation", 2, 1, a->dil));
-    MT_TRY(mt_layer_get_int(L, "groups", 1, &a->groups));
-    MT_TRY(mt_layer_get_bool(L, "bias", 1, &a->bias));
-    MT_TRY(mt_layer_get_padding(L, "padding", 1, &a->pad_mode, a->pad));
-    MT_TRY(mt_layer_get_enum(L, "activation", MT_ACT_NAMES, 0, &a->act));
-    MT_TRY(mt_layer_get_double(L, "negative_slope", 0.01, &a->slope));
-    MT_TRY(mt_layer_get_enum(L, "init", MT_INIT_NAMES, 0, &a->init));
-    MT_TRY(mt_layer_get_double(L, "init_std", 0.02, &a->std));
-    if (L->cin[0] <= 0) return mt_layer_error(L, "from", "input channels unknown");
-    if (a->groups < 1 || L->cin[0] % a->groups || a->out % a->groups)
-        return mt_layer_error(L, "groups", "%d groups do not divide %d input and %d output channels", a->groups,
-                              L->cin[0], a->out);
-    if (a->stride[0] < 1 || a->stride[1] < 1 || a->dil[0] < 1 || a->dil[1] < 1 || a->k[0] < 1 || a->k[1] < 1)
-        return mt_layer_error(L, NULL, "kernel, stride and dilation must be >= 1");
+    MT_TRY(mt_layer_get_conv_attr(L, 1, a));
     int ws[4] = {a->out, L->cin[0] / a->groups, a->k[0], a->k[1]};
     MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
     if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));

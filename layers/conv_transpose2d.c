@@ -6,30 +6,13 @@
  * Output: H = (H_in - 1) * stride - pad_top - pad_bottom + dil * (k - 1) + output_padding + 1. */
 #include "layer.h"
 
-typedef struct convt_attr {
-    int out, k[2], stride[2], dil[2], opad[2], groups, bias, pad_mode, pad[4], act, init;
-    double slope, std;
-} convt_attr;
+typedef mt_conv_layer_attr convt_attr;
 
 static mt_status convt_setup(mt_model *m, mt_layer *L)
 {
     convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
-    MT_TRY(mt_layer_get_ints(L, "out", 1, -1, &a->out));
-    MT_TRY(mt_layer_get_ints(L, "kernel", 2, -1, a->k));
-    MT_TRY(mt_layer_get_ints(L, "stride", 2, 1, a->stride));
-    MT_TRY(mt_layer_get_ints(L, "dilation", 2, 1, a->dil));
+    MT_TRY(mt_layer_get_conv_attr(L, 0, a));
     MT_TRY(mt_layer_get_ints(L, "output_padding", 2, 0, a->opad));
-    MT_TRY(mt_layer_get_int(L, "groups", 1, &a->groups));
-    MT_TRY(mt_layer_get_bool(L, "bias", 1, &a->bias));
-    MT_TRY(mt_layer_get_padding(L, "padding", 0, &a->pad_mode, a->pad));
-    MT_TRY(mt_layer_get_enum(L, "activation", MT_ACT_NAMES, 0, &a->act));
-    MT_TRY(mt_layer_get_double(L, "negative_slope", 0.01, &a->slope));
-    MT_TRY(mt_layer_get_enum(L, "init", MT_INIT_NAMES, 0, &a->init));
-    MT_TRY(mt_layer_get_double(L, "init_std", 0.02, &a->std));
-    if (L->cin[0] <= 0) return mt_layer_error(L, "from", "input channels unknown");
-    if (a->groups < 1 || L->cin[0] % a->groups || a->out % a->groups)
-        return mt_layer_error(L, "groups", "%d groups do not divide %d input and %d output channels", a->groups,
-                              L->cin[0], a->out);
     int ws[4] = {L->cin[0], a->out / a->groups, a->k[0], a->k[1]};
     MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
     if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));

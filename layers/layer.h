@@ -134,6 +134,19 @@ mt_tensor *mt_layer_activate(mt_tensor *x, mt_activation act, double negative_sl
 #define MT_INIT_NAMES "pytorch|kaiming_normal|kaiming_uniform|xavier_uniform|xavier_normal|keras_glorot_uniform|keras_he_normal|keras_he_uniform|normal|none"
 mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std, int transposed, mt_rng *rng);
 
+/* Attributes shared by the conv2d and conv_transpose2d layers. */
+typedef struct mt_conv_layer_attr {
+    int out, k[2], stride[2], dil[2], opad[2], groups, bias, pad_mode, pad[4], act, init;
+    double slope, std;
+} mt_conv_layer_attr;
+/* Reads out (required), kernel (required), stride, dilation, groups, bias,
+ * padding (allow_same: the "same" mode is accepted), activation,
+ * negative_slope, init and init_std, and checks that groups divide the input
+ * and output channels and that kernel, stride and dilation are >= 1.
+ * output_padding (opad) is left 0: conv_transpose2d reads it itself.
+ * Errors name the layer, key and file:line:column. */
+mt_status mt_layer_get_conv_attr(const mt_layer *L, int allow_same, mt_conv_layer_attr *a);
+
 /* Padding attribute: "same" (TF/Keras rule, mt_same_padding, resolved per input
  * size), "valid" (0), an int p (all sides), [ph, pw] or [top, bottom, left, right].
  * mode: 0 explicit (pad[] set), 1 same, 2 valid. */

@@ -127,6 +127,29 @@ const char *mt_layer_get_str(const mt_layer *L, const char *key)
     return n && n->kind == MT_YAML_SCALAR ? n->value : NULL;
 }
 
+mt_status mt_layer_get_conv_attr(const mt_layer *L, int allow_same, mt_conv_layer_attr *a)
+{
+    a->opad[0] = a->opad[1] = 0;
+    MT_TRY(mt_layer_get_ints(L, "out", 1, -1, &a->out));
+    MT_TRY(mt_layer_get_ints(L, "kernel", 2, -1, a->k));
+    MT_TRY(mt_layer_get_ints(L, "stride", 2, 1, a->stride));
+    MT_TRY(mt_layer_get_ints(L, "dilation", 2, 1, a->dil));
+    MT_TRY(mt_layer_get_int(L, "groups", 1, &a->groups));
+    MT_TRY(mt_layer_get_bool(L, "bias", 1, &a->bias));
+    MT_TRY(mt_layer_get_padding(L, "padding", allow_same, &a->pad_mode, a->pad));
+    MT_TRY(mt_layer_get_enum(L, "activation", MT_ACT_NAMES, 0, &a->act));
+    MT_TRY(mt_layer_get_double(L, "negative_slope", 0.01, &a->slope));
+    MT_TRY(mt_layer_get_enum(L, "init", MT_INIT_NAMES, 0, &a->init));
+    MT_TRY(mt_layer_get_double(L, "init_std", 0.02, &a->std));
+    if (L->cin[0] <= 0) return mt_layer_error(L, "from", "input channels unknown");
+    if (a->groups < 1 || L->cin[0] % a->groups || a->out % a->groups)
+        return mt_layer_error(L, "groups", "%d groups do not divide %d input and %d output channels", a->groups,
+                              L->cin[0], a->out);
+    if (a->stride[0] < 1 || a->stride[1] < 1 || a->dil[0] < 1 || a->dil[1] < 1 || a->k[0] < 1 || a->k[1] < 1)
+        return mt_layer_error(L, NULL, "kernel, stride and dilation must be >= 1");
+    return MT_OK;
+}
+
 mt_status mt_layer_get_padding(const mt_layer *L, const char *key, int allow_same, int *mode, int pad[4])
 {
     const mt_yaml_node *a = attr(L, key);
