@@ -174,7 +174,9 @@ static int info_model(const char *path, const cli_args *a)
     }
     mt_model *m = NULL;
     if (mt_model_load_yaml(path, n_args, args, mt_cpu(), 0, &m) != MT_OK) return cli_fail("info");
-    int c = 1, h = 512, w = 512;
+    int c = mt_model_in_channels(m), h, w;
+    mt_model_nominal_size(m, &h, &w);
+    if (h <= 0) h = w = 512;
     const char *in = cli_opt(a, "input", NULL);
     if (in && sscanf(in, "%d,%d,%d", &c, &h, &w) != 3) {
         fprintf(stderr, "medtrain info: --input expects C,H,W (e.g. 1,512,512), got '%s'\n", in);
@@ -185,8 +187,10 @@ static int info_model(const char *path, const cli_args *a)
     if (mt_model_summary(m, c, h, w, &summary) == MT_OK && summary) printf("%s\n", summary);
     else mt_error_clear();
     free(summary);
-    char buf[48];
-    printf("model %s\n  parameters: %s\n", path, thousands(mt_model_param_count(m), buf, sizeof buf));
+    char buf[48], buf2[48], buf3[48];
+    size_t np = mt_model_param_count(m), nb = mt_model_keras_buffer_count(m);
+    printf("model %s (input %d x %d x %d)\n  parameters: %s\n  buffers: %s\n  Keras total: %s\n", path, c, h, w,
+           thousands(np, buf, sizeof buf), thousands(nb, buf2, sizeof buf2), thousands(np + nb, buf3, sizeof buf3));
     mt_model_free(m);
     return 0;
 }

@@ -35,9 +35,15 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
                       op->name, n_in, n_out, attr_bytes);
     /* all inputs on one device */
     mt_device dev = mt_cpu();
-    int have_dev = 0, needs_grad = 0;
+    int have_dev = 0, needs_grad = 0, meta = 0;
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && mt_tensor_is_meta(in[i])) meta = 1;
     for (int i = 0; i < n_in; i++) {
         if (!in[i]) continue;
+        if (meta) { /* shape-only run: devices do not matter, nothing is computed or recorded */
+            have_dev = 1;
+            continue;
+        }
         mt_device d = in[i]->storage->device;
         if (!have_dev) {
             dev = d;
@@ -50,8 +56,8 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
         if (in[i]->requires_grad) needs_grad = 1;
     }
     if (!have_dev) return MT_ERR(MT_ERR_INVALID, "%s: no input tensor", op->name);
-    mt_kernel_fn fwd = op->forward[dev.type];
-    if (!fwd && !op->view) {
+    mt_kernel_fn fwd = meta ? NULL : op->forward[dev.type];
+    if (!meta && !fwd && !op->view) {
         char a[32];
         return MT_ERR(MT_ERR_UNSUPPORTED, "op %s has no forward kernel for device %s", op->name,
                       mt_device_str(dev, a, sizeof a));
@@ -82,6 +88,8 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
                 memcpy(v->shape, shp[0].shape, sizeof v->shape);
             }
             out[0] = v;
+        } else if (meta) {
+            out[i] = mt_tensor_new_meta(shp[i].dtype, shp[i].ndim, shp[i].shape);
         } else {
             out[i] = mt_tensor_new(shp[i].dtype, dev, shp[i].ndim, shp[i].shape);
         }
@@ -98,7 +106,7 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
         node_free(n);
         return s;
     }
-    if (needs_grad && mt_is_grad_enabled() && op->backward[MT_CPU]) {
+    if (needs_grad && !meta && mt_is_grad_enabled() && op->backward[MT_CPU]) {
         n->refcount = n_out;
         for (int i = 0; i < n_out; i++) {
             out[i]->requires_grad = 1;

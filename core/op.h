@@ -94,7 +94,10 @@ typedef struct mt_op {
  * n_out outputs into out[]. Returns MT_OK, or an error if an input is NULL
  * where required (propagated quietly), devices differ, shapes are invalid, or
  * the device has no kernel for this op (MT_ERR_UNSUPPORTED names op and device).
- * Gradients are recorded when grad mode is on and any input requires_grad. */
+ * Gradients are recorded when grad mode is on and any input requires_grad.
+ * If any input is a meta (shape-only) tensor, only the shape rule runs: the
+ * outputs are meta tensors, no kernel runs and nothing is recorded (this is
+ * how model graphs get their shapes: one shape system, the ops' own). */
 mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in,
                       const void *attr, size_t attr_bytes, int n_out, mt_tensor **out);
 

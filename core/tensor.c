@@ -36,7 +36,8 @@ size_t mt_shape_numel(int ndim, const int *shape)
 
 size_t mt_numel(const mt_tensor *t) { return mt_shape_numel(t->ndim, t->shape); }
 size_t mt_nbytes(const mt_tensor *t) { return mt_numel(t) * mt_dtype_size(t->dtype); }
-void *mt_data(const mt_tensor *t) { return (char *)t->storage->data + t->offset; }
+void *mt_data(const mt_tensor *t) { return t->storage->meta ? NULL : (char *)t->storage->data + t->offset; }
+int mt_tensor_is_meta(const mt_tensor *t) { return t && t->storage && t->storage->meta; }
 
 static mt_storage *storage_new(mt_device dev, size_t bytes)
 {
@@ -55,7 +56,7 @@ static mt_storage *storage_new(mt_device dev, size_t bytes)
 static void storage_release(mt_storage *s)
 {
     if (!s || --s->refcount > 0) return;
-    if (!s->external) mt_free(s->device, s->data, s->bytes);
+    if (!s->external && !s->meta) mt_free(s->device, s->data, s->bytes);
     free(s);
 }
 
@@ -85,6 +86,35 @@ mt_tensor *mt_tensor_new(mt_dtype dt, mt_device dev, int ndim, const int *shape)
         free(t);
         return NULL;
     }
+    return t;
+}
+
+mt_tensor *mt_tensor_new_meta(mt_dtype dt, int ndim, const int *shape)
+{
+    if (ndim < 0 || ndim > MT_MAX_DIMS || mt_dtype_size(dt) == 0) {
+        MT_ERR(MT_ERR_INVALID, "meta tensor: rank %d outside 0..%d or unknown dtype %d", ndim, MT_MAX_DIMS, (int)dt);
+        return NULL;
+    }
+    for (int i = 0; i < ndim; i++)
+        if (shape[i] < 0) {
+            MT_ERR(MT_ERR_INVALID, "negative size %d in dimension %d", shape[i], i);
+            return NULL;
+        }
+    mt_tensor *t = mt_calloc(1, sizeof *t);
+    mt_storage *st = t ? mt_calloc(1, sizeof *st) : NULL;
+    if (!st) {
+        free(t);
+        return NULL;
+    }
+    st->device = mt_cpu();
+    st->refcount = 1;
+    st->meta = 1;
+    st->bytes = mt_shape_numel(ndim, shape) * mt_dtype_size(dt);
+    t->storage = st;
+    t->ndim = ndim;
+    for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+    t->dtype = dt;
+    t->refcount = 1;
     return t;
 }
 
@@ -179,6 +209,7 @@ char *mt_shape_str(const mt_tensor *t, char *buf, size_t len)
 static mt_status copy_bytes(mt_device dst_dev, void *dst, mt_device src_dev, const void *src, size_t bytes)
 {
     if (bytes == 0) return MT_OK;
+    if (!dst || !src) return MT_ERR(MT_ERR_INVALID, "copy: a meta (shape-only) tensor has no data");
     if (dst_dev.type == MT_CPU && src_dev.type == MT_CPU) {
         memcpy(dst, src, bytes);
         return MT_OK;

@@ -50,6 +50,7 @@ typedef struct mt_storage {
     mt_device device;
     int refcount;
     int external; /* 1: memory not owned (wrapping a user buffer); not freed */
+    int meta;     /* 1: shape-only storage (data NULL, nothing allocated), see mt_tensor_new_meta */
 } mt_storage;
 
 struct mt_node;
@@ -77,6 +78,13 @@ const char *mt_dtype_name(mt_dtype dt);
 
 /* New uninitialised tensor of the given shape on `dev`. NULL on error (MT_ERR_NOMEM, bad shape). */
 mt_tensor *mt_tensor_new(mt_dtype dt, mt_device dev, int ndim, const int *shape);
+/* New shape-only ("meta") tensor: shape and dtype, no memory (data NULL),
+ * like PyTorch's device="meta". An op given a meta input (op.h) runs only its
+ * shape rule and returns meta outputs, so a whole model can be traced for its
+ * shapes without allocating (mt_model_shape). Reading its data is an error. */
+mt_tensor *mt_tensor_new_meta(mt_dtype dt, int ndim, const int *shape);
+/* 1 if t is a meta tensor. */
+int mt_tensor_is_meta(const mt_tensor *t);
 /* New tensor filled with zeros. */
 mt_tensor *mt_tensor_zeros(mt_dtype dt, mt_device dev, int ndim, const int *shape);
 /* New tensor of the same shape/dtype/device as `like`, uninitialised (zeros if `zero`). */

@@ -12,26 +12,21 @@ static mt_status add_setup(mt_model *m, mt_layer *L)
     return MT_OK;
 }
 
-static mt_status add_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+static mt_status add_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
-    *o = vals[L->in[0]];
-    for (int k = 1; k < L->n_in; k++) {
-        const mt_lshape *x = &vals[L->in[k]];
-        if (x->ndim != o->ndim || memcmp(x->d, o->d, sizeof x->d[0] * (size_t)x->ndim))
-            return mt_layer_error(L, "from", "input %d's shape differs from input 0's", k);
-    }
-    return MT_OK;
-}
-
-static mt_tensor *add_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
-{
-    mt_tensor *acc = mt_add(vals[L->in[0]], vals[L->in[1]]);
+    for (int k = 1; k < L->n_in; k++)
+        if (!mt_same_shape(in[k], in[0])) {
+            char a[96], b[96];
+            return mt_layer_error(L, "from", "input %d is %s but input 0 is %s (add takes equal shapes)", k,
+                                  mt_shape_str(in[k], a, sizeof a), mt_shape_str(in[0], b, sizeof b));
+        }
+    mt_tensor *acc = mt_add(in[0], in[1]);
     for (int k = 2; k < L->n_in && acc; k++) {
-        mt_tensor *next = mt_add(acc, vals[L->in[k]]);
+        mt_tensor *next = mt_add(acc, in[k]);
         mt_tensor_release(acc);
         acc = next;
     }
-    return acc;
+    return mt_layer_out1(out, acc);
 }
 
-const mt_layer_kind mt_layer_add = {"add", "", 2, MT_LAYER_MAX_IN, add_setup, add_shape, NULL, add_forward};
+const mt_layer_kind mt_layer_add = {"add", "", "", 2, MT_LAYER_MAX_IN, add_setup, NULL, add_forward};

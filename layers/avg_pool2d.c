@@ -22,18 +22,7 @@ static mt_status avg_setup(mt_model *m, mt_layer *L)
     return MT_OK;
 }
 
-static mt_status avg_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const avg_attr *a = (const avg_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    *o = *x;
-    o->d[2] = mt_layer_window_out(x->d[2], a->k[0], a->stride[0], a->pad[0] + a->pad[1], 1, a->ceil_mode);
-    o->d[3] = mt_layer_window_out(x->d[3], a->k[1], a->stride[1], a->pad[2] + a->pad[3], 1, a->ceil_mode);
-    return MT_OK;
-}
-
-static mt_tensor *avg_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status avg_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const avg_attr *a = MT_LAYER_ATTR(L, avg_attr);
     mt_pool2d_params p = mt_pool2d_default(a->k[0]);
@@ -42,11 +31,11 @@ static mt_tensor *avg_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, 
     p.pad_top = a->pad[0], p.pad_bottom = a->pad[1], p.pad_left = a->pad[2], p.pad_right = a->pad[3];
     p.ceil_mode = a->ceil_mode;
     p.count_include_pad = a->count_include_pad;
-    return mt_avg_pool2d(vals[L->in[0]], p);
+    return mt_layer_out1(out, mt_avg_pool2d(in[0], p));
 }
 
 const mt_layer_kind mt_layer_avg_pool2d = {
-    "avg_pool2d", "kernel|stride|padding|ceil_mode|count_include_pad", 1, 1, avg_setup, avg_shape, NULL, avg_forward,
+    "avg_pool2d", "kernel|stride|padding|ceil_mode|count_include_pad", "", 1, 1, avg_setup, NULL, avg_forward,
 };
 
 static mt_status gap_setup(mt_model *m, mt_layer *L)
@@ -55,20 +44,11 @@ static mt_status gap_setup(mt_model *m, mt_layer *L)
     return MT_OK;
 }
 
-static mt_status gap_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+static mt_status gap_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    *o = *x;
-    o->d[2] = o->d[3] = 1;
-    return MT_OK;
-}
-
-static mt_tensor *gap_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
-{
-    return mt_global_avg_pool2d(vals[L->in[0]]);
+    return mt_layer_out1(out, mt_global_avg_pool2d(in[0]));
 }
 
 const mt_layer_kind mt_layer_global_avg_pool2d = {
-    "global_avg_pool2d", "", 1, 1, gap_setup, gap_shape, NULL, gap_forward,
+    "global_avg_pool2d", "", "", 1, 1, gap_setup, NULL, gap_forward,
 };

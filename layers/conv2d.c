@@ -16,23 +16,7 @@ static mt_status conv_setup(mt_model *m, mt_layer *L)
     int ws[4] = {a->out, L->cin[0] / a->groups, a->k[0], a->k[1]};
     MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
     if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));
-    L->cout = a->out;
-    return MT_OK;
-}
-
-static mt_status conv_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const conv_attr *a = (const conv_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    int p[4];
-    mt_layer_resolve_padding(a->pad_mode, a->pad, x->d[2], x->d[3], a->k[0], a->k[1], a->stride[0], a->stride[1],
-                             a->dil[0], a->dil[1], p);
-    o->ndim = 4;
-    o->d[0] = x->d[0];
-    o->d[1] = a->out;
-    o->d[2] = mt_layer_window_out(x->d[2], a->k[0], a->stride[0], p[0] + p[1], a->dil[0], 0);
-    o->d[3] = mt_layer_window_out(x->d[3], a->k[1], a->stride[1], p[2] + p[3], a->dil[1], 0);
+    L->cout[0] = a->out;
     return MT_OK;
 }
 
@@ -43,10 +27,10 @@ static mt_status conv_init(mt_model *m, mt_layer *L, mt_rng *rng)
                                 rng);
 }
 
-static mt_tensor *conv_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status conv_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
-    mt_tensor *x = vals[L->in[0]];
+    mt_tensor *x = in[0];
     mt_conv2d_params p = mt_conv2d_default();
     int pad[4];
     mt_layer_resolve_padding(a->pad_mode, a->pad, x->shape[2], x->shape[3], a->k[0], a->k[1], a->stride[0],
@@ -56,13 +40,13 @@ static mt_tensor *conv_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals,
     p.dil_h = a->dil[0], p.dil_w = a->dil[1];
     p.groups = a->groups;
     mt_tensor *y = mt_conv2d(x, mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, p);
-    if (!y || a->act == MT_ACT_NONE) return y;
+    if (!y || a->act == MT_ACT_NONE) return mt_layer_out1(out, y);
     mt_tensor *z = mt_layer_activate(y, (mt_activation)a->act, a->slope);
     mt_tensor_release(y);
-    return z;
+    return mt_layer_out1(out, z);
 }
 
 const mt_layer_kind mt_layer_conv2d = {
-    "conv2d", "out|kernel|stride|padding|dilation|groups|bias|activation|negative_slope|init|init_std", 1, 1,
-    conv_setup, conv_shape, conv_init, conv_forward,
+    "conv2d", "out|kernel|stride|padding|dilation|groups|bias|activation|negative_slope|init|init_std", "", 1, 1,
+    conv_setup, conv_init, conv_forward,
 };

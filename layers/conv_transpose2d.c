@@ -16,20 +16,7 @@ static mt_status convt_setup(mt_model *m, mt_layer *L)
     int ws[4] = {L->cin[0], a->out / a->groups, a->k[0], a->k[1]};
     MT_TRY(mt_layer_declare(m, L, "weight", 4, ws, 1));
     if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));
-    L->cout = a->out;
-    return MT_OK;
-}
-
-static mt_status convt_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const convt_attr *a = (const convt_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    o->ndim = 4;
-    o->d[0] = x->d[0];
-    o->d[1] = a->out;
-    o->d[2] = (x->d[2] - 1) * a->stride[0] - a->pad[0] - a->pad[1] + a->dil[0] * (a->k[0] - 1) + a->opad[0] + 1;
-    o->d[3] = (x->d[3] - 1) * a->stride[1] - a->pad[2] - a->pad[3] + a->dil[1] * (a->k[1] - 1) + a->opad[1] + 1;
+    L->cout[0] = a->out;
     return MT_OK;
 }
 
@@ -40,7 +27,7 @@ static mt_status convt_init(mt_model *m, mt_layer *L, mt_rng *rng)
                                 rng);
 }
 
-static mt_tensor *convt_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status convt_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
     mt_conv_transpose2d_params p = mt_conv_transpose2d_default();
@@ -49,15 +36,15 @@ static mt_tensor *convt_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals
     p.out_pad_h = a->opad[0], p.out_pad_w = a->opad[1];
     p.dil_h = a->dil[0], p.dil_w = a->dil[1];
     p.groups = a->groups;
-    mt_tensor *y = mt_conv_transpose2d(vals[L->in[0]], mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, p);
-    if (!y || a->act == MT_ACT_NONE) return y;
+    mt_tensor *y = mt_conv_transpose2d(in[0], mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, p);
+    if (!y || a->act == MT_ACT_NONE) return mt_layer_out1(out, y);
     mt_tensor *z = mt_layer_activate(y, (mt_activation)a->act, a->slope);
     mt_tensor_release(y);
-    return z;
+    return mt_layer_out1(out, z);
 }
 
 const mt_layer_kind mt_layer_conv_transpose2d = {
     "conv_transpose2d",
-    "out|kernel|stride|padding|output_padding|dilation|groups|bias|activation|negative_slope|init|init_std", 1, 1,
-    convt_setup, convt_shape, convt_init, convt_forward,
+    "out|kernel|stride|padding|output_padding|dilation|groups|bias|activation|negative_slope|init|init_std", "", 1, 1,
+    convt_setup, convt_init, convt_forward,
 };

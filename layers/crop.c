@@ -15,7 +15,7 @@ static mt_status crop_setup(mt_model *m, mt_layer *L)
     crop_attr *a = MT_LAYER_ATTR(L, crop_attr);
     if (mt_layer_has(L, "like") == mt_layer_has(L, "margin"))
         return mt_layer_error(L, NULL, "give exactly one of like (a layer name) or margin");
-    if (mt_layer_has(L, "like")) return mt_layer_lookup(m, L, "like", &L->ref);
+    if (mt_layer_has(L, "like")) return mt_layer_ref(m, L, "like", NULL);
     const char *s = mt_layer_get_str(L, "margin");
     if (s) {
         int v;
@@ -33,7 +33,7 @@ static mt_status crop_setup(mt_model *m, mt_layer *L)
 static mt_status crop_box(const mt_layer *L, int h, int w, int rh, int rw, int box[4])
 {
     const crop_attr *a = (const crop_attr *)(const void *)L->attr;
-    if (L->ref >= 0) {
+    if (L->n_in > 1) {
         if (rh > h || rw > w) return mt_layer_error(L, "like", "reference %dx%d is larger than the input %dx%d", rh, rw, h, w);
         box[0] = (h - rh) / 2, box[1] = (w - rw) / 2, box[2] = rh, box[3] = rw;
     } else {
@@ -44,27 +44,15 @@ static mt_status crop_box(const mt_layer *L, int h, int w, int rh, int rw, int b
     return MT_OK;
 }
 
-static mt_status crop_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+static mt_status crop_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    const mt_lshape *r = L->ref >= 0 ? &vals[L->ref] : x;
-    if (r->ndim != 4) return mt_layer_error(L, "like", "reference is not [N, C, H, W]");
-    int box[4];
-    MT_TRY(crop_box(L, x->d[2], x->d[3], r->d[2], r->d[3], box));
-    *o = *x;
-    o->d[2] = box[2], o->d[3] = box[3];
-    return MT_OK;
+    mt_tensor *x = in[0];
+    const mt_tensor *r = L->n_in > 1 ? in[1] : x;
+    int box[4] = {0, 0, 0, 0};
+    if (x->ndim != 4 || r->ndim != 4) return mt_layer_error(L, NULL, "expects [N, C, H, W] inputs");
+    MT_TRY(crop_box(L, x->shape[2], x->shape[3], r->shape[2], r->shape[3], box));
+    if (box[2] == x->shape[2] && box[3] == x->shape[3]) return mt_layer_out1(out, mt_tensor_retain(x));
+    return mt_layer_out1(out, mt_crop2d(x, box[0], box[1], box[2], box[3]));
 }
 
-static mt_tensor *crop_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
-{
-    mt_tensor *x = vals[L->in[0]];
-    const mt_tensor *r = L->ref >= 0 ? vals[L->ref] : x;
-    int box[4];
-    if (crop_box(L, x->shape[2], x->shape[3], r->shape[2], r->shape[3], box) != MT_OK) return NULL;
-    if (box[2] == x->shape[2] && box[3] == x->shape[3]) return mt_tensor_retain(x);
-    return mt_crop2d(x, box[0], box[1], box[2], box[3]);
-}
-
-const mt_layer_kind mt_layer_crop = {"crop", "like|margin", 1, 1, crop_setup, crop_shape, NULL, crop_forward};
+const mt_layer_kind mt_layer_crop = {"crop", "like|margin", "", 1, 1, crop_setup, NULL, crop_forward};

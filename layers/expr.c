@@ -1,6 +1,8 @@
 /* layers/expr.c: recursive-descent evaluator for graph-file expressions (expr.h). */
 #include "expr.h"
 
+#include "../configs/yaml_tree.h"
+
 #include <ctype.h>
 #include <math.h>
 #include <stdarg.h>
@@ -48,6 +50,27 @@ static void num(mt_expr_value *v, double x)
     v->is_str = 0;
     v->num = x;
     v->str[0] = '\0';
+    v->list = NULL;
+}
+
+/* 1 (after recording an error) if v is not a plain number or string */
+static int is_list(P *p, const mt_expr_value *v)
+{
+    if (!v->list) return 0;
+    fail(p, "a list cannot be used here; index it (name[i]) or take len(name)");
+    return 1;
+}
+
+int mt_expr_from_node(const mt_yaml_node *n, mt_expr_value *out)
+{
+    if (n->kind == MT_YAML_SEQ) {
+        num(out, 0);
+        out->list = n;
+        return 0;
+    }
+    if (n->kind != MT_YAML_SCALAR) return -1;
+    mt_expr_from_text(n->value, out);
+    return 0;
 }
 
 void mt_expr_format(const mt_expr_value *v, char *buf, size_t len)
@@ -59,6 +82,7 @@ void mt_expr_format(const mt_expr_value *v, char *buf, size_t len)
 
 void mt_expr_from_text(const char *text, mt_expr_value *out)
 {
+    out->list = NULL;
     char *end;
     double d = strtod(text, &end);
     if (*text && !*end && !isalpha((unsigned char)text[strlen(text) - 1])) num(out, d);
@@ -69,9 +93,44 @@ void mt_expr_from_text(const char *text, mt_expr_value *out)
     }
 }
 
-static int truthy(const mt_expr_value *v) { return v->is_str ? v->str[0] != '\0' : v->num != 0; }
+static int truthy(const mt_expr_value *v) { return v->list ? v->list->n > 0 : v->is_str ? v->str[0] != '\0' : v->num != 0; }
 
 static void ternary(P *p, mt_expr_value *v);
+
+static void primary(P *p, mt_expr_value *v);
+
+/* primary followed by any number of [index] */
+static void postfix(P *p, mt_expr_value *v)
+{
+    primary(p, v);
+    while (!p->failed && accept(p, "[")) {
+        mt_expr_value i;
+        ternary(p, &i);
+        if (p->failed) return;
+        if (!accept(p, "]")) {
+            fail(p, "expected ']'");
+            return;
+        }
+        if (!v->list) {
+            fail(p, "only a list can be indexed");
+            return;
+        }
+        if (i.is_str || i.list || i.num != floor(i.num)) {
+            fail(p, "a list index must be an integer");
+            return;
+        }
+        int n = v->list->n;
+        double k = i.num < 0 ? i.num + n : i.num;
+        if (k < 0 || k >= n) {
+            fail(p, "index %.0f out of range for a list of %d", i.num, n);
+            return;
+        }
+        if (mt_expr_from_node(v->list->child[(int)k], v)) {
+            fail(p, "list element %d is a map", (int)k);
+            return;
+        }
+    }
+}
 
 static void primary(P *p, mt_expr_value *v)
 {
@@ -118,7 +177,11 @@ static void primary(P *p, mt_expr_value *v)
                 fail(p, "expected ')' after arguments of %s", name);
                 return;
             }
-            if (a.is_str || (two && b2.is_str)) {
+            if (!strcmp(name, "len") && !two && (a.list || a.is_str)) {
+                num(v, a.list ? a.list->n : (double)strlen(a.str));
+                return;
+            }
+            if (a.is_str || a.list || (two && (b2.is_str || b2.list))) {
                 fail(p, "%s() takes numbers", name);
                 return;
             }
@@ -127,7 +190,8 @@ static void primary(P *p, mt_expr_value *v)
             else if (!strcmp(name, "int") && !two) num(v, trunc(a.num));
             else if (!strcmp(name, "floor") && !two) num(v, floor(a.num));
             else if (!strcmp(name, "ceil") && !two) num(v, ceil(a.num));
-            else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil with 1)", name);
+            else if (!strcmp(name, "round") && !two) num(v, nearbyint(a.num)); /* ties to even, as Python */
+            else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil, round, len with 1)", name);
             return;
         }
         if (!strcmp(name, "true")) return num(v, 1);
@@ -151,11 +215,12 @@ static void unary(P *p, mt_expr_value *v)
 {
     if (accept(p, "-")) {
         unary(p, v);
+        if (is_list(p, v)) return;
         if (v->is_str) fail(p, "cannot negate a string");
         v->num = -v->num;
         return;
     }
-    primary(p, v);
+    postfix(p, v);
 }
 
 static void power(P *p, mt_expr_value *v)
@@ -164,6 +229,7 @@ static void power(P *p, mt_expr_value *v)
     if (accept(p, "**")) {
         mt_expr_value r;
         power(p, &r);
+        if (is_list(p, v) || is_list(p, &r)) return;
         if (v->is_str || r.is_str) fail(p, "'**' takes numbers");
         num(v, pow(v->num, r.num));
     }
@@ -182,6 +248,7 @@ static void mul(P *p, mt_expr_value *v)
         else return;
         mt_expr_value r;
         power(p, &r);
+        if (is_list(p, v) || is_list(p, &r)) return;
         if (v->is_str || r.is_str) {
             fail(p, "arithmetic on a string");
             return;
@@ -207,6 +274,7 @@ static void add(P *p, mt_expr_value *v)
         else return;
         mt_expr_value r;
         mul(p, &r);
+        if (is_list(p, v) || is_list(p, &r)) return;
         if (plus && (v->is_str || r.is_str)) {
             char a[256], b[256];
             mt_expr_format(v, a, sizeof a);
@@ -235,6 +303,7 @@ static void cmp(P *p, mt_expr_value *v)
         if (!accept(p, ops[i])) continue;
         mt_expr_value r;
         add(p, &r);
+        if (is_list(p, v) || is_list(p, &r)) return;
         double c;
         if (v->is_str != r.is_str) {
             if (i > 1) fail(p, "cannot order a string and a number");

@@ -5,18 +5,25 @@
  *   c ? a : b | or || | and && | not ! | == != < <= > >= | + - | * / // % | ** | unary -
  * '+' concatenates when either side is a string (numbers print as integers
  * when integral). Functions: min(a, b), max(a, b), int(x) (truncation),
- * floor(x), ceil(x). Names are looked up in the environment (graph params
- * and repeat variables). Strings are written '...' or "...".
+ * floor(x), ceil(x), round(x) (Python's, halves to even), len(list or string).
+ * Names are looked up in the environment (graph params, block arguments and
+ * repeat variables). Strings are written '...' or "...". A param whose YAML
+ * value is a list (a table such as EfficientNet's stage list) is a list
+ * value: index it with name[i] (0-based; negative counts from the end),
+ * nested lists with name[i][j].
  */
 #ifndef MT_EXPR_H
 #define MT_EXPR_H
 
 #include <stddef.h>
 
+struct mt_yaml_node;
+
 typedef struct mt_expr_value {
     int is_str;
     double num;
     char str[256];
+    const struct mt_yaml_node *list; /* non-NULL: a list value (a YAML sequence, not owned) */
 } mt_expr_value;
 
 typedef struct mt_expr_var {
@@ -36,5 +43,8 @@ int mt_expr_eval(const char *text, const mt_expr_env *env, mt_expr_value *out, c
 void mt_expr_format(const mt_expr_value *v, char *buf, size_t len);
 /* Parses scalar text into a value: a number if it reads as one, else a string. */
 void mt_expr_from_text(const char *text, mt_expr_value *out);
+/* Value of a YAML node: a sequence becomes a list value, a scalar as mt_expr_from_text.
+ * Returns -1 for a map. */
+int mt_expr_from_node(const struct mt_yaml_node *n, mt_expr_value *out);
 
 #endif

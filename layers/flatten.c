@@ -6,25 +6,15 @@
 
 static mt_status flatten_setup(mt_model *m, mt_layer *L)
 {
-    int v = L->in[0];
-    int known = v > 0 && m->layers[v - 1].spatial_1x1;
-    L->cout = known ? L->cin[0] : -1;
+    int port;
+    const mt_layer *P = mt_value_layer(m, L->in[0], &port);
+    L->cout[0] = P && port == 0 && P->spatial_1x1 ? L->cin[0] : -1;
     return MT_OK;
 }
 
-static mt_status flatten_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+static mt_status flatten_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
-    const mt_lshape *x = &vals[L->in[0]];
-    o->ndim = 2;
-    o->d[0] = x->d[0];
-    o->d[1] = 1;
-    for (int i = 1; i < x->ndim; i++) o->d[1] *= x->d[i];
-    return MT_OK;
+    return mt_layer_out1(out, mt_flatten(in[0], 1));
 }
 
-static mt_tensor *flatten_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
-{
-    return mt_flatten(vals[L->in[0]], 1);
-}
-
-const mt_layer_kind mt_layer_flatten = {"flatten", "", 1, 1, flatten_setup, flatten_shape, NULL, flatten_forward};
+const mt_layer_kind mt_layer_flatten = {"flatten", "", "", 1, 1, flatten_setup, NULL, flatten_forward};

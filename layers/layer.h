@@ -20,13 +20,8 @@
 #include "model.h"
 
 #define MT_LAYER_MAX_IN 8
+#define MT_LAYER_MAX_OUT 8
 #define MT_LAYER_MAX_STATE 6
-
-/* Symbolic tensor shape [N, C, H, W] (ndim 4) or [N, F] (ndim 2). */
-typedef struct mt_lshape {
-    int ndim;
-    int d[4];
-} mt_lshape;
 
 typedef struct mt_layer mt_layer;
 
@@ -35,37 +30,57 @@ typedef enum mt_activation {
 } mt_activation;
 #define MT_ACT_NAMES "none|relu|leaky_relu|sigmoid|tanh|silu"
 
+/* The context of one forward pass. Layers read it and never write the model:
+ * two threads may run the same model at once (evaluation mode; in training,
+ * batch norm updates its running statistics, as in PyTorch). rng is this
+ * pass's random stream (dropout, drop-path): a layer that draws takes
+ * counters from it with mt_rng_next_offset. */
+typedef struct mt_fwd {
+    int training;
+    mt_rng *rng;
+} mt_fwd;
+
 typedef struct mt_layer_kind {
     const char *type;   /* YAML `type:` */
     const char *attrs;  /* accepted attribute keys, '|' separated (besides name, type, from, when) */
+    const char *ports;  /* names of the outputs after the first ("" = one output), '|' separated:
+                           max_pool2d "indices" makes `pool1.indices` port 1 */
     int min_in, max_in; /* number of `from:` inputs */
-    /* reads attributes, sets L->cout from L->cin[], declares state; may set L->ref */
+    /* reads attributes, sets L->cout[] from L->cin[], declares state, may add
+       references (mt_layer_ref) and set L->n_out (split) */
     mt_status (*setup)(mt_model *m, mt_layer *L);
-    /* output shape from the shapes of all values (vals[L->in[k]], vals[L->ref]) */
-    mt_status (*shape)(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *out);
     /* initialises declared state from the model's init stream (NULL: nothing to do) */
     mt_status (*init)(mt_model *m, mt_layer *L, mt_rng *rng);
-    /* new reference to the output; vals indexed like L->in (vals[0] = model input) */
-    mt_tensor *(*forward)(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training);
+    /* in[k]: the values the layer reads (from: inputs, then references), out[p]:
+       new references to its n_out outputs. Tensors may be meta (shape-only):
+       then only ops run (their shape rules), which is how shapes are found. */
+    mt_status (*forward)(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f);
 } mt_layer_kind;
 
 struct mt_layer {
     const mt_layer_kind *kind;
-    char *name;
+    char *name;                       /* state_dict prefix; block layers are "<instance>.<name>" */
     mt_yaml_node *spec;               /* expanded spec (owned) */
-    int index;                        /* position in the model; its output is value index + 1 */
-    int n_in;
-    int in[MT_LAYER_MAX_IN];          /* value indices: 0 = model input, i + 1 = output of layer i */
-    int cin[MT_LAYER_MAX_IN];         /* channels of each input (-1 unknown) */
-    int cout;                         /* output channels / features (-1 unknown) */
-    int spatial_1x1;                  /* output is known to be [N, C, 1, 1] */
-    int ref;                          /* extra referenced value (crop like:, unpool indices:), -1 none */
-    int keep_aux;                     /* max_pool2d: keep argmax indices for a max_unpool2d */
-    int aux_hw[2];                    /* max_pool2d: input H, W of the last forward (unpool size) */
+    int index;                        /* position in the model */
+    int n_in;                         /* values read: the `from:` inputs first, then references */
+    int n_from;                       /* how many of in[] come from `from:` */
+    int in[MT_LAYER_MAX_IN];          /* value indices (0 = model input) */
+    int cin[MT_LAYER_MAX_IN];         /* channels (dimension 1) of each value read (-1 unknown) */
+    int n_out;                        /* outputs (ports); 1 unless the kind has ports */
+    int out;                          /* value index of output 0; output p is value out + p */
+    int cout[MT_LAYER_MAX_OUT];       /* channels of each output (-1 unknown) */
+    int spatial_1x1;                  /* output 0 is known to be [N, C, 1, 1] */
     int n_state;
     int state[MT_LAYER_MAX_STATE];    /* indices into the model's state table */
     MT_ALIGN16 unsigned char attr[256]; /* the kind's own attribute struct */
 };
+
+/* Returns y as output 0 of a single-output layer: MT_OK, or the pending error if y is NULL. */
+static inline mt_status mt_layer_out1(mt_tensor **out, mt_tensor *y)
+{
+    out[0] = y;
+    return y ? MT_OK : (mt_last_status() != MT_OK ? mt_last_status() : MT_ERR_INVALID);
+}
 
 #define MT_LAYER_ATTR(L, type) ((type *)(void *)(L)->attr)
 
@@ -81,14 +96,29 @@ typedef struct mt_state_entry {
     int layer;           /* owning layer */
 } mt_state_entry;
 
+/* A name that stands for a value: a block instance (its output) or a model output. */
+typedef struct mt_alias {
+    char *name;
+    int value;
+} mt_alias;
+
 struct mt_model {
     char *file;                /* graph file */
+    char *name;                /* graph name: */
     mt_device dev;
     int in_channels;
+    int nominal_hw[2];         /* input: {size: [h, w]} (0 if not given): summaries and the build-time shape check */
     mt_layer *layers;
     int n_layers;
-    int output;                /* value index of the output */
+    int n_values;              /* 1 (the input) + every layer's outputs */
+    int *value_layer;          /* per value: producing layer (-1 for the input) */
+    int *value_port;           /* per value: which output of that layer */
     int *last_use;             /* per value: last layer index reading it */
+    int n_outputs;             /* model outputs, in order */
+    int *outputs;              /* their value indices */
+    char **output_names;       /* and names (the `outputs:` entries) */
+    mt_alias *alias;
+    int n_alias;
     mt_state_entry *state;
     int n_state, cap_state;
     mt_tensor *param_block;    /* one allocation for every parameter */
@@ -96,8 +126,8 @@ struct mt_model {
     mt_tensor **params;        /* parameter views, state_dict order */
     int n_params;
     mt_tensor *one;            /* constant 1 (num_batches_tracked increments) */
-    mt_rng dropout_rng;
-    mt_tensor **aux;           /* per value, during forward: max-pool indices */
+    mt_rng dropout_rng;        /* the stream mt_model_forward uses (mt_model_run takes its own) */
+    const void *build_specs;   /* during the build only: the expanded specs and aliases (graph.c) */
 };
 
 /* ---- attribute access (errors name file:line:col of the spec) ---- */
@@ -115,8 +145,15 @@ const char *mt_layer_get_str(const mt_layer *L, const char *key);
 /* Records an error located at the attribute (or the layer) and returns it. */
 mt_status mt_layer_error(const mt_layer *L, const char *key, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
-/* Resolves a layer name (or "input") to its value index; error if unknown or not earlier. */
-mt_status mt_layer_lookup(const mt_model *m, const mt_layer *L, const char *key, int *value);
+/* Resolves the value named by attribute `key` ("layer", "layer.port", a block
+ * instance, or "input") and adds it to the values the layer reads: *slot is its
+ * index in L->in[] / the forward's in[]. Errors (unknown name or port, not an
+ * earlier layer) name file:line:column and the nearest name. */
+mt_status mt_layer_ref(mt_model *m, mt_layer *L, const char *key, int *slot);
+/* Adds value v to the values the layer reads; *slot as above. */
+mt_status mt_layer_read_value(mt_model *m, mt_layer *L, int v, int *slot);
+/* Layer that produced value v (NULL for the model input) and its port. */
+const mt_layer *mt_value_layer(const mt_model *m, int v, int *port);
 
 /* Declares state "<layer>.<suffix>" of the given shape; returns its index in *idx. */
 mt_status mt_layer_declare(mt_model *m, mt_layer *L, const char *suffix, int ndim, const int *shape, int is_param);

@@ -24,20 +24,7 @@ static mt_status linear_setup(mt_model *m, mt_layer *L)
     int ws[2] = {a->out, a->in};
     MT_TRY(mt_layer_declare(m, L, "weight", 2, ws, 1));
     if (a->bias) MT_TRY(mt_layer_declare(m, L, "bias", 1, &a->out, 1));
-    L->cout = a->out;
-    return MT_OK;
-}
-
-static mt_status linear_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const linear_attr *a = (const linear_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 2 || x->d[1] != a->in)
-        return mt_layer_error(L, NULL, "expects [N, %d] (flatten first), got rank %d with %d features", a->in, x->ndim,
-                              x->ndim >= 2 ? x->d[1] : 0);
-    o->ndim = 2;
-    o->d[0] = x->d[0];
-    o->d[1] = a->out;
+    L->cout[0] = a->out;
     return MT_OK;
 }
 
@@ -48,17 +35,17 @@ static mt_status linear_init(mt_model *m, mt_layer *L, mt_rng *rng)
                                 rng);
 }
 
-static mt_tensor *linear_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status linear_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const linear_attr *a = MT_LAYER_ATTR(L, linear_attr);
-    mt_tensor *y = mt_linear(vals[L->in[0]], mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL);
-    if (!y || a->act == MT_ACT_NONE) return y;
+    mt_tensor *y = mt_linear(in[0], mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL);
+    if (!y || a->act == MT_ACT_NONE) return mt_layer_out1(out, y);
     mt_tensor *z = mt_layer_activate(y, (mt_activation)a->act, a->slope);
     mt_tensor_release(y);
-    return z;
+    return mt_layer_out1(out, z);
 }
 
 const mt_layer_kind mt_layer_linear = {
-    "linear", "out|in|bias|activation|negative_slope|init|init_std", 1, 1,
-    linear_setup, linear_shape, linear_init, linear_forward,
+    "linear", "out|in|bias|activation|negative_slope|init|init_std", "", 1, 1,
+    linear_setup, linear_init, linear_forward,
 };

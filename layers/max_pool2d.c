@@ -1,8 +1,8 @@
 /* layers/max_pool2d.c: `type: max_pool2d` (torch.nn.MaxPool2d). Attributes:
  * kernel (default 2), stride (default = kernel), padding (p | [ph, pw] |
  * [t, b, l, r]; -inf padding), ceil_mode (false; Caffe/DeconvNet use true).
- * When a max_unpool2d names this layer in `indices:`, the argmax indices
- * (PyTorch convention, see core/ops.h) are kept during the forward pass. */
+ * Outputs: the pooled map, and port `indices` (`<name>.indices`): the argmax
+ * positions (MT_I32, PyTorch convention, core/ops.h) that a max_unpool2d reads. */
 #include "layer.h"
 
 typedef struct pool_attr {
@@ -19,21 +19,11 @@ static mt_status pool_setup(mt_model *m, mt_layer *L)
     MT_TRY(mt_layer_get_bool(L, "ceil_mode", 0, &a->ceil_mode));
     if (a->k[0] < 1 || a->k[1] < 1 || a->stride[0] < 1 || a->stride[1] < 1)
         return mt_layer_error(L, NULL, "kernel and stride must be >= 1");
+    L->cout[1] = L->cin[0];
     return MT_OK;
 }
 
-static mt_status pool_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const pool_attr *a = (const pool_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    *o = *x;
-    o->d[2] = mt_layer_window_out(x->d[2], a->k[0], a->stride[0], a->pad[0] + a->pad[1], 1, a->ceil_mode);
-    o->d[3] = mt_layer_window_out(x->d[3], a->k[1], a->stride[1], a->pad[2] + a->pad[3], 1, a->ceil_mode);
-    return MT_OK;
-}
-
-static mt_tensor *pool_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status pool_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const pool_attr *a = MT_LAYER_ATTR(L, pool_attr);
     mt_pool2d_params p = mt_pool2d_default(a->k[0]);
@@ -41,17 +31,11 @@ static mt_tensor *pool_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals,
     p.stride_h = a->stride[0], p.stride_w = a->stride[1];
     p.pad_top = a->pad[0], p.pad_bottom = a->pad[1], p.pad_left = a->pad[2], p.pad_right = a->pad[3];
     p.ceil_mode = a->ceil_mode;
-    mt_tensor *idx = NULL;
-    mt_tensor *y = mt_max_pool2d(vals[L->in[0]], p, L->keep_aux ? &idx : NULL);
-    if (y && L->keep_aux) {
-        L->aux_hw[0] = vals[L->in[0]]->shape[2];
-        L->aux_hw[1] = vals[L->in[0]]->shape[3];
-        mt_tensor_release(m->aux[L->index + 1]);
-        m->aux[L->index + 1] = idx;
-    }
-    return y;
+    out[1] = NULL;
+    out[0] = mt_max_pool2d(in[0], p, &out[1]);
+    return out[0] ? MT_OK : mt_last_status();
 }
 
 const mt_layer_kind mt_layer_max_pool2d = {
-    "max_pool2d", "kernel|stride|padding|ceil_mode", 1, 1, pool_setup, pool_shape, NULL, pool_forward,
+    "max_pool2d", "kernel|stride|padding|ceil_mode", "indices", 1, 1, pool_setup, NULL, pool_forward,
 };

@@ -1,48 +1,47 @@
-/* layers/max_unpool2d.c: `type: max_unpool2d` (torch.nn.MaxUnpool2d; the
- * DeconvNet / SegNet "unpooling" with switches). Attribute indices: the name of
- * the max_pool2d layer whose argmax positions are used; the output has that
- * pool's input size (DeconvNet's unpool_size), zeros except at the switches. */
+/* layers/max_unpool2d.c: `type: max_unpool2d` (torch.nn.MaxUnpool2d with
+ * output_size; the DeconvNet / SegNet "unpooling" with switches). Attribute
+ * indices: the `indices` port of the max_pool2d whose argmax positions are
+ * used ("pool1.indices"; a bare pool name means its indices too). The output
+ * has that pool's input size (DeconvNet's unpool_size: 75, 38, 19 are not 2x
+ * the pooled size), zeros except at the switches. The switches are values of
+ * this forward pass (not state of the model), so one model can run several
+ * forwards at once. */
+#include <string.h>
+
 #include "layer.h"
 
 extern const mt_layer_kind mt_layer_max_pool2d;
 
 static mt_status unpool_setup(mt_model *m, mt_layer *L)
 {
-    MT_TRY(mt_layer_lookup(m, L, "indices", &L->ref));
-    if (L->ref == 0 || m->layers[L->ref - 1].kind != &mt_layer_max_pool2d)
-        return mt_layer_error(L, "indices", "must name a max_pool2d layer");
-    m->layers[L->ref - 1].keep_aux = 1;
-    int pool_c = m->layers[L->ref - 1].cout;
-    if (pool_c > 0 && L->cin[0] > 0 && pool_c != L->cin[0])
-        return mt_layer_error(L, "indices", "pool '%s' has %d channels but the input has %d", m->layers[L->ref - 1].name,
-                              pool_c, L->cin[0]);
+    const char *r = mt_layer_get_str(L, "indices");
+    if (!r) return mt_layer_error(L, NULL, "needs indices: <max_pool2d layer>.indices");
+    int slot, port;
+    MT_TRY(mt_layer_ref(m, L, "indices", &slot));
+    int v = L->in[slot];
+    const mt_layer *pool = mt_value_layer(m, v, &port);
+    if (!pool || pool->kind != &mt_layer_max_pool2d)
+        return mt_layer_error(L, "indices", "must name the indices of a max_pool2d layer (e.g. pool1.indices)");
+    if (port == 0) L->in[slot] = pool->out + 1; /* "pool1" -> "pool1.indices" */
+    /* the pool's input: its H, W are the output size */
+    MT_TRY(mt_layer_read_value(m, L, pool->in[0], NULL));
+    if (pool->cout[0] > 0 && L->cin[0] > 0 && pool->cout[0] != L->cin[0])
+        return mt_layer_error(L, "indices", "pool '%s' has %d channels but the input has %d", pool->name, pool->cout[0],
+                              L->cin[0]);
     return MT_OK;
 }
 
-static mt_status unpool_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
+static mt_status unpool_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
-    const mt_lshape *x = &vals[L->in[0]], *pooled = &vals[L->ref];
-    const mt_lshape *before = &vals[m->layers[L->ref - 1].in[0]];
-    if (x->ndim != 4 || x->d[2] != pooled->d[2] || x->d[3] != pooled->d[3])
-        return mt_layer_error(L, NULL, "input %dx%d does not match the pool output %dx%d", x->d[2], x->d[3],
-                              pooled->d[2], pooled->d[3]);
-    *o = *x;
-    o->d[2] = before->d[2];
-    o->d[3] = before->d[3];
-    return MT_OK;
-}
-
-static mt_tensor *unpool_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
-{
-    const mt_layer *pool = &m->layers[L->ref - 1];
-    mt_tensor *idx = m->aux[L->ref];
-    if (!idx) {
-        MT_ERR(MT_ERR_STATE, "max_unpool2d '%s': indices of '%s' not available", L->name, pool->name);
-        return NULL;
+    const mt_tensor *x = in[0], *idx = in[1], *before = in[2];
+    if (x->ndim != 4 || idx->ndim != 4 || x->shape[2] != idx->shape[2] || x->shape[3] != idx->shape[3]) {
+        char a[96], b[96];
+        return mt_layer_error(L, "indices", "input %s does not match the pool output %s", mt_shape_str(x, a, sizeof a),
+                              mt_shape_str(idx, b, sizeof b));
     }
-    return mt_max_unpool2d(vals[L->in[0]], idx, pool->aux_hw[0], pool->aux_hw[1]);
+    return mt_layer_out1(out, mt_max_unpool2d(in[0], in[1], before->shape[2], before->shape[3]));
 }
 
 const mt_layer_kind mt_layer_max_unpool2d = {
-    "max_unpool2d", "indices", 1, 1, unpool_setup, unpool_shape, NULL, unpool_forward,
+    "max_unpool2d", "indices", "", 1, 1, unpool_setup, NULL, unpool_forward,
 };

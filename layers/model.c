@@ -8,65 +8,96 @@
 #include "../core/device.h"
 #include "layer.h"
 
-mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training)
+/* Runs the layers in order. vals has m->n_values entries (all NULL but
+ * vals[0] = x on entry); with keep_all every value stays (summaries), else a
+ * value is released after its last reader (autograd keeps what backward needs). */
+static mt_status run_layers(mt_model *m, mt_tensor **vals, mt_fwd *f, int keep_all)
 {
-    if (!m || !x) {
-        if (!m) MT_ERR(MT_ERR_INVALID, "mt_model_forward: model is NULL");
-        return NULL;
-    }
-    if (x->ndim != 4 || x->shape[1] != m->in_channels) {
-        char b[96];
-        MT_ERR(MT_ERR_INVALID, "%s: input must be [N, %d, H, W], got %s", m->file, m->in_channels,
-               mt_shape_str(x, b, sizeof b));
-        return NULL;
-    }
-    if (!mt_device_eq(x->storage->device, m->dev)) {
-        char a[32], b[32];
-        MT_ERR(MT_ERR_INVALID, "%s: input is on %s but the model is on %s", m->file,
-               mt_device_str(x->storage->device, a, sizeof a), mt_device_str(m->dev, b, sizeof b));
-        return NULL;
-    }
-    int nv = m->n_layers + 1;
-    mt_tensor **vals = mt_calloc((size_t)nv, sizeof *vals);
-    if (!vals) return NULL;
-    vals[0] = mt_tensor_retain(x);
-    mt_tensor *result = NULL;
-    int ok = 1;
-    for (int i = 0; i < m->n_layers && ok; i++) {
+    mt_tensor *in[MT_LAYER_MAX_IN];
+    for (int i = 0; i < m->n_layers; i++) {
         mt_layer *L = &m->layers[i];
-        mt_tensor *y = L->kind->forward(m, L, vals, training);
-        if (!y) {
-            char w[600];
+        for (int k = 0; k < L->n_in; k++) in[k] = vals[L->in[k]];
+        mt_tensor **out = &vals[L->out];
+        mt_status s = L->kind->forward(m, L, in, out, f);
+        for (int p = 0; s == MT_OK && p < L->n_out; p++)
+            if (!out[p]) s = MT_ERR(MT_ERR_INVALID, "output %d missing", p);
+        for (int p = 0; s == MT_OK && p < L->n_out; p++)
+            for (int d = 0; d < out[p]->ndim; d++)
+                if (out[p]->shape[d] <= 0) {
+                    char b1[96], b2[96];
+                    s = MT_ERR(MT_ERR_INVALID, "output %d would be empty: %s (input %s)", p,
+                               mt_shape_str(out[p], b1, sizeof b1), mt_shape_str(vals[0], b2, sizeof b2));
+                    break;
+                }
+        if (s != MT_OK) {
+            char w[600], prev[1500];
             mt_yaml_where(L->spec, w, sizeof w);
-            char prev[1500];
             snprintf(prev, sizeof prev, "%s", mt_last_error());
-            mt_error_replace(mt_last_status() ? mt_last_status() : MT_ERR_INVALID, __FILE__, __LINE__,
-                             "%s: layer '%s' (%s) failed: %s", w, L->name, L->kind->type, prev);
-            ok = 0;
-            break;
+            return mt_error_replace(s, __FILE__, __LINE__, "%s: layer '%s' (%s) failed: %s", w, L->name, L->kind->type, prev);
         }
-        vals[i + 1] = y;
-        /* drop values no later layer reads (autograd keeps what backward needs) */
+        if (keep_all) continue;
         for (int k = 0; k < L->n_in; k++) {
             int v = L->in[k];
-            if (m->last_use[v] == i && v != m->output && vals[v]) {
+            if (m->last_use[v] == i && vals[v]) {
                 mt_tensor_release(vals[v]);
                 vals[v] = NULL;
             }
         }
-        if (L->ref >= 0 && m->last_use[L->ref] == i && L->ref != m->output && vals[L->ref]) {
-            mt_tensor_release(vals[L->ref]);
-            vals[L->ref] = NULL;
-        }
     }
-    if (ok) result = mt_tensor_retain(vals[m->output]);
-    for (int i = 0; i < nv; i++) {
-        mt_tensor_release(vals[i]);
-        mt_tensor_release(m->aux[i]);
-        m->aux[i] = NULL;
+    return MT_OK;
+}
+
+static mt_status check_input(const mt_model *m, const mt_tensor *x)
+{
+    if (!m) return MT_ERR(MT_ERR_INVALID, "model is NULL");
+    if (!x) return mt_last_status() != MT_OK ? mt_last_status() : MT_ERR(MT_ERR_INVALID, "input is NULL");
+    if (x->ndim < 2 || x->shape[1] != m->in_channels) {
+        char b[96];
+        return MT_ERR(MT_ERR_INVALID, "%s: input must be [N, %d, ...] (NCHW), got %s", m->file, m->in_channels,
+                      mt_shape_str(x, b, sizeof b));
     }
+    if (!mt_tensor_is_meta(x) && !mt_device_eq(x->storage->device, m->dev)) {
+        char a[32], b[32];
+        return MT_ERR(MT_ERR_INVALID, "%s: input is on %s but the model is on %s", m->file,
+                      mt_device_str(x->storage->device, a, sizeof a), mt_device_str(m->dev, b, sizeof b));
+    }
+    return MT_OK;
+}
+
+mt_status mt_model_run(mt_model *m, mt_tensor *x, int training, mt_rng *rng, mt_tensor **outputs)
+{
+    for (int i = 0; m && i < m->n_outputs; i++) outputs[i] = NULL;
+    MT_TRY(check_input(m, x));
+    mt_rng none = {0, 0};
+    mt_fwd f = {training, rng ? rng : &none};
+    if (training && !rng) return MT_ERR(MT_ERR_INVALID, "%s: a training forward needs a random stream", m->file);
+    mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
+    if (!vals) return MT_ERR_NOMEM;
+    vals[0] = mt_tensor_retain(x);
+    /* model outputs are read "after" the last layer */
+    mt_status s = run_layers(m, vals, &f, 0);
+    for (int i = 0; s == MT_OK && i < m->n_outputs; i++) outputs[i] = mt_tensor_retain(vals[m->outputs[i]]);
+    for (int v = 0; v < m->n_values; v++) mt_tensor_release(vals[v]);
     free(vals);
-    return result;
+    return s;
+}
+
+mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training)
+{
+    mt_tensor *outs[MT_LAYER_MAX_OUT * 4] = {0}, **o = outs;
+    if (m && m->n_outputs > (int)(sizeof outs / sizeof *outs) && !(o = mt_calloc((size_t)m->n_outputs, sizeof *o)))
+        return NULL;
+    mt_status s = mt_model_run(m, x, training, m ? &m->dropout_rng : NULL, o);
+    mt_tensor *y = s == MT_OK ? o[0] : NULL;
+    for (int i = 1; s == MT_OK && i < m->n_outputs; i++) mt_tensor_release(o[i]);
+    if (o != outs) free(o);
+    return y;
+}
+
+int mt_model_output_count(const mt_model *m) { return m->n_outputs; }
+const char *mt_model_output_name(const mt_model *m, int i)
+{
+    return i >= 0 && i < m->n_outputs ? m->output_names[i] : NULL;
 }
 
 mt_tensor **mt_model_params(mt_model *m, int *n)
@@ -80,6 +111,17 @@ size_t mt_model_param_count(const mt_model *m)
     size_t n = 0;
     for (int i = 0; i < m->n_state; i++)
         if (m->state[i].is_param) n += mt_shape_numel(m->state[i].ndim, m->state[i].shape);
+    return n;
+}
+
+size_t mt_model_keras_buffer_count(const mt_model *m)
+{
+    size_t n = 0;
+    for (int i = 0; i < m->n_state; i++) {
+        const char *nm = m->state[i].name, *dot = strrchr(nm, '.');
+        if (!m->state[i].is_param && !(dot && !strcmp(dot + 1, "num_batches_tracked")))
+            n += mt_shape_numel(m->state[i].ndim, m->state[i].shape);
+    }
     return n;
 }
 
@@ -132,87 +174,136 @@ void mt_model_set_rng(mt_model *m, uint64_t seed, uint64_t offset)
 
 mt_device mt_model_device(const mt_model *m) { return m->dev; }
 int mt_model_in_channels(const mt_model *m) { return m->in_channels; }
-
-/* shapes of every value for an input [n, c, h, w]; vals has n_layers + 1 entries */
-static mt_status symbolic_shapes(const mt_model *m, int n, int c, int h, int w, mt_lshape *vals)
+void mt_model_nominal_size(const mt_model *m, int *h, int *w)
 {
-    vals[0].ndim = 4;
-    vals[0].d[0] = n, vals[0].d[1] = c, vals[0].d[2] = h, vals[0].d[3] = w;
-    if (c != m->in_channels)
-        return MT_ERR(MT_ERR_INVALID, "%s: the model takes %d input channels, not %d", m->file, m->in_channels, c);
+    *h = m->nominal_hw[0];
+    *w = m->nominal_hw[1];
+}
+const char *mt_model_name(const mt_model *m) { return m->name ? m->name : ""; }
+
+/* Runs the graph on a meta input and keeps every value (vals: n_values entries). */
+static mt_status trace_shapes(mt_model *m, int in_ndim, const int *in_shape, mt_tensor **vals)
+{
+    if (in_ndim < 2 || in_shape[1] != m->in_channels)
+        return MT_ERR(MT_ERR_INVALID, "%s: the model takes %d input channels, not %d", m->file, m->in_channels,
+                      in_ndim >= 2 ? in_shape[1] : 0);
+    vals[0] = mt_tensor_new_meta(MT_REAL, in_ndim, in_shape);
+    if (!vals[0]) return mt_last_status();
+    mt_rng none = {0, 0};
+    mt_fwd f = {0, &none};
+    return run_layers(m, vals, &f, 1);
+}
+
+/* Value index of a name: an output name, alias (block instance), layer or "layer.port". */
+static int find_value(const mt_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_outputs; i++)
+        if (!strcmp(m->output_names[i], name)) return m->outputs[i];
+    for (int i = 0; i < m->n_alias; i++)
+        if (!strcmp(m->alias[i].name, name)) return m->alias[i].value;
+    if (!strcmp(name, "input")) return 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i].name, name)) return m->layers[i].out;
+    const char *dot = strrchr(name, '.');
+    if (!dot) return -1;
     for (int i = 0; i < m->n_layers; i++) {
         const mt_layer *L = &m->layers[i];
-        mt_lshape *o = &vals[i + 1];
-        memset(o, 0, sizeof *o);
-        mt_status s = L->kind->shape(m, L, vals, o);
-        if (s != MT_OK) return s;
-        for (int d = 0; d < o->ndim; d++)
-            if (o->d[d] <= 0) {
-                char wb[600];
-                return MT_ERR(MT_ERR_INVALID, "%s: layer '%s' (%s) would produce an empty output (dimension %d is %d) for input %dx%d",
-                              mt_yaml_where(L->spec, wb, sizeof wb), L->name, L->kind->type, d, o->d[d], h, w);
-            }
+        if (strlen(L->name) != (size_t)(dot - name) || strncmp(L->name, name, (size_t)(dot - name))) continue;
+        int p = 1;
+        for (const char *q = L->kind->ports; *q; p++) {
+            const char *bar = strchr(q, '|');
+            size_t l = bar ? (size_t)(bar - q) : strlen(q);
+            if (strlen(dot + 1) == l && !strncmp(q, dot + 1, l)) return p < L->n_out ? L->out + p : -1;
+            q += l + (bar ? 1 : 0);
+        }
+        char *end;
+        long k = strtol(dot + 1, &end, 10); /* split outputs: "layer.0", "layer.1", ... */
+        if (*end == '\0' && end != dot + 1 && k >= 0 && k < L->n_out) return L->out + (int)k;
     }
+    return -1;
+}
+
+mt_status mt_model_shape(mt_model *m, const char *value, int in_ndim, const int *in_shape, int *ndim,
+                         int shape[MT_MAX_DIMS])
+{
+    int v = value ? find_value(m, value) : m->outputs[0];
+    if (v < 0) return MT_ERR(MT_ERR_INVALID, "%s: no value named '%s' (a layer, layer.port or output)", m->file, value);
+    mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
+    if (!vals) return MT_ERR_NOMEM;
+    mt_status s = trace_shapes(m, in_ndim, in_shape, vals);
+    if (s == MT_OK) {
+        *ndim = vals[v]->ndim;
+        for (int i = 0; i < MT_MAX_DIMS; i++) shape[i] = i < *ndim ? vals[v]->shape[i] : 0;
+    }
+    for (int i = 0; i < m->n_values; i++) mt_tensor_release(vals[i]);
+    free(vals);
+    return s;
+}
+
+static mt_status shape4(const mt_model *m, const char *value, int n, int c, int h, int w, int *ndim, int shape[4])
+{
+    int in[4] = {n, c, h, w}, s[MT_MAX_DIMS];
+    MT_TRY(mt_model_shape((mt_model *)m, value, 4, in, ndim, s));
+    if (*ndim > 4) return MT_ERR(MT_ERR_INVALID, "%s: value has rank %d; use mt_model_shape", m->file, *ndim);
+    for (int i = 0; i < 4; i++) shape[i] = i < *ndim ? s[i] : 0;
     return MT_OK;
 }
 
 mt_status mt_model_output_shape(const mt_model *m, int n, int c, int h, int w, int *ndim, int shape[4])
 {
-    mt_lshape *vals = mt_calloc((size_t)m->n_layers + 1, sizeof *vals);
-    if (!vals) return MT_ERR_NOMEM;
-    mt_status s = symbolic_shapes(m, n, c, h, w, vals);
-    if (s == MT_OK) {
-        *ndim = vals[m->output].ndim;
-        for (int i = 0; i < 4; i++) shape[i] = i < *ndim ? vals[m->output].d[i] : 0;
-    }
-    free(vals);
-    return s;
+    return shape4(m, NULL, n, c, h, w, ndim, shape);
 }
 
 mt_status mt_model_layer_output_shape(const mt_model *m, const char *layer, int n, int c, int h, int w, int *ndim,
                                       int shape[4])
 {
-    int idx = -1;
-    for (int i = 0; i < m->n_layers; i++)
-        if (!strcmp(m->layers[i].name, layer)) idx = i + 1;
-    if (idx < 0) return MT_ERR(MT_ERR_INVALID, "%s: no layer named '%s'", m->file, layer);
-    mt_lshape *vals = mt_calloc((size_t)m->n_layers + 1, sizeof *vals);
-    if (!vals) return MT_ERR_NOMEM;
-    mt_status s = symbolic_shapes(m, n, c, h, w, vals);
-    if (s == MT_OK) {
-        *ndim = vals[idx].ndim;
-        for (int i = 0; i < 4; i++) shape[i] = i < *ndim ? vals[idx].d[i] : 0;
-    }
-    free(vals);
-    return s;
+    return shape4(m, layer, n, c, h, w, ndim, shape);
+}
+
+static size_t layer_params(const mt_model *m, const mt_layer *L)
+{
+    size_t np = 0;
+    for (int k = 0; k < L->n_state; k++)
+        if (m->state[L->state[k]].is_param) np += mt_shape_numel(m->state[L->state[k]].ndim, m->state[L->state[k]].shape);
+    return np;
 }
 
 mt_status mt_model_summary(const mt_model *m, int in_c, int in_h, int in_w, char **text_out)
 {
     *text_out = NULL;
-    mt_lshape *vals = mt_calloc((size_t)m->n_layers + 1, sizeof *vals);
+    mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
     if (!vals) return MT_ERR_NOMEM;
-    mt_status s = symbolic_shapes(m, 1, in_c, in_h, in_w, vals);
-    size_t cap = 256 + (size_t)m->n_layers * 128, used = 0;
+    int in_shape[4] = {1, in_c, in_h, in_w};
+    mt_status s = trace_shapes((mt_model *)m, 4, in_shape, vals);
+    size_t cap = 512 + (size_t)m->n_layers * 160 + (size_t)m->n_outputs * 160, used = 0;
     char *t = s == MT_OK ? mt_malloc(cap) : NULL;
     if (s == MT_OK && !t) s = MT_ERR_NOMEM;
     if (s == MT_OK) {
-        used += (size_t)snprintf(t + used, cap - used, "%-4s %-16s %-18s %-20s %14s\n", "#", "layer", "type", "output (C,H,W)", "params");
-        size_t total = 0;
+        used += (size_t)snprintf(t + used, cap - used, "%-4s %-28s %-18s %-22s %12s\n", "#", "layer", "type",
+                                 "output (C,H,W)", "params");
         for (int i = 0; i < m->n_layers; i++) {
             const mt_layer *L = &m->layers[i];
-            size_t np = 0;
-            for (int k = 0; k < L->n_state; k++)
-                if (m->state[L->state[k]].is_param) np += mt_shape_numel(m->state[L->state[k]].ndim, m->state[L->state[k]].shape);
-            total += np;
-            const mt_lshape *o = &vals[i + 1];
-            char shp[64];
-            if (o->ndim == 4) snprintf(shp, sizeof shp, "%d x %d x %d", o->d[1], o->d[2], o->d[3]);
-            else snprintf(shp, sizeof shp, "%d", o->d[1]);
-            used += (size_t)snprintf(t + used, cap - used, "%-4d %-16s %-18s %-20s %14zu\n", i + 1, L->name, L->kind->type, shp, np);
+            const mt_tensor *o = vals[L->out];
+            char shp[64] = "";
+            size_t u = 0;
+            for (int d = 1; d < o->ndim && u < sizeof shp; d++)
+                u += (size_t)snprintf(shp + u, sizeof shp - u, d > 1 ? " x %d" : "%d", o->shape[d]);
+            if (L->n_out > 1 && u < sizeof shp) snprintf(shp + u, sizeof shp - u, " (+%d)", L->n_out - 1);
+            used += (size_t)snprintf(t + used, cap - used, "%-4d %-28s %-18s %-22s %12zu\n", i + 1, L->name,
+                                     L->kind->type, shp, layer_params(m, L));
         }
-        snprintf(t + used, cap - used, "total trainable parameters: %zu\n", total);
+        for (int i = 0; i < m->n_outputs; i++) {
+            char b[96];
+            used += (size_t)snprintf(t + used, cap - used, "output %-21s %s\n", m->output_names[i],
+                                     mt_shape_str(vals[m->outputs[i]], b, sizeof b));
+        }
+        size_t np = mt_model_param_count(m), nb = mt_model_keras_buffer_count(m);
+        snprintf(t + used, cap - used,
+                 "total trainable parameters: %zu\nbuffers (batch-norm statistics etc.): %zu\n"
+                 "Keras total (parameters + buffers): %zu\n",
+                 np, nb, np + nb);
     }
+    for (int i = 0; i < m->n_values; i++) mt_tensor_release(vals[i]);
     free(vals);
     if (s != MT_OK) {
         free(t);

@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "../core/rng.h"
 #include "../core/tensor.h"
 
 #ifdef __cplusplus
@@ -35,14 +36,44 @@ mt_status mt_model_load_yaml(const char *path, int n_args, const mt_model_arg *a
                              uint64_t seed, mt_model **out);
 void mt_model_free(mt_model *m);
 
-/* Forward pass: x [N, C, H, W] -> the graph's output (logits). training
- * selects batch-norm batch statistics and active dropout. Returns NULL on error. */
+/* Forward pass: x [N, C, H, W] -> the graph's first output (logits).
+ * training selects batch-norm batch statistics and active dropout/drop-path,
+ * whose masks come from the model's own stream (mt_model_get_rng), advanced
+ * here: the one call that writes the model besides batch-norm statistics.
+ * Returns NULL on error (message names the layer and file:line:column). */
 mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training);
+
+/* Forward pass with every output: outputs[i] (new references) for
+ * i < mt_model_output_count(m), in the order of the graph's `outputs:`.
+ * rng: the random stream of this pass (dropout, drop-path; advanced), may be
+ * NULL when training = 0. Writes nothing in the model in evaluation mode (two
+ * threads may run one model at once); in training, batch-norm running
+ * statistics are updated as in PyTorch. x may be a meta tensor
+ * (mt_tensor_new_meta): the outputs are then meta tensors with the shapes the
+ * ops' shape rules give. Errors name the layer and file:line:column. */
+mt_status mt_model_run(mt_model *m, mt_tensor *x, int training, mt_rng *rng, mt_tensor **outputs);
+/* Number of model outputs (`outputs: [p3, p4, p5]`; 1 for `output: score`) and the i-th one's name. */
+int mt_model_output_count(const mt_model *m);
+const char *mt_model_output_name(const mt_model *m, int i);
+
+/* Shape of a value for an input of shape in_shape (rank in_ndim, usually
+ * [N, C, H, W]): value NULL = output 0; else an output name, a layer name,
+ * "layer.port" (e.g. "pool1.indices") or a block instance. Found by running
+ * the graph on meta tensors (the ops' shape rules; nothing is allocated, so
+ * a full-size network is fine anywhere). Errors name the first layer that
+ * fails (e.g. an empty output for a valid U-Net input that is too small). */
+mt_status mt_model_shape(mt_model *m, const char *value, int in_ndim, const int *in_shape, int *ndim,
+                         int shape[MT_MAX_DIMS]);
 
 /* Trainable parameters (requires_grad) in state_dict order. */
 mt_tensor **mt_model_params(mt_model *m, int *n);
 /* Number of trainable scalars (PyTorch sum(p.numel() for p in parameters())). */
 size_t mt_model_param_count(const mt_model *m);
+/* Number of buffer scalars that Keras counts as non-trainable weights:
+ * batch-norm running mean and variance, normalisation mean/variance/count
+ * (not PyTorch's num_batches_tracked). Keras model.summary()'s "Total
+ * params" = mt_model_param_count + mt_model_keras_buffer_count. */
+size_t mt_model_keras_buffer_count(const mt_model *m);
 
 /* The state_dict: every named tensor (parameters then buffers, in order). */
 int mt_model_state_count(const mt_model *m);
@@ -59,17 +90,20 @@ void mt_model_set_rng(mt_model *m, uint64_t seed, uint64_t offset);
 /* Multi-line summary: one row per layer with output shape and parameter count. */
 mt_status mt_model_summary(const mt_model *m, int in_c, int in_h, int in_w, char **text_out);
 
-/* Output shape for an input [n, c, h, w], computed symbolically (no tensors
- * are allocated; works for full-size U-Nets on any machine): *ndim = 4 for
- * [N, C, H, W] or 2 for [N, F]. Errors name the first layer whose output
- * would be empty (e.g. a valid U-Net input that is too small). */
+/* 4-D conveniences over mt_model_shape: the first output's shape (or the
+ * named layer's output 0) for an input [n, c, h, w]; *ndim <= 4 (an error
+ * for a higher-rank value: use mt_model_shape). */
 mt_status mt_model_output_shape(const mt_model *m, int n, int c, int h, int w, int *ndim, int shape[4]);
 /* Same, for the output of the named layer. */
 mt_status mt_model_layer_output_shape(const mt_model *m, const char *layer, int n, int c, int h, int w, int *ndim,
                                       int shape[4]);
-/* Device the model lives on, and the number of input channels it takes. */
+/* Device the model lives on, the number of input channels it takes, its
+ * nominal input size (`input: {size: [h, w]}`; 0, 0 if the graph gives none)
+ * and its name. */
 mt_device mt_model_device(const mt_model *m);
 int mt_model_in_channels(const mt_model *m);
+void mt_model_nominal_size(const mt_model *m, int *h, int *w);
+const char *mt_model_name(const mt_model *m);
 
 #ifdef __cplusplus
 }

@@ -19,23 +19,10 @@ static mt_status pad_setup(mt_model *m, mt_layer *L)
     return MT_OK;
 }
 
-static mt_status pad_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const pad_attr *a = (const pad_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    if (a->mode == MT_PAD_REFLECT && (a->pad[0] >= x->d[2] || a->pad[1] >= x->d[2] || a->pad[2] >= x->d[3] || a->pad[3] >= x->d[3]))
-        return mt_layer_error(L, "padding", "reflect padding must be smaller than the input %dx%d", x->d[2], x->d[3]);
-    *o = *x;
-    o->d[2] += a->pad[0] + a->pad[1];
-    o->d[3] += a->pad[2] + a->pad[3];
-    return MT_OK;
-}
-
-static mt_tensor *pad_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status pad_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const pad_attr *a = MT_LAYER_ATTR(L, pad_attr);
-    return mt_pad2d(vals[L->in[0]], a->pad[0], a->pad[1], a->pad[2], a->pad[3], (mt_pad_mode)a->mode, a->value);
+    return mt_layer_out1(out, mt_pad2d(in[0], a->pad[0], a->pad[1], a->pad[2], a->pad[3], (mt_pad_mode)a->mode, a->value));
 }
 
-const mt_layer_kind mt_layer_pad = {"pad", "padding|mode|value", 1, 1, pad_setup, pad_shape, NULL, pad_forward};
+const mt_layer_kind mt_layer_pad = {"pad", "padding|mode|value", "", 1, 1, pad_setup, NULL, pad_forward};

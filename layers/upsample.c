@@ -26,25 +26,15 @@ static void out_size(const upsample_attr *a, int h, int w, int *oh, int *ow)
     else *oh = h * a->scale[0], *ow = w * a->scale[1];
 }
 
-static mt_status upsample_shape(const mt_model *m, const mt_layer *L, const mt_lshape *vals, mt_lshape *o)
-{
-    const upsample_attr *a = (const upsample_attr *)(const void *)L->attr;
-    const mt_lshape *x = &vals[L->in[0]];
-    if (x->ndim != 4) return mt_layer_error(L, NULL, "expects a [N, C, H, W] input");
-    *o = *x;
-    out_size(a, x->d[2], x->d[3], &o->d[2], &o->d[3]);
-    return MT_OK;
-}
-
-static mt_tensor *upsample_forward(mt_model *m, mt_layer *L, mt_tensor *const *vals, int training)
+static mt_status upsample_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
 {
     const upsample_attr *a = MT_LAYER_ATTR(L, upsample_attr);
-    mt_tensor *x = vals[L->in[0]];
+    mt_tensor *x = in[0];
     int oh, ow;
     out_size(a, x->shape[2], x->shape[3], &oh, &ow);
-    return mt_upsample2d(x, oh, ow, a->mode ? MT_UPSAMPLE_BILINEAR : MT_UPSAMPLE_NEAREST, a->align_corners);
+    return mt_layer_out1(out, mt_upsample2d(x, oh, ow, a->mode ? MT_UPSAMPLE_BILINEAR : MT_UPSAMPLE_NEAREST, a->align_corners));
 }
 
 const mt_layer_kind mt_layer_upsample = {
-    "upsample", "scale|size|mode|align_corners", 1, 1, upsample_setup, upsample_shape, NULL, upsample_forward,
+    "upsample", "scale|size|mode|align_corners", "", 1, 1, upsample_setup, NULL, upsample_forward,
 };

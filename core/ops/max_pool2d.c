@@ -167,6 +167,8 @@ mt_tensor *mt_max_pool2d(mt_tensor *x, mt_pool2d_params p, mt_tensor **indices)
     max_pool2d_attr a = {p, indices};
     mt_tensor *in[1] = {x};
     mt_tensor *y = mt_op1(&mt_op_max_pool2d, 1, 1, in, &a, sizeof a);
+    if (y && indices && mt_tensor_is_meta(y)) /* shape-only run: the indices are shaped like y */
+        *indices = mt_tensor_new_meta(MT_I32, y->ndim, y->shape);
     if (!y && indices) {
         mt_tensor_release(*indices);
         *indices = NULL;
