@@ -464,6 +464,9 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         inputs = mt_yaml_new_scalar(out->next_from, item);
         if (!inputs) s = MT_ERR_NOMEM;
     }
+    /* after a plain layer: that layer (so that `input` names it in every layer of the body, not only the first) */
+    const mt_yaml_node *prev = s == MT_OK && !inputs && out->n > 0 ? mt_yaml_map_get(out->v[out->n - 1], "name") : NULL;
+    if (prev && prev->kind == MT_YAML_SCALAR && !(inputs = mt_yaml_new_scalar(prev->value, item))) s = MT_ERR_NOMEM;
     const mt_yaml_node *params = def ? mt_yaml_map_get(def, "params") : NULL, *body = def ? mt_yaml_map_get(def, "layers") : NULL;
     if (s == MT_OK && (def->kind != MT_YAML_MAP || !body))
         s = MT_ERR(MT_ERR_INVALID, "%s: block '%s' needs layers: [...] (and optional params:, output:)",
@@ -527,7 +530,7 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         if (s == MT_OK) snprintf(target, len, "%s.%s", iname->value, tn);
         mt_yaml_free(oe);
     }
-    /* rename the layers and their references */
+    /* rewrite the references first (all against the block's own names), then rename the layers */
     for (int i = 0; s == MT_OK && i < local.n; i++) {
         mt_yaml_node *spec = local.v[i];
         for (size_t k = 0; s == MT_OK && k < sizeof g_ref_keys / sizeof *g_ref_keys; k++) {
@@ -542,7 +545,9 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
             if (!c) s = MT_ERR_NOMEM;
             else s = mt_yaml_put(spec, "from", c);
         }
-        mt_yaml_node *n = mt_yaml_map_get(spec, "name");
+    }
+    for (int i = 0; s == MT_OK && i < local.n; i++) {
+        mt_yaml_node *n = mt_yaml_map_get(local.v[i], "name");
         if (s == MT_OK && n && n->kind == MT_YAML_SCALAR) {
             size_t len = strlen(iname->value) + strlen(n->value) + 2;
             char *nv = mt_malloc(len);
