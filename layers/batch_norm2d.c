@@ -4,10 +4,10 @@
  * false = Keras BatchNormalization(scale=False): no gamma, only beta, as in
  * InceptionResNetV2),
  * unbiased_running_var (true: PyTorch / Keras 2; false: Keras 3), activation
- * (applied after normalisation, + negative_slope), init (pytorch: gamma 1,
- * beta 0, as torch; normal: gamma ~ N(1, init_std^2), beta 0, the DCGAN /
- * pix2pix / GANomaly init_weights "normal" with init_std 0.02, the default;
- * torch.nn.init.normal_(bn.weight, 1.0, 0.02), constant_(bn.bias, 0)).
+ * (applied after normalisation, + negative_slope), init (default pytorch:
+ * gamma 1, beta 0; normal: gamma ~ N(1, init_std^2), beta 0, the DCGAN /
+ * pix2pix / GANomaly init_weights "normal", i.e. torch.nn.init.normal_(
+ * bn.weight, 1.0, init_std), constant_(bn.bias, 0); init_std default 0.02).
  * State: <name>.weight, <name>.bias [C] (parameters, when affine);
  * buffers <name>.running_mean [C] (0), <name>.running_var [C] (1),
  * <name>.num_batches_tracked [] (0, incremented by each training forward as in PyTorch). */
