@@ -364,14 +364,14 @@ static void tensor_shape(const mt_tensor *t, int *nd, long long s[8])
     for (int d = 0; d < t->ndim; d++) s[d] = t->shape[d];
 }
 
-/* shapes after conversion against the model; dtypes */
+/* shapes after conversion against the model, and dtypes, in state_dict order */
 static mt_status check_shapes(wload *w, int skip_mismatched, int *n_loaded)
 {
     *n_loaded = 0;
-    for (int i = 0; i < w->src.n; i++) {
-        wassign *a = &w->a[i];
-        if (a->target < 0) continue;
-        const mt_wsrc_tensor *t = &w->src.t[i];
+    for (int j = 0; j < mt_model_state_count(w->m); j++) {
+        if (!w->owner[j]) continue;
+        wassign *a = &w->a[w->owner[j] - 1];
+        const mt_wsrc_tensor *t = &w->src.t[w->owner[j] - 1];
         const char *tname = mt_model_state_name(w->m, a->target);
         if (a->layout == MT_WLAYOUT_AUTO) a->layout = auto_layout(t);
         char s1[160], s2[160];
