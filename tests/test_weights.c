@@ -239,6 +239,7 @@ TEST(weights_keras_h5_forward_matches_torch)
     CHECK(dw_ok, "block1_dw.weight not loaded from the depthwise kernel as [8, 1, 3, 3]");
 }
 
+/* /model_weights of a full-model file; layer_names0/1; variable-length UTF-8 names; float64 data */
 TEST(weights_keras_full_model_h5_chunked_layer_names)
 {
     NEED_FIXTURES(dir);

@@ -11,7 +11,8 @@
                                Keras layer names unlike ours (tests/data/weights_tiny_keras_map.yaml),
                                a weightless input layer and a Normalization layer (int64 count)
         tiny_keras_full.h5     the same under /model_weights of a full-model file, with
-                               layer_names split into layer_names0/1 (as Keras does above 64 KB)
+                               layer_names split into layer_names0/1 (as Keras does above 64 KB),
+                               names as variable-length UTF-8 strings, float64 datasets
         unet_bn_keras.h5       UNetBN with auto-numbered Keras layer names (conv2d_1..conv2d_11,
                                batch_normalization, batch_normalization_1.., conv2d_transpose_1..),
                                layer_names shuffled (tests/data/weights_unet_bn_order_map.yaml)
@@ -111,14 +112,18 @@ def as_np(t):
     return t.detach().contiguous().numpy().astype(np.float32)
 
 
-def write_keras(path, layers, base="/", chunk_names=False):
-    """layers: [(keras layer name, [(variable, tensor or ndarray)])] in model order."""
+def write_keras(path, layers, base="/", chunk_names=False, vlen=False):
+    """layers: [(keras layer name, [(variable, tensor or ndarray)])] in model order. vlen: names as
+    variable-length strings (h5py's str) and float64 data, instead of Keras's fixed-length bytes
+    and float32."""
+    def strings(names):
+        return list(names) if vlen else np.array([n.encode() for n in names])
     with h5py.File(path, "w") as f:
         root = f
         if base != "/":
             f.attrs["model_config"] = b'{"class_name": "Functional"}'
             root = f.create_group(base.strip("/"))
-        names = np.array([n.encode() for n, _ in layers])
+        names = strings(n for n, _ in layers)
         if chunk_names:
             half = len(names) // 2
             root.attrs["layer_names0"] = names[:half]
@@ -131,9 +136,10 @@ def write_keras(path, layers, base="/", chunk_names=False):
             g = root.create_group(lname)
             wnames = [f"{lname}/{var}:0" for var, _ in weights]
             # Keras writes np.asarray([]) (float64, empty) for a layer without weights
-            g.attrs["weight_names"] = np.array([w.encode() for w in wnames]) if wnames else np.asarray([])
+            g.attrs["weight_names"] = strings(wnames) if wnames else np.asarray([])
             for wn, (_, val) in zip(wnames, weights):
-                g.create_dataset(wn, data=val if isinstance(val, np.ndarray) else as_np(val))
+                val = val if isinstance(val, np.ndarray) else as_np(val)
+                g.create_dataset(wn, data=val.astype(np.float64) if vlen and val.dtype == np.float32 else val)
 
 
 def tiny_keras_layers(model):
@@ -213,7 +219,7 @@ def make(out):
         f["y_unet"] = reference(unet, x_unet)
     write_keras(os.path.join(out, "tiny_keras.h5"), tiny_keras_layers(tiny))
     write_keras(os.path.join(out, "tiny_keras_full.h5"), tiny_keras_layers(tiny), base="/model_weights",
-                chunk_names=True)
+                chunk_names=True, vlen=True)
     write_keras(os.path.join(out, "unet_bn_keras.h5"), unet_keras_layers(unet, np.random.default_rng(3)))
     sd = tiny.state_dict()
     items = [(k, v, dtypes.get(k, "F32")) for k, v in sd.items() if k != "block1_bn.num_batches_tracked"]
