@@ -69,7 +69,11 @@ mt_status cli_session_init_weights(cli_session *s)
     if (!from || !from[0]) return MT_OK;
     mt_weights_options opt = {MT_WEIGHTS_AUTO, map && map[0] ? map : NULL, !s->exp.model.init_strict};
     mt_weights_report rep;
-    MT_TRY(mt_weights_load(s->model, from, &opt, &rep));
+    if (mt_weights_load(s->model, from, &opt, &rep) != MT_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", mt_last_error());
+        return mt_error_replace(mt_last_status(), __FILE__, __LINE__, "%s: model.init_from: %s", s->exp.config_path, msg);
+    }
     mt_weights_report_print(stdout, &rep, from, 8, 0);
     mt_weights_report_free(&rep);
     return MT_OK;

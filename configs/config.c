@@ -16,7 +16,7 @@
 typedef enum cfg_type {
     T_STR,    /* char *                                    */
     T_PATH,   /* char *, file must exist, stored absolute  */
-    T_OPTPATH,/* char *, "" = none, else as T_PATH         */
+    T_OPTPATH,/* char *, "" = none, else stored absolute; existence checked by the user of the file */
     T_INT,    /* int                                       */
     T_LONG,   /* long                                      */
     T_U64,    /* uint64_t                                  */
@@ -56,8 +56,9 @@ static const cfg_key g_keys[] = {
     {"model.params", T_PARAMS, "{}", NULL, OFF(model.args), -1, 0, 0, NULL,
      "Overrides of the graph's `params:` (e.g. base: 16, in_channels: 1, padding: same)."},
     SCALAR("model.init_from", T_OPTPATH, "\"\"", model.init_from,
-           "Pretrained weights loaded after the model is built, before training (a fresh run, not --resume): Keras "
-           ".h5, .safetensors or a medtrain checkpoint (docs/weights.md); empty = none."),
+           "Pretrained weights loaded after the model is built, before training starts (a fresh run only: "
+           "--resume, evaluate and predict do not read it): Keras .h5, .safetensors or a medtrain checkpoint "
+           "(docs/weights.md); empty = none."),
     SCALAR("model.init_map", T_OPTPATH, "\"\"", model.init_map,
            "Name map YAML from the file's tensor names to the model's (docs/weights.md); empty = default names."),
     SCALAR("model.init_strict", T_BOOL, "true", model.init_strict,
@@ -353,6 +354,19 @@ static mt_status decode_key(mt_yaml_node *n, const cfg_key *k, mt_experiment *e)
         char *p = resolve_path(n, n->value);
         if (!p) return MT_ERR_NOMEM;
         char *abs = realpath(p, NULL);
+        if (!abs && k->type == T_OPTPATH) { /* absolute without requiring the file (checked where it is used) */
+            char cwd[PATH_MAX];
+            if (p[0] != '/' && getcwd(cwd, sizeof cwd)) {
+                size_t len = strlen(cwd) + strlen(p) + 2;
+                if ((abs = mt_malloc(len)) != NULL) snprintf(abs, len, "%s/%s", cwd, p);
+            } else {
+                abs = mt_strdup(p);
+            }
+            if (!abs) {
+                free(p);
+                return MT_ERR_NOMEM;
+            }
+        }
         if (!abs) {
             mt_status s = MT_ERR(MT_ERR_IO, "%s: %s: file '%s' not found (resolved to '%s')", w, k->path, n->value, p);
             free(p);

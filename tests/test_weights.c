@@ -793,19 +793,26 @@ TEST(weights_config_init_from_applied_by_train)
     if (st != MT_OK || !cfg_ok) mt_model_free(src);
     CHECK_OK(st);
     CHECK(cfg_ok, "model.init_from / init_map / init_strict not resolved as expected");
-    /* a missing file stops at load time with file:line */
+    /* a missing file is no config error (evaluate / predict / --resume of a run do not need it) ... */
     const char *sets[] = {"model.init_from=/nonexistent/w.safetensors"};
     st = mt_experiment_load(cfg, 1, sets, &e);
-    char msg[2048];
-    snprintf(msg, sizeof msg, "%s", mt_last_error());
-    mt_error_clear();
+    cfg_ok = st == MT_OK && !strcmp(e.model.init_from, "/nonexistent/w.safetensors");
     if (st == MT_OK) mt_experiment_free(&e);
-    if (st == MT_OK) mt_model_free(src);
-    CHECK(st != MT_OK && strstr(msg, "model.init_from") && strstr(msg, "not found"), "missing init_from: %s", msg);
+    if (!cfg_ok) mt_model_free(src);
+    CHECK(cfg_ok, "init_from of a missing file: %s", mt_last_error());
+    /* ... but a fresh run stops before training, naming the key and the file */
+    snprintf(run, sizeof run, "%s/test_weights/init_run_missing", mt_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "%s train %s --set model.init_from=/nonexistent/w.safetensors --device cpu --out %s", bin,
+             cfg, run);
+    int rc = run_cmd(cmd, out, sizeof out);
+    if (rc != 1) mt_model_free(src);
+    CHECK(rc == 1 && strstr(out, "model.init_from") && strstr(out, "'/nonexistent/w.safetensors': cannot open") &&
+              access(run, F_OK) != 0,
+          "train with a missing init_from (exit %d):\n%s", rc, out);
     /* train: the run prints the report and (lr 0) ends with the loaded parameters */
     snprintf(run, sizeof run, "%s/test_weights/init_run", mt_test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s", bin, cfg, run);
-    int rc = run_cmd(cmd, out, sizeof out);
+    rc = run_cmd(cmd, out, sizeof out);
     if (rc != 0) mt_model_free(src);
     CHECK(rc == 0 && strstr(out, "loaded 40 tensors from safetensors"), "train with init_from (exit %d):\n%s", rc, out);
     mt_model *trained = NULL;
@@ -822,4 +829,10 @@ TEST(weights_config_init_from_applied_by_train)
     if (trained) mt_model_free(trained);
     CHECK_OK(st);
     CHECK(same, "the run's parameters are not the init_from weights");
+    /* import-weights takes the run directory (its config.yaml: graph and params) */
+    char ck[1200];
+    snprintf(cmd, sizeof cmd, "%s import-weights %s %s --output %s", bin, run, init, wt_tmp("from_run.h5", ck, sizeof ck));
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "loaded 40 tensors") && access(ck, F_OK) == 0, "import-weights RUN_DIR (exit %d):\n%s",
+          rc, out);
 }
