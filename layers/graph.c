@@ -546,7 +546,7 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
             else s = mt_yaml_put(spec, "from", c);
         }
     }
-    for (int i = 0; s == MT_OK && i < local.n; i++) {
+    for (int i = 0; s == MT_OK && i < local.n; i++) { /* names last: references above saw the local names */
         mt_yaml_node *n = mt_yaml_map_get(local.v[i], "name");
         if (s == MT_OK && n && n->kind == MT_YAML_SCALAR) {
             size_t len = strlen(iname->value) + strlen(n->value) + 2;
@@ -744,10 +744,13 @@ static mt_status ref_error(const mt_model *m, const mt_layer *L, const mt_yaml_n
                           mt_yaml_where(at, w, sizeof w), L->name, ref, P->kind->type, P->name, dot + 1,
                           P->n_out > 1 && !P->kind->ports[0] ? "0.." : "out", P->kind->ports[0] ? ", " : "", P->kind->ports);
     }
-    for (int i = L->index + 1; i < m->n_layers; i++)
-        if (m->layers[i].name && !strcmp(m->layers[i].name, ref))
+    const spec_list *specs = (const spec_list *)m->build_specs;
+    for (int i = L->index + 1; specs && i < specs->n; i++) {
+        const mt_yaml_node *nm = specs->v[i] ? mt_yaml_map_get(specs->v[i], "name") : NULL;
+        if (nm && nm->kind == MT_YAML_SCALAR && !strcmp(nm->value, ref))
             return MT_ERR(MT_ERR_INVALID, "%s: layer '%s' reads '%s', which comes later: a layer may only read earlier "
                           "layers (the graph has no cycles)", mt_yaml_where(at, w, sizeof w), L->name, ref);
+    }
     int bd = INT_MAX;
     const char *nr = "input";
     for (int j = 0; j < L->index; j++) {
