@@ -5,7 +5,8 @@
  *   c ? a : b | or || | and && | not ! | == != < <= > >= | + - | * / // % | ** | unary -
  * '+' concatenates when either side is a string (numbers print as integers
  * when integral). Functions: min(a, b), max(a, b), int(x) (truncation),
- * floor(x), ceil(x), round(x) (Python's, halves to even), len(list or string).
+ * floor(x), ceil(x), round(x) (Python's, halves to even), log(x) (natural;
+ * x > 0), exp(x), sqrt(x) (x >= 0), len(list or string).
  * Names are looked up in the environment (graph params, block arguments and
  * repeat variables). Strings are written '...' or "...". A param whose YAML
  * value is a list (a table such as EfficientNet's stage list) is a list

@@ -25,9 +25,11 @@
  * are zero in exact arithmetic (a conv bias right before training-mode batch
  * norm) are compared against the largest gradient of the model instead of
  * their own ~1e-12 magnitude. In the float32 binary, gradients are held to
- * max(tol, 1e-3): a first-layer weight gradient sums ~10^5 products with
- * cancellation, and float32 accumulation (PyTorch's float32 too) lands at
- * 1e-4..1e-3 of its size; the float64 binary holds every gradient to tol.
+ * max(tol, 1e-2): a weight gradient sums ~10^5 products with cancellation,
+ * and float32 accumulation lands far from float64 (PyTorch's own float32 run
+ * of the S5 U-Net differs from its float64 run by up to 7e-3, medtrain's by
+ * 1.2e-3); outputs stay at tol, and the float64 binary holds every gradient
+ * to tol.
  * Random layers (dropout, drop-path) must be off in training cases (their
  * masks come from medtrain's counter streams, not torch's generator).
  * Skips with "skipped: ..." when /usr/bin/python3 or torch is missing.
