@@ -527,7 +527,7 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         if (s == MT_OK) snprintf(target, len, "%s.%s", iname->value, tn);
         mt_yaml_free(oe);
     }
-    /* rename the layers and their references */
+    /* rewrite the references (all of them first: names_local sees the local names as written) */
     for (int i = 0; s == MT_OK && i < local.n; i++) {
         mt_yaml_node *spec = local.v[i];
         for (size_t k = 0; s == MT_OK && k < sizeof g_ref_keys / sizeof *g_ref_keys; k++) {
@@ -542,6 +542,10 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
             if (!c) s = MT_ERR_NOMEM;
             else s = mt_yaml_put(spec, "from", c);
         }
+    }
+    /* then rename the layers */
+    for (int i = 0; s == MT_OK && i < local.n; i++) {
+        mt_yaml_node *spec = local.v[i];
         mt_yaml_node *n = mt_yaml_map_get(spec, "name");
         if (s == MT_OK && n && n->kind == MT_YAML_SCALAR) {
             size_t len = strlen(iname->value) + strlen(n->value) + 2;
