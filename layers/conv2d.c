@@ -23,8 +23,10 @@ static mt_status conv_setup(mt_model *m, mt_layer *L)
 static mt_status conv_init(mt_model *m, mt_layer *L, mt_rng *rng)
 {
     const conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
+    /* groups == input channels: a depthwise conv (Keras DepthwiseConv2D, depth multiplier out / groups) */
+    int depth_multiplier = a->groups > 1 && a->groups == L->cin[0] ? a->out / a->groups : 0;
     return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 0,
-                                rng);
+                                depth_multiplier, rng);
 }
 
 static mt_status conv_forward(mt_model *m, const mt_layer *L, mt_tensor *const *in, mt_tensor **out, mt_fwd *f)
