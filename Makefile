@@ -49,10 +49,11 @@ LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))
 CLI_C := $(wildcard cli/*.c)
 TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
-GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c)
+# the float64 binary also runs the network-vs-PyTorch-twin checks in training mode (tests/net_check.h)
+GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c) tests/net_check.c $(wildcard tests/test_net_*.c)
 # float64 build of the numeric core, for the finite-difference gradient checks
 F64_DIRS := core core/ops layers optim
-F64_C := $(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c))
+F64_C := $(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c)) configs/yaml_tree.c
 
 OBJ := $(LIB_C:%.c=$(BUILD)/f32/%.o) $(LIB_CXX:%.cpp=$(BUILD)/f32/%.o)
 ifeq ($(MT_CUDA),1)

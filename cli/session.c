@@ -9,6 +9,7 @@
 
 #include "../core/ops.h"
 #include "../data/preprocess.h"
+#include "../layers/weights.h"
 
 /* What the schema allows but this trainer cannot do, caught before any work. */
 static mt_status check_supported(const mt_experiment *e, const char *path)
@@ -60,6 +61,22 @@ mt_status cli_session_open_dataset(cli_session *s)
 mt_status cli_session_build_model(cli_session *s, uint64_t seed)
 {
     return mt_model_load_yaml(s->exp.model.graph, s->exp.model.n_args, s->exp.model.args, s->dev, seed, &s->model);
+}
+
+mt_status cli_session_init_weights(cli_session *s)
+{
+    const char *from = s->exp.model.init_from, *map = s->exp.model.init_map;
+    if (!from || !from[0]) return MT_OK;
+    mt_weights_options opt = {MT_WEIGHTS_AUTO, map && map[0] ? map : NULL, !s->exp.model.init_strict};
+    mt_weights_report rep;
+    if (mt_weights_load(s->model, from, &opt, &rep) != MT_OK) {
+        char msg[2048];
+        snprintf(msg, sizeof msg, "%s", mt_last_error());
+        return mt_error_replace(mt_last_status(), __FILE__, __LINE__, "%s: model.init_from: %s", s->exp.config_path, msg);
+    }
+    mt_weights_report_print(stdout, &rep, from, 8, 0);
+    mt_weights_report_free(&rep);
+    return MT_OK;
 }
 
 void cli_session_free(cli_session *s)

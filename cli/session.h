@@ -26,6 +26,10 @@ mt_status cli_session_load(cli_session *s, const char *config_path, int n_sets, 
 mt_status cli_session_open_dataset(cli_session *s);
 /* Builds the model on s->dev, initialised from `seed`. */
 mt_status cli_session_build_model(cli_session *s, uint64_t seed);
+/* Loads model.init_from (with model.init_map, model.init_strict) into the
+ * built model and prints the report (layers/weights.h); nothing when
+ * init_from is empty. For a fresh run only: a resumed one restores last.h5. */
+mt_status cli_session_init_weights(cli_session *s);
 void cli_session_free(cli_session *s);
 
 /* A batch on the device: raw images (dataset units, e.g. HU) [N,C,H,W], masks

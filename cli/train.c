@@ -412,7 +412,7 @@ int cli_train(int argc, char **argv)
     }
     if (e->train.threads > 0) mt_set_num_threads(e->train.threads);
     if (cli_session_open_dataset(&t.s) != MT_OK || cli_session_build_model(&t.s, e->train.seed) != MT_OK ||
-        setup_optim(&t) != MT_OK || setup_data(&t) != MT_OK) {
+        (!resume && cli_session_init_weights(&t.s) != MT_OK) || setup_optim(&t) != MT_OK || setup_data(&t) != MT_OK) {
         rc = cli_fail("train");
         goto done;
     }

@@ -16,6 +16,7 @@
 typedef enum cfg_type {
     T_STR,    /* char *                                    */
     T_PATH,   /* char *, file must exist, stored absolute  */
+    T_OPTPATH,/* char *, "" = none, else stored absolute; existence checked by the user of the file */
     T_INT,    /* int                                       */
     T_LONG,   /* long                                      */
     T_U64,    /* uint64_t                                  */
@@ -54,6 +55,15 @@ static const cfg_key g_keys[] = {
     SCALAR("model.graph", T_PATH, NULL, model.graph, "Model graph YAML (configs/models/*.yaml), relative to this file."),
     {"model.params", T_PARAMS, "{}", NULL, OFF(model.args), -1, 0, 0, NULL,
      "Overrides of the graph's `params:` (e.g. base: 16, in_channels: 1, padding: same)."},
+    SCALAR("model.init_from", T_OPTPATH, "\"\"", model.init_from,
+           "Pretrained weights loaded after the model is built, before training starts (a fresh run only: "
+           "--resume, evaluate and predict do not read it): Keras .h5, .safetensors or a medtrain checkpoint "
+           "(docs/weights.md); empty = none."),
+    SCALAR("model.init_map", T_OPTPATH, "\"\"", model.init_map,
+           "Name map YAML from the file's tensor names to the model's (docs/weights.md); empty = default names."),
+    SCALAR("model.init_strict", T_BOOL, "true", model.init_strict,
+           "true: a tensor whose shape differs from the model's is an error; false: it is left as initialised "
+           "and reported (e.g. a classifier head with another class count)."),
     /* data */
     SCALAR("data.dataset", T_PATH, NULL, data.dataset, "HDF5 dataset made by `medtrain import` (docs/dataset.md)."),
     SCALAR("data.train_split", T_STR, "train", data.train_split, "Split used for training."),
@@ -226,6 +236,7 @@ static const char *type_name(cfg_type t)
     switch (t) {
     case T_STR: return "string";
     case T_PATH: return "file path";
+    case T_OPTPATH: return "file path or empty";
     case T_INT: case T_LONG: return "integer";
     case T_U64: return "non-negative integer";
     case T_FLOAT: return "number";
@@ -336,11 +347,26 @@ static mt_status decode_key(mt_yaml_node *n, const cfg_key *k, mt_experiment *e)
     switch (k->type) {
     case T_STR:
         return (*(char **)f = mt_strdup(n->value)) ? MT_OK : MT_ERR_NOMEM;
+    case T_OPTPATH:
     case T_PATH: {
+        if (!n->value[0] && k->type == T_OPTPATH) return (*(char **)f = mt_strdup("")) ? MT_OK : MT_ERR_NOMEM;
         if (!n->value[0]) return MT_ERR(MT_ERR_INVALID, "%s: %s: a file path is required", w, k->path);
         char *p = resolve_path(n, n->value);
         if (!p) return MT_ERR_NOMEM;
         char *abs = realpath(p, NULL);
+        if (!abs && k->type == T_OPTPATH) { /* absolute without requiring the file (checked where it is used) */
+            char cwd[PATH_MAX];
+            if (p[0] != '/' && getcwd(cwd, sizeof cwd)) {
+                size_t len = strlen(cwd) + strlen(p) + 2;
+                if ((abs = mt_malloc(len)) != NULL) snprintf(abs, len, "%s/%s", cwd, p);
+            } else {
+                abs = mt_strdup(p);
+            }
+            if (!abs) {
+                free(p);
+                return MT_ERR_NOMEM;
+            }
+        }
         if (!abs) {
             mt_status s = MT_ERR(MT_ERR_IO, "%s: %s: file '%s' not found (resolved to '%s')", w, k->path, n->value, p);
             free(p);
@@ -573,7 +599,7 @@ void mt_experiment_free(mt_experiment *e)
     if (!e) return;
     for (int i = 0; i < N_KEYS; i++) {
         const cfg_key *k = &g_keys[i];
-        if (k->type == T_STR || k->type == T_PATH) free(*(char **)field(e, k->off));
+        if (k->type == T_STR || k->type == T_PATH || k->type == T_OPTPATH) free(*(char **)field(e, k->off));
         if (k->type == T_STRS) {
             char **arr = field(e, k->off);
             for (int j = 0; j < k->len; j++) free(arr[j]);

@@ -72,6 +72,9 @@ typedef struct mt_experiment {
         char *graph;            /* absolute path of the model graph YAML */
         int n_args;             /* model.params: overrides of the graph's params */
         mt_model_arg *args;     /* keys/values owned by the experiment */
+        char *init_from;        /* absolute path of pretrained weights, "" = none (layers/weights.h) */
+        char *init_map;         /* absolute path of their name map, "" = default names */
+        int init_strict;        /* 0: shape mismatches are skipped and reported */
     } model;
 
     struct {
