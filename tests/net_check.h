@@ -24,7 +24,10 @@
  * so only float64 can show the semantics are equal to 1e-4. Gradients that
  * are zero in exact arithmetic (a conv bias right before training-mode batch
  * norm) are compared against the largest gradient of the model instead of
- * their own ~1e-12 magnitude.
+ * their own ~1e-12 magnitude; likewise buffers that are zero in exact
+ * arithmetic (EfficientNet's expand_bn running means: its input is a sum of
+ * fresh BN outputs, beta 0, whose batch means vanish) against the model's
+ * largest buffer value (running variances ~1), instead of their ~1e-18.
  * Random layers (dropout, drop-path) must be off in training cases (their
  * masks come from medtrain's counter streams, not torch's generator).
  * Skips with "skipped: ..." when /usr/bin/python3 or torch is missing.
