@@ -1,5 +1,9 @@
 /* tests/test_net_effnet.c: EfficientNet-B3 as tf.keras.applications.EfficientNetB3
- * (configs/models/efficientnet_b3.yaml, models.md section 3): the exact
+ * (configs/models/efficientnet_b3.yaml, models.md section 3): forward, every
+ * gradient and the updated BN statistics against the PyTorch twin
+ * (experiments/twins/efficientnet_b3.py) at the study's 256x256x3, batch 2,
+ * classes 1, in evaluation and training, and with 1000 classes at 300x300
+ * (evaluation); the exact
  * counts (Keras total 12,320,535 with 1000 classes, 10,785,072 with the
  * study's 1-unit head) and those of the whole B0..B7 family built from the
  * same graph by its width/depth params (the Keras Applications totals, which
@@ -20,9 +24,34 @@
 #include "../layers/expr.h"
 #include "../layers/layer.h"
 #include "../layers/model.h"
+#include "net_check.h"
 #include "test.h"
 
 #define EFFNET "configs/models/efficientnet_b3.yaml"
+
+/* Twin checks (net_check.h): the float32 binary runs the evaluation cases, the
+ * float64 one (run_gradcheck) the training case; inputs are images in [0, 255]
+ * (the graph rescales by 1/255). Training runs with drop_connect_rate 0 and
+ * dropout 0 (random layers; drop_path's own statistics are tested below);
+ * evaluation keeps the defaults 0.2 and 0.3, which it must ignore. */
+TEST(net_effnet_matches_torch_twin)
+{
+    net_case c = {EFFNET, 3, {{"classes", "1"}, {"drop_connect_rate", NET_MODE ? "0" : "0.2"}, {"dropout", NET_MODE ? "0" : "0.3"}},
+                  "efficientnet_b3", 2, 256, 256, 0, 255, NET_MODE, 1e-4};
+    net_stats st;
+    net_check(T_, &c, &st);
+    if (!T_->failed && !T_->skipped) net_report("efficientnet_b3 classes 1, 256x256, " NET_MODE_NAME, &st);
+}
+
+#ifndef MT_REAL_DOUBLE
+/* the 1000-class head at Keras's default 300x300, whose odd maps (75, 19) take symmetric correct_pad paddings */
+TEST(net_effnet_1000_classes_300_matches_torch_twin_eval)
+{
+    net_case c = {EFFNET, 1, {{"classes", "1000"}}, "efficientnet_b3", 2, 300, 300, 0, 255, 0, 1e-4};
+    net_stats st;
+    net_check(T_, &c, &st);
+    if (!T_->failed && !T_->skipped) net_report("efficientnet_b3 classes 1000, 300x300, eval", &st);
+}
 
 static mt_status load_effnet(int n, const mt_model_arg *args, mt_model **m)
 {
@@ -432,3 +461,4 @@ TEST(net_effnet_block_layers_read_earlier_layers_of_their_block)
           "i2.cat must read i2.a, i2.b and i1's output");
     mt_model_free(m);
 }
+#endif
