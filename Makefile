@@ -161,6 +161,14 @@ bench: $(BENCH_UNET)
 	echo "$$line"; \
 	echo "- $$(date -u '+%Y-%m-%d %H:%M UTC') U-Net step $(BENCH_ARGS), $$(nproc) cores, load avg $$(cut -d' ' -f1 /proc/loadavg): $$line" >> experiments/bench/RESULTS.md
 
+# Forward+backward time of every study network next to its PyTorch twin (not a test; experiments/bench/bench_nets.sh).
+BENCH_NETS := $(BUILD)/bench_nets
+$(BENCH_NETS): $(BUILD)/f32/experiments/bench/bench_nets.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+.PHONY: bench-nets
+bench-nets: $(BENCH_NETS)
+	BIN=$(BENCH_NETS) bash experiments/bench/bench_nets.sh
+
 # Compile-only check of every CUDA file (CI has nvcc but no GPU).
 cuda-check:
 	@test "$(MT_CUDA)" = 1 || { echo "nvcc/cuDNN not found: CUDA backend not built"; exit 0; }

@@ -55,7 +55,7 @@ static mt_storage *storage_new(mt_device dev, size_t bytes)
 
 static void storage_release(mt_storage *s)
 {
-    if (!s || --s->refcount > 0) return;
+    if (!s || __atomic_sub_fetch(&s->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     if (!s->external && !s->meta) mt_free(s->device, s->data, s->bytes);
     free(s);
 }
@@ -156,13 +156,13 @@ mt_tensor *mt_tensor_from_host(mt_device dev, int ndim, const int *shape, const 
 
 mt_tensor *mt_tensor_retain(mt_tensor *t)
 {
-    if (t) t->refcount++;
+    if (t) __atomic_add_fetch(&t->refcount, 1, __ATOMIC_RELAXED);
     return t;
 }
 
 void mt_tensor_release(mt_tensor *t)
 {
-    if (!t || --t->refcount > 0) return;
+    if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mt_tensor_release(t->grad);
     if (t->grad_fn) mt_node_release(t->grad_fn);
     storage_release(t->storage);
@@ -179,7 +179,7 @@ mt_tensor *mt_tensor_alias(const mt_tensor *t)
     memcpy(a->shape, t->shape, sizeof a->shape);
     a->dtype = t->dtype;
     a->storage = t->storage;
-    a->storage->refcount++;
+    __atomic_add_fetch(&a->storage->refcount, 1, __ATOMIC_RELAXED);
     a->offset = t->offset;
     a->refcount = 1;
     return a;

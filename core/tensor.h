@@ -94,7 +94,8 @@ mt_tensor *mt_tensor_from_host(mt_device dev, int ndim, const int *shape, const 
 /* Convenience: shape given as arguments, e.g. mt_shape4(n,c,h,w). */
 mt_tensor *mt_tensor_new4(mt_dtype dt, mt_device dev, int n, int c, int h, int w);
 
-/* Reference counting. release(NULL) is a no-op. */
+/* Reference counting (atomic: threads may share tensors, e.g. two forward
+ * passes of one model reading its parameters). release(NULL) is a no-op. */
 mt_tensor *mt_tensor_retain(mt_tensor *t);
 void mt_tensor_release(mt_tensor *t);
 

@@ -282,8 +282,21 @@ static void primary(P *p, mt_expr_value *v)
             else if (!strcmp(name, "floor") && !two) num(v, floor(a.num));
             else if (!strcmp(name, "ceil") && !two) num(v, ceil(a.num));
             else if (!strcmp(name, "round") && !two) num(v, nearbyint(a.num)); /* ties to even, as Python */
-            else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil, round, len with 1; "
-                      "sum(var, from, to, expr))", name);
+            else if (!strcmp(name, "log") && !two) {
+                if (a.num <= 0) {
+                    fail(p, "log() of %g (needs a positive number)", a.num);
+                    return;
+                }
+                num(v, log(a.num));
+            } else if (!strcmp(name, "exp") && !two) num(v, exp(a.num));
+            else if (!strcmp(name, "sqrt") && !two) {
+                if (a.num < 0) {
+                    fail(p, "sqrt() of %g (needs a number >= 0)", a.num);
+                    return;
+                }
+                num(v, sqrt(a.num));
+            } else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil, round, log, exp, sqrt, "
+                        "len with 1; sum(var, from, to, expr))", name);
             return;
         }
         if (!strcmp(name, "true")) return num(v, 1);

@@ -464,6 +464,9 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         inputs = mt_yaml_new_scalar(out->next_from, item);
         if (!inputs) s = MT_ERR_NOMEM;
     }
+    /* after a plain layer: that layer (so that `input` names it in every layer of the body, not only the first) */
+    const mt_yaml_node *prev = s == MT_OK && !inputs && out->n > 0 ? mt_yaml_map_get(out->v[out->n - 1], "name") : NULL;
+    if (prev && prev->kind == MT_YAML_SCALAR && !(inputs = mt_yaml_new_scalar(prev->value, item))) s = MT_ERR_NOMEM;
     const mt_yaml_node *params = def ? mt_yaml_map_get(def, "params") : NULL, *body = def ? mt_yaml_map_get(def, "layers") : NULL;
     if (s == MT_OK && (def->kind != MT_YAML_MAP || !body))
         s = MT_ERR(MT_ERR_INVALID, "%s: block '%s' needs layers: [...] (and optional params:, output:)",
@@ -527,7 +530,7 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         if (s == MT_OK) snprintf(target, len, "%s.%s", iname->value, tn);
         mt_yaml_free(oe);
     }
-    /* rewrite the references (all of them first: names_local sees the local names as written) */
+    /* rewrite the references first (all against the block's own names), then rename the layers */
     for (int i = 0; s == MT_OK && i < local.n; i++) {
         mt_yaml_node *spec = local.v[i];
         for (size_t k = 0; s == MT_OK && k < sizeof g_ref_keys / sizeof *g_ref_keys; k++) {
@@ -543,10 +546,8 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
             else s = mt_yaml_put(spec, "from", c);
         }
     }
-    /* then rename the layers */
-    for (int i = 0; s == MT_OK && i < local.n; i++) {
-        mt_yaml_node *spec = local.v[i];
-        mt_yaml_node *n = mt_yaml_map_get(spec, "name");
+    for (int i = 0; s == MT_OK && i < local.n; i++) { /* names last: references above saw the local names */
+        mt_yaml_node *n = mt_yaml_map_get(local.v[i], "name");
         if (s == MT_OK && n && n->kind == MT_YAML_SCALAR) {
             size_t len = strlen(iname->value) + strlen(n->value) + 2;
             char *nv = mt_malloc(len);
@@ -743,10 +744,13 @@ static mt_status ref_error(const mt_model *m, const mt_layer *L, const mt_yaml_n
                           mt_yaml_where(at, w, sizeof w), L->name, ref, P->kind->type, P->name, dot + 1,
                           P->n_out > 1 && !P->kind->ports[0] ? "0.." : "out", P->kind->ports[0] ? ", " : "", P->kind->ports);
     }
-    for (int i = L->index + 1; i < m->n_layers; i++)
-        if (m->layers[i].name && !strcmp(m->layers[i].name, ref))
+    const spec_list *specs = (const spec_list *)m->build_specs;
+    for (int i = L->index + 1; specs && i < specs->n; i++) {
+        const mt_yaml_node *nm = specs->v[i] ? mt_yaml_map_get(specs->v[i], "name") : NULL;
+        if (nm && nm->kind == MT_YAML_SCALAR && !strcmp(nm->value, ref))
             return MT_ERR(MT_ERR_INVALID, "%s: layer '%s' reads '%s', which comes later: a layer may only read earlier "
                           "layers (the graph has no cycles)", mt_yaml_where(at, w, sizeof w), L->name, ref);
+    }
     int bd = INT_MAX;
     const char *nr = "input";
     for (int j = 0; j < L->index; j++) {

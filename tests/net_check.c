@@ -210,7 +210,7 @@ void net_check(mt_test_ctx *T_, const net_case *c, net_stats *st)
                 break;
             }
             snprintf(ds, sizeof ds, "grad/%s", name);
-            compare(T_, f, ds, t->grad, c->tol, 1e-6 * gmax, st, what);
+            compare(T_, f, ds, t->grad, sizeof(mt_real) == 4 ? fmax(c->tol, 1e-2) : c->tol, 1e-6 * gmax, st, what);
         } else if (c->train) {
             snprintf(ds, sizeof ds, "buffers/%s", name);
             compare(T_, f, ds, t, c->tol, 1e-6 * bmax, st, what);
