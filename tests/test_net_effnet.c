@@ -10,8 +10,10 @@
  * exercise round_filters/round_repeats); the block structure (Keras names,
  * correct_pad paddings at 256 and 300, drop-connect rates 0.2 * b / 26 only
  * where there is an identity skip); the Keras initialisers; drop-path
- * statistics; and the pieces added for this graph: sum() in expressions,
- * `pad` with padding: same, references between layers of one block. */
+ * statistics; a Keras-layout weight file loading through the one-rule name
+ * map configs/maps/efficientnet_keras.yaml; and the pieces added for this
+ * graph: sum() in expressions, `pad` with padding: same, references between
+ * layers of one block. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
