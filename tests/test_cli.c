@@ -414,3 +414,32 @@ TEST(cli_info_unet_parameter_count)
     rc = run_cmd(cmd, out, sizeof out);
     CHECK(rc == 2 && strstr(out, "did you mean '--device'"), "misspelt option: rc %d\n%s", rc, out);
 }
+
+/* `medtrain info` prints every study network's count of ../shared/design/models.md exactly
+ * (parameters for PyTorch-derived networks, the Keras total for Keras ones). */
+TEST(cli_info_every_network_count)
+{
+    NEED_CLI();
+    static const struct {
+        const char *graph, *sets, *line;
+    } nets[] = {
+        {"configs/models/unet.yaml", "", "parameters: 31,030,593"},
+        {"configs/models/unet_s5.yaml", "", "parameters: 31,030,658"},
+        {"configs/models/deconvnet.yaml", "", "parameters: 151,139,970"},
+        {"configs/models/efficientnet_b3.yaml", "", "Keras total: 12,320,535"},
+        {"configs/models/efficientnet_b3.yaml", "--set classes=1 --input 3,256,256", "Keras total: 10,785,072"},
+        {"configs/models/inception_resnet_v2.yaml", "", "Keras total: 55,873,736"},
+        {"configs/models/inception_resnet_v2.yaml", "--set classes=5", "Keras total: 54,344,421"},
+        {"configs/models/yolov5s.yaml", "", "parameters: 7,235,389"},
+        {"configs/models/yolov5s.yaml", "--set in_channels=1 --set nc=1 --input 1,512,512", "parameters: 7,020,022"},
+        {"configs/models/skip_ganomaly_g.yaml", "", "parameters: 54,407,809"},
+        {"configs/models/skip_ganomaly_d.yaml", "", "parameters: 47,982,212"},
+    };
+    for (size_t i = 0; i < sizeof nets / sizeof *nets; i++) {
+        char cmd[4096], out[65536], rel[512];
+        snprintf(cmd, sizeof cmd, "%s info %s %s", mt_, mt_test_path(nets[i].graph, rel, sizeof rel), nets[i].sets);
+        int rc = run_cmd(cmd, out, sizeof out);
+        CHECK(rc == 0, "%s failed (%d):\n%s", cmd, rc, out);
+        CHECK(strstr(out, nets[i].line) != NULL, "%s: output lacks '%s':\n%s", cmd, nets[i].line, out + (strlen(out) > 600 ? strlen(out) - 600 : 0));
+    }
+}
