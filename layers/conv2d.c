@@ -63,8 +63,10 @@ static mt_status conv_setup(mt_model *m, mt_layer *L)
 static mt_status conv_init(mt_model *m, mt_layer *L, mt_rng *rng)
 {
     const conv_attr *a = MT_LAYER_ATTR(L, conv_attr);
+    /* groups == input channels: a depthwise conv (Keras DepthwiseConv2D, depth multiplier out / groups) */
+    int depth_multiplier = a->groups > 1 && a->groups == L->cin[0] ? a->out / a->groups : 0;
     MT_TRY(mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 0,
-                                rng));
+                                depth_multiplier, rng));
     if (!a->bias || !mt_layer_has(L, "bias_offset") || a->init == 9 /* none */) return MT_OK;
     mt_tensor *b = mt_layer_state(m, L, 1);
     size_t bytes = (size_t)a->out * sizeof(mt_real);

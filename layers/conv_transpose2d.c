@@ -23,7 +23,7 @@ static mt_status convt_setup(mt_model *m, mt_layer *L)
 static mt_status convt_init(mt_model *m, mt_layer *L, mt_rng *rng)
 {
     const convt_attr *a = MT_LAYER_ATTR(L, convt_attr);
-    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 1,
+    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 1, 0,
                                 rng);
 }
 

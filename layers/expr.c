@@ -132,6 +132,93 @@ static void postfix(P *p, mt_expr_value *v)
     }
 }
 
+/* sum(var, from, to, body): body evaluated with var = from, from + 1, ..., to
+ * (inclusive, as repeat:; 0 when to < from), added up. p->s is just after
+ * "sum(". The body is taken up to the matching ')' and evaluated once per
+ * value with var bound in a copy of the environment (later entries shadow). */
+static void sum_call(P *p, mt_expr_value *v)
+{
+    skip(p);
+    const char *b = p->s;
+    while (isalnum((unsigned char)*p->s) || *p->s == '_') p->s++;
+    if (p->s == b || isdigit((unsigned char)*b)) {
+        fail(p, "sum(var, from, to, expr): expected a variable name");
+        return;
+    }
+    char var[64];
+    snprintf(var, sizeof var, "%.*s", (int)(p->s - b), b);
+    mt_expr_value lo, hi;
+    if (!accept(p, ",")) {
+        fail(p, "sum(var, from, to, expr): expected ','");
+        return;
+    }
+    ternary(p, &lo);
+    if (!p->failed && !accept(p, ",")) {
+        fail(p, "sum(var, from, to, expr): expected ','");
+        return;
+    }
+    ternary(p, &hi);
+    if (!p->failed && !accept(p, ",")) {
+        fail(p, "sum(var, from, to, expr): expected ','");
+        return;
+    }
+    if (p->failed) return;
+    if (lo.is_str || lo.list || hi.is_str || hi.list || lo.num != floor(lo.num) || hi.num != floor(hi.num) ||
+        fabs(lo.num) > 1e6 || fabs(hi.num) > 1e6) {
+        fail(p, "sum(): the bounds must be integers (at most 1e6 in magnitude)");
+        return;
+    }
+    /* the body: up to the ')' that closes sum( */
+    skip(p);
+    const char *body = p->s, *e = p->s;
+    int depth = 0;
+    for (; *e; e++) {
+        if (*e == '\'' || *e == '"') {
+            const char *q = strchr(e + 1, *e);
+            if (!q) break;
+            e = q;
+        } else if (*e == '(' || *e == '[') {
+            depth++;
+        } else if (*e == ')' || *e == ']') {
+            if (depth == 0) break;
+            depth--;
+        }
+    }
+    if (*e != ')') {
+        fail(p, "sum(): expected ')' after the expression");
+        return;
+    }
+    char *text = malloc((size_t)(e - body) + 1);
+    int n = p->env ? p->env->n : 0;
+    mt_expr_var *vars = malloc(sizeof *vars * (size_t)(n + 1));
+    if (!text || !vars) {
+        free(text);
+        free(vars);
+        fail(p, "out of memory");
+        return;
+    }
+    memcpy(text, body, (size_t)(e - body));
+    text[e - body] = '\0';
+    if (n) memcpy(vars, p->env->vars, sizeof *vars * (size_t)n);
+    vars[n].name = var;
+    mt_expr_env env = {n + 1, vars};
+    double acc = 0;
+    for (double k = lo.num; k <= hi.num && !p->failed; k++) {
+        mt_expr_value kv, r;
+        char err[256];
+        num(&kv, k);
+        vars[n].value = kv;
+        if (mt_expr_eval(text, &env, &r, err, sizeof err)) fail(p, "in sum() with %s = %.0f: %s", var, k, err);
+        else if (r.is_str || r.list) fail(p, "sum(): the expression must give a number");
+        else acc += r.num;
+    }
+    free(text);
+    free(vars);
+    if (p->failed) return;
+    p->s = e + 1;
+    num(v, acc);
+}
+
 static void primary(P *p, mt_expr_value *v)
 {
     skip(p);
@@ -169,6 +256,10 @@ static void primary(P *p, mt_expr_value *v)
         skip(p);
         if (*p->s == '(') { /* function call */
             p->s++;
+            if (!strcmp(name, "sum")) {
+                sum_call(p, v);
+                return;
+            }
             mt_expr_value a, b2;
             ternary(p, &a);
             int two = accept(p, ",");
@@ -205,7 +296,7 @@ static void primary(P *p, mt_expr_value *v)
                 }
                 num(v, sqrt(a.num));
             } else fail(p, "unknown function %s() (min, max with 2 arguments; int, floor, ceil, round, log, exp, sqrt, "
-                        "len with 1)", name);
+                        "len with 1; sum(var, from, to, expr))", name);
             return;
         }
         if (!strcmp(name, "true")) return num(v, 1);

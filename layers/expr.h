@@ -6,7 +6,10 @@
  * '+' concatenates when either side is a string (numbers print as integers
  * when integral). Functions: min(a, b), max(a, b), int(x) (truncation),
  * floor(x), ceil(x), round(x) (Python's, halves to even), log(x) (natural;
- * x > 0), exp(x), sqrt(x) (x >= 0), len(list or string).
+ * x > 0), exp(x), sqrt(x) (x >= 0), len(list or string),
+ * sum(var, from, to, expr): expr added up over var = from..to (inclusive, as
+ * repeat:; 0 when to < from), e.g. the blocks before stage s,
+ * "sum(t, 0, s - 1, ceil(depth * stages[t][5]))".
  * Names are looked up in the environment (graph params, block arguments and
  * repeat variables). Strings are written '...' or "...". A param whose YAML
  * value is a list (a table such as EfficientNet's stage list) is a list

@@ -164,12 +164,20 @@ mt_tensor *mt_layer_state(mt_model *m, const mt_layer *L, int k);
 mt_tensor *mt_layer_activate(mt_tensor *x, mt_activation act, double negative_slope);
 /* Initialises a weight (and bias, may be NULL) by the name in `init`
  * (pytorch | kaiming_normal | kaiming_uniform | xavier_uniform | xavier_normal |
- * keras_glorot_uniform | keras_he_normal | keras_he_uniform | normal), with
- * `std` for normal. Non-pytorch schemes set the bias to 0 (Caffe/Keras).
+ * keras_glorot_uniform | keras_he_normal | keras_he_uniform | normal | none |
+ * keras_effnet_conv | keras_effnet_dense), with `std` for normal. Non-pytorch
+ * schemes set the bias to 0 (Caffe/Keras).
  * none leaves the zeros of the allocation (weights about to be loaded from a
- * checkpoint; parameter counting) and draws no random numbers. */
-#define MT_INIT_NAMES "pytorch|kaiming_normal|kaiming_uniform|xavier_uniform|xavier_normal|keras_glorot_uniform|keras_he_normal|keras_he_uniform|normal|none"
-mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std, int transposed, mt_rng *rng);
+ * checkpoint; parameter counting) and draws no random numbers.
+ * keras_effnet_conv: Keras EfficientNet's CONV_KERNEL_INITIALIZER,
+ * VarianceScaling(2, fan_out, truncated_normal); depth_multiplier m > 0 marks
+ * a DepthwiseConv2D weight [C*m, 1, kh, kw], whose Keras fan_out is m*kh*kw
+ * (mt_init_keras_fans); 0 for any other weight (ignored by other schemes).
+ * keras_effnet_dense: DENSE_KERNEL_INITIALIZER, VarianceScaling(1/3, fan_out,
+ * uniform) = U(+-sqrt(1/units)). */
+#define MT_INIT_NAMES "pytorch|kaiming_normal|kaiming_uniform|xavier_uniform|xavier_normal|keras_glorot_uniform|keras_he_normal|keras_he_uniform|normal|none|keras_effnet_conv|keras_effnet_dense"
+mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std, int transposed, int depth_multiplier,
+                               mt_rng *rng);
 
 /* Attributes shared by the conv2d and conv_transpose2d layers. */
 typedef struct mt_conv_layer_attr {

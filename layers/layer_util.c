@@ -217,7 +217,8 @@ mt_tensor *mt_layer_activate(mt_tensor *x, mt_activation act, double negative_sl
     return NULL;
 }
 
-mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std, int transposed, mt_rng *rng)
+mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std, int transposed, int depth_multiplier,
+                               mt_rng *rng)
 {
     if (init == 0) return mt_init_torch_default(w, b, transposed, rng);
     mt_status s;
@@ -231,6 +232,8 @@ mt_status mt_layer_init_weight(mt_tensor *w, mt_tensor *b, int init, double std,
     case 7: s = mt_init_keras_he_uniform(w, rng); break;
     case 8: s = mt_init_normal(w, 0, std, rng); break;
     case 9: return MT_OK; /* none: zeros from the allocation */
+    case 10: s = mt_init_variance_scaling(w, 2.0, MT_FAN_OUT, MT_VS_TRUNCATED_NORMAL, depth_multiplier, rng); break;
+    case 11: s = mt_init_variance_scaling(w, 1.0 / 3.0, MT_FAN_OUT, MT_VS_UNIFORM, 0, rng); break;
     default: return MT_ERR(MT_ERR_INVALID, "unknown init scheme %d", init);
     }
     if (s == MT_OK && b) s = mt_init_constant(b, 0);

@@ -31,7 +31,7 @@ static mt_status linear_setup(mt_model *m, mt_layer *L)
 static mt_status linear_init(mt_model *m, mt_layer *L, mt_rng *rng)
 {
     const linear_attr *a = MT_LAYER_ATTR(L, linear_attr);
-    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 0,
+    return mt_layer_init_weight(mt_layer_state(m, L, 0), a->bias ? mt_layer_state(m, L, 1) : NULL, a->init, a->std, 0, 0,
                                 rng);
 }
 

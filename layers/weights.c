@@ -36,8 +36,12 @@ static int ends_with(const char *s, const char *suffix)
     return ls >= lx && !strcmp(s + ls - lx, suffix);
 }
 
-/* counters (BN num_batches_tracked) take integer sources and are never "missing" */
-static int is_counter(const char *state_name) { return ends_with(state_name, "num_batches_tracked"); }
+/* counters (BN num_batches_tracked, the Keras Normalization layer's int64 count, "<layer>.count")
+   take integer sources and are never "missing" */
+static int is_counter(const char *state_name)
+{
+    return ends_with(state_name, "num_batches_tracked") || ends_with(state_name, ".count");
+}
 
 /* -------------------------------------------------------------- sources --- */
 

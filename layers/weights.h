@@ -22,7 +22,8 @@
  *    length, a JSON header {name: {dtype, shape, data_offsets}, "__metadata__":
  *    {...}}, then the raw little-endian tensor bytes. F32, F64, F16 and BF16
  *    are converted to mt_real; integer tensors only into counters
- *    (`*.num_batches_tracked`); anything else is refused naming the tensor.
+ *    (`*.num_batches_tracked`, the Keras Normalization `*.count`); anything
+ *    else is refused naming the tensor.
  *    The header is validated completely (length against the file size, JSON,
  *    dtypes, shapes, offsets in range and non-overlapping, shape x dtype size
  *    == byte span) before any tensor byte is read.
@@ -45,7 +46,7 @@
  * classifier head with another class count) is an error naming the tensor and
  * both shapes, or, with skip_mismatched, left as initialised and reported.
  * Model tensors nothing was loaded into (`missing`, PyTorch's missing_keys;
- * counters `*.num_batches_tracked` are never listed) and source tensors that
+ * counters `*.num_batches_tracked` and `*.count` are never listed) and source tensors that
  * map to no model tensor (`unexpected`) are reported, not errors. Loading
  * nothing at all is an error (the map is surely wrong).
  *

@@ -24,7 +24,11 @@
  * so only float64 can show the semantics are equal to 1e-4. Gradients that
  * are zero in exact arithmetic (a conv bias right before training-mode batch
  * norm) are compared against the largest gradient of the model instead of
- * their own ~1e-12 magnitude. In the float32 binary, gradients are held to
+ * their own ~1e-12 magnitude; likewise buffers that are zero in exact
+ * arithmetic (EfficientNet's expand_bn running means: its input is a sum of
+ * fresh BN outputs, beta 0, whose batch means vanish) against the model's
+ * largest buffer value (running variances ~1), instead of their ~1e-18.
+ * In the float32 binary, gradients are held to
  * max(tol, 1e-2): a weight gradient sums ~10^5 products with cancellation,
  * and float32 accumulation lands far from float64 (PyTorch's own float32 run
  * of the S5 U-Net differs from its float64 run by up to 7e-3, medtrain's by

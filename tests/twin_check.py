@@ -45,7 +45,9 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--train", action="store_true")
     a = ap.parse_args()
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    # one thread: on the shared 2-core test machine (medtrain's OpenMP threads and other builders' runs
+    # competing) two torch threads made EfficientNet-B3's float64 pass 6x slower (73 s vs 10 s)
+    torch.set_num_threads(int(os.environ.get("MT_TWIN_THREADS", "1")))
     mod = importlib.import_module("twins." + a.twin)
     model = mod.build(**parse_params(a.params))
     with h5py.File(a.checkpoint, "r") as f:
