@@ -10,13 +10,14 @@ call for call as its keras.applications function builds it, on a small stand-in 
 Keras functional API that names layers as Keras does and orders them as Keras's model
 does, and each Keras layer takes its values from the twin module it corresponds to.
 
-  InceptionResNetV2: keras/applications/inception_resnet_v2.py as of Keras 2.0.8
-      (September 2017), which saved inception_resnet_v2_weights_tf_dim_ordering_tf_kernels
+  InceptionResNetV2: keras/applications/inception_resnet_v2.py as of Keras 2.0.9
+      (September 2017; naming, layer order and saving as in 2.0.8), which saved inception_resnet_v2_weights_tf_dim_ordering_tf_kernels
       (_notop).h5: unnamed layers are named <snake_case(class)>_<n> counting from 1 per
       class (conv2d_1 .. conv2d_203, batch_normalization_1 .., activation_1 ..,
       max_pooling2d_1 .., average_pooling2d_1, input_1); conv2d_bn's BatchNormalization
       has scale=False (beta, moving_mean, moving_variance); the residual sum is a Lambda
-      named after the block (block35_1); keras_version 2.0.8.
+      named after the block (block35_1); keras_version written as 2.0.8 (the real files'
+      attribute is not known here; medtrain does not read it).
   EfficientNet-B3: keras/applications/efficientnet.py as of tf.keras 2.3/2.4 (the files
       efficientnetb3(_notop).h5 have the same hashes in Keras 3 today): explicit names
       except input_1, rescaling and normalization (tf.keras numbers from 0 and leaves the
@@ -204,7 +205,7 @@ def dense_kernel(linear, units):
 # ------------------------------------------------------------------ InceptionResNetV2 --
 
 def irv2_keras(twin, include_top=True, classes=1000):
-    """keras.applications.InceptionResNetV2 (Keras 2.0.8) on the stand-in; values from the twin
+    """keras.applications.InceptionResNetV2 (Keras 2.0.9) on the stand-in; values from the twin
     (experiments/twins/inception_resnet_v2.py). Returns model.layers."""
     K = KGraph("keras2")
 

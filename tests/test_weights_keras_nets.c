@@ -7,7 +7,7 @@
  * (experiments/twins/) with 1000 classes, random weights and random BN
  * statistics, and writes it as Keras's save_weights would write the Keras
  * model: Keras's own layer names (IRv2's auto-numbered conv2d_1 ..
- * conv2d_203 / batch_normalization_1 .. _203 of Keras 2.0.8; EfficientNet's
+ * conv2d_203 / batch_normalization_1 .. _203 of Keras 2.0.9; EfficientNet's
  * named layers and tf.keras's `normalization`), Keras's by-depth layer order,
  * every weightless layer, HWIO / depthwise / Dense layouts; the full file and
  * the notop one (include_top=False). It derives those names from the Keras
