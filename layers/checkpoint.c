@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "h5_quiet.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -20,19 +22,6 @@
 #define H5_REAL_FILE H5T_IEEE_F32LE
 #endif
 
-/* silences HDF5's stderr error stack for the duration of a call */
-typedef struct h5_quiet {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
-
-static void quiet_on(h5_quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 static int ends_with(const char *s, const char *suffix)
 {

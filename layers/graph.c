@@ -418,6 +418,21 @@ static mt_status rewrite_ref(mt_yaml_node *r, const spec_list *l, int first, int
     return MT_OK;
 }
 
+/* Writes the keys of `map` into list (", " separated) and the one nearest to
+ * `key` into *near ("" if none): the "allowed ...; did you mean" of errors. */
+static void keys_and_nearest(const mt_yaml_node *map, const char *key, char *list, size_t len, const char **near)
+{
+    size_t u = 0;
+    int best = INT_MAX;
+    list[0] = '\0';
+    *near = "";
+    for (int i = 0; map && i < map->n && u + 64 < len; i++) {
+        u += (size_t)snprintf(list + u, len - u, "%s%s", i ? ", " : "", map->child[i]->key);
+        int d = mt_edit_distance(key, map->child[i]->key);
+        if (d < best) best = d, *near = map->child[i]->key;
+    }
+}
+
 static mt_status expand_layers(const mt_yaml_node *seq, env_t *env, spec_list *out, int depth, const mt_yaml_node *blocks);
 
 /* Instantiates `block: NAME` (a definition under the graph's top-level
@@ -436,15 +451,9 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
     if (bname->kind != MT_YAML_SCALAR) s = MT_ERR(MT_ERR_INVALID, "%s: block: expects a block name", mt_yaml_where(bn, w, sizeof w));
     if (s == MT_OK) def = blocks ? mt_yaml_map_get(blocks, bname->value) : NULL;
     if (s == MT_OK && !def) {
-        char list[1024] = "";
-        size_t u = 0;
-        const char *near = "";
-        int best = INT_MAX;
-        for (int i = 0; blocks && i < blocks->n && u + 64 < sizeof list; i++) {
-            u += (size_t)snprintf(list + u, sizeof list - u, "%s%s", i ? ", " : "", blocks->child[i]->key);
-            int d = mt_edit_distance(bname->value, blocks->child[i]->key);
-            if (d < best) best = d, near = blocks->child[i]->key;
-        }
+        char list[1024];
+        const char *near;
+        keys_and_nearest(blocks, bname->value, list, sizeof list, &near);
         s = MT_ERR(MT_ERR_INVALID, "%s: unknown block '%s'; defined under blocks: %s%s%s%s", mt_yaml_where(bn, w, sizeof w),
                    bname->value, list[0] ? list : "(none)", near[0] ? "; did you mean '" : "", near, near[0] ? "'?" : "");
     }
@@ -482,15 +491,9 @@ static mt_status expand_block(const mt_yaml_node *item, env_t *env, spec_list *o
         const char *k = item->child[i]->key;
         if (!strcmp(k, "name") || !strcmp(k, "block") || !strcmp(k, "from") || !strcmp(k, "when")) continue;
         if (params && mt_yaml_map_get(params, k)) continue;
-        char list[1024] = "";
-        size_t u = 0;
-        const char *near = "";
-        int best = INT_MAX;
-        for (int j = 0; params && j < params->n && u + 64 < sizeof list; j++) {
-            u += (size_t)snprintf(list + u, sizeof list - u, "%s%s", j ? ", " : "", params->child[j]->key);
-            int d = mt_edit_distance(k, params->child[j]->key);
-            if (d < best) best = d, near = params->child[j]->key;
-        }
+        char list[1024];
+        const char *near;
+        keys_and_nearest(params, k, list, sizeof list, &near);
         s = MT_ERR(MT_ERR_INVALID, "%s: block '%s' has no parameter '%s'; its params: %s%s%s%s",
                    mt_yaml_key_where(item->child[i], w, sizeof w), bname->value, k, list[0] ? list : "(none)",
                    near[0] ? "; did you mean '" : "", near, near[0] ? "'?" : "");
@@ -717,17 +720,8 @@ static int resolve_value(const mt_model *m, const spec_list *specs, int upto, co
     for (int i = upto - 1; i >= 0; i--) {
         const mt_layer *L = &m->layers[i];
         if (strlen(L->name) != hl || strncmp(L->name, ref, hl)) continue;
-        int p = 1;
-        for (const char *q = L->kind->ports; *q; p++) {
-            const char *bar = strchr(q, '|');
-            size_t l = bar ? (size_t)(bar - q) : strlen(q);
-            if (strlen(dot + 1) == l && !strncmp(q, dot + 1, l)) return p < L->n_out ? L->out + p : -1;
-            q += l + (bar ? 1 : 0);
-        }
-        char *end;
-        long k = strtol(dot + 1, &end, 10);
-        if (*end == '\0' && end != dot + 1 && k >= 0 && k < L->n_out) return L->out + (int)k;
-        return -1;
+        int p = mt_layer_port(L, dot + 1);
+        return p < 0 ? -1 : L->out + p;
     }
     return -1;
 }
@@ -759,6 +753,20 @@ static mt_status ref_error(const mt_model *m, const mt_layer *L, const mt_yaml_n
     }
     return MT_ERR(MT_ERR_INVALID, "%s: layer '%s' reads '%s', which is not an earlier layer; did you mean '%s'?",
                   mt_yaml_where(at, w, sizeof w), L->name, ref, nr);
+}
+
+int mt_layer_port(const mt_layer *L, const char *port)
+{
+    int p = 1;
+    for (const char *q = L->kind->ports; *q; p++) {
+        const char *bar = strchr(q, '|');
+        size_t l = bar ? (size_t)(bar - q) : strlen(q);
+        if (strlen(port) == l && !strncmp(q, port, l)) return p < L->n_out ? p : -1;
+        q += l + (bar ? 1 : 0);
+    }
+    char *end;
+    long k = strtol(port, &end, 10); /* split outputs: "layer.0", "layer.1", ... */
+    return *end == '\0' && end != port && k >= 0 && k < L->n_out ? (int)k : -1;
 }
 
 mt_status mt_layer_read_value(mt_model *m, mt_layer *L, int v, int *slot)

@@ -152,6 +152,9 @@ mt_status mt_layer_error(const mt_layer *L, const char *key, const char *fmt, ..
 mt_status mt_layer_ref(mt_model *m, mt_layer *L, const char *key, int *slot);
 /* Adds value v to the values the layer reads; *slot as above. */
 mt_status mt_layer_read_value(mt_model *m, mt_layer *L, int v, int *slot);
+/* Index of the output named `port` of layer L (a name from its kind's ports,
+ * or a number for split outputs), or -1. */
+int mt_layer_port(const mt_layer *L, const char *port);
 /* Layer that produced value v (NULL for the model input) and its port. */
 const mt_layer *mt_value_layer(const mt_model *m, int v, int *port);
 

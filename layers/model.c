@@ -209,16 +209,8 @@ static int find_value(const mt_model *m, const char *name)
     for (int i = 0; i < m->n_layers; i++) {
         const mt_layer *L = &m->layers[i];
         if (strlen(L->name) != (size_t)(dot - name) || strncmp(L->name, name, (size_t)(dot - name))) continue;
-        int p = 1;
-        for (const char *q = L->kind->ports; *q; p++) {
-            const char *bar = strchr(q, '|');
-            size_t l = bar ? (size_t)(bar - q) : strlen(q);
-            if (strlen(dot + 1) == l && !strncmp(q, dot + 1, l)) return p < L->n_out ? L->out + p : -1;
-            q += l + (bar ? 1 : 0);
-        }
-        char *end;
-        long k = strtol(dot + 1, &end, 10); /* split outputs: "layer.0", "layer.1", ... */
-        if (*end == '\0' && end != dot + 1 && k >= 0 && k < L->n_out) return L->out + (int)k;
+        int p = mt_layer_port(L, dot + 1);
+        if (p >= 0) return L->out + p;
     }
     return -1;
 }

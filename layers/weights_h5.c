@@ -9,20 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "h5_quiet.h"
+
 #include "weights_internal.h"
 
-typedef struct h5_quiet {
-    H5E_auto2_t func;
-    void *data;
-} h5_quiet;
-
-static void quiet_on(h5_quiet *q)
-{
-    H5Eget_auto2(H5E_DEFAULT, &q->func, &q->data);
-    H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-}
-
-static void quiet_off(const h5_quiet *q) { H5Eset_auto2(H5E_DEFAULT, q->func, q->data); }
 
 typedef struct str_list {
     char **v;

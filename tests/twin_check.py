@@ -19,21 +19,7 @@ import torch
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
-
-
-def parse_params(text):
-    """'a=1,b=x' -> {'a': 1, 'b': 'x'} (ints and floats converted)."""
-    out = {}
-    for item in filter(None, (text or "").split(",")):
-        k, v = item.split("=", 1)
-        for conv in (int, float):
-            try:
-                v = conv(v)
-                break
-            except ValueError:
-                pass
-        out[k.strip()] = v
-    return out
+from torch_models import parse_params  # noqa: E402  ('a=1,b=x' -> {'a': 1, 'b': 'x'})
 
 
 def main():

@@ -11,8 +11,7 @@ import time
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tests"))
-from twin_check import parse_params  # noqa: E402
+from torch_models import parse_params  # noqa: E402
 import importlib  # noqa: E402
 
 
