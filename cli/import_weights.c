@@ -6,7 +6,7 @@
  * checkpoint usable as `model.init_from` (or a .safetensors file).
  * Example (S4: ImageNet EfficientNet-B3 into a 1-class head):
  *   medtrain import-weights configs/models/efficientnet_b3.yaml efficientnetb3_notop.h5 \
- *     --map maps/efficientnet_keras.yaml --set-param classes=1 --skip-mismatched --output init.h5 */
+ *     --map configs/models/efficientnet_b3.keras_map.yaml --set-param classes=1 --skip-mismatched --output init.h5 */
 #include <stdlib.h>
 #include <string.h>
 

@@ -10,8 +10,8 @@
  * exercise round_filters/round_repeats); the block structure (Keras names,
  * correct_pad paddings at 256 and 300, drop-connect rates 0.2 * b / 26 only
  * where there is an identity skip); the Keras initialisers; drop-path
- * statistics; a Keras-layout weight file loading through the one-rule name
- * map configs/maps/efficientnet_keras.yaml; and the pieces added for this
+ * statistics (the Keras weight map is tested in tests/test_weights_keras_nets.c);
+ * and the pieces added for this
  * graph: sum() in expressions, `pad` with padding: same, references between
  * layers of one block. */
 #include <math.h>
@@ -464,56 +464,5 @@ TEST(net_effnet_block_layers_read_earlier_layers_of_their_block)
               !strcmp(m->layers[m->value_layer[cat2->in[2]]].name, "i1.cat"),
           "i2.cat must read i2.a, i2.b and i1's output");
     mt_model_free(m);
-}
-TEST(net_effnet_keras_weights_map_by_one_rule)
-{
-    /* a Keras-layout EfficientNetB3 .h5 (tests/effnet_keras_fixture.py: Keras layer names and order, HWIO,
-       depthwise [k, k, C, 1], Dense [in, out], int64 Normalization count) loads through the one-rule map
-       configs/maps/efficientnet_keras.yaml: every tensor, none missing or unexpected, equal to the same
-       weights written in PyTorch names and layouts */
-    if (access("/usr/bin/python3", X_OK) != 0 || system("/usr/bin/python3 -c 'import torch, h5py' >/dev/null 2>&1") != 0)
-        SKIP("skipped: /usr/bin/python3 with torch and h5py is not installed");
-    char dir[512], root[512], map[512], cmd[2048], keras[600], ref[600];
-    snprintf(dir, sizeof dir, "%s/test_net_effnet", mt_test_tmpdir());
-    mkdir(dir, 0700);
-    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s classes=1 2>&1",
-             mt_test_path("tests/effnet_keras_fixture.py", root, sizeof root), dir);
-    FILE *pp = popen(cmd, "r");
-    char text[2048] = "";
-    size_t got = pp ? fread(text, 1, sizeof text - 1, pp) : 0;
-    text[got] = '\0';
-    int rc = pp ? pclose(pp) : -1;
-    CHECK(rc == 0, "effnet_keras_fixture.py failed (exit %d): %s", rc, text);
-    snprintf(keras, sizeof keras, "%s/effnet_keras.h5", dir);
-    snprintf(ref, sizeof ref, "%s/effnet_ref.h5", dir);
-    mt_model_arg args[3] = {{"classes", "1"}, {"conv_init", "none"}, {"dense_init", "none"}};
-    mt_model *a = NULL, *b = NULL;
-    CHECK_OK(load_effnet(3, args, &a));
-    CHECK_OK(load_effnet(3, args, &b));
-    mt_weights_options opt = {MT_WEIGHTS_AUTO, mt_test_path("configs/maps/efficientnet_keras.yaml", map, sizeof map), 0};
-    mt_weights_report rep;
-    mt_status st = mt_weights_load(a, keras, &opt, &rep);
-    int n_src = rep.n_source, n_loaded = rep.n_loaded, n_missing = rep.n_missing, n_unexp = rep.n_unexpected,
-        n_skip = rep.n_skipped + rep.n_mismatched, fmt = rep.format;
-    mt_weights_report_free(&rep);
-    CHECK_OK(st);
-    /* every state tensor but the 96 BN num_batches_tracked (not in Keras files) */
-    int n_state = mt_model_state_count(a), n_nbt = 0;
-    for (int i = 0; i < n_state; i++) n_nbt += strstr(mt_model_state_name(a, i), "num_batches_tracked") != NULL;
-    CHECK(fmt == MT_WEIGHTS_KERAS_H5 && n_src == n_state - n_nbt && n_loaded == n_src && n_missing == 0 && n_unexp == 0 &&
-              n_skip == 0,
-          "report: %d in the file, %d loaded of %d, %d missing, %d unexpected, %d skipped", n_src, n_loaded,
-          n_state - n_nbt, n_missing, n_unexp, n_skip);
-    mt_weights_options ropt = {MT_WEIGHTS_CHECKPOINT, NULL, 0};
-    CHECK_OK(mt_weights_load(b, ref, &ropt, NULL));
-    for (int i = 0; i < n_state; i++) {
-        mt_tensor *ta = mt_model_state_tensor(a, i), *tb = mt_model_state_tensor(b, i);
-        CHECK(!memcmp(MT_DATA(ta), MT_DATA(tb), mt_nbytes(ta)), "%s differs between the Keras file and the reference",
-              mt_model_state_name(a, i));
-    }
-    mt_tensor *count = state(a, "normalization.count");
-    CHECK(count && MT_DATA(count)[0] == 12345, "normalization.count from the int64 Keras count");
-    mt_model_free(a);
-    mt_model_free(b);
 }
 #endif
