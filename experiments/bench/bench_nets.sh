@@ -11,7 +11,7 @@ cd "$(dirname "$0")/../.."
 BIN=${BIN:-build/bench_nets}
 PY=${PYTHON:-/usr/bin/python3}
 ROUNDS=${ROUNDS:-5}
-REPS=${REPS:-3}
+REPS=${REPS:-1}
 MODE=${MODE:-train}
 # name | graph | medtrain --set args | twin | twin params | H,W | channels | batch
 TABLE=(
