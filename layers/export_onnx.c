@@ -416,6 +416,14 @@ static mt_status ex_unpool(ex_ctx *c, const mt_layer *L)
     const char *shape = ex_str(c, "%s.__output_shape", L->name);
     const char *sin = in_n(c, L, 2);
     ex_node(c, "Shape", shape, 1, &sin, 1, &shape); /* the pool input's shape (any batch) */
+    /* ceil_mode pools (DeconvNet: 75 -> 38): the size MaxUnpool infers from kernel, strides and
+       pads, (in - 1) * stride + k - pads, may exceed output_shape, which ONNX Runtime rejects; the
+       pads only enter that inference (the indices are absolute), so the excess goes to the end pads */
+    const mt_tensor *x = in_t(c, L, 0);
+    for (int d = 0; d < 2; d++) {
+        int inferred = (x->shape[2 + d] - 1) * p.stride[d] + p.k[d] - p.pad[2 * d] - p.pad[2 * d + 1];
+        if (inferred > before->shape[2 + d]) p.pad[2 * d + 1] += inferred - before->shape[2 + d];
+    }
     const char *in[3] = {in_n(c, L, 0), in_n(c, L, 1), shape};
     Onnx__NodeProto *n = ex_node(c, "MaxUnpool", L->name, 3, in, 1, &c->vname[L->out]);
     ex_pool_node_attrs(c, n, &p);
