@@ -192,8 +192,9 @@ int cli_export(int argc, char **argv)
     if (st == MT_OK && (st = mt_checkpoint_load(es.ckpt, m, NULL, NULL, &info)) != MT_OK) {
         char prev[1500];
         snprintf(prev, sizeof prev, "%s", mt_last_error());
-        st = MT_ERR(st, "graph '%s' does not match checkpoint '%s' (has the graph changed since training?): %s", es.graph,
-                    es.ckpt, prev);
+        st = mt_error_replace(st, __FILE__, __LINE__,
+                              "graph '%s' does not match checkpoint '%s' (has the graph changed since training?): %s",
+                              es.graph, es.ckpt, prev);
     }
     if (st == MT_OK && in_c && in_c != mt_model_in_channels(m))
         st = MT_ERR(MT_ERR_INVALID, "--input: the model takes %d channels, not %d", mt_model_in_channels(m), in_c);
