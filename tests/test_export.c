@@ -144,6 +144,7 @@ typedef struct net_case {
     int c, h, w;
     const char *twin;      /* experiments/twins module or NULL */
     const char *twin_args; /* its build(**json) */
+    const char *onnx_extra; /* more options of the ONNX export (e.g. " --opset 17") */
 } net_case;
 
 /* Exports `nc` as ONNX (fixed batch 2, and dynamic batch run at 2 and 3) and
@@ -180,8 +181,9 @@ static void check_net(mt_test_ctx *T_, const net_case *nc)
     int skipped_ort = 0;
     for (int dyn = 0; dyn < 2; dyn++) {
         snprintf(cmd, sizeof cmd,
-                 "%s export %s/ckpt.h5 --graph %s%s --format onnx --output %s/m%d.onnx --input %d,%d,%d %s", exe, dir,
-                 nc->graph, nc->sets, dir, dyn, nc->c, nc->h, nc->w, dyn ? "--dynamic-batch" : "--batch 2");
+                 "%s export %s/ckpt.h5 --graph %s%s --format onnx --output %s/m%d.onnx --input %d,%d,%d %s%s", exe, dir,
+                 nc->graph, nc->sets, dir, dyn, nc->c, nc->h, nc->w, dyn ? "--dynamic-batch" : "--batch 2",
+                 nc->onnx_extra ? nc->onnx_extra : "");
         int rc = run_cmd(cmd, out, sizeof out);
         CHECK(rc == 0, "%s\nfailed (%d):\n%s", cmd, rc, out);
         snprintf(cmd, sizeof cmd,
@@ -235,6 +237,14 @@ TEST(export_deconvnet_onnx_ort_and_safetensors)
 TEST(export_unet_bn_onnx_ort)
 {
     net_case nc = {"configs/models/unet_bn.yaml", " --set base=8", 1, {{"base", "8"}}, 1, 48, 48, NULL, NULL};
+    check_net(T_, &nc);
+}
+
+/* the valid U-Net of S5: overlap-tile reflect padding (pad), centre crops of the skips (Slice), opset 17 */
+TEST(export_unet_s5_valid_tile_opset17_onnx_ort)
+{
+    net_case nc = {"configs/models/unet_s5.yaml", " --set base=8", 1, {{"base", "8"}}, 1, 160, 160, "unet",
+                   "{\"base\": 8, \"padding\": \"valid\", \"out_channels\": 2, \"tile\": 94}", " --opset 17"};
     check_net(T_, &nc);
 }
 
