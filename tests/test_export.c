@@ -273,6 +273,14 @@ TEST(export_efficientnet_b3_onnx_ort)
     check_net(T_, &nc);
 }
 
+/* full width (no width parameter): ~54M parameters; the smallest Keras input, 75 x 75 */
+TEST(export_inception_resnet_v2_onnx_ort)
+{
+    net_case nc = {"configs/models/inception_resnet_v2.yaml", " --set classes=3 --set size=75", 2,
+                   {{"classes", "3"}, {"size", "75"}}, 3, 75, 75, NULL, NULL};
+    check_net(T_, &nc);
+}
+
 /* a missing or changed graph, bad options: non-zero exit, a clear message, no output file */
 TEST(export_errors_missing_or_changed_graph)
 {
