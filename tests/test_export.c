@@ -273,6 +273,13 @@ TEST(export_efficientnet_b3_onnx_ort)
     check_net(T_, &nc);
 }
 
+/* the kinds and options the shipped networks leave out (tests/data/export_kinds.yaml) */
+TEST(export_layer_kinds_onnx_ort)
+{
+    net_case nc = {"tests/data/export_kinds.yaml", "", 0, {{NULL, NULL}}, 2, 20, 24, NULL, NULL};
+    check_net(T_, &nc);
+}
+
 /* full width (no width parameter): ~54M parameters; the smallest Keras input, 75 x 75 */
 TEST(export_inception_resnet_v2_onnx_ort)
 {
