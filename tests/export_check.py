@@ -30,6 +30,15 @@ def check_onnx(argv):
     onnx.checker.check_model(m, full_check=True)
     print("checker ok: opset %d, ir %d, %d nodes, %d initializers" % (
         m.opset_import[0].version, m.ir_version, len(m.graph.node), len(m.graph.initializer)))
+    meta = {p.key: p.value for p in m.metadata_props}
+    for key in ("medtrain.graph_name", "medtrain.graph_file", "medtrain.version", "medtrain.source_checkpoint",
+                "medtrain.graph_params"):
+        if key not in meta:
+            print("metadata_props lacks %s: %s" % (key, meta))
+            return 1
+    if [i.name for i in m.graph.input] != ["input"] or m.producer_name != "medtrain":
+        print("graph input %s, producer %s" % ([i.name for i in m.graph.input], m.producer_name))
+        return 1
     node = shutil.which("node")
     if not node or not os.path.isdir(ort_dir):
         print("skipped: node or onnxruntime-node missing (make deps-node)")

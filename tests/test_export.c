@@ -346,3 +346,67 @@ TEST(export_errors_missing_or_changed_graph)
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
 }
+
+/* a run directory (config.yaml + best.h5) without --graph; a checkpoint that stores its config;
+ * a run whose config names a graph that is gone */
+TEST(export_run_dir_and_stored_config)
+{
+    const char *bd = bin_dir();
+    char exe[PATH_MAX + 16], dir[] = "/tmp/mt_export_run_XXXXXX", cmd[4 * PATH_MAX], out[16384], p[PATH_MAX + 32],
+        cwd[PATH_MAX], cfg[2 * PATH_MAX];
+    CHECK(bd != NULL && getcwd(cwd, sizeof cwd), "no binary directory / cwd");
+    snprintf(exe, sizeof exe, "%s/medtrain", bd);
+    if (access(exe, X_OK) != 0) {
+        T_->skipped = 1;
+        snprintf(T_->msg, sizeof T_->msg, "skipped: medtrain CLI not built next to run_tests");
+        return;
+    }
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+    snprintf(cfg, sizeof cfg, "model:\n  graph: %s/configs/models/unet.yaml\n  params: {base: 4, depth: 2}\n", cwd);
+    snprintf(p, sizeof p, "%s/config.yaml", dir);
+    FILE *f = fopen(p, "w");
+    CHECK(f != NULL, "cannot write %s", p);
+    fputs(cfg, f);
+    fclose(f);
+    mt_model_arg args[2] = {{"base", "4"}, {"depth", "2"}};
+    mt_model *m = NULL;
+    CHECK_OK(mt_model_load_yaml("configs/models/unet.yaml", 2, args, mt_cpu(), 1, &m));
+    mt_checkpoint_info info;
+    memset(&info, 0, sizeof info);
+    info.config_yaml = cfg;
+    snprintf(p, sizeof p, "%s/best.h5", dir);
+    mt_status s = mt_checkpoint_save(p, m, NULL, NULL, &info);
+    mt_model_free(m);
+    CHECK_OK(s);
+    /* the run directory: config.yaml's graph and params, best.h5, default output <run>/model.onnx */
+    snprintf(cmd, sizeof cmd, "%s export %s --input 1,32,32", exe, dir);
+    int rc = run_cmd(cmd, out, sizeof out);
+    snprintf(p, sizeof p, "%s/model.onnx", dir);
+    CHECK(rc == 0 && file_exists(p) && strstr(out, "wrote"), "run dir export: rc %d\n%s", rc, out);
+    snprintf(cmd, sizeof cmd,
+             "/usr/bin/python3 -c \"import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m);"
+             " d={p.key:p.value for p in m.metadata_props}; print(d['medtrain.graph_params'], d['medtrain.config_fnv1a64'])\" %s",
+             p);
+    rc = run_cmd(cmd, out, sizeof out);
+    if (rc == 0) CHECK(strstr(out, "base=4, depth=2") != NULL, "metadata: %s", out);
+    /* the checkpoint alone: its stored config names the graph */
+    snprintf(cmd, sizeof cmd, "%s export %s/best.h5 --format safetensors", exe, dir);
+    rc = run_cmd(cmd, out, sizeof out);
+    snprintf(p, sizeof p, "%s/best.safetensors", dir);
+    CHECK(rc == 0 && file_exists(p), "stored-config export: rc %d\n%s", rc, out);
+    /* the run's graph is gone */
+    snprintf(p, sizeof p, "%s/config.yaml", dir);
+    f = fopen(p, "w");
+    CHECK(f != NULL, "cannot write %s", p);
+    fprintf(f, "model:\n  graph: %s/gone/unet.yaml\n  params: {base: 4}\n", dir);
+    fclose(f);
+    snprintf(p, sizeof p, "%s/model.onnx", dir);
+    remove(p);
+    snprintf(cmd, sizeof cmd, "%s export %s --input 1,32,32", exe, dir);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 1 && strstr(out, "not found") && strstr(out, "gone/unet.yaml") && !file_exists(p), "gone graph: rc %d\n%s",
+          rc, out);
+    printf("    %s", out);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+}
