@@ -39,6 +39,7 @@ typedef struct ex_ctx {
     const char **vname; /* per value: its ONNX name */
     mt_tensor **vals, **vals2; /* traces at batch N and N + 1 */
     int oom;
+    mt_status err; /* first failure other than memory (kept; later steps see it through ex_status) */
 } ex_ctx;
 
 /* ---------------------------------------------------------------- arena -- */
@@ -96,7 +97,11 @@ static int ex_push(ex_ctx *c, void ***arr, size_t *n, size_t *cap, void *item)
     return 0;
 }
 
-static mt_status ex_status(ex_ctx *c) { return c->oom ? MT_ERR(MT_ERR_NOMEM, "ONNX export: out of memory") : MT_OK; }
+static mt_status ex_status(ex_ctx *c)
+{
+    if (c->err != MT_OK) return c->err;
+    return c->oom ? MT_ERR(MT_ERR_NOMEM, "ONNX export: out of memory") : MT_OK;
+}
 
 /* ---------------------------------------------------------- messages --- */
 
@@ -128,8 +133,9 @@ static Onnx__NodeProto *ex_node(ex_ctx *c, const char *op, const char *name, int
 static Onnx__AttributeProto *ex_attr(ex_ctx *c, Onnx__NodeProto *n, const char *name,
                                      Onnx__AttributeProto__AttributeType type)
 {
-    if (!n || n->n_attribute >= MAX_ATTR) {
-        c->oom = c->oom || !n;
+    if (!n) return NULL; /* out of memory, already recorded */
+    if (n->n_attribute >= MAX_ATTR) {
+        if (c->err == MT_OK) c->err = MT_ERR(MT_ERR_INVALID, "ONNX export: node '%s': more than %d attributes", n->name, MAX_ATTR);
         return NULL;
     }
     Onnx__AttributeProto *a = ex_alloc(c, sizeof *a);
@@ -218,10 +224,13 @@ static const char *ex_state(ex_ctx *c, const mt_layer *L, int k)
         return NULL;
     }
     const char *name = NULL;
-    if (mt_tensor_to_host(e->t, host, bytes) == MT_OK) {
+    mt_status s = mt_tensor_to_host(e->t, host, bytes);
+    if (s == MT_OK) {
         int64_t dims[MT_MAX_DIMS];
         for (int i = 0; i < e->ndim; i++) dims[i] = e->shape[i];
         name = ex_init(c, e->name, T_FLOAT, e->ndim, dims, host, bytes);
+    } else if (c->err == MT_OK) {
+        c->err = s;
     }
     free(host);
     if (name) c->state_used[idx] = 1;
