@@ -25,6 +25,7 @@
 #include "../core/device.h"
 #include "../layers/checkpoint.h"
 #include "../layers/export.h"
+#include "../layers/layer.h"
 #include "../layers/model.h"
 #include "test.h"
 
@@ -409,4 +410,49 @@ TEST(export_run_dir_and_stored_config)
     printf("    %s", out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
+}
+
+/* the C entry point: a layer kind the mapping does not know is an error naming the layer and
+ * its file:line:column, and nothing is written; a bad opset likewise */
+TEST(export_onnx_c_api_unknown_kind_error)
+{
+    char dir[] = "/tmp/mt_export_api_XXXXXX", path[PATH_MAX];
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+    snprintf(path, sizeof path, "%s/m.onnx", dir);
+    mt_model_arg args[2] = {{"base", "4"}, {"depth", "1"}};
+    mt_model *m = NULL;
+    CHECK_OK(mt_model_load_yaml("configs/models/unet.yaml", 2, args, mt_cpu(), 1, &m));
+    mt_export_options o;
+    memset(&o, 0, sizeof o);
+    o.in_h = o.in_w = 16;
+    mt_status s = mt_export_onnx(m, path, &o);
+    int ok_written = s == MT_OK && file_exists(path);
+    remove(path);
+    o.opset = 18;
+    mt_status s_opset = mt_export_onnx(m, path, &o);
+    char msg_opset[512];
+    snprintf(msg_opset, sizeof msg_opset, "%s", mt_last_error());
+    mt_error_clear();
+    o.opset = 0;
+    mt_layer_kind fancy = *m->layers[1].kind;
+    fancy.type = "fancy_conv";
+    const mt_layer_kind *saved = m->layers[1].kind;
+    m->layers[1].kind = &fancy;
+    mt_status s_kind = mt_export_onnx(m, path, &o);
+    char msg[1024];
+    snprintf(msg, sizeof msg, "%s", mt_last_error());
+    m->layers[1].kind = saved;
+    char layer[256];
+    snprintf(layer, sizeof layer, "layer '%s' (fancy_conv)", m->layers[1].name);
+    mt_model_free(m);
+    int left = file_exists(path);
+    char cmd[PATH_MAX + 16];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
+    CHECK(ok_written, "plain export failed: %s", mt_last_error());
+    CHECK(s_opset != MT_OK && strstr(msg_opset, "opset 18 is not supported"), "opset 18: %s", msg_opset);
+    CHECK(s_kind != MT_OK && strstr(msg, layer) && strstr(msg, "unet.yaml:") && strstr(msg, "cannot be exported to ONNX"),
+          "unknown kind: %s", msg);
+    CHECK(!left, "a file was left at %s", path);
+    printf("    %s\n", msg);
 }
