@@ -252,25 +252,28 @@ TEST(export_unet_s5_valid_tile_opset17_onnx_ort)
 TEST(export_skip_ganomaly_onnx_ort)
 {
     net_case g = {"configs/models/skip_ganomaly_g.yaml", " --set ngf=8 --set num_downs=5 --set img_size=32", 3,
-                  {{"ngf", "8"}, {"num_downs", "5"}, {"img_size", "32"}}, 1, 32, 32, NULL, NULL};
+                  {{"ngf", "8"}, {"num_downs", "5"}, {"img_size", "32"}}, 1, 32, 32, "skip_ganomaly_g",
+                  "{\"ngf\": 8, \"num_downs\": 5, \"img_size\": 32}"};
     check_net(T_, &g);
     if (T_->failed) return;
     net_case d = {"configs/models/skip_ganomaly_d.yaml", " --set ndf=8 --set img_size=32", 2,
-                  {{"ndf", "8"}, {"img_size", "32"}}, 1, 32, 32, NULL, NULL};
+                  {{"ndf", "8"}, {"img_size", "32"}}, 1, 32, 32, "skip_ganomaly_d", "{\"ndf\": 8, \"img_size\": 32}"};
     check_net(T_, &d);
 }
 
 TEST(export_yolov5s_onnx_ort)
 {
     net_case nc = {"configs/models/yolov5s.yaml", " --set width_multiple=0.125 --set nc=2 --set img_size=64", 3,
-                   {{"width_multiple", "0.125"}, {"nc", "2"}, {"img_size", "64"}}, 3, 64, 64, NULL, NULL};
+                   {{"width_multiple", "0.125"}, {"nc", "2"}, {"img_size", "64"}}, 3, 64, 64, "yolov5s",
+                   "{\"width_multiple\": 0.125, \"nc\": 2, \"img_size\": 64}"};
     check_net(T_, &nc);
 }
 
 TEST(export_efficientnet_b3_onnx_ort)
 {
     net_case nc = {"configs/models/efficientnet_b3.yaml", " --set width=0.25 --set depth=0.5 --set classes=3 --set size=64",
-                   4, {{"width", "0.25"}, {"depth", "0.5"}, {"classes", "3"}, {"size", "64"}}, 3, 64, 64, NULL, NULL};
+                   4, {{"width", "0.25"}, {"depth", "0.5"}, {"classes", "3"}, {"size", "64"}}, 3, 64, 64, "efficientnet_b3",
+                   "{\"width\": 0.25, \"depth\": 0.5, \"classes\": 3, \"size\": 64}"};
     check_net(T_, &nc);
 }
 
@@ -285,7 +288,7 @@ TEST(export_layer_kinds_onnx_ort)
 TEST(export_inception_resnet_v2_onnx_ort)
 {
     net_case nc = {"configs/models/inception_resnet_v2.yaml", " --set classes=3 --set size=75", 2,
-                   {{"classes", "3"}, {"size", "75"}}, 3, 75, 75, NULL, NULL};
+                   {{"classes", "3"}, {"size", "75"}}, 3, 75, 75, "inception_resnet_v2", "{\"classes\": 3, \"size\": 75}"};
     check_net(T_, &nc);
 }
 
