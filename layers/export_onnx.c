@@ -112,6 +112,15 @@ static mt_status ex_status(ex_ctx *c)
 static Onnx__NodeProto *ex_node(ex_ctx *c, const char *op, const char *name, int n_in, const char *const *in, int n_out,
                                 const char *const *out)
 {
+    if (c->oom || c->err != MT_OK || !out[0]) { /* a name failed to allocate: recorded, stop adding */
+        c->oom = c->oom || c->err == MT_OK;
+        return NULL;
+    }
+    for (int i = 0; i < n_in; i++)
+        if (!in[i]) {
+            c->oom = c->oom || c->err == MT_OK;
+            return NULL;
+        }
     Onnx__NodeProto *n = ex_alloc(c, sizeof *n);
     char **ins = ex_alloc(c, sizeof *ins * (size_t)(n_in ? n_in : 1));
     char **outs = ex_alloc(c, sizeof *outs * (size_t)n_out);
