@@ -15,9 +15,9 @@ PYTHON ?= /usr/bin/python3
 # Debian packages medtrain builds and tests with (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
-             libcjson-dev
+             libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev
 # Only needed to regenerate fixtures / run the PyTorch peers and cross-checks.
-DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil
+DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx
 
 PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -28,7 +28,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) $(PKG_CFLAGS) -I/usr/include/nifti -I/usr/include/gdcm-3.0 -I.
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -I/usr/include/gdcm-3.0 -I/usr/include/nifti -I.
-LDLIBS := $(PKG_LIBS) -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
+LDLIBS := $(PKG_LIBS) -lprotobuf-c -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
           -lz -lstdc++ -lpthread -lm -fopenmp
 
 # CUDA backend: built when nvcc and cuDNN are present (MT_CUDA=0 to disable).
@@ -53,9 +53,16 @@ TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
 GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c) tests/net_check.c $(wildcard tests/test_net_*.c)
 # float64 build of the numeric core, for the finite-difference gradient checks
 F64_DIRS := core core/ops layers optim
-F64_C := $(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c)) configs/yaml_tree.c
+F64_C := $(filter-out layers/export_onnx.c,$(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c))) configs/yaml_tree.c
 
-OBJ := $(LIB_C:%.c=$(BUILD)/f32/%.o) $(LIB_CXX:%.cpp=$(BUILD)/f32/%.o)
+# ONNX export (layers/export_onnx.c): C code generated at build time by protoc-c from the
+# onnx.proto that Debian's libonnx-dev ships; nothing generated is committed.
+ONNX_PROTO ?= /usr/include/onnx/onnx.proto
+GEN := $(BUILD)/gen
+ONNX_PB_C := $(GEN)/onnx.pb-c.c
+ONNX_PB_O := $(GEN)/onnx.pb-c.o
+
+OBJ := $(LIB_C:%.c=$(BUILD)/f32/%.o) $(LIB_CXX:%.cpp=$(BUILD)/f32/%.o) $(ONNX_PB_O)
 ifeq ($(MT_CUDA),1)
 OBJ += $(LIB_CU:%.cu=$(BUILD)/cu/%.o)
 endif
@@ -67,7 +74,7 @@ CLI := $(BUILD)/medtrain
 TESTS := $(BUILD)/run_tests
 GRADCHECK := $(BUILD)/run_gradcheck
 
-.PHONY: all deps deps-py test demo bench fixtures clean cuda-check
+.PHONY: all deps deps-py deps-node test demo bench fixtures clean cuda-check
 all: $(LIB) $(CLI)
 
 # Installs missing Debian packages (root, or sudo). No-op when all are present.
@@ -84,6 +91,26 @@ deps-py:
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
 	fi
+
+# onnxruntime-node (npm) for the ONNX export tests, install scripts skipped: its CPU library ships
+# inside the package (bin/napi-v*/linux/x64). Skipped, with a message, when npm is absent.
+NODE_DIR := $(BUILD)/node
+deps-node:
+	@if ! command -v npm >/dev/null 2>&1; then echo "skipped: npm not installed (ONNX Runtime checks will skip)"; \
+	elif [ -d $(NODE_DIR)/node_modules/onnxruntime-node ]; then :; \
+	else mkdir -p $(NODE_DIR) && cd $(NODE_DIR) && { [ -f package.json ] || echo '{"private": true}' > package.json; } && \
+	  { npm install --ignore-scripts --no-audit --no-fund onnxruntime-node || \
+	    echo "skipped: npm install onnxruntime-node failed (ONNX Runtime checks will skip)"; }; fi
+
+$(ONNX_PB_C): $(ONNX_PROTO)
+	@mkdir -p $(GEN)
+	protoc-c --proto_path=$(dir $(ONNX_PROTO)) --c_out=$(GEN) $(notdir $(ONNX_PROTO))
+$(GEN)/onnx.pb-c.h: $(ONNX_PB_C)
+$(ONNX_PB_O): $(ONNX_PB_C)
+	$(CC) $(CFLAGS) -I$(GEN) -c $< -o $@
+$(BUILD)/f32/layers/export_onnx.o: $(GEN)/onnx.pb-c.h
+$(BUILD)/f32/layers/export_onnx.o: CFLAGS += -I$(GEN)
+$(BUILD)/f32/cli/export.o: CFLAGS += -DMT_GIT_DESCRIBE='"$(shell git describe --always --dirty 2>/dev/null || echo unknown)"'
 
 $(BUILD)/f32/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -133,7 +160,7 @@ demo: deps
 	@echo "demo done: see $(DEMO_RUN)/ (log.csv, metrics.json, eval_test.json, curves_*.png, overlays/, predict/)"
 
 # Runs both test binaries and prints the combined "N passed, N failed, N skipped".
-test: deps deps-py
+test: deps deps-py deps-node
 	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)
 

@@ -5,6 +5,7 @@
  *   medtrain predict RUN_DIR|CHECKPOINT.h5 INPUT... --out DIR
  *   medtrain import --spec SPEC.yaml | options ...
  *   medtrain import-weights GRAPH|RUN_DIR WEIGHTS [--map MAP.yaml] [--skip-mismatched] --output CKPT.h5
+ *   medtrain export RUN_DIR|CHECKPOINT.h5 [--graph G.yaml] --format onnx|safetensors [--output F]
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
  *   medtrain bench [args for experiments/bench]
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
@@ -23,6 +24,7 @@ static void usage(FILE *f)
             "  predict    masks and overlays for DICOM / NIfTI / PNG slices\n"
             "  import     convert DICOM / NIfTI / images + labels into a medtrain HDF5 dataset\n"
             "  import-weights  pretrained Keras .h5 / safetensors weights into a medtrain checkpoint\n"
+            "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
             "  bench      run the training-step benchmark (experiments/bench)\n");
 }
@@ -41,6 +43,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "predict")) return cli_predict(sub_argc, sub_argv);
     if (!strcmp(cmd, "import")) return cli_import(sub_argc, sub_argv);
     if (!strcmp(cmd, "import-weights")) return cli_import_weights(sub_argc, sub_argv);
+    if (!strcmp(cmd, "export")) return cli_export(sub_argc, sub_argv);
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);

@@ -203,6 +203,12 @@ mt_status mt_layer_get_padding(const mt_layer *L, const char *key, int allow_sam
 void mt_layer_resolve_padding(int mode, const int pad[4], int h, int w, int kh, int kw, int sh, int sw, int dh, int dw,
                               int out[4]);
 
+/* Runs the graph on a meta input of shape in_shape (evaluation mode) and keeps
+ * every value: vals (m->n_values entries, all NULL on entry) get new
+ * references the caller releases (also on error). Used by mt_model_shape and
+ * the ONNX export (layers/export_onnx.c), which needs every value's shape. */
+mt_status mt_model_trace(mt_model *m, int in_ndim, const int *in_shape, mt_tensor **vals);
+
 /* Output spatial size of a conv/pool window (floor or ceil mode, PyTorch rule). */
 int mt_layer_window_out(int in, int k, int stride, int pad_total, int dil, int ceil_mode);
 

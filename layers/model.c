@@ -182,7 +182,7 @@ void mt_model_nominal_size(const mt_model *m, int *h, int *w)
 const char *mt_model_name(const mt_model *m) { return m->name ? m->name : ""; }
 
 /* Runs the graph on a meta input and keeps every value (vals: n_values entries). */
-static mt_status trace_shapes(mt_model *m, int in_ndim, const int *in_shape, mt_tensor **vals)
+mt_status mt_model_trace(mt_model *m, int in_ndim, const int *in_shape, mt_tensor **vals)
 {
     if (in_ndim < 2 || in_shape[1] != m->in_channels)
         return MT_ERR(MT_ERR_INVALID, "%s: the model takes %d input channels, not %d", m->file, m->in_channels,
@@ -222,7 +222,7 @@ mt_status mt_model_shape(mt_model *m, const char *value, int in_ndim, const int 
     if (v < 0) return MT_ERR(MT_ERR_INVALID, "%s: no value named '%s' (a layer, layer.port or output)", m->file, value);
     mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
     if (!vals) return MT_ERR_NOMEM;
-    mt_status s = trace_shapes(m, in_ndim, in_shape, vals);
+    mt_status s = mt_model_trace(m, in_ndim, in_shape, vals);
     if (s == MT_OK) {
         *ndim = vals[v]->ndim;
         for (int i = 0; i < MT_MAX_DIMS; i++) shape[i] = i < *ndim ? vals[v]->shape[i] : 0;
@@ -266,7 +266,7 @@ mt_status mt_model_summary(const mt_model *m, int in_c, int in_h, int in_w, char
     mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
     if (!vals) return MT_ERR_NOMEM;
     int in_shape[4] = {1, in_c, in_h, in_w};
-    mt_status s = trace_shapes((mt_model *)m, 4, in_shape, vals);
+    mt_status s = mt_model_trace((mt_model *)m, 4, in_shape, vals);
     size_t cap = 512 + (size_t)m->n_layers * 160 + (size_t)m->n_outputs * 160, used = 0;
     char *t = s == MT_OK ? mt_malloc(cap) : NULL;
     if (s == MT_OK && !t) s = MT_ERR_NOMEM;
