@@ -22,7 +22,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <math.h>
+
 #include "../core/device.h"
+#include "../data/dataset.h"
 #include "../layers/checkpoint.h"
 #include "../layers/export.h"
 #include "../layers/layer.h"
@@ -458,4 +461,99 @@ TEST(export_onnx_c_api_unknown_kind_error)
           "unknown kind: %s", msg);
     CHECK(!left, "a file was left at %s", path);
     printf("    %s\n", msg);
+}
+
+/* A trained S1 run (configs/s1_demo.yaml, 30 epochs, on the real CT sample shipped in
+ * data/samples/s1, imported as the demo does) exported from its run directory to ONNX
+ * segments the CT slices in ONNX Runtime like medtrain itself: the masks (logit > 0)
+ * of all 30 slices, windowed as the run's config does ([-1024, 1024] -> [0, 1]), have
+ * DSC >= 0.999 against medtrain's own masks (issue 11). */
+TEST(export_s1_run_onnx_segments_ct_like_medtrain)
+{
+    const char *bd = bin_dir();
+    char exe[PATH_MAX + 16], ort[PATH_MAX + 64], dir[] = "/tmp/mt_export_s1_XXXXXX", cmd[16384], out[65536],
+        p[PATH_MAX + 64], run[PATH_MAX], ds[PATH_MAX];
+    CHECK(bd != NULL, "no binary directory");
+    snprintf(exe, sizeof exe, "%s/medtrain", bd);
+    snprintf(ort, sizeof ort, "%s/node/node_modules/onnxruntime-node", bd);
+    if (access(exe, X_OK) != 0) SKIP("skipped: medtrain CLI not built next to run_tests");
+    if (access(ort, F_OK) != 0 || run_cmd("node --version", out, sizeof out) != 0)
+        SKIP("skipped: ONNX Runtime (node / onnxruntime-node missing: make deps-node)");
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
+    snprintf(ds, sizeof ds, "%s/s1.h5", dir);
+    snprintf(run, sizeof run, "%s/run", dir);
+    snprintf(cmd, sizeof cmd,
+             "%s import --source nifti --input data/samples/s1/example_ct_sm.nii.gz --mask data/samples/s1/skeletal_muscle.nii.gz"
+             " --mask_names muscle --resize 96x96 --split_by sample --val_frac 0.15 --test_frac 0.15 --seed 0 --output %s",
+             exe, ds);
+    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    snprintf(cmd, sizeof cmd, "%s train configs/s1_demo.yaml --device cpu --out %s --set data.dataset=%s --set train.epochs=30 --quiet",
+             exe, run, ds);
+    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    snprintf(cmd, sizeof cmd, "%s export %s --format onnx --input 1,96,96 --batch 30 --output %s/s1.onnx", exe, run, dir);
+    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    /* the 30 slices, windowed as the run normalises them */
+    mt_dataset *d = NULL;
+    CHECK_OK(mt_dataset_open(ds, &d));
+    int n = mt_dataset_size(d);
+    float *x = n == 30 ? malloc(sizeof *x * 30 * 96 * 96) : NULL;
+    mt_status s = x ? MT_OK : MT_ERR(MT_ERR_INVALID, "expected 30 slices, got %d", n);
+    for (int i = 0; s == MT_OK && i < 30; i++) {
+        mt_sample smp;
+        mt_sample_init(&smp);
+        s = mt_dataset_read(d, i, &smp);
+        if (s == MT_OK && (smp.c != 1 || smp.h != 96 || smp.w != 96)) s = MT_ERR(MT_ERR_INVALID, "slice %d is not 1x96x96", i);
+        for (int k = 0; s == MT_OK && k < 96 * 96; k++) {
+            float v = smp.image[k] < -1024 ? -1024 : smp.image[k] > 1024 ? 1024 : smp.image[k];
+            x[i * 96 * 96 + k] = (v + 1024.0f) / 2048.0f;
+        }
+        mt_sample_free(&smp);
+    }
+    mt_dataset_close(d);
+    if (s == MT_OK) {
+        snprintf(p, sizeof p, "%s/x.bin", dir);
+        s = write_bin(p, x, 30 * 96 * 96);
+    }
+    /* medtrain's own evaluation output from the run's best checkpoint */
+    mt_model_arg args[4] = {{"base", "16"}, {"in_channels", "1"}, {"out_channels", "1"}, {"padding", "same"}};
+    mt_model *m = NULL;
+    if (s == MT_OK) s = mt_model_load_yaml("configs/models/unet.yaml", 4, args, mt_cpu(), 1, &m);
+    snprintf(p, sizeof p, "%s/best.h5", run);
+    if (s == MT_OK) s = mt_checkpoint_load(p, m, NULL, NULL, NULL);
+    int shape[4] = {30, 1, 96, 96};
+    mt_tensor *xt = s == MT_OK ? mt_tensor_from_host(mt_cpu(), 4, shape, x) : NULL, *y = NULL;
+    if (s == MT_OK && !xt) s = mt_last_status();
+    if (s == MT_OK) s = mt_model_run(m, xt, 0, NULL, &y);
+    float *ours = s == MT_OK ? malloc(sizeof *ours * 30 * 96 * 96) : NULL;
+    if (s == MT_OK) s = ours ? mt_tensor_to_host(y, ours, sizeof *ours * 30 * 96 * 96) : MT_ERR_NOMEM;
+    mt_tensor_release(xt);
+    mt_tensor_release(y);
+    mt_model_free(m);
+    free(x);
+    if (s != MT_OK) free(ours);
+    CHECK_OK(s);
+    snprintf(cmd, sizeof cmd, "node tests/ort_run.js %s %s/s1.onnx %s/x.bin 30,1,96,96 %s/ort", ort, dir, dir, dir);
+    int rc = run_cmd(cmd, out, sizeof out);
+    float *theirs = malloc(sizeof *theirs * 30 * 96 * 96);
+    snprintf(p, sizeof p, "%s/ort0.bin", dir);
+    FILE *f = rc == 0 && theirs ? fopen(p, "rb") : NULL;
+    size_t got = f ? fread(theirs, sizeof *theirs, 30 * 96 * 96, f) : 0;
+    if (f) fclose(f);
+    long inter = 0, a = 0, b = 0;
+    double maxd = 0;
+    for (size_t i = 0; got == 30 * 96 * 96 && i < got; i++) {
+        int mo = ours[i] > 0, mr = theirs[i] > 0;
+        inter += mo && mr, a += mo, b += mr;
+        maxd = fmax(maxd, fabs((double)ours[i] - theirs[i]));
+    }
+    free(ours);
+    free(theirs);
+    CHECK(rc == 0 && got == 30 * 96 * 96, "ONNX Runtime failed (%d): %s", rc, out);
+    double dsc = a + b ? 2.0 * inter / (double)(a + b) : 1.0;
+    printf("     S1 run -> ONNX Runtime: %ld / %ld muscle pixels (medtrain / ORT), DSC %.6f, max |logit difference| %.2g\n", a, b,
+           dsc, maxd);
+    CHECK(a > 1000, "the 30-epoch run segments only %ld muscle pixels: the check would show nothing", a);
+    CHECK(dsc >= 0.999, "DSC %.6f < 0.999 between medtrain's and ONNX Runtime's masks", dsc);
+    snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+    (void)!system(cmd);
 }
