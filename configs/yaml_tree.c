@@ -741,7 +741,7 @@ int mt_yaml_as_int(const mt_yaml_node *n, long *out)
     if (*end || errno == ERANGE) {
         /* allow integral floats written like 1e3 */
         double d;
-        if (!mt_yaml_as_double(n, &d) || d != (double)(long)d || fabs(d) > 9e15) return 0;
+        if (!mt_yaml_as_double(n, &d) || !(fabs(d) <= 9e15) || d != floor(d)) return 0; /* range first: no UB cast */
         v = (long)d;
     }
     *out = v;

@@ -109,13 +109,15 @@ mt_status mt_layer_get_ints(const mt_layer *L, const char *key, int n, int def_a
         return MT_OK;
     }
     if (a->kind == MT_YAML_SCALAR) {
-        if (!mt_yaml_as_int(a, &v)) return mt_layer_error(L, key, "expected an integer, got '%s'", a->value);
+        if (!mt_yaml_as_int(a, &v) || v < -(1L << 30) || v > (1L << 30))
+            return mt_layer_error(L, key, "expected an integer in [-2^30, 2^30], got '%s'", a->value);
         for (int i = 0; i < n; i++) out[i] = (int)v;
         return MT_OK;
     }
     if (a->kind != MT_YAML_SEQ || a->n != n) return mt_layer_error(L, key, "expected an integer or a list of %d integers", n);
     for (int i = 0; i < n; i++) {
-        if (!mt_yaml_as_int(a->child[i], &v)) return mt_layer_error(L, key, "expected integers, got '%s'", a->child[i]->value);
+        if (!mt_yaml_as_int(a->child[i], &v) || v < -(1L << 30) || v > (1L << 30))
+            return mt_layer_error(L, key, "expected integers in [-2^30, 2^30], got '%s'", a->child[i]->value);
         out[i] = (int)v;
     }
     return MT_OK;

@@ -228,3 +228,39 @@ TEST(graph_errors_name_file_line_column_and_shapes)
                  "params: {t: [1, 2]}\ninput: {channels: 1}\nlayers:\n  - {name: c, type: conv2d, out: \"${t[2]}\", kernel: 1}\n",
                  "4:", "out of range", NULL);
 }
+
+/* The model-graph files of ../shared/data/bad_inputs are refused cleanly (a message
+ * naming file:line:column and the limit) or, for the long expression, read right. */
+TEST(graph_bad_inputs_refused_or_read_right)
+{
+    static const struct {
+        const char *file, *frag;
+    } bad[] = {
+        {"bad_inputs/oom-graph-repeat-1e9.yaml", "a repeat bound must be an integer in [-200000, 200000]"},
+        {"bad_inputs/ubsan-float-cast-graph283-repeat-bound.yaml", "a repeat bound must be an integer"},
+        {"bad_inputs/ubsan-float-cast-graph516-input-channels.yaml", "input channels must be an integer in [1, 1048576]"},
+        {"bad_inputs/wrong-value-graph-kernel-int-wrap.yaml", "expected an integer in [-2^30, 2^30], got '4294967299'"},
+    };
+    char path[1024];
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        if (!mt_test_shared_data(bad[i].file, path, sizeof path)) SKIP("skipped: ../shared/data/bad_inputs not present");
+        mt_model *m = NULL;
+        mt_status s = mt_model_load_yaml(path, 0, NULL, mt_cpu(), 0, &m);
+        mt_model_free(m);
+        CHECK(s != MT_OK, "%s loaded", bad[i].file);
+        const char *e = mt_last_error(), *base = strrchr(bad[i].file, '/') + 1;
+        char where[256];
+        snprintf(where, sizeof where, "%s:", base);
+        CHECK(strstr(e, where) && strstr(e, bad[i].frag), "%s: message lacks the file or '%s': %s", bad[i].file, bad[i].frag, e);
+        mt_error_clear();
+    }
+    /* a 900-character expression is evaluated whole (it once stopped at 511 characters: 256 channels, not 300) */
+    CHECK(mt_test_shared_data("bad_inputs/wrong-value-graph-expr-over-511-chars.yaml", path, sizeof path) != NULL, "missing file");
+    mt_model *m = NULL;
+    CHECK_OK(mt_model_load_yaml(path, 0, NULL, mt_cpu(), 0, &m));
+    int nd, s[MT_MAX_DIMS], in[4] = {1, 1, 32, 32};
+    mt_status st = mt_model_shape(m, "a", 4, in, &nd, s);
+    mt_model_free(m);
+    CHECK_OK(st);
+    CHECK(s[1] == 300, "layer a has %d channels, the expression says 300", s[1]);
+}
