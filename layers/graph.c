@@ -195,7 +195,6 @@ static mt_status expand_node(const mt_yaml_node *n, const env_t *env, mt_yaml_no
             if (!c) return MT_ERR_NOMEM;
             free(c->key);
             c->key = n->key ? mt_strdup(n->key) : NULL;
-            c->file = c->file; /* positions stay those of the list's definition */
             *out = c;
             return MT_OK;
         }
@@ -1035,7 +1034,6 @@ static mt_status read_outputs(mt_model *m, const mt_yaml_node *root, env_t *env,
 
 static mt_status build(mt_model *m, const mt_yaml_node *root, int n_args, const mt_model_arg *args, uint64_t seed)
 {
-    char w[600];
     env_t env = {0};
     spec_list specs = {0};
     mt_status s = check_top_keys(root);
@@ -1091,7 +1089,6 @@ static mt_status build(mt_model *m, const mt_yaml_node *root, int n_args, const 
     /* with a nominal input size, check every shape now (concat/add/mul mismatches name both shapes) */
     if (m->nominal_hw[0] > 0) {
         int ndim, shape[MT_MAX_DIMS], in[4] = {1, m->in_channels, m->nominal_hw[0], m->nominal_hw[1]};
-        (void)w;
         MT_TRY(mt_model_shape(m, NULL, 4, in, &ndim, shape));
     }
     return MT_OK;

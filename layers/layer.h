@@ -7,9 +7,11 @@
  * already substituted) with the mt_layer_get_* helpers, infers its output
  * channels from its inputs' channels, declares its named parameters and
  * buffers (mt_layer_declare; the builder then places them all in one
- * allocation), initialises them, computes its output shape symbolically
- * (for summaries and shape checks without running the network) and runs its
- * forward pass with the ops of core/ops.h (autograd comes from the ops).
+ * allocation), initialises them, and runs its forward pass with the ops of
+ * core/ops.h (autograd comes from the ops). It has no shape function: shapes
+ * come from running the same forward pass on meta tensors, where each op
+ * runs only its shape rule (mt_model_shape). A forward pass reads the values
+ * it is given and writes only its outputs, never the model.
  */
 #ifndef MT_LAYER_H
 #define MT_LAYER_H
