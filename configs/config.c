@@ -3,6 +3,7 @@
  * allowed values, aliases used for "did you mean" and documentation. */
 #include "config.h"
 
+
 #include <limits.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -12,6 +13,7 @@
 #include <unistd.h>
 
 #include "yaml_tree.h"
+static mt_status check_values(const mt_experiment *exp, const mt_yaml_node *root, const char *path);
 
 typedef enum cfg_type {
     T_STR,    /* char *                                    */
@@ -586,12 +588,29 @@ mt_status mt_experiment_load(const char *path, int n_sets, const char *const *se
         mt_yaml_where(mt_yaml_path(root, "train.batch_size"), w, sizeof w);
         s = MT_ERR(MT_ERR_INVALID, "%s: train.batch_size must be positive, got %d", w, exp->train.batch_size);
     }
+    if (s == MT_OK) s = check_values(exp, root, path);
     if (s == MT_OK && !(exp->config_path = mt_strdup(path))) s = MT_ERR_NOMEM;
     if (s == MT_OK) s = mt_yaml_dump(root, &exp->resolved_yaml);
     mt_yaml_free(user);
     mt_yaml_free(root);
     if (s != MT_OK) mt_experiment_free(exp);
     return s;
+}
+
+/* Values that parse but cannot train: refused before anything runs, naming the key and where it was set. */
+static mt_status check_values(const mt_experiment *exp, const mt_yaml_node *root, const char *path)
+{
+    char w[600];
+    const char *key = NULL, *why = NULL;
+    if (exp->train.steps <= 0 && exp->train.epochs < 1) key = "train.epochs", why = "must be at least 1 (or give train.steps)";
+    else if (!(exp->optimizer.lr >= 0 && exp->optimizer.lr < 1e6)) key = "optimizer.lr", why = "must be a finite number >= 0 (below 1e6)";
+    else if (exp->data.normalize == MT_NORM_WINDOW && !(exp->data.window[0] < exp->data.window[1]))
+        key = "data.window", why = "must be [lo, hi] with lo < hi";
+    if (!key) return MT_OK;
+    const mt_yaml_node *n = mt_yaml_path(root, key);
+    if (n) mt_yaml_where(n, w, sizeof w);
+    else snprintf(w, sizeof w, "%s", path);
+    return MT_ERR(MT_ERR_INVALID, "%s: %s %s", w, key, why);
 }
 
 void mt_experiment_free(mt_experiment *e)

@@ -271,3 +271,35 @@ TEST(config_reference_doc_matches_table)
     free(md);
     CHECK(same, "docs/config.md differs from the schema table: regenerate with MEDTRAIN_WRITE_DOCS=1 run_tests config_reference");
 }
+
+/* Values that parse but cannot train are refused at load, naming the key and where it was
+ * set (issue 12): epochs 0, a learning rate that is not a positive finite number, a window
+ * with lo >= hi. */
+TEST(config_refuses_untrainable_values)
+{
+    write_support_files();
+    char path[600];
+    write_file("exp.yaml", k_config, path, sizeof path);
+    static const struct {
+        const char *set, *frag;
+    } bad[] = {
+        {"train.epochs=0", "train.epochs must be at least 1"},
+        {"optimizer.lr=-1", "optimizer.lr must be a finite number >= 0"},
+        {"optimizer.lr=1e300", "optimizer.lr must be a finite number >= 0"},
+        {"data.window=[5, 1]", "data.window must be [lo, hi] with lo < hi"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        mt_experiment e;
+        const char *sets[1] = {bad[i].set};
+        CHECK(mt_experiment_load(path, 1, sets, &e) == MT_ERR_INVALID, "%s must be refused", bad[i].set);
+        CHECK(strstr(mt_last_error(), bad[i].frag) && strstr(mt_last_error(), bad[i].set), "%s: %s", bad[i].set,
+              mt_last_error());
+        mt_error_clear();
+    }
+    char child[600];
+    write_file("child0.yaml", "base: exp.yaml\ntrain: {epochs: 0}\n", child, sizeof child);
+    mt_experiment e;
+    CHECK(mt_experiment_load(child, 0, NULL, &e) == MT_ERR_INVALID, "epochs 0 in a file must be refused");
+    CHECK(strstr(mt_last_error(), "child0.yaml:2:"), "the error names the file and line: %s", mt_last_error());
+    mt_error_clear();
+}
