@@ -316,15 +316,19 @@ static mt_status run_loop(cli_trainer *t, FILE *log, int quiet)
                            e->early_stopping.monitor, t->es_bad, t->es_best);
             }
         }
-        if (e->checkpoint.save_best && validate && improved(ck_v, t->ckpt_best, e->checkpoint.mode_max, 0)) {
+        /* last.h5 before best.h5: a kill between the two never leaves best.h5 ahead of last.h5 */
+        int new_best = e->checkpoint.save_best && validate && improved(ck_v, t->ckpt_best, e->checkpoint.mode_max, 0);
+        if (new_best) {
             t->ckpt_best = ck_v;
             t->best_epoch = t->epoch;
-            snprintf(path, sizeof path, "%s/best.h5", t->run_dir);
-            MT_TRY(cli_trainer_save(t, path));
         }
         if (t->epoch % (e->checkpoint.every > 0 ? e->checkpoint.every : 1) == 0 || t->epoch == epochs ||
             t->stopped_early) {
             snprintf(path, sizeof path, "%s/last.h5", t->run_dir);
+            MT_TRY(cli_trainer_save(t, path));
+        }
+        if (new_best) {
+            snprintf(path, sizeof path, "%s/best.h5", t->run_dir);
             MT_TRY(cli_trainer_save(t, path));
         }
         if (cli_plot_run_curves(t->run_dir) != MT_OK) mt_error_clear(); /* a plot never stops training */

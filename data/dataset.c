@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "../core/rng.h"
+#include "../core/file.h"
 
 pthread_mutex_t mt_dataset_h5_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -168,6 +169,7 @@ mt_status mt_dataset_writer_open(const char *path, const mt_dataset_spec *spec, 
     w->spec.preprocess = w->preprocess;
     snprintf(w->tmp_path, tl, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(w->tmp_path);
+    if (fd >= 0) (void)mt_file_default_mode(fd); /* best effort: else the file keeps mkstemp's 0600 */
     if (fd < 0) {
         st = MT_ERR(MT_ERR_IO, "cannot create temporary file %s (is the directory writable?)", w->tmp_path);
         writer_free(w);

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "h5_quiet.h"
+#include "../core/file.h"
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -192,6 +193,7 @@ mt_status mt_checkpoint_save(const char *path, mt_model *m, mt_optim *o, const m
     }
     snprintf(tmp, len, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)mt_file_default_mode(fd); /* best effort: else the file keeps mkstemp's 0600 */
     if (fd < 0) {
         st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create a temporary file next to it: %s", path, strerror(errno));
     } else {

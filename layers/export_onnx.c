@@ -16,6 +16,7 @@
 
 #include "export.h"
 #include "layer.h"
+#include "../core/file.h"
 
 #ifdef MT_REAL_DOUBLE
 #error "the ONNX export is built in the float32 build only"
@@ -748,6 +749,7 @@ static mt_status ex_write_atomic(const char *path, const uint8_t *data, size_t l
     if (!tmp) return MT_ERR(MT_ERR_NOMEM, "ONNX export: out of memory");
     snprintf(tmp, pl, "%s.tmp-XXXXXX", path);
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)mt_file_default_mode(fd); /* best effort: else the file keeps mkstemp's 0600 */
     if (fd < 0) {
         mt_status s = MT_ERR(MT_ERR_IO, "ONNX export: cannot create a temporary file next to '%s': %s", path, strerror(errno));
         free(tmp);

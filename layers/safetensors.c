@@ -23,6 +23,7 @@
 #include <cjson/cJSON.h>
 
 #include "weights_internal.h"
+#include "../core/file.h"
 
 #define MAX_HEADER_BYTES ((uint64_t)100 << 20) /* the reference implementation's limit */
 
@@ -416,6 +417,7 @@ mt_status mt_safetensors_save(const char *path, mt_model *m, int n_meta, const c
     snprintf(tmp, tl, "%s.tmp-XXXXXX", path);
     mt_status st = MT_OK;
     int fd = mkstemp(tmp);
+    if (fd >= 0) (void)mt_file_default_mode(fd); /* best effort: else the file keeps mkstemp's 0600 */
     if (fd < 0) {
         st = MT_ERR(MT_ERR_IO, "safetensors '%s': cannot create a temporary file next to it: %s", path, strerror(errno));
     } else {

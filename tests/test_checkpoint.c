@@ -375,3 +375,22 @@ TEST(checkpoint_torch_cross_check_forward)
         mt_model_free(cases[k].m);
     }
 }
+
+/* A checkpoint is written through mkstemp + rename but gets the mode of an ordinary new
+ * file (0666 less the umask: 0644 under umask 022), not mkstemp's 0600 (issue 12). */
+TEST(checkpoint_file_mode_follows_umask)
+{
+    mt_model *m = NULL;
+    mt_model_arg args[2] = {{"base", "2"}, {"depth", "1"}};
+    CHECK_OK(load_model("configs/models/unet.yaml", 2, args, 1, &m));
+    char path[600];
+    snprintf(path, sizeof path, "%s/mode.h5", ck_tmpdir());
+    mode_t old = umask(022);
+    mt_status s = mt_checkpoint_save(path, m, NULL, NULL, NULL);
+    umask(old);
+    mt_model_free(m);
+    CHECK_OK(s);
+    struct stat st;
+    CHECK(stat(path, &st) == 0, "stat %s", path);
+    CHECK((st.st_mode & 0777) == 0644, "checkpoint mode %o, want 644 under umask 022", (unsigned)(st.st_mode & 0777));
+}
