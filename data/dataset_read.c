@@ -72,6 +72,12 @@ static mt_status read_split(mt_dataset *d, const char *path_)
     memset(d->split, 3, (size_t)d->n);
     if (H5Lexists(d->file, "meta/split", H5P_DEFAULT) <= 0) return MT_OK;
     H5CHK(ds = H5Dopen2(d->file, "meta/split", H5P_DEFAULT));
+    hsize_t dims[1] = {0};
+    if (dims_of(ds, dims, 1) != 1 || dims[0] != (hsize_t)d->n) { /* else H5Dread over- or under-fills the buffer */
+        st = MT_ERR(MT_ERR_FORMAT, "dataset '%s': /meta/split has %llu entries for %d images; re-import it", path_,
+                    (unsigned long long)dims[0], d->n);
+        goto fail;
+    }
     H5CHK(t = mt_dataset_h5_vlen_str());
     s = mt_calloc((size_t)d->n, sizeof *s);
     if (!s) {

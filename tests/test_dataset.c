@@ -391,3 +391,35 @@ TEST(dataset_commit_replaces_and_abort_keeps_existing_file)
     }
     CHECK(count_tmp_files(mt_test_tmpdir()) == 0, "temporary file left behind");
 }
+
+/* A dataset whose /meta/split has fewer (or more) entries than it has images is refused at
+ * open, naming the file and both counts (it used to train on 3/0/0 images; more entries
+ * overflowed the read buffer) (issue 12). */
+TEST(dataset_split_length_mismatch_refused)
+{
+    if (access("/usr/bin/python3", X_OK) != 0) SKIP("skipped: /usr/bin/python3 (python3-h5py) not installed");
+    char path[600], out[4096];
+    snprintf(path, sizeof path, "%s/badsplit.h5", mt_test_tmpdir());
+    mt_dataset_spec spec = {1, 8, 8, 1, 0, "import cmd", "none"};
+    mt_dataset_writer *w = NULL;
+    CHECK_OK(mt_dataset_writer_open(path, &spec, &w));
+    for (int i = 0; i < 6; i++) {
+        mt_sample s;
+        CHECK(make_sample(&s, i, 1, 8, 8, 1, 0, "A"), "out of memory");
+        CHECK_OK(mt_dataset_writer_add(w, &s));
+        mt_sample_free(&s);
+    }
+    CHECK_OK(mt_dataset_writer_close(w, 1, 0.5, 0.0, 3));
+    const char *py = "import sys, h5py\n"
+                     "f = h5py.File(sys.argv[1], \"a\")\n"
+                     "if \"split\" in f[\"meta\"]: del f[\"meta/split\"]\n"
+                     "f[\"meta\"].create_dataset(\"split\", data=[b\"train\", b\"val\", b\"test\"], dtype=h5py.string_dtype())\n";
+    CHECK(run_python(py, path, out, sizeof out) == 0, "python: %s", out);
+    mt_dataset *d = NULL;
+    mt_status s = mt_dataset_open(path, &d);
+    mt_dataset_close(d);
+    CHECK(s != MT_OK, "a 3-entry /meta/split for 6 images must be refused");
+    CHECK(strstr(mt_last_error(), "badsplit.h5") && strstr(mt_last_error(), "3 entries for 6 images"), "message: %s",
+          mt_last_error());
+    mt_error_clear();
+}
