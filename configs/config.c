@@ -681,7 +681,13 @@ mt_status mt_config_reference_markdown(char **text_out)
                   "YAML). Relative paths are resolved against the directory of the file that contains them.\n"
                   "Unknown keys, wrong types and missing files stop the run before training, naming\n"
                   "file:line:column and the nearest valid key. The resolved config (defaults filled in, paths\n"
-                  "absolute) is written to `config.yaml` in every run directory.\n\n");
+                  "absolute) is written to `config.yaml` in every run directory.\n\n"
+                  "Limits on every YAML file read (configs, model graphs, weight maps), against malformed or\n"
+                  "hostile files: maps/sequences may nest at most 256 levels (raise with the environment\n"
+                  "variable `MEDTRAIN_YAML_MAX_DEPTH=N`, at most 4096), and aliases (`*name`, copies of an\n"
+                  "anchored `&name` value) may produce at most 1,000,000 nodes per file (raise with\n"
+                  "`MEDTRAIN_YAML_MAX_ALIAS_NODES=N`). A file over a limit is refused naming\n"
+                  "file:line:column and the limit.\n\n");
     sb_printf(&b, "| key | type | default | description |\n|---|---|---|---|\n");
     char last_section[128] = "", section[128];
     for (int i = 0; i < N_KEYS; i++) {

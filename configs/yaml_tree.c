@@ -180,7 +180,41 @@ typedef struct parse_state {
     const char *file;
     anchor *anchors;
     int n_anchors, cap_anchors;
+    int depth, max_depth;       /* current / largest map-sequence nesting */
+    long alias_nodes, max_alias_nodes; /* nodes made by copying anchored subtrees */
 } parse_state;
+
+/* Limits (yaml_tree.h): a positive integer from the environment, else the default. */
+static mt_status env_limit(const char *var, long def, long hard_max, long *out)
+{
+    const char *v = getenv(var);
+    *out = def;
+    if (!v || !*v) return MT_OK;
+    char *end;
+    errno = 0;
+    long x = strtol(v, &end, 10);
+    if (*end || errno == ERANGE || x < 1 || x > hard_max)
+        return MT_ERR(MT_ERR_INVALID, "environment variable %s='%s': expected an integer from 1 to %ld", var, v,
+                      hard_max);
+    *out = x;
+    return MT_OK;
+}
+
+/* Node count and height (1 for a scalar) of a subtree; recursion bounded by the depth limit. */
+static void subtree_stats(const mt_yaml_node *n, long *count, int *height)
+{
+    long c = 1;
+    int h = 0;
+    for (int i = 0; i < n->n; i++) {
+        long cc;
+        int hh;
+        subtree_stats(n->child[i], &cc, &hh);
+        c += cc;
+        if (hh > h) h = hh;
+    }
+    *count = c;
+    *height = h + 1;
+}
 
 static mt_status add_anchor(parse_state *ps, const unsigned char *name, mt_yaml_node *n)
 {
@@ -213,6 +247,19 @@ static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev,
     if (ev->type == YAML_ALIAS_EVENT) {
         for (int i = ps->n_anchors - 1; i >= 0; i--)
             if (!strcmp(ps->anchors[i].name, (const char *)ev->data.alias.anchor)) {
+                long count;
+                int height;
+                subtree_stats(ps->anchors[i].node, &count, &height);
+                if (ps->depth + height - 1 > ps->max_depth)
+                    return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s' nests the YAML deeper than %d levels "
+                                  "(limit; raise it with the environment variable MEDTRAIN_YAML_MAX_DEPTH)",
+                                  ps->file, line, col, ev->data.alias.anchor, ps->max_depth);
+                if (count > ps->max_alias_nodes - ps->alias_nodes)
+                    return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s': aliases expand to more than %ld nodes "
+                                  "(limit against 'billion laughs' files; raise it with the environment variable "
+                                  "MEDTRAIN_YAML_MAX_ALIAS_NODES)", ps->file, line, col, ev->data.alias.anchor,
+                                  ps->max_alias_nodes);
+                ps->alias_nodes += count;
                 *out = mt_yaml_clone(ps->anchors[i].node);
                 return *out ? MT_OK : MT_ERR_NOMEM;
             }
@@ -243,6 +290,10 @@ static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev,
     int is_map = ev->type == YAML_MAPPING_START_EVENT;
     if (!is_map && ev->type != YAML_SEQUENCE_START_EVENT)
         return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: unexpected YAML event %d", ps->file, line, col, (int)ev->type);
+    if (ps->depth >= ps->max_depth)
+        return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: YAML nested deeper than %d levels of maps/sequences (limit; raise "
+                      "it with the environment variable MEDTRAIN_YAML_MAX_DEPTH, at most %d)", ps->file, line, col,
+                      ps->max_depth, MT_YAML_DEPTH_HARD_MAX);
     mt_yaml_node *n = node_new(is_map ? MT_YAML_MAP : MT_YAML_SEQ, ps->file, line, col);
     if (!n) return MT_ERR_NOMEM;
     const unsigned char *anchor_name = is_map ? ev->data.mapping_start.anchor : ev->data.sequence_start.anchor;
@@ -286,7 +337,9 @@ static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev,
             }
         }
         mt_yaml_node *c = NULL;
+        ps->depth++;
         s = parse_node(p, ps, &e, &c);
+        ps->depth--;
         yaml_event_delete(&e);
         if (s != MT_OK) {
             free(key);
@@ -316,8 +369,13 @@ static mt_status parse_text(const char *text, size_t len, const char *name, mt_y
     *out = NULL;
     if (!yaml_parser_initialize(&p)) return MT_ERR(MT_ERR_NOMEM, "libyaml: cannot initialise a parser");
     yaml_parser_set_input_string(&p, (const unsigned char *)text, len);
-    parse_state ps = {name, NULL, 0, 0};
-    mt_status s = MT_OK;
+    parse_state ps = {name, NULL, 0, 0, 0, 0, 0, 0};
+    long max_depth;
+    mt_status s = env_limit("MEDTRAIN_YAML_MAX_DEPTH", MT_YAML_DEFAULT_MAX_DEPTH, MT_YAML_DEPTH_HARD_MAX, &max_depth);
+    if (s == MT_OK)
+        s = env_limit("MEDTRAIN_YAML_MAX_ALIAS_NODES", MT_YAML_DEFAULT_MAX_ALIAS_NODES, LONG_MAX / 2,
+                      &ps.max_alias_nodes);
+    ps.max_depth = (int)max_depth;
     mt_yaml_node *root = NULL;
     for (int done = 0; !done && s == MT_OK;) {
         yaml_event_t e;
@@ -567,6 +625,13 @@ mt_status mt_yaml_set(mt_yaml_node *root, const char *assignment)
     if (!path) return MT_ERR_NOMEM;
     memcpy(path, assignment, kl);
     path[kl] = '\0';
+    int parts = 1;
+    for (const char *c = path; *c; c++) parts += *c == '.';
+    if (parts > MT_YAML_DEFAULT_MAX_DEPTH) {
+        free(path);
+        return MT_ERR(MT_ERR_INVALID, "%s: key path of %d parts is deeper than the %d levels allowed", origin, parts,
+                      MT_YAML_DEFAULT_MAX_DEPTH);
+    }
     mt_yaml_node *val = NULL;
     mt_status s = parse_text(eq + 1, strlen(eq + 1), origin, &val);
     if (s == MT_OK && val->kind == MT_YAML_MAP && val->n == 0 && eq[1] == '\0') {

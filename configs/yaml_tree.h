@@ -27,6 +27,15 @@
 extern "C" {
 #endif
 
+/* Limits applied while parsing (errors name file:line:column and the limit):
+ *  - nesting of maps/sequences: MEDTRAIN_YAML_MAX_DEPTH (environment), default
+ *    256, at most MT_YAML_DEPTH_HARD_MAX (every walk of the tree is recursive);
+ *  - nodes made by expanding aliases (copies of anchored subtrees, "billion
+ *    laughs"): MEDTRAIN_YAML_MAX_ALIAS_NODES, default 1,000,000 per file. */
+#define MT_YAML_DEFAULT_MAX_DEPTH 256
+#define MT_YAML_DEPTH_HARD_MAX 4096
+#define MT_YAML_DEFAULT_MAX_ALIAS_NODES 1000000L
+
 typedef enum mt_yaml_kind { MT_YAML_SCALAR = 0, MT_YAML_MAP = 1, MT_YAML_SEQ = 2 } mt_yaml_kind;
 
 typedef struct mt_yaml_node {

@@ -1,0 +1,185 @@
+/* tests/test_robust_input.c: malformed inputs of issue 12 (../shared/data/bad_inputs,
+ * copies in tests/data/bad) are refused cleanly: a non-zero status / exit (never a
+ * signal), a message naming the file, nothing left at the output path. */
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../configs/yaml_tree.h"
+#include "test.h"
+
+static const char *medtrain_bin(void)
+{
+    static char path[PATH_MAX + 16];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof path, "%s/medtrain", self);
+    return access(path, X_OK) == 0 ? path : NULL;
+}
+
+/* Runs argv (no shell), stdout+stderr into out; returns the exit status, or
+ * -100 - signal when killed by a signal. */
+static int run_argv(char *const argv[], char *out, size_t len)
+{
+    int fd[2];
+    if (pipe(fd) != 0) return -1;
+    pid_t pid = fork();
+    if (pid < 0) return -1;
+    if (pid == 0) {
+        dup2(fd[1], 1);
+        dup2(fd[1], 2);
+        close(fd[0]);
+        close(fd[1]);
+        execv(argv[0], argv);
+        _exit(127);
+    }
+    close(fd[1]);
+    size_t n = 0;
+    for (;;) {
+        char sink[4096];
+        int into_out = n + 1 < len;
+        ssize_t r = into_out ? read(fd[0], out + n, len - n - 1) : read(fd[0], sink, sizeof sink);
+        if (r <= 0) break;
+        if (into_out) n += (size_t)r;
+    }
+    out[n] = '\0';
+    close(fd[0]);
+    int st;
+    if (waitpid(pid, &st, 0) != pid) return -1;
+    return WIFSIGNALED(st) ? -100 - WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+/* "a: " then depth nested flow sequences around a scalar: [[[...1...]]] */
+static char *nested_yaml(int depth)
+{
+    char *t = malloc((size_t)depth * 2 + 16);
+    if (!t) return NULL;
+    char *p = t;
+    p += sprintf(p, "a: ");
+    memset(p, '[', (size_t)depth);
+    p += depth;
+    *p++ = '1';
+    memset(p, ']', (size_t)depth);
+    p += depth;
+    strcpy(p, "\n");
+    return t;
+}
+
+TEST(robust_yaml_deep_nesting_refused_with_limit)
+{
+    char path[1024];
+    snprintf(path, sizeof path, "%s/deep-nesting-50k.yaml", mt_test_tmpdir());
+    char *text = nested_yaml(50000);
+    CHECK(text && write_text(path, text), "cannot write %s", path);
+    free(text);
+    unsetenv("MEDTRAIN_YAML_MAX_DEPTH");
+    mt_yaml_node *root = NULL;
+    mt_status s = mt_yaml_load_file(path, &root);
+    CHECK(s == MT_ERR_FORMAT && !root, "50,000-deep YAML gave status %d", (int)s);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), ":1:") && strstr(mt_last_error(), "256") &&
+              strstr(mt_last_error(), "MEDTRAIN_YAML_MAX_DEPTH"),
+          "message lacks file:line, limit or how to raise it: %s", mt_last_error());
+    mt_error_clear();
+
+    /* within the limit: parsed, cloned, dumped, freed */
+    text = nested_yaml(250);
+    CHECK_OK(mt_yaml_load_string(text, "deep250", &root));
+    mt_yaml_node *c = mt_yaml_clone(root);
+    char *dump = NULL;
+    s = mt_yaml_dump(c, &dump);
+    mt_yaml_free(c);
+    mt_yaml_free(root);
+    free(dump);
+    CHECK_OK(s);
+    free(text);
+
+    /* raised by the environment; a bad value is refused naming the variable */
+    text = nested_yaml(300);
+    CHECK(mt_yaml_load_string(text, "deep300", &root) == MT_ERR_FORMAT, "300 levels accepted at the default");
+    mt_error_clear();
+    setenv("MEDTRAIN_YAML_MAX_DEPTH", "400", 1);
+    s = mt_yaml_load_string(text, "deep300", &root);
+    mt_yaml_free(root);
+    root = NULL;
+    setenv("MEDTRAIN_YAML_MAX_DEPTH", "lots", 1);
+    mt_status s2 = mt_yaml_load_string("a: 1", "x", &root);
+    unsetenv("MEDTRAIN_YAML_MAX_DEPTH");
+    free(text);
+    CHECK_OK(s);
+    CHECK(s2 == MT_ERR_INVALID && strstr(mt_last_error(), "MEDTRAIN_YAML_MAX_DEPTH"), "bad env value: %d %s",
+          (int)s2, mt_last_error());
+    mt_error_clear();
+
+    /* an alias may not carry the tree past the limit either */
+    setenv("MEDTRAIN_YAML_MAX_DEPTH", "4", 1);
+    s = mt_yaml_load_string("a: &x [[[1]]]\nb: [[*x]]\n", "alias-deep", &root);
+    unsetenv("MEDTRAIN_YAML_MAX_DEPTH");
+    CHECK(s == MT_ERR_FORMAT && strstr(mt_last_error(), "alias-deep:2:") && strstr(mt_last_error(), "*x"),
+          "deep alias: %d %s", (int)s, mt_last_error());
+    mt_error_clear();
+}
+
+TEST(robust_yaml_billion_laughs_refused_with_limit)
+{
+    char path[1024];
+    mt_test_path("tests/data/bad/hang-oom-yaml-billion-laughs.yaml", path, sizeof path);
+    unsetenv("MEDTRAIN_YAML_MAX_ALIAS_NODES");
+    mt_yaml_node *root = NULL;
+    mt_status s = mt_yaml_load_file(path, &root);
+    CHECK(s == MT_ERR_FORMAT && !root, "billion laughs gave status %d", (int)s);
+    CHECK(strstr(mt_last_error(), "hang-oom-yaml-billion-laughs.yaml") && strstr(mt_last_error(), "1000000") &&
+              strstr(mt_last_error(), "MEDTRAIN_YAML_MAX_ALIAS_NODES"),
+          "message lacks file, limit or how to raise it: %s", mt_last_error());
+    mt_error_clear();
+
+    /* ordinary anchors still work; the limit can be lowered/raised */
+    const char *small = "a: &a [1, 2, 3]\nb: *a\nc: *a\n";
+    CHECK_OK(mt_yaml_load_string(small, "small", &root));
+    CHECK(mt_yaml_path(root, "c.2") && !strcmp(mt_yaml_path(root, "c.2")->value, "3"), "alias copy wrong");
+    mt_yaml_free(root);
+    setenv("MEDTRAIN_YAML_MAX_ALIAS_NODES", "5", 1);
+    s = mt_yaml_load_string(small, "small", &root);
+    unsetenv("MEDTRAIN_YAML_MAX_ALIAS_NODES");
+    CHECK(s == MT_ERR_FORMAT && strstr(mt_last_error(), "small:3:") && strstr(mt_last_error(), " 5 "),
+          "alias limit 5: %d %s", (int)s, mt_last_error());
+    mt_error_clear();
+}
+
+TEST(robust_yaml_cli_train_refuses_without_crash)
+{
+    const char *bin = medtrain_bin();
+    if (!bin) SKIP("skipped: build/medtrain not built");
+    char deep[1024], laughs[1024], out[1024], msg[8192];
+    snprintf(deep, sizeof deep, "%s/deep.yaml", mt_test_tmpdir());
+    char *text = nested_yaml(50000);
+    CHECK(text && write_text(deep, text), "cannot write %s", deep);
+    free(text);
+    mt_test_path("tests/data/bad/hang-oom-yaml-billion-laughs.yaml", laughs, sizeof laughs);
+    const char *files[] = {deep, laughs};
+    for (int i = 0; i < 2; i++) {
+        snprintf(out, sizeof out, "%s/run%d", mt_test_tmpdir(), i);
+        char *argv[] = {(char *)bin, "train", (char *)files[i], "--out", out, NULL};
+        int rc = run_argv(argv, msg, sizeof msg);
+        CHECK(rc > 0 && rc < 128, "medtrain train %s: exit %d (negative: killed by signal %d)\n%s", files[i], rc,
+              -100 - rc, msg);
+        CHECK(strstr(msg, files[i]), "message does not name %s:\n%s", files[i], msg);
+        CHECK(access(out, F_OK) != 0, "failed train left %s behind", out);
+    }
+}
