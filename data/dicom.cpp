@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -77,6 +78,197 @@ void set_str(char *dst, size_t cap, const std::string &s)
     snprintf(dst, cap, "%s", s.c_str());
 }
 
+/* ---- pre-parser: GDCM asserts (aborts the process) on some truncated files, so the
+ * structure is checked before GDCM sees the file: preamble + "DICM" (or a plausible
+ * implicit-VR start), the File Meta group inside the file, and every element, item
+ * and encapsulated pixel-data fragment ending inside the file, with the sequence
+ * delimiters present. */
+struct pre_reader {
+    const unsigned char *b;
+    size_t size;
+    bool big = false;
+    std::string err;
+    uint16_t u16(size_t at) const
+    {
+        return big ? (uint16_t)(b[at] << 8 | b[at + 1]) : (uint16_t)(b[at] | b[at + 1] << 8);
+    }
+    uint32_t u32(size_t at) const
+    {
+        return big ? ((uint32_t)b[at] << 24 | (uint32_t)b[at + 1] << 16 | (uint32_t)b[at + 2] << 8 | b[at + 3])
+                   : ((uint32_t)b[at] | (uint32_t)b[at + 1] << 8 | (uint32_t)b[at + 2] << 16 |
+                      (uint32_t)b[at + 3] << 24);
+    }
+    bool fail(size_t at, const char *what, uint16_t g, uint16_t e)
+    {
+        char m[256];
+        snprintf(m, sizeof m, "%s (%04X,%04X) at byte %zu runs past the end of the file (%zu bytes): truncated file",
+                 what, g, e, at, size);
+        err = m;
+        return false;
+    }
+    static bool long_vr(const unsigned char *vr)
+    {
+        static const char *const l[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"};
+        for (const char *v : l)
+            if (vr[0] == v[0] && vr[1] == v[1]) return true;
+        return false;
+    }
+    /* Walks elements from *pos up to `end` (or to an item/sequence delimiter when
+     * `end` is the file size and `delim` is true). */
+    bool walk(size_t *pos, size_t end, bool implicit, int depth, bool delim, bool frag = false)
+    {
+        if (depth > 64) {
+            err = "sequences nested more than 64 deep";
+            return false;
+        }
+        while (*pos < end) {
+            size_t at = *pos;
+            if (at + 8 > end) return fail(at, "element header", 0, 0);
+            uint16_t g = u16(at), e = u16(at + 2);
+            if (g == 0xFFFE) { /* item / delimiter: tag + 4-byte length, no VR */
+                uint32_t len = u32(at + 4);
+                *pos = at + 8;
+                if (e == 0xE00D || e == 0xE0DD) {
+                    if (delim) return true;
+                    continue;
+                }
+                if (e != 0xE000) {
+                    err = "unexpected (FFFE," + std::to_string(e) + ") tag";
+                    return false;
+                }
+                if (len == 0xFFFFFFFFu) {
+                    if (frag) {
+                        err = "encapsulated Pixel Data fragment of undefined length";
+                        return false;
+                    }
+                    if (!walk(pos, end, implicit, depth + 1, true)) return false;
+                } else if (frag) { /* a compressed fragment: opaque bytes */
+                    if ((size_t)len > end - *pos) return fail(at, "Pixel Data fragment", g, e);
+                    *pos += len;
+                } else {
+                    if ((size_t)len > end - *pos) return fail(at, "sequence item", g, e);
+                    size_t p2 = *pos;
+                    if (!walk(&p2, *pos + len, implicit, depth + 1, false)) return false;
+                    *pos += len;
+                }
+                continue;
+            }
+            bool sq = false;
+            uint32_t len;
+            size_t hdr;
+            if (implicit) {
+                len = u32(at + 4);
+                hdr = 8;
+            } else {
+                const unsigned char *vr = b + at + 4;
+                if (!isupper(vr[0]) || !isupper(vr[1])) {
+                    char m[160];
+                    snprintf(m, sizeof m, "element (%04X,%04X) at byte %zu has no valid VR (corrupt or truncated file)",
+                             g, e, at);
+                    err = m;
+                    return false;
+                }
+                sq = vr[0] == 'S' && vr[1] == 'Q';
+                if (long_vr(vr)) {
+                    if (at + 12 > end) return fail(at, "element header", g, e);
+                    len = u32(at + 8);
+                    hdr = 12;
+                } else {
+                    len = u16(at + 6);
+                    hdr = 8;
+                }
+            }
+            *pos = at + hdr;
+            if (len == 0xFFFFFFFFu) {
+                /* undefined length: a sequence (SQ, or UN / implicit holding one) or
+                 * encapsulated Pixel Data (a sequence of fragments) */
+                bool px = g == 0x7FE0 && e == 0x0010;
+                bool imp = implicit || (!sq && !px);
+                if (!walk(pos, end, imp, depth + 1, true, px)) {
+                    if (err.empty() || err.find("runs past") != std::string::npos || err == "eof") {
+                        char m[256];
+                        snprintf(m, sizeof m, "%s (%04X,%04X) at byte %zu has no end (sequence delimiter missing): "
+                                 "truncated file", g == 0x7FE0 ? "encapsulated Pixel Data" : "sequence", g, e, at);
+                        err = m;
+                    }
+                    return false;
+                }
+                continue;
+            }
+            if ((size_t)len > end - *pos) return fail(at, g == 0x7FE0 ? "Pixel Data" : "element", g, e);
+            if (sq) {
+                size_t p2 = *pos;
+                if (!walk(&p2, *pos + len, implicit, depth + 1, false)) return false;
+            }
+            *pos += len;
+        }
+        if (delim) {
+            err = "eof";
+            return false;
+        }
+        return true;
+    }
+};
+
+mt_status precheck(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM file: %s", path, strerror(errno));
+    std::vector<unsigned char> buf;
+    unsigned char chunk[65536];
+    size_t r;
+    while ((r = fread(chunk, 1, sizeof chunk, f)) > 0) buf.insert(buf.end(), chunk, chunk + r);
+    bool rerr = ferror(f);
+    fclose(f);
+    if (rerr) return MT_ERR(MT_ERR_IO, "%s: read error", path);
+    pre_reader pr;
+    pr.b = buf.data();
+    pr.size = buf.size();
+    size_t pos;
+    bool implicit = true;
+    if (buf.size() >= 132 && !memcmp(buf.data() + 128, "DICM", 4)) {
+        /* File Meta: explicit VR little endian, (0002,0000) group length first */
+        pos = 132;
+        if (pos + 12 > buf.size() || pr.u16(pos) != 0x0002 || pr.u16(pos + 2) != 0x0000)
+            return MT_ERR(MT_ERR_IO, "%s: DICOM File Meta Information has no group length (0002,0000) "
+                          "(corrupt or truncated file of %zu bytes)", path, buf.size());
+        uint32_t glen = pr.u32(pos + 8);
+        size_t meta_end = pos + 12 + glen;
+        if (glen > buf.size() || meta_end > buf.size())
+            return MT_ERR(MT_ERR_IO, "%s: DICOM File Meta Information of %u bytes runs past the end of the file "
+                          "(%zu bytes): truncated file", path, glen, buf.size());
+        pos += 12;
+        std::string ts;
+        size_t p = pos;
+        if (!pr.walk(&p, meta_end, false, 0, false))
+            return MT_ERR(MT_ERR_IO, "%s: DICOM File Meta Information: %s", path, pr.err.c_str());
+        /* transfer syntax (0002,0010) */
+        for (p = pos; p + 8 <= meta_end;) {
+            uint16_t g = pr.u16(p), e = pr.u16(p + 2);
+            bool lv = pre_reader::long_vr(buf.data() + p + 4);
+            uint32_t len = lv ? pr.u32(p + 8) : pr.u16(p + 6);
+            size_t h = lv ? 12 : 8;
+            if (g == 0x0002 && e == 0x0010) ts.assign((const char *)buf.data() + p + h, len);
+            p += h + len;
+        }
+        while (!ts.empty() && (ts.back() == '\0' || ts.back() == ' ')) ts.pop_back();
+        pos = meta_end;
+        if (ts == "1.2.840.10008.1.2.1.99") return MT_OK; /* deflated: GDCM inflates and checks */
+        implicit = ts == "1.2.840.10008.1.2";
+        pr.big = ts == "1.2.840.10008.1.2.2";
+    } else {
+        /* no preamble: accept only a plausible implicit VR little endian data set */
+        pos = 0;
+        if (buf.size() < 8 || !(pr.u16(0) == 0x0008 || pr.u16(0) == 0x0002))
+            return MT_ERR(MT_ERR_IO, "%s: not a DICOM file (no \"DICM\" at byte 128 and no data set at the start; "
+                          "%zu bytes)", path, buf.size());
+        implicit = !(isupper(buf[4]) && isupper(buf[5]));
+    }
+    if (!pr.walk(&pos, buf.size(), implicit, 0, false))
+        return MT_ERR(MT_ERR_IO, "%s: %s", path, pr.err.c_str());
+    return MT_OK;
+}
+
 /* Reads and decodes `path` into `sl`. Errors carry file:line of the caller's choice. */
 mt_status read_one(const char *path, slice &sl)
 {
@@ -84,6 +276,7 @@ mt_status read_one(const char *path, slice &sl)
     if (stat(path, &st) != 0)
         return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM file: %s", path, strerror(errno));
     if (!S_ISREG(st.st_mode)) return MT_ERR(MT_ERR_IO, "%s: not a regular file", path);
+    MT_TRY(precheck(path));
 
     /* GDCM reports a short native Pixel Data element only as a warning on its global
      * trace stream, so reads are serialised and the warnings captured. */

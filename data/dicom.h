@@ -21,7 +21,12 @@
  * PatientWeight (0010,1030, kg).
  *
  * Errors: every function returns mt_status; the message names the file and the
- * problem (not DICOM, truncated pixel data, unsupported pixel format, ...). GDCM
+ * problem (not DICOM, truncated pixel data, unsupported pixel format, ...). Before
+ * GDCM sees a file (it aborts the process on some truncated ones), a small pre-parser
+ * checks the preamble ("DICM" at 128, or an implicit-VR data set from byte 0), the File
+ * Meta group and every element, item and encapsulated Pixel Data fragment: each must
+ * end inside the file and undefined-length sequences need their delimiter, so a
+ * truncated file (compressed ones included) is refused naming the file. GDCM
  * exceptions are caught inside the wrapper and never cross into C.
  */
 #ifndef MT_DATA_DICOM_H

@@ -1,6 +1,7 @@
 /* tests/test_robust_input.c: malformed inputs of issue 12 (../shared/data/bad_inputs,
  * copies in tests/data/bad) are refused cleanly: a non-zero status / exit (never a
  * signal), a message naming the file, nothing left at the output path. */
+#include <dirent.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +11,9 @@
 #include <unistd.h>
 
 #include "../configs/yaml_tree.h"
+#include "../data/dicom.h"
+#include "../data/import.h"
+#include "../data/sample.h"
 #include "test.h"
 
 static const char *medtrain_bin(void)
@@ -56,6 +60,18 @@ static int run_argv(char *const argv[], char *out, size_t len)
     int st;
     if (waitpid(pid, &st, 0) != pid) return -1;
     return WIFSIGNALED(st) ? -100 - WTERMSIG(st) : WEXITSTATUS(st);
+}
+
+/* Number of entries of `dir` whose name starts with `prefix`. */
+static int count_prefix(const char *dir, const char *prefix)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int n = 0;
+    for (struct dirent *e; (e = readdir(d));)
+        if (!strncmp(e->d_name, prefix, strlen(prefix))) n++;
+    closedir(d);
+    return n;
 }
 
 static int write_text(const char *path, const char *text)
@@ -182,4 +198,67 @@ TEST(robust_yaml_cli_train_refuses_without_crash)
         CHECK(strstr(msg, files[i]), "message does not name %s:\n%s", files[i], msg);
         CHECK(access(out, F_OK) != 0, "failed train left %s behind", out);
     }
+}
+
+static const char *const g_bad_dcm[] = {"gdcm-abort-truncated-200B.dcm", "gdcm-abort-truncated-header.dcm",
+                                        "silent-accept-truncated-jpegls-3000B.dcm"};
+
+TEST(robust_dicom_truncated_refused_by_library)
+{
+    for (int i = 0; i < 3; i++) {
+        char rel[256], path[1024];
+        snprintf(rel, sizeof rel, "tests/data/bad/%s", g_bad_dcm[i]);
+        mt_test_path(rel, path, sizeof path);
+        mt_sample s;
+        mt_sample_init(&s);
+        mt_status st = mt_dicom_read_slice(path, &s);
+        CHECK(st == MT_ERR_IO && !s.image, "%s: status %d", g_bad_dcm[i], (int)st);
+        CHECK(strstr(mt_last_error(), g_bad_dcm[i]) && strstr(mt_last_error(), "truncated"),
+              "message lacks the file or the problem: %s", mt_last_error());
+        mt_error_clear();
+    }
+    /* a file that is not DICOM at all, and a good one that must still read */
+    char tmp[1024], good[1024];
+    snprintf(tmp, sizeof tmp, "%s/short.dcm", mt_test_tmpdir());
+    CHECK(write_text(tmp, "not a dicom"), "cannot write %s", tmp);
+    mt_sample s;
+    mt_sample_init(&s);
+    CHECK(mt_dicom_read_slice(tmp, &s) == MT_ERR_IO && strstr(mt_last_error(), "short.dcm"), "short: %s",
+          mt_last_error());
+    mt_error_clear();
+    CHECK_OK(mt_dicom_read_slice(mt_test_path("tests/data/tiny_signed.dcm", good, sizeof good), &s));
+    mt_sample_free(&s);
+}
+
+TEST(robust_dicom_cli_import_refuses_and_leaves_nothing)
+{
+    const char *bin = medtrain_bin();
+    if (!bin) SKIP("skipped: build/medtrain not built");
+    const char *tmp = mt_test_tmpdir();
+    char out[1024], msg[8192];
+    snprintf(out, sizeof out, "%s/o.h5", tmp);
+    for (int i = 0; i < 3; i++) {
+        char rel[256], path[1024];
+        snprintf(rel, sizeof rel, "tests/data/bad/%s", g_bad_dcm[i]);
+        mt_test_path(rel, path, sizeof path);
+        char *argv[] = {(char *)bin, "import", "--source", "dicom", "--input", path, "--output", out, NULL};
+        int rc = run_argv(argv, msg, sizeof msg);
+        CHECK(rc > 0 && rc < 128, "import %s: exit %d (negative: killed by signal %d)\n%s", g_bad_dcm[i], rc,
+              -100 - rc, msg);
+        CHECK(strstr(msg, g_bad_dcm[i]), "message does not name %s:\n%s", g_bad_dcm[i], msg);
+        CHECK(access(out, F_OK) != 0 && count_prefix(tmp, "o.h5") == 0, "failed import left o.h5* in %s", tmp);
+    }
+    /* multi-file: a good slice first (the writer opens its temp file), then a truncated one */
+    char dir[1024], cmd[8192], good[1024], bad[1024];
+    snprintf(dir, sizeof dir, "%s/series", tmp);
+    mt_test_path("tests/data/tiny_signed.dcm", good, sizeof good);
+    mt_test_path("tests/data/bad/gdcm-abort-truncated-header.dcm", bad, sizeof bad);
+    snprintf(cmd, sizeof cmd, "mkdir -p '%s' && cp '%s' '%s/a_good.dcm' && cp '%s' '%s/b_bad.dcm'", dir, good, dir,
+             bad, dir);
+    CHECK(system(cmd) == 0, "%s failed", cmd);
+    char *argv[] = {(char *)bin, "import", "--source", "dicom", "--input", dir, "--output", out, NULL};
+    int rc = run_argv(argv, msg, sizeof msg);
+    CHECK(rc > 0 && rc < 128, "import of %s: exit %d\n%s", dir, rc, msg);
+    CHECK(strstr(msg, "b_bad.dcm"), "message does not name b_bad.dcm:\n%s", msg);
+    CHECK(access(out, F_OK) != 0 && count_prefix(tmp, "o.h5") == 0, "failed multi-file import left o.h5* in %s", tmp);
 }
