@@ -20,6 +20,7 @@
 #include "../core/ops.h"
 #include "../layers/checkpoint.h"
 #include "../layers/model.h"
+#include "../layers/weights.h"
 #include "../optim/optim.h"
 #include "test.h"
 
@@ -510,6 +511,13 @@ TEST(checkpoint_corrupt_tensor_refused_naming_it)
     CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), bname) && strstr(mt_last_error(), "corrupt"),
           "flipped-bytes message lacks the file or the tensor: %s", mt_last_error());
     mt_error_clear();
+    /* the same file through the weights importer (model.init_from, import-weights) */
+    mt_weights_options wopt = {MT_WEIGHTS_AUTO, NULL, 0};
+    mt_weights_report rep;
+    CHECK(mt_weights_load(m2, path, &wopt, &rep) != MT_OK, "flipped bytes in %s: mt_weights_load must fail", bname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), bname) && strstr(mt_last_error(), "corrupt"),
+          "weights-import message lacks the file or the tensor: %s", mt_last_error());
+    mt_error_clear();
     /* a NaN written into one weight (checksum not recomputed) */
     const char *wname = mt_model_state_name(m, 0);
     CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
@@ -529,6 +537,10 @@ TEST(checkpoint_corrupt_tensor_refused_naming_it)
     CHECK(mt_checkpoint_load(path, m2, NULL, NULL, NULL) != MT_OK, "v1 NaN in %s: load must fail", wname);
     CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), wname) && strstr(mt_last_error(), "non-finite"),
           "v1 NaN message: %s", mt_last_error());
+    mt_error_clear();
+    CHECK(mt_weights_load(m2, path, &wopt, &rep) != MT_OK, "v1 NaN in %s: mt_weights_load must fail", wname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), wname) && strstr(mt_last_error(), "non-finite"),
+          "weights-import v1 NaN message: %s", mt_last_error());
     mt_error_clear();
     /* a format_version 2 file whose checksum was removed is refused */
     CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
