@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -565,4 +566,47 @@ TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
     rc = run_cmd(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "nodata.h5"), "missing dataset (%d):\n%s", rc, out);
     CHECK(access(run2, F_OK) != 0, "failed run left its directory %s", run2);
+}
+
+/* NaN written into one weight of last.h5 / best.h5 (checksum not recomputed):
+ * resume and evaluate refuse them naming the file and the tensor, writing nothing. */
+static int poison_weight(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    char ds[256];
+    snprintf(ds, sizeof ds, "/state_dict/%s", name);
+    hid_t d = f < 0 ? -1 : H5Dopen2(f, ds, H5P_DEFAULT);
+    hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+    hsize_t start[4] = {0, 0, 0, 0}, count[4] = {1, 1, 1, 1}, one = 1;
+    hid_t msp = H5Screate_simple(1, &one, NULL);
+    float nan = NAN;
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 4 &&
+             H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+             H5Dwrite(d, H5T_NATIVE_FLOAT, msp, sp, H5P_DEFAULT, &nan) >= 0;
+    H5Sclose(msp);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return f >= 0 && H5Fclose(f) >= 0 && ok;
+}
+
+TEST(cli_corrupt_checkpoint_refused_by_resume_and_evaluate)
+{
+    NEED_CLI();
+    CHECK(dataset(), "dataset: %s", mt_last_error());
+    char run[1024], cmd[4096], out[16384], path[1100];
+    int rc = tiny_run(mt_, "nan_run", run, sizeof run, out, sizeof out);
+    CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
+    snprintf(path, sizeof path, "%s/last.h5", run);
+    CHECK(poison_weight(path, "enc1a.weight"), "NaN into last.h5");
+    snprintf(path, sizeof path, "%s/best.h5", run);
+    CHECK(poison_weight(path, "enc1a.weight"), "NaN into best.h5");
+    int before = count_entries(run);
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "last.h5") && strstr(out, "enc1a.weight"), "resume (%d):\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "best.h5") && strstr(out, "enc1a.weight"), "evaluate (%d):\n%s", rc, out);
+    CHECK(count_entries(run) == before, "files added to %s by refused commands (%d -> %d)", run, before,
+          count_entries(run));
 }
