@@ -64,6 +64,22 @@ int cli_is_dir(const char *path);
  * clock only names the directory, it never affects results); the suffix
  * "-2", "-3", ... avoids collisions. */
 mt_status cli_new_run_dir(const char *root, const char *stem, char *out, size_t len);
+/* Run-directory lock: an exclusive flock (LOCK_EX|LOCK_NB) on <dir>/.lock,
+ * which then holds our PID; keep *fd open for the whole run (close-on-exec).
+ * A held lock is MT_ERR_INVALID "run directory X is in use by PID N". The
+ * .lock file stays after the run. */
+mt_status cli_run_lock(const char *dir, int *fd);
+void cli_run_unlock(int fd);
+/* MT_OK unless <dir>/.lock exists and is held (then the "in use by PID" error);
+ * creates nothing. */
+mt_status cli_run_check_unlocked(const char *dir);
+/* Removes medtrain's stale temporary files (regular files named *.tmp-XXXXXX,
+ * *.trainer-tmp, *.tmp) directly in dir, saying so on stderr; call with the
+ * lock held. Returns how many were removed. */
+int cli_run_remove_temps(const char *dir);
+/* Undoes a new run directory whose run failed before training: removes its
+ * temp files, config.yaml, log.csv and .lock, then the directory if empty. */
+void cli_run_dir_discard(const char *dir);
 
 /* ------------------------------------------------------------- images --- */
 

@@ -1,8 +1,12 @@
 /* cli/runfiles.c: run directories and atomic file writes (POSIX). */
+#include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -115,4 +119,114 @@ mt_status cli_new_run_dir(const char *root, const char *stem, char *out, size_t 
         if (errno != EEXIST) return MT_ERR(MT_ERR_IO, "cannot create run directory %s: %s", out, strerror(errno));
     }
     return MT_ERR(MT_ERR_IO, "cannot find a free run directory name under %s", root);
+}
+
+/* The PID written in a lock file, or 0 if unreadable. */
+static long lock_owner(int fd)
+{
+    char buf[32];
+    ssize_t n = pread(fd, buf, sizeof buf - 1, 0);
+    if (n <= 0) return 0;
+    buf[n] = '\0';
+    return strtol(buf, NULL, 10);
+}
+
+static mt_status in_use(const char *dir, int fd)
+{
+    long pid = lock_owner(fd);
+    if (pid > 0)
+        return MT_ERR(MT_ERR_INVALID, "run directory %s is in use by PID %ld (another medtrain train on it; wait for "
+                      "it to end or stop it, or use another run directory)", dir, pid);
+    return MT_ERR(MT_ERR_INVALID, "run directory %s is in use by PID (unknown: %s/.lock is locked but holds no PID; "
+                  "another medtrain train is starting on it)", dir, dir);
+}
+
+mt_status cli_run_lock(const char *dir, int *fd_out)
+{
+    *fd_out = -1;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
+    if (fd < 0) return MT_ERR(MT_ERR_IO, "cannot open the run lock %s: %s", path, strerror(errno));
+    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int e = errno;
+        mt_status st = e == EWOULDBLOCK ? in_use(dir, fd)
+                                        : MT_ERR(MT_ERR_IO, "cannot lock %s: %s", path, strerror(e));
+        close(fd);
+        return st;
+    }
+    char pid[32];
+    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+        int e = errno;
+        close(fd);
+        return MT_ERR(MT_ERR_IO, "cannot write the PID into the run lock %s: %s", path, strerror(e));
+    }
+    *fd_out = fd;
+    return MT_OK;
+}
+
+void cli_run_unlock(int fd)
+{
+    if (fd >= 0) close(fd); /* releases the flock; .lock stays (removing it would race with a waiting locker) */
+}
+
+mt_status cli_run_check_unlocked(const char *dir)
+{
+    char path[4200];
+    snprintf(path, sizeof path, "%s/.lock", dir);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return MT_OK;
+    mt_status st = MT_OK;
+    if (flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) st = in_use(dir, fd);
+    close(fd);
+    return st;
+}
+
+/* 1 for the names of medtrain's temporary files: "*.tmp-XXXXXX" (mkstemp:
+ * checkpoints, core/file.h writers), "*.trainer-tmp" (cli/train_ckpt.c) and
+ * "*.tmp" (cli_write_file_atomic). */
+static int is_temp_name(const char *name)
+{
+    size_t n = strlen(name);
+    if (n > 12 && !strcmp(name + n - 12, ".trainer-tmp")) return 1;
+    if (n > 4 && !strcmp(name + n - 4, ".tmp")) return 1;
+    if (n > 11 && !strncmp(name + n - 11, ".tmp-", 5)) {
+        for (size_t i = n - 6; i < n; i++)
+            if (!isalnum((unsigned char)name[i])) return 0;
+        return 1;
+    }
+    return 0;
+}
+
+int cli_run_remove_temps(const char *dir)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    int removed = 0;
+    struct dirent *e;
+    char path[4400];
+    while ((e = readdir(d)) != NULL) {
+        if (!is_temp_name(e->d_name)) continue;
+        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) {
+            fprintf(stderr, "medtrain train: removed the stale temporary file %s (left by an interrupted run)\n", path);
+            removed++;
+        }
+    }
+    closedir(d);
+    return removed;
+}
+
+void cli_run_dir_discard(const char *dir)
+{
+    static const char *k_files[] = {"config.yaml", "log.csv", ".lock"};
+    char path[4400];
+    cli_run_remove_temps(dir);
+    for (size_t i = 0; i < sizeof k_files / sizeof *k_files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, k_files[i]);
+        unlink(path);
+    }
+    rmdir(dir); /* fails, leaving it, if anything else is in it */
 }

@@ -13,16 +13,24 @@
  *
  * Run directory: config.yaml (resolved), log.csv, last.h5, best.h5,
  * curves_loss.png / curves_metrics.png, metrics.json (test split, before/after
- * post-processing), overlays/ (test predictions over the windowed CT).
+ * post-processing), overlays/ (test predictions over the windowed CT), .lock
+ * (flock held for the whole run, holding its PID: a second `train --resume` or
+ * `train --out` on the directory fails with "in use by PID N"). A new run
+ * creates its directory with mkdir (an existing one is refused) and removes it
+ * again if it fails before training starts; a run (re)starting or resuming
+ * removes stale temporary files (*.tmp-XXXXXX, *.trainer-tmp, *.tmp) of an
+ * interrupted run from it.
  * log.csv columns: step, epoch (1-based), phase (train: one row every
  * train.log_every steps with that step's loss; val: one row per epoch with the
  * epoch's mean training loss and the validation metrics, post-processed means),
  * loss, lr, images_per_s, val_loss, val_dsc, val_iou, val_accuracy,
  * val_precision, val_recall, val_specificity, val_auc (pixel ROC AUC),
  * loss_bce, loss_dice (the two terms of loss.kind bce_dice, else empty). */
+#include <errno.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../core/device.h"
 #include "../core/ops.h"
@@ -395,6 +403,7 @@ int cli_train(int argc, char **argv)
     cli_trainer t;
     memset(&t, 0, sizeof t);
     t.es_best = t.ckpt_best = NAN;
+    int lock_fd = -1, new_dir = 0; /* new_dir: this run made t.run_dir (removed again if setup fails) */
     char cfg_path[2200];
     if (resume) snprintf(cfg_path, sizeof cfg_path, "%s/config.yaml", resume);
     else snprintf(cfg_path, sizeof cfg_path, "%s", a.pos[0]);
@@ -424,6 +433,11 @@ int cli_train(int argc, char **argv)
     char path[2300];
     if (resume) {
         snprintf(t.run_dir, sizeof t.run_dir, "%s", resume);
+        if (cli_run_lock(resume, &lock_fd) != MT_OK) { /* before anything in it is read or changed */
+            rc = cli_fail("train");
+            goto done;
+        }
+        cli_run_remove_temps(resume);
         snprintf(path, sizeof path, "%s/last.h5", resume);
         if (!cli_exists(path)) {
             fprintf(stderr, "medtrain train: %s has no last.h5 (no epoch finished yet): start it again\n", resume);
@@ -444,17 +458,42 @@ int cli_train(int argc, char **argv)
         const char *out = cli_opt(&a, "out", NULL);
         mt_status st;
         if (out) {
-            if (cli_exists(out)) {
-                fprintf(stderr, "medtrain train: --out %s already exists; choose a new run directory\n", out);
-                rc = 2;
+            /* mkdir itself decides (no check-then-create gap): EEXIST means another run's directory */
+            char parent[2200];
+            snprintf(parent, sizeof parent, "%s", out);
+            size_t pl = strlen(parent);
+            while (pl > 1 && parent[pl - 1] == '/') parent[--pl] = '\0';
+            char *slash = strrchr(parent, '/');
+            st = MT_OK;
+            if (slash && slash != parent) {
+                *slash = '\0';
+                st = cli_mkdirs(parent);
+            }
+            if (st != MT_OK) {
+                rc = cli_fail("train");
+                goto done;
+            }
+            if (mkdir(out, 0777) != 0) {
+                int err = errno;
+                if (err == EEXIST && cli_run_check_unlocked(out) != MT_OK) {
+                    rc = cli_fail("train");
+                } else if (err == EEXIST) {
+                    fprintf(stderr, "medtrain train: --out %s already exists; choose a new run directory (or "
+                            "continue that run with --resume %s)\n", out, out);
+                    rc = 2;
+                } else {
+                    fprintf(stderr, "medtrain train: cannot create the run directory %s: %s\n", out, strerror(err));
+                    rc = 1;
+                }
                 goto done;
             }
             snprintf(t.run_dir, sizeof t.run_dir, "%s", out);
-            st = cli_mkdirs(out);
         } else {
             const char *stem = e->name && e->name[0] ? e->name : "run";
             st = cli_new_run_dir("runs", stem, t.run_dir, sizeof t.run_dir);
         }
+        new_dir = st == MT_OK;
+        if (st == MT_OK) st = cli_run_lock(t.run_dir, &lock_fd);
         snprintf(path, sizeof path, "%s/config.yaml", t.run_dir);
         if (st == MT_OK) st = cli_write_file_atomic(path, e->resolved_yaml, strlen(e->resolved_yaml));
         snprintf(path, sizeof path, "%s/log.csv", t.run_dir);
@@ -476,12 +515,15 @@ int cli_train(int argc, char **argv)
         rc = 1;
         goto done;
     }
+    new_dir = 0; /* from here the run's files are kept, even when it fails */
     double t0 = cli_now();
     mt_status st = run_loop(&t, log, cli_has(&a, "quiet"));
     fclose(log);
     if (st == MT_OK) st = cli_report_run(&t, cli_now() - t0);
     rc = st == MT_OK ? 0 : cli_fail("train");
 done:
+    if (rc != 0 && new_dir) cli_run_dir_discard(t.run_dir); /* no empty or half-made run directory */
+    cli_run_unlock(lock_fd);
     trainer_free(&t);
     return rc;
 }

@@ -6,6 +6,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +16,7 @@
 #include "../core/file.h"
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #ifdef MT_REAL_DOUBLE
 #define H5_REAL H5T_NATIVE_DOUBLE
@@ -28,6 +31,35 @@ static int ends_with(const char *s, const char *suffix)
 {
     size_t ls = strlen(s), lx = strlen(suffix);
     return ls >= lx && !strcmp(s + ls - lx, suffix);
+}
+
+/* CRC32 (zlib) of dataset d's values in their file representation (the
+ * bytes HDF5 stores: float32/float64/int64 little-endian), read back through
+ * HDF5; 0 on success, -1 if it cannot be read. */
+static int dataset_crc(hid_t d, uint32_t *crc)
+{
+    hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    size_t es = ty < 0 ? 0 : H5Tget_size(ty);
+    int rc = -1;
+    if (n >= 0 && es > 0) {
+        size_t bytes = (size_t)n * es;
+        unsigned char *buf = malloc(bytes + 1);
+        if (buf && H5Dread(d, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
+            uLong c = crc32(0L, Z_NULL, 0);
+            for (size_t off = 0; off < bytes;) { /* crc32 takes a uInt length */
+                size_t chunk = bytes - off > (1u << 30) ? (1u << 30) : bytes - off;
+                c = crc32(c, buf + off, (uInt)chunk);
+                off += chunk;
+            }
+            *crc = (uint32_t)c;
+            rc = 0;
+        }
+        free(buf);
+    }
+    if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+    return rc;
 }
 
 /* ------------------------------------------------------------- writing --- */
@@ -59,6 +91,15 @@ static mt_status write_tensor(hid_t group, const char *name, const mt_tensor *t,
     hid_t sp = t->ndim == 0 ? H5Screate(H5S_SCALAR) : H5Screate_simple(t->ndim, dims, NULL);
     hid_t d = sp < 0 ? -1 : H5Dcreate2(group, name, as_int ? H5T_STD_I64LE : H5_REAL_FILE, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
     herr_t e = d < 0 ? -1 : H5Dwrite(d, H5_REAL, H5S_ALL, H5S_ALL, H5P_DEFAULT, host); /* HDF5 converts to int64 */
+    uint32_t crc = 0;
+    if (e >= 0 && dataset_crc(d, &crc) != 0) e = -1;
+    if (e >= 0) {
+        hid_t asp = H5Screate(H5S_SCALAR);
+        hid_t a = asp < 0 ? -1 : H5Acreate2(d, "crc32", H5T_STD_U32LE, asp, H5P_DEFAULT, H5P_DEFAULT);
+        if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT32, &crc) < 0) e = -1;
+        if (a >= 0) H5Aclose(a);
+        if (asp >= 0) H5Sclose(asp);
+    }
     if (d >= 0 && H5Dclose(d) < 0) e = -1;
     if (sp >= 0) H5Sclose(sp);
     free(host);
@@ -271,16 +312,43 @@ static mt_status dataset_shape(hid_t g, const char *name, int *ndim, int *shape)
     return MT_OK;
 }
 
-static mt_status read_into(hid_t g, const char *name, mt_tensor *t, const char *path)
+/* Reads dataset `name` of group `gname` into t after checking its crc32
+ * attribute (required when need_crc, i.e. format_version >= 2; older files
+ * have none) and that every value is finite. */
+static mt_status read_into(hid_t g, const char *gname, const char *name, mt_tensor *t, int need_crc, const char *path)
 {
     size_t n = mt_numel(t);
     mt_real *host = mt_malloc(n * sizeof *host + 1);
     if (!host) return MT_ERR_NOMEM;
+    mt_status s = MT_OK;
     hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
-    herr_t e = d < 0 ? -1 : H5Dread(d, H5_REAL, H5S_ALL, H5S_ALL, H5P_DEFAULT, host);
+    if (d < 0) s = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot open %s/%s (file corrupt?)", path, gname, name);
+    int has_crc = s == MT_OK ? H5Aexists(d, "crc32") > 0 : 0;
+    if (s == MT_OK && !has_crc && need_crc)
+        s = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': tensor %s/%s has no crc32 attribute (required since format_version 2; "
+                   "file corrupt or edited?)", path, gname, name);
+    if (s == MT_OK && has_crc) {
+        uint32_t want = 0, got = 0;
+        hid_t a = H5Aopen(d, "crc32", H5P_DEFAULT);
+        herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_UINT32, &want);
+        if (a >= 0) H5Aclose(a);
+        if (e < 0) s = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read the crc32 attribute of tensor %s/%s", path, gname, name);
+        else if (dataset_crc(d, &got) != 0)
+            s = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot read tensor %s/%s (file truncated or corrupt?)", path, gname, name);
+        else if (got != want)
+            s = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': tensor %s/%s is corrupt: CRC32 %08x, stored %08x (the file was "
+                       "damaged after writing; use another checkpoint, e.g. best.h5 or a backup)", path, gname, name,
+                       (unsigned)got, (unsigned)want);
+    }
+    if (s == MT_OK && H5Dread(d, H5_REAL, H5S_ALL, H5S_ALL, H5P_DEFAULT, host) < 0)
+        s = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot read tensor %s/%s (file corrupt?)", path, gname, name);
     if (d >= 0) H5Dclose(d);
-    mt_status s = e < 0 ? MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot read '%s' (file corrupt?)", path, name)
-                        : mt_tensor_from_host_into(t, host, n * sizeof *host);
+    for (size_t i = 0; s == MT_OK && i < n; i++)
+        if (!isfinite((double)host[i]))
+            s = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': tensor %s/%s holds a non-finite value (%g at index %zu); the "
+                       "training that saved it diverged or the file was altered: use an earlier checkpoint", path, gname,
+                       name, (double)host[i], i);
+    if (s == MT_OK) s = mt_tensor_from_host_into(t, host, n * sizeof *host);
     free(host);
     return s;
 }
@@ -333,9 +401,10 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
 {
     int64_t version = 0;
     MT_TRY(read_attr(f, "format_version", H5T_NATIVE_INT64, &version, 1, path));
-    if (version != MT_CHECKPOINT_FORMAT_VERSION)
-        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads %d", path, (long long)version,
-                      MT_CHECKPOINT_FORMAT_VERSION);
+    if (version < 1 || version > MT_CHECKPOINT_FORMAT_VERSION)
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads 1 to %d (a newer medtrain "
+                      "wrote it?)", path, (long long)version, MT_CHECKPOINT_FORMAT_VERSION);
+    int need_crc = version >= 2; /* format_version 1 files carry no checksums */
     hid_t g = H5Gopen2(f, "state_dict", H5P_DEFAULT);
     if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /state_dict group", path);
     mt_status st = MT_OK;
@@ -368,7 +437,7 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
     }
     free_names(&names);
     /* pass 2: copy */
-    for (int i = 0; i < n && st == MT_OK; i++) st = read_into(g, mt_model_state_name(m, i), mt_model_state_tensor(m, i), path);
+    for (int i = 0; i < n && st == MT_OK; i++) st = read_into(g, "/state_dict", mt_model_state_name(m, i), mt_model_state_tensor(m, i), need_crc, path);
     H5Gclose(g);
     if (st != MT_OK) return st;
 
@@ -386,7 +455,7 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
             ts[j] = nd < 0 ? NULL : mt_tensor_new(MT_REAL, mt_cpu(), nd, shape);
             if (!ts[j]) st = nd < 0 ? MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': optimizer entry '%s' unreadable", path, names.v[j])
                                     : mt_last_status();
-            if (st == MT_OK) st = read_into(g, names.v[j], ts[j], path);
+            if (st == MT_OK) st = read_into(g, "/optimizer", names.v[j], ts[j], need_crc, path);
         }
         if (st == MT_OK) st = mt_optim_state_load(o, names.n, (const char *const *)names.v, ts, (long)steps);
         for (int j = 0; ts && j < names.n; j++) mt_tensor_release(ts[j]);

@@ -1,6 +1,6 @@
 /* layers/checkpoint.h: HDF5 training checkpoints (last.h5 / best.h5).
  *
- * File layout (format_version 1; readable with h5py, see
+ * File layout (format_version 2; readable with h5py, see
  * experiments/torch_models.py load_checkpoint for a PyTorch loader):
  *   /state_dict/<name>   the model's state_dict with PyTorch names and layouts
  *                        ("enc1a.weight" [64, 1, 3, 3], ...), float32 (float64
@@ -12,6 +12,14 @@
  *   root attributes      format_version, step, epoch, data_epoch, data_batch,
  *                        seed, rng_seed, rng_offset (the model's dropout stream),
  *                        best_metric, bad_epochs
+ * Every /state_dict and /optimizer dataset carries an attribute crc32 (uint32):
+ * zlib's CRC32 of the dataset's values in their file representation (the
+ * little-endian float32/float64/int64 bytes). Load recomputes and compares it
+ * and refuses a mismatch naming the file and the tensor; it also refuses any
+ * non-finite value in a loaded tensor.
+ * Format versions: 1 = no crc32 attributes (before checksums; still loaded,
+ * unverified apart from the finiteness check); 2 = crc32 on every tensor,
+ * required. A newer version than this build's is refused.
  * Assembled in memory (HDF5 core driver), written to "<path>.tmp-XXXXXX" in the
  * same directory, fsync'ed, then renamed
  * over <path> (atomic on POSIX): a crash or failed write never leaves a
@@ -29,7 +37,7 @@
 extern "C" {
 #endif
 
-#define MT_CHECKPOINT_FORMAT_VERSION 1
+#define MT_CHECKPOINT_FORMAT_VERSION 2
 
 /* Scalars stored with a checkpoint (the training loop's position). */
 typedef struct mt_checkpoint_info {

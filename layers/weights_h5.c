@@ -5,6 +5,8 @@
  * checked and HDF5's own error printing is silenced (our messages name the
  * file, the layer and the weight instead). */
 #include <hdf5.h>
+#include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +14,7 @@
 #include "h5_quiet.h"
 
 #include "weights_internal.h"
+#include <zlib.h>
 
 
 typedef struct str_list {
@@ -308,6 +311,35 @@ mt_status mt_wsrc_open_h5(mt_wsrc *s, mt_weights_format format)
     return st;
 }
 
+/* 0 when dataset d's bytes (file representation) match its crc32 attribute
+ * (the checksum of layers/checkpoint.c), 1 when not, -1 if unreadable */
+static int verify_crc(hid_t d)
+{
+    uint32_t want = 0;
+    hid_t a = H5Aopen(d, "crc32", H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_UINT32, &want);
+    if (a >= 0) H5Aclose(a);
+    hid_t ty = H5Dget_type(d), sp = H5Dget_space(d);
+    hssize_t n = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
+    size_t es = ty < 0 ? 0 : H5Tget_size(ty);
+    int rc = -1;
+    unsigned char *buf = e < 0 || n < 0 || !es ? NULL : malloc((size_t)n * es + 1);
+    if (buf && H5Dread(d, ty, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf) >= 0) {
+        size_t bytes = (size_t)n * es;
+        uLong c = crc32(0L, Z_NULL, 0);
+        for (size_t off = 0; off < bytes;) {
+            size_t chunk = bytes - off > (1u << 30) ? (1u << 30) : bytes - off;
+            c = crc32(c, buf + off, (uInt)chunk);
+            off += chunk;
+        }
+        rc = (uint32_t)c == want ? 0 : 1;
+    }
+    free(buf);
+    if (sp >= 0) H5Sclose(sp);
+    if (ty >= 0) H5Tclose(ty);
+    return rc;
+}
+
 mt_status mt_wsrc_read_h5(mt_wsrc *s, int i, double *out, size_t numel)
 {
     const mt_wsrc_tensor *t = &s->t[i];
@@ -317,10 +349,21 @@ mt_status mt_wsrc_read_h5(mt_wsrc *s, int i, double *out, size_t numel)
     hid_t sp = d < 0 ? -1 : H5Dget_space(d);
     hssize_t np = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
     herr_t e = np < 0 || (size_t)np != numel ? -1 : H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
+    /* a medtrain checkpoint's tensors carry crc32 (layers/checkpoint.h, format_version 2) */
+    int crc_state = e < 0 || H5Aexists(d, "crc32") <= 0 ? 0 : verify_crc(d); /* 0 none/ok, 1 mismatch, -1 unreadable */
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
     quiet_off(&q);
-    if (e < 0) return MT_ERR(MT_ERR_IO, "weights '%s': cannot read dataset '%s' (file corrupt?)", s->path, t->h5_path);
+    if (e < 0 || crc_state < 0)
+        return MT_ERR(MT_ERR_IO, "weights '%s': cannot read dataset '%s' (file corrupt?)", s->path, t->h5_path);
+    if (crc_state > 0)
+        return MT_ERR(MT_ERR_FORMAT, "weights '%s': tensor '%s' is corrupt (CRC32 differs from its crc32 attribute; "
+                      "the file was damaged after writing: use another checkpoint)", s->path, t->h5_path);
+    if (s->format == MT_WEIGHTS_CHECKPOINT)
+        for (size_t k = 0; k < numel; k++)
+            if (!isfinite(out[k]))
+                return MT_ERR(MT_ERR_FORMAT, "weights '%s': tensor '%s' holds a non-finite value (%g at index %zu); the "
+                              "training that saved it diverged or the file was altered", s->path, t->h5_path, out[k], k);
     return MT_OK;
 }
 

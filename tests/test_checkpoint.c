@@ -20,6 +20,7 @@
 #include "../core/ops.h"
 #include "../layers/checkpoint.h"
 #include "../layers/model.h"
+#include "../layers/weights.h"
 #include "../optim/optim.h"
 #include "test.h"
 
@@ -393,4 +394,172 @@ TEST(checkpoint_file_mode_follows_umask)
     struct stat st;
     CHECK(stat(path, &st) == 0, "stat %s", path);
     CHECK((st.st_mode & 0777) == 0644, "checkpoint mode %o, want 644 under umask 022", (unsigned)(st.st_mode & 0777));
+}
+
+/* ---- issue 12: corrupt checkpoints (flipped bytes, NaN) are refused ---- */
+
+/* number of directory entries of dir other than . and .. */
+static int dir_entries(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    int n = 0;
+    while (d && (e = readdir(d)))
+        if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) n++;
+    if (d) closedir(d);
+    return n;
+}
+
+/* writes NaN into element 0 of /state_dict/<name>, changing nothing else */
+static int write_nan(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 0;
+    char ds[256];
+    snprintf(ds, sizeof ds, "/state_dict/%s", name);
+    hid_t d = H5Dopen2(f, ds, H5P_DEFAULT);
+    hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+    hsize_t start[MT_MAX_DIMS] = {0}, count[MT_MAX_DIMS], one = 1;
+    int nd = sp < 0 ? -1 : H5Sget_simple_extent_ndims(sp);
+    for (int i = 0; i < nd; i++) count[i] = 1;
+    hid_t msp = H5Screate_simple(1, &one, NULL);
+    float nan = NAN;
+    int ok = nd > 0 && H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+             H5Dwrite(d, H5T_NATIVE_FLOAT, msp, sp, H5P_DEFAULT, &nan) >= 0;
+    H5Sclose(msp);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return H5Fclose(f) >= 0 && ok;
+}
+
+/* rewrites a checkpoint as format_version 1 (before checksums): no crc32 attributes */
+static herr_t drop_crc(hid_t g, const char *name, const H5L_info_t *info, void *data)
+{
+    hid_t d = H5Dopen2(g, name, H5P_DEFAULT);
+    herr_t e = d < 0 || H5Aexists(d, "crc32") <= 0 ? -1 : H5Adelete(d, "crc32");
+    if (d >= 0) H5Dclose(d);
+    return e < 0 ? -1 : 0;
+}
+
+static int make_v1(const char *path)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    if (f < 0) return 0;
+    int ok = 1;
+    const char *groups[2] = {"state_dict", "optimizer"};
+    for (int k = 0; k < 2; k++) {
+        if (H5Lexists(f, groups[k], H5P_DEFAULT) <= 0) continue;
+        hid_t g = H5Gopen2(f, groups[k], H5P_DEFAULT);
+        hsize_t idx = 0;
+        if (g < 0 || H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, drop_crc, NULL) < 0) ok = 0;
+        if (g >= 0) H5Gclose(g);
+    }
+    int64_t v = 1;
+    hid_t a = H5Aopen(f, "format_version", H5P_DEFAULT);
+    if (a < 0 || H5Awrite(a, H5T_NATIVE_INT64, &v) < 0) ok = 0;
+    if (a >= 0) H5Aclose(a);
+    return H5Fclose(f) >= 0 && ok;
+}
+
+TEST(checkpoint_corrupt_tensor_refused_naming_it)
+{
+    mt_model_arg args[2] = {{"base", "8"}, {"depth", "2"}};
+    mt_model *m = NULL, *m2 = NULL;
+    CHECK_OK(load_model("configs/models/unet_bn.yaml", 2, args, 3, &m));
+    CHECK_OK(load_model("configs/models/unet_bn.yaml", 2, args, 4, &m2));
+    int np;
+    mt_tensor **p = mt_model_params(m, &np);
+    mt_optim *o = mt_optim_new(MT_OPTIM_ADAM), *o2 = mt_optim_new(MT_OPTIM_ADAM);
+    mt_optim_hparams h = mt_optim_defaults(MT_OPTIM_ADAM);
+    CHECK(mt_optim_add_group(o, p, np, &h) == 0, "add_group");
+    mt_tensor **p2 = mt_model_params(m2, &np);
+    CHECK(mt_optim_add_group(o2, p2, np, &h) == 0, "add_group 2");
+    mt_tensor *x = input(2, 1, 16, 16, 1);
+    CHECK_OK(train_step(m, o, x));
+    char dir[600], path[700];
+    snprintf(dir, sizeof dir, "%s/corrupt", ck_tmpdir());
+    mkdir(dir, 0700);
+    snprintf(path, sizeof path, "%s/c.h5", dir);
+    /* the largest state tensor: flip up to 4 KB of its data bytes */
+    int big = 0;
+    for (int i = 1; i < mt_model_state_count(m); i++)
+        if (mt_numel(mt_model_state_tensor(m, i)) > mt_numel(mt_model_state_tensor(m, big))) big = i;
+    const char *bname = mt_model_state_name(m, big);
+    CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
+    CHECK_OK(mt_checkpoint_load(path, m2, o2, NULL, NULL)); /* intact: loads */
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+        char ds[256];
+        snprintf(ds, sizeof ds, "/state_dict/%s", bname);
+        hid_t d = f < 0 ? -1 : H5Dopen2(f, ds, H5P_DEFAULT);
+        haddr_t off = d < 0 ? HADDR_UNDEF : H5Dget_offset(d);
+        hsize_t size = d < 0 ? 0 : H5Dget_storage_size(d);
+        if (d >= 0) H5Dclose(d);
+        if (f >= 0) H5Fclose(f);
+        CHECK(off != HADDR_UNDEF && size > 0, "no data offset for %s", ds);
+        size_t nflip = size < 4096 ? (size_t)size : 4096;
+        FILE *fp = fopen(path, "r+b");
+        CHECK(fp, "reopen");
+        unsigned char *buf = malloc(nflip);
+        CHECK(fseek(fp, (long)off, SEEK_SET) == 0 && fread(buf, 1, nflip, fp) == nflip, "read data bytes");
+        for (size_t i = 0; i < nflip; i++) buf[i] ^= 0x5a;
+        CHECK(fseek(fp, (long)off, SEEK_SET) == 0 && fwrite(buf, 1, nflip, fp) == nflip, "write data bytes");
+        free(buf);
+        CHECK(fclose(fp) == 0, "close");
+    }
+    CHECK(mt_checkpoint_load(path, m2, o2, NULL, NULL) != MT_OK, "flipped bytes in %s: load must fail", bname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), bname) && strstr(mt_last_error(), "corrupt"),
+          "flipped-bytes message lacks the file or the tensor: %s", mt_last_error());
+    mt_error_clear();
+    /* the same file through the weights importer (model.init_from, import-weights) */
+    mt_weights_options wopt = {MT_WEIGHTS_AUTO, NULL, 0};
+    mt_weights_report rep;
+    CHECK(mt_weights_load(m2, path, &wopt, &rep) != MT_OK, "flipped bytes in %s: mt_weights_load must fail", bname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), bname) && strstr(mt_last_error(), "corrupt"),
+          "weights-import message lacks the file or the tensor: %s", mt_last_error());
+    mt_error_clear();
+    /* a NaN written into one weight (checksum not recomputed) */
+    const char *wname = mt_model_state_name(m, 0);
+    CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
+    CHECK(write_nan(path, wname), "write NaN");
+    CHECK(mt_checkpoint_load(path, m2, o2, NULL, NULL) != MT_OK, "NaN in %s: load must fail", wname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), wname), "NaN message: %s", mt_last_error());
+    mt_error_clear();
+    /* old format (no checksums) still loads... */
+    CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
+    CHECK(make_v1(path), "rewrite as format_version 1");
+    CHECK_OK(mt_checkpoint_load(path, m2, o2, NULL, NULL));
+    for (int i = 0; i < mt_model_state_count(m); i++)
+        CHECK(same_bytes(mt_model_state_tensor(m, i), mt_model_state_tensor(m2, i)), "v1: state '%s' differs",
+              mt_model_state_name(m, i));
+    /* ...but a NaN in it is refused by the finiteness check, naming the tensor */
+    CHECK(write_nan(path, wname), "write NaN into v1");
+    CHECK(mt_checkpoint_load(path, m2, NULL, NULL, NULL) != MT_OK, "v1 NaN in %s: load must fail", wname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), wname) && strstr(mt_last_error(), "non-finite"),
+          "v1 NaN message: %s", mt_last_error());
+    mt_error_clear();
+    CHECK(mt_weights_load(m2, path, &wopt, &rep) != MT_OK, "v1 NaN in %s: mt_weights_load must fail", wname);
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), wname) && strstr(mt_last_error(), "non-finite"),
+          "weights-import v1 NaN message: %s", mt_last_error());
+    mt_error_clear();
+    /* a format_version 2 file whose checksum was removed is refused */
+    CHECK_OK(mt_checkpoint_save(path, m, o, NULL, NULL));
+    CHECK(make_v1(path), "drop checksums");
+    {
+        hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+        int64_t v = 2;
+        hid_t a = f < 0 ? -1 : H5Aopen(f, "format_version", H5P_DEFAULT);
+        CHECK(a >= 0 && H5Awrite(a, H5T_NATIVE_INT64, &v) >= 0, "set version 2");
+        H5Aclose(a);
+        H5Fclose(f);
+    }
+    CHECK(mt_checkpoint_load(path, m2, NULL, NULL, NULL) != MT_OK, "v2 without crc32 must fail");
+    CHECK(strstr(mt_last_error(), path) && strstr(mt_last_error(), "crc32"), "missing crc message: %s", mt_last_error());
+    mt_error_clear();
+    CHECK(dir_entries(dir) == 1, "files left next to the checkpoint: %d entries", dir_entries(dir));
+    mt_tensor_release(x);
+    mt_optim_free(o);
+    mt_optim_free(o2);
+    mt_model_free(m);
+    mt_model_free(m2);
 }

@@ -8,9 +8,12 @@
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -442,4 +445,168 @@ TEST(cli_info_every_network_count)
         CHECK(rc == 0, "%s failed (%d):\n%s", cmd, rc, out);
         CHECK(strstr(out, nets[i].line) != NULL, "%s: output lacks '%s':\n%s", cmd, nets[i].line, out + (strlen(out) > 600 ? strlen(out) - 600 : 0));
     }
+}
+
+/* ---- issue 12: run-directory lock, stale temp files, no empty run directory ---- */
+
+/* whole file as a malloc'ed string ("" if missing) */
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = calloc(1, 1 << 20);
+    if (f && buf) {
+        size_t n = fread(buf, 1, (1 << 20) - 1, f);
+        buf[n] = '\0';
+    }
+    if (f) fclose(f);
+    return buf;
+}
+
+static int count_entries(const char *dir)
+{
+    char cmd[2100], out[64];
+    snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
+    if (run_cmd(cmd, out, sizeof out) != 0) return -1;
+    return atoi(out);
+}
+
+/* a finished 1-epoch run in <tmp>/<name> */
+static int tiny_run(const char *mt, const char *name, char *run, size_t len, char *out, size_t olen)
+{
+    char cfg[1024], cmd[4096];
+    snprintf(cfg, sizeof cfg, "%s/%s.yaml", mt_test_tmpdir(), name);
+    snprintf(run, len, "%s/%s", mt_test_tmpdir(), name);
+    if (!write_config(cfg, dataset(), NULL, 0)) return -1;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' && %s train %s --set train.epochs=1 --device cpu --out %s --quiet", run, mt,
+             cfg, run);
+    return run_cmd(cmd, out, olen);
+}
+
+TEST(cli_run_dir_lock_refuses_second_train)
+{
+    NEED_CLI();
+    CHECK(dataset(), "dataset: %s", mt_last_error());
+    char run[1024], cmd[4096], out[16384], path[1100];
+    int rc = tiny_run(mt_, "locked_run", run, sizeof run, out, sizeof out);
+    CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
+    CHECK(file_exists(run, ".lock"), "the run left no .lock file");
+    /* hold the lock as another medtrain would */
+    snprintf(path, sizeof path, "%s/.lock", run);
+    int fd = open(path, O_RDWR | O_CREAT, 0666);
+    CHECK(fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0, "cannot take the lock in the test");
+    char pid[32];
+    int pl = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+    CHECK(ftruncate(fd, 0) == 0 && pwrite(fd, pid, (size_t)pl, 0) == pl, "write pid");
+    int before = count_entries(run);
+    snprintf(path, sizeof path, "%s/log.csv", run);
+    char *log_before = slurp(path);
+    char want[128];
+    snprintf(want, sizeof want, "in use by PID %ld", (long)getpid());
+    /* 1. train --resume RUN */
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0, "resume on a locked run directory exited 0:\n%s", out);
+    CHECK(strstr(out, want) && strstr(out, run), "resume: message lacks '%s' or the directory:\n%s", want, out);
+    /* 2. a fresh train with --out on the same (existing, locked) directory */
+    snprintf(cmd, sizeof cmd, "%s train %s/locked_run.yaml --device cpu --out %s --quiet", mt_, mt_test_tmpdir(), run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0, "train --out on a locked run directory exited 0:\n%s", out);
+    CHECK(strstr(out, want) && strstr(out, run), "train --out: message lacks '%s' or the directory:\n%s", want, out);
+    /* nothing added or changed in the directory */
+    CHECK(count_entries(run) == before, "entries in %s: %d before, %d after", run, before, count_entries(run));
+    char *log_after = slurp(path);
+    CHECK(log_before && log_after && !strcmp(log_before, log_after), "log.csv changed by a refused run");
+    free(log_before);
+    free(log_after);
+    close(fd); /* releases the lock */
+    /* unlocked, an existing --out is still refused (mkdir EEXIST), naming the directory */
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, run) && strstr(out, "already exists"), "existing --out (%d):\n%s", rc, out);
+    CHECK(count_entries(run) == before, "entries in %s changed", run);
+}
+
+TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
+{
+    NEED_CLI();
+    const char *ds = dataset();
+    CHECK(ds, "dataset: %s", mt_last_error());
+    char run[1024], cmd[4096], out[16384], path[1200];
+    int rc = tiny_run(mt_, "stale_run", run, sizeof run, out, sizeof out);
+    CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
+    /* what a kill at various points leaves, plus names that only look similar */
+    const char *stale[] = {"last.h5.trainer-tmp.tmp-Ab12cD", "last.h5.trainer-tmp", "best.h5.tmp-x9Y8z7", "log.csv.tmp"};
+    const char *keep[] = {"notes.tmp-1", "keep.txt", "tmp-abcdef"};
+    for (size_t i = 0; i < 4 + 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, i < 4 ? stale[i] : keep[i - 4]);
+        FILE *f = fopen(path, "w");
+        CHECK(f && fputs("junk", f) >= 0 && fclose(f) == 0, "write %s", path);
+    }
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc == 0, "resume failed (%d):\n%s", rc, out);
+    for (size_t i = 0; i < 4; i++) CHECK(!file_exists(run, stale[i]), "stale %s not removed:\n%s", stale[i], out);
+    for (size_t i = 0; i < 3; i++) CHECK(file_exists(run, keep[i]), "%s removed (not a temp file)", keep[i]);
+    CHECK(file_exists(run, "last.h5") && file_exists(run, "config.yaml"), "run files lost");
+
+    /* a new run failing after its directory was made (no file can be written:
+     * ulimit -f 0) leaves no run directory behind */
+    char run2[1100];
+    snprintf(run2, sizeof run2, "%s/failed_early_run", mt_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'; trap '' XFSZ; ulimit -f 0; exec %s train %s/stale_run.yaml --device cpu --out %s --quiet",
+             run2, mt_, mt_test_tmpdir(), run2);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0, "train without disk space exited 0:\n%s", out);
+    CHECK(strstr(out, run2) && strstr(out, "too large"), "message lacks the file in the run directory:\n%s", out);
+    CHECK(access(run2, F_OK) != 0, "failed run left its directory %s", run2);
+    /* a dataset that cannot be opened: no run directory either */
+    char cfg[1100];
+    snprintf(cfg, sizeof cfg, "%s/nodata.yaml", mt_test_tmpdir());
+    CHECK(write_config(cfg, "/nonexistent/nodata.h5", NULL, 0), "write config");
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run2);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "nodata.h5"), "missing dataset (%d):\n%s", rc, out);
+    CHECK(access(run2, F_OK) != 0, "failed run left its directory %s", run2);
+}
+
+/* NaN written into one weight of last.h5 / best.h5 (checksum not recomputed):
+ * resume and evaluate refuse them naming the file and the tensor, writing nothing. */
+static int poison_weight(const char *path, const char *name)
+{
+    hid_t f = H5Fopen(path, H5F_ACC_RDWR, H5P_DEFAULT);
+    char ds[256];
+    snprintf(ds, sizeof ds, "/state_dict/%s", name);
+    hid_t d = f < 0 ? -1 : H5Dopen2(f, ds, H5P_DEFAULT);
+    hid_t sp = d < 0 ? -1 : H5Dget_space(d);
+    hsize_t start[4] = {0, 0, 0, 0}, count[4] = {1, 1, 1, 1}, one = 1;
+    hid_t msp = H5Screate_simple(1, &one, NULL);
+    float nan = NAN;
+    int ok = sp >= 0 && H5Sget_simple_extent_ndims(sp) == 4 &&
+             H5Sselect_hyperslab(sp, H5S_SELECT_SET, start, NULL, count, NULL) >= 0 &&
+             H5Dwrite(d, H5T_NATIVE_FLOAT, msp, sp, H5P_DEFAULT, &nan) >= 0;
+    H5Sclose(msp);
+    if (sp >= 0) H5Sclose(sp);
+    if (d >= 0) H5Dclose(d);
+    return f >= 0 && H5Fclose(f) >= 0 && ok;
+}
+
+TEST(cli_corrupt_checkpoint_refused_by_resume_and_evaluate)
+{
+    NEED_CLI();
+    CHECK(dataset(), "dataset: %s", mt_last_error());
+    char run[1024], cmd[4096], out[16384], path[1100];
+    int rc = tiny_run(mt_, "nan_run", run, sizeof run, out, sizeof out);
+    CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
+    snprintf(path, sizeof path, "%s/last.h5", run);
+    CHECK(poison_weight(path, "enc1a.weight"), "NaN into last.h5");
+    snprintf(path, sizeof path, "%s/best.h5", run);
+    CHECK(poison_weight(path, "enc1a.weight"), "NaN into best.h5");
+    int before = count_entries(run);
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "last.h5") && strstr(out, "enc1a.weight"), "resume (%d):\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu", mt_, run);
+    rc = run_cmd(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "best.h5") && strstr(out, "enc1a.weight"), "evaluate (%d):\n%s", rc, out);
+    CHECK(count_entries(run) == before, "files added to %s by refused commands (%d -> %d)", run, before,
+          count_entries(run));
 }
