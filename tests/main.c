@@ -1,9 +1,11 @@
 /* tests/main.c: runs the registered tests; prints one line per test and a
  * final "N passed, N failed, N skipped". Usage: run_tests [substring] [-v] */
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -150,4 +152,42 @@ int main(int argc, char **argv)
     }
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
     return failed ? 1 : 0;
+}
+
+int mt_test_run(const char *cmd, char *out, size_t len)
+{
+    size_t cl = strlen(cmd) + 8;
+    char *full = malloc(cl);
+    if (!full) return -1;
+    snprintf(full, cl, "%s 2>&1", cmd);
+    FILE *p = popen(full, "r");
+    free(full);
+    if (!p) return -1;
+    size_t n = 0;
+    if (len) out[0] = '\0';
+    while (len && n + 1 < len) {
+        size_t r = fread(out + n, 1, len - n - 1, p);
+        if (r == 0) break;
+        n += r;
+    }
+    if (len) out[n] = '\0';
+    char sink[4096];
+    while (fread(sink, 1, sizeof sink, p) > 0) {
+    }
+    int st = pclose(p);
+    return st != -1 && WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+const char *mt_test_medtrain(void)
+{
+    static char path[PATH_MAX + 16];
+    char self[PATH_MAX];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return NULL;
+    self[n] = '\0';
+    char *slash = strrchr(self, '/');
+    if (!slash) return NULL;
+    *slash = '\0';
+    snprintf(path, sizeof path, "%s/medtrain", self);
+    return access(path, X_OK) == 0 ? path : NULL;
 }

@@ -90,6 +90,12 @@ int mt_test_close_d(const double *a, const double *b, size_t n, double rtol, dou
 const char *mt_test_path(const char *rel, char *buf, size_t len);
 /* Path of a file under ../shared/data (MEDTRAIN_SHARED_DATA overrides); NULL if absent. */
 const char *mt_test_shared_data(const char *rel, char *buf, size_t len);
+/* Runs a shell command (through popen, stderr joined to stdout), captures its output into
+ * out (at most len - 1 bytes, NUL-terminated; the rest is read and dropped) and returns its
+ * exit status, or -1 if it did not exit normally (a signal) or could not start. */
+int mt_test_run(const char *cmd, char *out, size_t len);
+/* Path of the medtrain CLI built next to this test binary, or NULL if it is not there. */
+const char *mt_test_medtrain(void);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

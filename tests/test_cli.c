@@ -22,42 +22,7 @@
 #include "../data/image_io.h"
 #include "test.h"
 
-/* Path of the medtrain binary next to this test binary; NULL if not built. */
-static const char *cli_bin(void)
-{
-    static char path[PATH_MAX + 16];
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/medtrain", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
 
-/* Runs a shell command, captures stdout+stderr into out; returns the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = 0;
-    if (len) out[0] = '\0';
-    while (len && n + 1 < len) {
-        size_t r = fread(out + n, 1, len - n - 1, p);
-        if (r == 0) break;
-        n += r;
-    }
-    if (len) out[n] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int file_exists(const char *dir, const char *name)
 {
@@ -139,7 +104,7 @@ static const char *dataset(void)
 }
 
 #define NEED_CLI()                                                                         \
-    const char *mt_ = cli_bin();                                                           \
+    const char *mt_ = mt_test_medtrain();                                                           \
     if (!mt_) SKIP("skipped: medtrain CLI not built next to run_tests (make test builds it)"); \
     char graph_rel_[512];                                                                  \
     if (access(mt_test_path("configs/models/unet.yaml", graph_rel_, sizeof graph_rel_), F_OK) != 0) \
@@ -165,7 +130,7 @@ TEST(cli_config_errors_fail_before_training)
         CHECK(write_config(cfg, cases[i].dataset ? cases[i].dataset : ds, cases[i].extra, 0), "write config");
         snprintf(run, sizeof run, "%s/bad_run%d", tmp, i);
         snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run);
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = mt_test_run(cmd, out, sizeof out);
         CHECK(rc != 0, "case %d: expected failure, got exit 0:\n%s", i, out);
         CHECK(strstr(out, cases[i].want1) && strstr(out, cases[i].want2), "case %d: message lacks '%s' / '%s':\n%s", i,
               cases[i].want1, cases[i].want2, out);
@@ -203,7 +168,7 @@ TEST(cli_train_tiny_run_writes_run_files)
     snprintf(run, sizeof run, "%s/tiny_run", mt_test_tmpdir());
     CHECK(write_config(cfg, ds, NULL, 0), "write config");
     snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s", mt_, cfg, run);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "train failed (%d):\n%s", rc, out);
     const char *files[] = {"config.yaml", "log.csv", "last.h5", "best.h5", "metrics.json", "curves_loss.png",
                            "curves_metrics.png"};
@@ -243,7 +208,7 @@ TEST(cli_train_tiny_run_writes_run_files)
     CHECK(train_col > 30 && val_col > 30, "curves_loss.png legend pixels: train %d, val %d", train_col, val_col);
     /* evaluate reproduces the test figures from best.h5 */
     snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu --overlays 2", mt_, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "dsc"), "evaluate failed (%d):\n%s", rc, out);
     CHECK(file_exists(run, "eval_test.json") && file_exists(run, "overlays_test"), "evaluate outputs missing");
 }
@@ -314,7 +279,7 @@ TEST(cli_resume_after_kill9_is_bit_exact)
     snprintf(rb, sizeof rb, "%s/run_b", tmp);
     CHECK(write_config(cfg, ds, NULL, 0.5), "write config");
     snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, ra);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "uninterrupted run failed:\n%s", out);
     /* run B: killed with SIGKILL as soon as its first checkpoint exists */
     pid_t pid = fork();
@@ -347,7 +312,7 @@ TEST(cli_resume_after_kill9_is_bit_exact)
     }
     CHECK(killed, "run B ended before its first checkpoint appeared");
     snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, rb);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "resume failed:\n%s", out);
     int from = -1;
     const char *r = strstr(out, "at epoch ");
@@ -374,7 +339,7 @@ TEST(cli_predict_writes_mask_and_overlay_png)
         snprintf(cfg, sizeof cfg, "%s/tiny.yaml", tmp);
         CHECK(write_config(cfg, ds, NULL, 0), "write config");
         snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run);
-        CHECK(run_cmd(cmd, out, sizeof out) == 0, "train failed:\n%s", out);
+        CHECK(mt_test_run(cmd, out, sizeof out) == 0, "train failed:\n%s", out);
     }
     /* 40x48 grey PNG (values used as the model's units): a bright disc on a dark background */
     enum { H = 40, W = 48 };
@@ -385,7 +350,7 @@ TEST(cli_predict_writes_mask_and_overlay_png)
     CHECK_OK(mt_image_write_png(png, px, W, H, 1));
     snprintf(odir, sizeof odir, "%s/pred", tmp);
     snprintf(cmd, sizeof cmd, "%s predict %s %s --out %s --device cpu", mt_, run, png, odir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "predict failed (%d):\n%s", rc, out);
     char p[2048];
     snprintf(p, sizeof p, "%s/slice_mask.png", odir);
@@ -407,14 +372,14 @@ TEST(cli_info_unet_parameter_count)
     NEED_CLI();
     char cmd[4096], out[65536], rel[512];
     snprintf(cmd, sizeof cmd, "%s info %s", mt_, mt_test_path("configs/models/unet.yaml", rel, sizeof rel));
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "info failed (%d):\n%s", rc, out);
     CHECK(strstr(out, "parameters: 31,030,593") != NULL, "info output lacks 31,030,593:\n%s", out);
     snprintf(cmd, sizeof cmd, "%s trian", mt_);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 2 && strstr(out, "unknown command"), "misspelt command: rc %d\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s train --devcie cpu", mt_);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 2 && strstr(out, "did you mean '--device'"), "misspelt option: rc %d\n%s", rc, out);
 }
 
@@ -441,7 +406,7 @@ TEST(cli_info_every_network_count)
     for (size_t i = 0; i < sizeof nets / sizeof *nets; i++) {
         char cmd[4096], out[65536], rel[512];
         snprintf(cmd, sizeof cmd, "%s info %s %s", mt_, mt_test_path(nets[i].graph, rel, sizeof rel), nets[i].sets);
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = mt_test_run(cmd, out, sizeof out);
         CHECK(rc == 0, "%s failed (%d):\n%s", cmd, rc, out);
         CHECK(strstr(out, nets[i].line) != NULL, "%s: output lacks '%s':\n%s", cmd, nets[i].line, out + (strlen(out) > 600 ? strlen(out) - 600 : 0));
     }
@@ -466,7 +431,7 @@ static int count_entries(const char *dir)
 {
     char cmd[2100], out[64];
     snprintf(cmd, sizeof cmd, "ls -A '%s' | wc -l", dir);
-    if (run_cmd(cmd, out, sizeof out) != 0) return -1;
+    if (mt_test_run(cmd, out, sizeof out) != 0) return -1;
     return atoi(out);
 }
 
@@ -479,7 +444,7 @@ static int tiny_run(const char *mt, const char *name, char *run, size_t len, cha
     if (!write_config(cfg, dataset(), NULL, 0)) return -1;
     snprintf(cmd, sizeof cmd, "rm -rf '%s' && %s train %s --set train.epochs=1 --device cpu --out %s --quiet", run, mt,
              cfg, run);
-    return run_cmd(cmd, out, olen);
+    return mt_test_run(cmd, out, olen);
 }
 
 TEST(cli_run_dir_lock_refuses_second_train)
@@ -504,12 +469,12 @@ TEST(cli_run_dir_lock_refuses_second_train)
     snprintf(want, sizeof want, "in use by PID %ld", (long)getpid());
     /* 1. train --resume RUN */
     snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0, "resume on a locked run directory exited 0:\n%s", out);
     CHECK(strstr(out, want) && strstr(out, run), "resume: message lacks '%s' or the directory:\n%s", want, out);
     /* 2. a fresh train with --out on the same (existing, locked) directory */
     snprintf(cmd, sizeof cmd, "%s train %s/locked_run.yaml --device cpu --out %s --quiet", mt_, mt_test_tmpdir(), run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0, "train --out on a locked run directory exited 0:\n%s", out);
     CHECK(strstr(out, want) && strstr(out, run), "train --out: message lacks '%s' or the directory:\n%s", want, out);
     /* nothing added or changed in the directory */
@@ -520,7 +485,7 @@ TEST(cli_run_dir_lock_refuses_second_train)
     free(log_after);
     close(fd); /* releases the lock */
     /* unlocked, an existing --out is still refused (mkdir EEXIST), naming the directory */
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, run) && strstr(out, "already exists"), "existing --out (%d):\n%s", rc, out);
     CHECK(count_entries(run) == before, "entries in %s changed", run);
 }
@@ -542,7 +507,7 @@ TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
         CHECK(f && fputs("junk", f) >= 0 && fclose(f) == 0, "write %s", path);
     }
     snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "resume failed (%d):\n%s", rc, out);
     for (size_t i = 0; i < 4; i++) CHECK(!file_exists(run, stale[i]), "stale %s not removed:\n%s", stale[i], out);
     for (size_t i = 0; i < 3; i++) CHECK(file_exists(run, keep[i]), "%s removed (not a temp file)", keep[i]);
@@ -554,7 +519,7 @@ TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
     snprintf(run2, sizeof run2, "%s/failed_early_run", mt_test_tmpdir());
     snprintf(cmd, sizeof cmd, "rm -rf '%s'; trap '' XFSZ; ulimit -f 0; exec %s train %s/stale_run.yaml --device cpu --out %s --quiet",
              run2, mt_, mt_test_tmpdir(), run2);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0, "train without disk space exited 0:\n%s", out);
     CHECK(strstr(out, run2) && strstr(out, "too large"), "message lacks the file in the run directory:\n%s", out);
     CHECK(access(run2, F_OK) != 0, "failed run left its directory %s", run2);
@@ -563,7 +528,7 @@ TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
     snprintf(cfg, sizeof cfg, "%s/nodata.yaml", mt_test_tmpdir());
     CHECK(write_config(cfg, "/nonexistent/nodata.h5", NULL, 0), "write config");
     snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, run2);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "nodata.h5"), "missing dataset (%d):\n%s", rc, out);
     CHECK(access(run2, F_OK) != 0, "failed run left its directory %s", run2);
 }
@@ -602,10 +567,10 @@ TEST(cli_corrupt_checkpoint_refused_by_resume_and_evaluate)
     CHECK(poison_weight(path, "enc1a.weight"), "NaN into best.h5");
     int before = count_entries(run);
     snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "last.h5") && strstr(out, "enc1a.weight"), "resume (%d):\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu", mt_, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc != 0 && strstr(out, "best.h5") && strstr(out, "enc1a.weight"), "evaluate (%d):\n%s", rc, out);
     CHECK(count_entries(run) == before, "files added to %s by refused commands (%d -> %d)", run, before,
           count_entries(run));

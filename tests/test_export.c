@@ -44,26 +44,6 @@ static const char *bin_dir(void)
     return dir;
 }
 
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = 0;
-    out[0] = '\0';
-    while (n + 1 < len) {
-        size_t r = fread(out + n, 1, len - n - 1, p);
-        if (r == 0) break;
-        n += r;
-    }
-    out[n] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 static int file_exists(const char *p)
 {
@@ -164,7 +144,7 @@ static void check_net(mt_test_ctx *T_, const net_case *nc)
         snprintf(T_->msg, sizeof T_->msg, "skipped: medtrain CLI not built next to run_tests");
         return;
     }
-    if (run_cmd("/usr/bin/python3 -c 'import onnx, numpy, h5py, torch'", out, sizeof out) != 0) {
+    if (mt_test_run("/usr/bin/python3 -c 'import onnx, numpy, h5py, torch'", out, sizeof out) != 0) {
         T_->skipped = 1;
         snprintf(T_->msg, sizeof T_->msg, "skipped: /usr/bin/python3 with onnx (python3-onnx), numpy, h5py, torch missing");
         return;
@@ -188,7 +168,7 @@ static void check_net(mt_test_ctx *T_, const net_case *nc)
                  "%s export %s/ckpt.h5 --graph %s%s --format onnx --output %s/m%d.onnx --input %d,%d,%d %s%s", exe, dir,
                  nc->graph, nc->sets, dir, dyn, nc->c, nc->h, nc->w, dyn ? "--dynamic-batch" : "--batch 2",
                  nc->onnx_extra ? nc->onnx_extra : "");
-        int rc = run_cmd(cmd, out, sizeof out);
+        int rc = mt_test_run(cmd, out, sizeof out);
         CHECK(rc == 0, "%s\nfailed (%d):\n%s", cmd, rc, out);
         snprintf(cmd, sizeof cmd,
                  "/usr/bin/python3 tests/export_check.py check-onnx %s/m%d.onnx %s %s/x2.bin 2,%d,%d,%d %s/ref2_ %d", dir,
@@ -197,18 +177,18 @@ static void check_net(mt_test_ctx *T_, const net_case *nc)
             size_t l = strlen(cmd);
             snprintf(cmd + l, sizeof cmd - l, " %s/x3.bin 3,%d,%d,%d %s/ref3_", dir, nc->c, nc->h, nc->w, dir);
         }
-        rc = run_cmd(cmd, out, sizeof out);
+        rc = mt_test_run(cmd, out, sizeof out);
         printf("    %s %s:\n%s", nc->graph, dyn ? "dynamic batch" : "batch 2", out);
         if (rc == 77) skipped_ort = 1;
         else CHECK(rc == 0, "%s\nfailed (%d):\n%s", cmd, rc, out);
     }
     snprintf(cmd, sizeof cmd, "%s export %s/ckpt.h5 --graph %s%s --format safetensors --output %s/m.safetensors", exe,
              dir, nc->graph, nc->sets, dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "%s\nfailed (%d):\n%s", cmd, rc, out);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/export_check.py check-safetensors %s/m.safetensors %s/ckpt.h5 %s '%s'",
              dir, dir, nc->twin ? nc->twin : "-", nc->twin_args ? nc->twin_args : "{}");
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     printf("    %s", out);
     CHECK(rc == 0, "%s\nfailed (%d):\n%s", cmd, rc, out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
@@ -319,17 +299,17 @@ TEST(export_errors_missing_or_changed_graph)
     snprintf(o, sizeof o, "%s/out.onnx", dir);
     /* missing graph */
     snprintf(cmd, sizeof cmd, "%s export %s --graph %s/gone.yaml --set base=4 --output %s", exe, p, dir, o);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "gone.yaml' not found") && !file_exists(o), "missing graph: rc %d\n%s", rc, out);
     /* changed graph: base 8 no longer matches the base-4 checkpoint */
     snprintf(cmd, sizeof cmd, "%s export %s --graph configs/models/unet.yaml --set base=8 --output %s", exe, p, o);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "does not match checkpoint") && strstr(out, "enc1") && !file_exists(o),
           "changed graph: rc %d\n%s", rc, out);
     /* safetensors too */
     snprintf(cmd, sizeof cmd, "%s export %s --graph configs/models/unet.yaml --set base=8 --format safetensors --output %s.st",
              exe, p, o);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     snprintf(p, sizeof p, "%s.st", o);
     CHECK(rc == 1 && strstr(out, "does not match checkpoint") && !file_exists(p), "changed graph (safetensors): rc %d\n%s",
           rc, out);
@@ -337,18 +317,18 @@ TEST(export_errors_missing_or_changed_graph)
     snprintf(p, sizeof p, "%s/ckpt.h5", dir);
     snprintf(cmd, sizeof cmd, "%s export %s --graph configs/models/unet.yaml --set base=4 --opset 11 --input 1,32,32 --output %s",
              exe, p, o);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "opset 11 is not supported") && !file_exists(o), "opset: rc %d\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s export %s --graph configs/models/unet.yaml --set base=4 --input 3,32,32 --output %s", exe, p, o);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "takes 1 channels, not 3") && !file_exists(o), "channels: rc %d\n%s", rc, out);
     /* no input size known (unet.yaml gives none) */
     snprintf(cmd, sizeof cmd, "%s export %s --graph configs/models/unet.yaml --set base=4 --output %s", exe, p, o);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "--input C,H,W") && !file_exists(o), "no input size: rc %d\n%s", rc, out);
     /* a directory with nothing left over (no temporary files) */
     snprintf(cmd, sizeof cmd, "ls %s", dir);
-    run_cmd(cmd, out, sizeof out);
+    mt_test_run(cmd, out, sizeof out);
     CHECK(!strcmp(out, "ckpt.h5\n"), "files left in %s: %s", dir, out);
     snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
     (void)!system(cmd);
@@ -387,18 +367,18 @@ TEST(export_run_dir_and_stored_config)
     CHECK_OK(s);
     /* the run directory: config.yaml's graph and params, best.h5, default output <run>/model.onnx */
     snprintf(cmd, sizeof cmd, "%s export %s --input 1,32,32", exe, dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     snprintf(p, sizeof p, "%s/model.onnx", dir);
     CHECK(rc == 0 && file_exists(p) && strstr(out, "wrote"), "run dir export: rc %d\n%s", rc, out);
     snprintf(cmd, sizeof cmd,
              "/usr/bin/python3 -c \"import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m);"
              " d={p.key:p.value for p in m.metadata_props}; print(d['medtrain.graph_params'], d['medtrain.config_fnv1a64'])\" %s",
              p);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     if (rc == 0) CHECK(strstr(out, "base=4, depth=2") != NULL, "metadata: %s", out);
     /* the checkpoint alone: its stored config names the graph */
     snprintf(cmd, sizeof cmd, "%s export %s/best.h5 --format safetensors", exe, dir);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     snprintf(p, sizeof p, "%s/best.safetensors", dir);
     CHECK(rc == 0 && file_exists(p), "stored-config export: rc %d\n%s", rc, out);
     /* the run's graph is gone */
@@ -410,7 +390,7 @@ TEST(export_run_dir_and_stored_config)
     snprintf(p, sizeof p, "%s/model.onnx", dir);
     remove(p);
     snprintf(cmd, sizeof cmd, "%s export %s --input 1,32,32", exe, dir);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "not found") && strstr(out, "gone/unet.yaml") && !file_exists(p), "gone graph: rc %d\n%s",
           rc, out);
     printf("    %s", out);
@@ -477,7 +457,7 @@ TEST(export_s1_run_onnx_segments_ct_like_medtrain)
     snprintf(exe, sizeof exe, "%s/medtrain", bd);
     snprintf(ort, sizeof ort, "%s/node/node_modules/onnxruntime-node", bd);
     if (access(exe, X_OK) != 0) SKIP("skipped: medtrain CLI not built next to run_tests");
-    if (access(ort, F_OK) != 0 || run_cmd("node --version", out, sizeof out) != 0)
+    if (access(ort, F_OK) != 0 || mt_test_run("node --version", out, sizeof out) != 0)
         SKIP("skipped: ONNX Runtime (node / onnxruntime-node missing: make deps-node)");
     CHECK(mkdtemp(dir) != NULL, "mkdtemp failed");
     snprintf(ds, sizeof ds, "%s/s1.h5", dir);
@@ -486,12 +466,12 @@ TEST(export_s1_run_onnx_segments_ct_like_medtrain)
              "%s import --source nifti --input data/samples/s1/example_ct_sm.nii.gz --mask data/samples/s1/skeletal_muscle.nii.gz"
              " --mask_names muscle --resize 96x96 --split_by sample --val_frac 0.15 --test_frac 0.15 --seed 0 --output %s",
              exe, ds);
-    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     snprintf(cmd, sizeof cmd, "%s train configs/s1_demo.yaml --device cpu --out %s --set data.dataset=%s --set train.epochs=30 --quiet",
              exe, run, ds);
-    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     snprintf(cmd, sizeof cmd, "%s export %s --format onnx --input 1,96,96 --batch 30 --output %s/s1.onnx", exe, run, dir);
-    CHECK(run_cmd(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0, "%s\n%s", cmd, out);
     /* the 30 slices, windowed as the run normalises them */
     mt_dataset *d = NULL;
     CHECK_OK(mt_dataset_open(ds, &d));
@@ -533,7 +513,7 @@ TEST(export_s1_run_onnx_segments_ct_like_medtrain)
     if (s != MT_OK) free(ours);
     CHECK_OK(s);
     snprintf(cmd, sizeof cmd, "node tests/ort_run.js %s %s/s1.onnx %s/x.bin 30,1,96,96 %s/ort", ort, dir, dir, dir);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     float *theirs = malloc(sizeof *theirs * 30 * 96 * 96);
     snprintf(p, sizeof p, "%s/ort0.bin", dir);
     FILE *f = rc == 0 && theirs ? fopen(p, "rb") : NULL;

@@ -16,19 +16,6 @@
 #include "../data/sample.h"
 #include "test.h"
 
-static const char *medtrain_bin(void)
-{
-    static char path[PATH_MAX + 16];
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/medtrain", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
 
 /* Runs argv (no shell), stdout+stderr into out; returns the exit status, or
  * -100 - signal when killed by a signal. */
@@ -180,7 +167,7 @@ TEST(robust_yaml_billion_laughs_refused_with_limit)
 
 TEST(robust_yaml_cli_train_refuses_without_crash)
 {
-    const char *bin = medtrain_bin();
+    const char *bin = mt_test_medtrain();
     if (!bin) SKIP("skipped: build/medtrain not built");
     char deep[1024], laughs[1024], out[1024], msg[8192];
     snprintf(deep, sizeof deep, "%s/deep.yaml", mt_test_tmpdir());
@@ -232,7 +219,7 @@ TEST(robust_dicom_truncated_refused_by_library)
 
 TEST(robust_dicom_cli_import_refuses_and_leaves_nothing)
 {
-    const char *bin = medtrain_bin();
+    const char *bin = mt_test_medtrain();
     if (!bin) SKIP("skipped: build/medtrain not built");
     const char *tmp = mt_test_tmpdir();
     char out[1024], msg[8192];

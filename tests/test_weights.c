@@ -40,27 +40,6 @@ static const char *wt_tmp(const char *name, char *buf, size_t len)
     return buf;
 }
 
-/* Runs a shell command, captures stdout+stderr; returns the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[8192];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = 0;
-    out[0] = '\0';
-    while (n + 1 < len) {
-        size_t r = fread(out + n, 1, len - n - 1, p);
-        if (r == 0) break;
-        n += r;
-    }
-    out[n] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* Directory of the Python fixtures (made once per run); NULL with *why set
  * when python3/torch/h5py are absent (skip) or the script failed (fail). */
@@ -72,14 +51,14 @@ static const char *fixtures(int *python_missing, char *why, size_t len)
     if (!state) {
         char cmd[3072], root[1024], out[4096];
         if (access("/usr/bin/python3", X_OK) != 0 ||
-            run_cmd("/usr/bin/python3 -c 'import torch, h5py, numpy'", out, sizeof out) != 0) {
+            mt_test_run("/usr/bin/python3 -c 'import torch, h5py, numpy'", out, sizeof out) != 0) {
             state = 2;
             snprintf(msg, sizeof msg, "skipped: /usr/bin/python3 with torch, h5py and numpy is not installed");
         } else {
             wt_tmp("fixtures", dir, sizeof dir);
             snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s make %s",
                      mt_test_path("tests/weights_fixture.py", root, sizeof root), dir);
-            int rc = run_cmd(cmd, out, sizeof out);
+            int rc = mt_test_run(cmd, out, sizeof out);
             state = rc == 0 ? 1 : 3;
             snprintf(msg, sizeof msg, "weights_fixture.py failed (exit %d): %.1200s\ncommand: %.500s", rc, out, cmd);
         }
@@ -660,31 +639,17 @@ TEST(weights_safetensors_writer_readable_by_numpy_and_torch)
     CHECK_OK(st);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s check-safetensors %s %s",
              mt_test_path("tests/weights_fixture.py", root, sizeof root), st_path, ck);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "ok"), "independent reader failed (exit %d): %s", rc, out);
 }
 
 /* ------------------------------------------------------ CLI and config --- */
 
-/* Path of the medtrain binary next to this test binary; NULL if not built. */
-static const char *cli_bin(void)
-{
-    static char path[PATH_MAX + 16];
-    char self[PATH_MAX];
-    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return NULL;
-    self[n] = '\0';
-    char *slash = strrchr(self, '/');
-    if (!slash) return NULL;
-    *slash = '\0';
-    snprintf(path, sizeof path, "%s/medtrain", self);
-    return access(path, X_OK) == 0 ? path : NULL;
-}
 
 TEST(weights_import_weights_cli_writes_usable_checkpoint)
 {
     NEED_FIXTURES(dir);
-    const char *bin = cli_bin();
+    const char *bin = mt_test_medtrain();
     if (!bin) SKIP("skipped: medtrain CLI not built next to run_tests (make test builds it)");
     char graph[1024], map[1024], keras[1200], ck[1200], ck5[1200], cmd[8192], out[16384];
     mt_test_path("tests/data/weights_tiny.yaml", graph, sizeof graph);
@@ -692,7 +657,7 @@ TEST(weights_import_weights_cli_writes_usable_checkpoint)
     fx(dir, "tiny_keras.h5", keras, sizeof keras);
     wt_tmp("imported.h5", ck, sizeof ck);
     snprintf(cmd, sizeof cmd, "%s import-weights %s %s --map %s --output %s", bin, graph, keras, map, ck);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "loaded 17 tensors from keras-h5") && strstr(out, "3 dropped by the map") &&
               strstr(out, "wrote"),
           "import-weights (exit %d):\n%s", rc, out);
@@ -707,20 +672,20 @@ TEST(weights_import_weights_cli_writes_usable_checkpoint)
     wt_tmp("imported5.h5", ck5, sizeof ck5);
     snprintf(cmd, sizeof cmd, "%s import-weights %s %s --map %s --set-param classes=5 --output %s", bin, graph, keras,
              map, ck5);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 1 && strstr(out, "head.weight") && strstr(out, "[5, 5]") && access(ck5, F_OK) != 0,
           "strict import into 5 classes (exit %d):\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s import-weights %s %s --map %s --set-param classes=5 --skip-mismatched --output %s",
              bin, graph, keras, map, ck5);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "2 skipped (shape)") && strstr(out, "head.weight: model [5, 5], file [3, 5]") &&
               access(ck5, F_OK) == 0,
           "--skip-mismatched import (exit %d):\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s import-weights --help", bin);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "--skip-mismatched") && strstr(out, "--map"), "--help (exit %d):\n%s", rc, out);
     snprintf(cmd, sizeof cmd, "%s import-weights %s %s", bin, graph, keras);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 2 && strstr(out, "--output is required"), "missing --output (exit %d):\n%s", rc, out);
 }
 
@@ -763,7 +728,7 @@ static int make_dataset(const char *path, int n, int size)
  * a training run (lr 0) starts from, and keeps, the loaded parameters. */
 TEST(weights_config_init_from_applied_by_train)
 {
-    const char *bin = cli_bin();
+    const char *bin = mt_test_medtrain();
     if (!bin) SKIP("skipped: medtrain CLI not built next to run_tests (make test builds it)");
     char ds[1200], init[1200], init_abs[PATH_MAX], cfg[1200], graph_rel[1024], graph[PATH_MAX], run[1200], last[1400],
         cmd[8192], out[16384];
@@ -804,7 +769,7 @@ TEST(weights_config_init_from_applied_by_train)
     snprintf(run, sizeof run, "%s/test_weights/init_run_missing", mt_test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s train %s --set model.init_from=/nonexistent/w.safetensors --device cpu --out %s", bin,
              cfg, run);
-    int rc = run_cmd(cmd, out, sizeof out);
+    int rc = mt_test_run(cmd, out, sizeof out);
     if (rc != 1) mt_model_free(src);
     CHECK(rc == 1 && strstr(out, "model.init_from") && strstr(out, "'/nonexistent/w.safetensors': cannot open") &&
               access(run, F_OK) != 0,
@@ -812,7 +777,7 @@ TEST(weights_config_init_from_applied_by_train)
     /* train: the run prints the report and (lr 0) ends with the loaded parameters */
     snprintf(run, sizeof run, "%s/test_weights/init_run", mt_test_tmpdir());
     snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s", bin, cfg, run);
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     if (rc != 0) mt_model_free(src);
     CHECK(rc == 0 && strstr(out, "loaded 40 tensors from safetensors"), "train with init_from (exit %d):\n%s", rc, out);
     mt_model *trained = NULL;
@@ -832,7 +797,7 @@ TEST(weights_config_init_from_applied_by_train)
     /* import-weights takes the run directory (its config.yaml: graph and params) */
     char ck[1200];
     snprintf(cmd, sizeof cmd, "%s import-weights %s %s --output %s", bin, run, init, wt_tmp("from_run.h5", ck, sizeof ck));
-    rc = run_cmd(cmd, out, sizeof out);
+    rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "loaded 40 tensors") && access(ck, F_OK) == 0, "import-weights RUN_DIR (exit %d):\n%s",
           rc, out);
 }

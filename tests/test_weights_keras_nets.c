@@ -92,27 +92,6 @@ static const knet EFFNET = {
 
 /* ------------------------------------------------------------ helpers --- */
 
-/* Runs a shell command, captures stdout+stderr; returns the exit status. */
-static int run_cmd(const char *cmd, char *out, size_t len)
-{
-    char full[4096];
-    snprintf(full, sizeof full, "%s 2>&1", cmd);
-    FILE *p = popen(full, "r");
-    if (!p) return -1;
-    size_t n = 0;
-    out[0] = '\0';
-    while (n + 1 < len) {
-        size_t r = fread(out + n, 1, len - n - 1, p);
-        if (r == 0) break;
-        n += r;
-    }
-    out[n] = '\0';
-    char sink[4096];
-    while (fread(sink, 1, sizeof sink, p) > 0) {
-    }
-    int st = pclose(p);
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-}
 
 /* The fixture directory of a network (keras_layout.py make, once per run);
  * NULL with *why set: python/torch/h5py absent (*nopy = 1, skip) or the
@@ -125,7 +104,7 @@ static const char *fixture(const knet *k, int *nopy, char *why, size_t len)
     if (!state[i]) {
         char cmd[3072], root[1024], out[1500];
         if (access("/usr/bin/python3", X_OK) != 0 ||
-            run_cmd("/usr/bin/python3 -c 'import torch, h5py, numpy'", out, sizeof out) != 0) {
+            mt_test_run("/usr/bin/python3 -c 'import torch, h5py, numpy'", out, sizeof out) != 0) {
             state[i] = 2;
             snprintf(msgs[i], sizeof msgs[i], "skipped: /usr/bin/python3 with torch, h5py and numpy is not installed");
         } else {
@@ -134,7 +113,7 @@ static const char *fixture(const knet *k, int *nopy, char *why, size_t len)
             snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s make %s %s --size %d --batch %d --head %s --calib-size %d",
                      mt_test_path("tests/keras_layout.py", root, sizeof root), k->id, dirs[i], k->size, k->batch,
                      k->head, k->calib);
-            int rc = run_cmd(cmd, out, sizeof out);
+            int rc = mt_test_run(cmd, out, sizeof out);
             state[i] = rc == 0 ? 1 : 3;
             if (rc == 0) printf("     %s", out); /* keras_layout.py's one line of statistics */
             snprintf(msgs[i], sizeof msgs[i], "keras_layout.py failed (exit %d): %.1200s\ncommand: %.600s", rc, out, cmd);
