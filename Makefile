@@ -43,7 +43,7 @@ NVCCFLAGS += -DMT_WITH_CUDA -I. -I$(CUDA_HOME)/include
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
 
-LIB_DIRS := core core/ops layers optim data configs
+LIB_DIRS := core core/ops layers optim data configs train
 LIB_C := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))

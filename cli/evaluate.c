@@ -8,9 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../train/trainer.h"
 #include "cli.h"
-#include "report.h"
-#include "train.h"
 
 static const cli_optspec k_spec[] = {
     {"split", 1, 0, "split to evaluate (default: data.test_split, usually test)"},
@@ -36,10 +35,10 @@ int cli_evaluate(int argc, char **argv)
     }
     const char *target = a.pos[0];
     char weights[2300], cfg[2400], dir[2300];
-    if (cli_is_dir(target)) {
+    if (mt_path_is_dir(target)) {
         snprintf(dir, sizeof dir, "%s", target);
         snprintf(weights, sizeof weights, "%s/best.h5", target);
-        if (!cli_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", target);
+        if (!mt_path_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", target);
         snprintf(cfg, sizeof cfg, "%s/config.yaml", target);
     } else {
         snprintf(weights, sizeof weights, "%s", target);
@@ -50,7 +49,7 @@ int cli_evaluate(int argc, char **argv)
     }
     const char *c = cli_opt(&a, "config", NULL);
     if (c) snprintf(cfg, sizeof cfg, "%s", c);
-    if (!cli_exists(weights)) {
+    if (!mt_path_exists(weights)) {
         fprintf(stderr, "medtrain evaluate: no checkpoint at %s\n", weights);
         return 1;
     }
@@ -59,53 +58,55 @@ int cli_evaluate(int argc, char **argv)
     for (int i = 0; i < a.n_opt; i++)
         if (!strcmp(a.opt_name[i], "set")) sets[n_sets++] = a.opt_value[i];
     int n_over = atoi(cli_opt(&a, "overlays", "8"));
-    cli_session s;
+    mt_session s;
     memset(&s, 0, sizeof s);
-    if (cli_session_load(&s, cfg, n_sets, sets) != MT_OK) return cli_fail("evaluate");
+    if (mt_session_load(&s, cfg, n_sets, sets) != MT_OK) return cli_fail("evaluate");
     if ((rc = cli_device(&a, &s.dev)) != 0) {
-        cli_session_free(&s);
+        mt_session_free(&s);
         return rc;
     }
     const char *split = cli_opt(&a, "split", s.exp.data.test_split);
     const char *out = cli_opt(&a, "out", dir);
     int *idx = NULL, n = 0;
-    cli_eval ev;
+    mt_eval ev;
     memset(&ev, 0, sizeof ev);
-    mt_status st = cli_session_open_dataset(&s);
-    if (st == MT_OK) st = cli_session_build_model(&s, s.exp.train.seed);
-    if (st == MT_OK) st = cli_load_weights(&s, weights);
+    mt_status st = mt_session_open_dataset(&s);
+    if (st == MT_OK) st = mt_session_build_models(&s, s.exp.train.seed, 0);
+    if (st == MT_OK) st = mt_session_load_weights(&s, weights);
     if (st == MT_OK) st = mt_dataset_split_indices(s.ds, split, &idx, &n);
     if (st == MT_OK && n == 0)
         st = MT_ERR(MT_ERR_INVALID, "split '%s' of %s is empty (splits: train, val, test)", split, s.exp.data.dataset);
-    if (st == MT_OK) st = cli_session_evaluate(&s, idx, n, s.exp.train.batch_size > 0 ? s.exp.train.batch_size : 4, &ev);
-    if (st == MT_OK) st = cli_mkdirs(out);
+    if (st == MT_OK) st = s.task->evaluate(&s, idx, n, s.exp.train.batch_size > 0 ? s.exp.train.batch_size : 4, &ev);
+    if (st == MT_OK) st = mt_mkdirs(out);
     if (st == MT_OK) {
         char title[2600];
         snprintf(title, sizeof title, "%s split of %s, weights %s", split, s.exp.data.dataset, weights);
-        cli_print_eval_table(stdout, title, &ev, s.exp.postprocess.hu_window_enabled);
+        s.task->print(stdout, &s, title, &ev);
         if (s.exp.postprocess.hu_window_enabled)
             printf("post-processing: predicted pixels kept where input is within [%g, %g]\n",
                    s.exp.postprocess.hu_window[0], s.exp.postprocess.hu_window[1]);
-        char path[2600], tmp[2700];
+        char path[2600];
         snprintf(path, sizeof path, "%s/eval_%s.json", out, split);
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *f = fopen(tmp, "w");
-        if (!f) st = MT_ERR(MT_ERR_IO, "cannot write %s", tmp);
+        char *buf = NULL;
+        size_t len = 0;
+        FILE *f = open_memstream(&buf, &len);
+        if (!f) st = MT_ERR(MT_ERR_NOMEM, "eval json text");
         else {
-            fprintf(f, "{\n  \"weights\": \"%s\",\n  \"split\": \"%s\",\n  \"threshold\": %g,\n", weights, split,
-                    s.exp.metrics.threshold);
-            cli_json_eval(f, &ev, 2);
+            fprintf(f, "{\n  \"weights\": \"%s\",\n  \"split\": \"%s\",\n  \"task\": \"%s\",\n  \"threshold\": %g,\n",
+                    weights, split, s.task->kind, s.exp.metrics.threshold);
+            s.task->json(f, &s, &ev, 2);
             fprintf(f, "}\n");
-            if (fclose(f) != 0 || rename(tmp, path) != 0) st = MT_ERR(MT_ERR_IO, "cannot write %s", path);
+            st = fclose(f) == 0 ? mt_write_file_atomic(path, buf, len) : MT_ERR(MT_ERR_NOMEM, "eval json text");
+            free(buf);
         }
-        printf("wrote %s\n", path);
+        if (st == MT_OK) printf("wrote %s\n", path);
         if (st == MT_OK && n_over > 0) {
             snprintf(path, sizeof path, "%s/overlays_%s", out, split);
-            st = cli_write_overlays(&s, idx, n, n_over, path);
+            st = s.task->pictures(&s, &ev, idx, n, n_over, path);
         }
     }
-    cli_eval_free(&ev);
+    mt_eval_free(&ev);
     free(idx);
-    cli_session_free(&s);
+    mt_session_free(&s);
     return st == MT_OK ? 0 : cli_fail("evaluate");
 }

@@ -78,22 +78,22 @@ static mt_status from_config(export_src *es, const mt_yaml_node *root, const cha
 static mt_status resolve(const char *arg, const char *graph_opt, export_src *es)
 {
     if (graph_opt && !(es->graph = mt_strdup(graph_opt))) return MT_ERR_NOMEM;
-    if (cli_is_dir(arg)) {
+    if (mt_path_is_dir(arg)) {
         char p[4096];
         if (!(es->run_dir = mt_strdup(arg))) return MT_ERR_NOMEM;
         snprintf(p, sizeof p, "%s/best.h5", arg);
-        if (!cli_exists(p)) snprintf(p, sizeof p, "%s/last.h5", arg);
-        if (!cli_exists(p)) return MT_ERR(MT_ERR_IO, "run directory '%s' has no best.h5 or last.h5", arg);
+        if (!mt_path_exists(p)) snprintf(p, sizeof p, "%s/last.h5", arg);
+        if (!mt_path_exists(p)) return MT_ERR(MT_ERR_IO, "run directory '%s' has no best.h5 or last.h5", arg);
         if (!(es->ckpt = mt_strdup(p))) return MT_ERR_NOMEM;
         snprintf(p, sizeof p, "%s/config.yaml", arg);
-        if (!cli_exists(p)) {
+        if (!mt_path_exists(p)) {
             if (es->graph) return MT_OK;
             return MT_ERR(MT_ERR_IO, "run directory '%s' has no config.yaml (give --graph)", arg);
         }
         MT_TRY(mt_yaml_load_file(p, &es->root));
         return from_config(es, es->root, p);
     }
-    if (!cli_exists(arg)) return MT_ERR(MT_ERR_IO, "'%s' not found (expected a run directory or a checkpoint .h5)", arg);
+    if (!mt_path_exists(arg)) return MT_ERR(MT_ERR_IO, "'%s' not found (expected a run directory or a checkpoint .h5)", arg);
     if (!(es->ckpt = mt_strdup(arg))) return MT_ERR_NOMEM;
     if (es->graph) return MT_OK;
     char *text = NULL;
@@ -185,7 +185,7 @@ int cli_export(int argc, char **argv)
         *eq = '\0';
         add_param(&es, kv[i], eq + 1);
     }
-    if (st == MT_OK && !cli_exists(es.graph))
+    if (st == MT_OK && !mt_path_exists(es.graph))
         st = MT_ERR(MT_ERR_IO, "graph file '%s' not found: cannot rebuild the model of '%s' (restore the graph or give --graph)",
                     es.graph, es.ckpt);
     if (st == MT_OK) st = mt_model_load_yaml(es.graph, es.n_args, es.args, mt_cpu(), 0, &m);

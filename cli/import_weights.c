@@ -55,8 +55,8 @@ static char *relative_to(const mt_yaml_node *n, const char *rel)
 static mt_status resolve_model(const char *arg, model_src *ms)
 {
     char cfg[4096];
-    snprintf(cfg, sizeof cfg, cli_is_dir(arg) ? "%s/config.yaml" : "%s", arg);
-    if (!cli_exists(cfg)) return MT_ERR(MT_ERR_IO, "'%s' not found (expected a graph YAML, experiment YAML or run directory)", cfg);
+    snprintf(cfg, sizeof cfg, mt_path_is_dir(arg) ? "%s/config.yaml" : "%s", arg);
+    if (!mt_path_exists(cfg)) return MT_ERR(MT_ERR_IO, "'%s' not found (expected a graph YAML, experiment YAML or run directory)", cfg);
     MT_TRY(mt_yaml_load_file(cfg, &ms->root));
     const mt_yaml_node *graph = mt_yaml_path(ms->root, "model.graph");
     if (!graph) return (ms->graph = mt_strdup(cfg)) ? MT_OK : MT_ERR_NOMEM; /* a graph file itself */

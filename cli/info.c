@@ -208,7 +208,7 @@ int cli_info(int argc, char **argv)
         return a.help ? 0 : 2;
     }
     const char *path = a.pos[0];
-    if (!cli_exists(path)) {
+    if (!mt_path_exists(path)) {
         fprintf(stderr, "medtrain info: %s: no such file\n", path);
         return 1;
     }

@@ -13,11 +13,11 @@
 #include "../data/image_io.h"
 #include "../data/nifti.h"
 #include "../data/preprocess.h"
+#include "../core/metrics.h"
 #include "../core/ops.h"
 #include "../data/recon.h"
+#include "../train/trainer.h"
 #include "cli.h"
-#include "report.h"
-#include "train.h"
 
 static const cli_optspec k_spec[] = {
     {"out", 1, 0, "output directory (required)"},
@@ -49,7 +49,7 @@ static void stem_of(const char *path, char *out, size_t len)
         }
 }
 
-static mt_status predict_sample(cli_session *s, const mt_sample *smp, const char *name, const char *out_dir)
+static mt_status predict_sample(mt_session *s, const mt_sample *smp, const char *name, const char *out_dir)
 {
     MT_REQUIRE(smp->c == s->geo.c, "%s: image has %d channels, the model was trained on %d", smp->meta.source, smp->c,
                s->geo.c);
@@ -66,7 +66,12 @@ static mt_status predict_sample(cli_session *s, const mt_sample *smp, const char
         for (size_t i = 0; i < (size_t)c * plane; i++) buf[i] = rs[i];
         int shape[4] = {1, c, ih, iw};
         x = mt_tensor_from_host(s->dev, 4, shape, buf);
-        p = cli_session_predict(s, x);
+        int prev = mt_set_grad_enabled(0);
+        mt_tensor *xn = mt_session_normalize(s, x), *logits = xn ? mt_model_forward(s->model, xn, 0) : NULL;
+        p = logits ? mt_sigmoid(logits) : NULL;
+        mt_tensor_release(xn);
+        mt_tensor_release(logits);
+        mt_set_grad_enabled(prev);
         int gate = s->exp.postprocess.hu_window_enabled && c == 1;
         bin = mt_binarize_gated(p, s->exp.metrics.threshold, gate ? x : NULL, s->exp.postprocess.hu_window[0],
                                 s->exp.postprocess.hu_window[1]);
@@ -89,7 +94,7 @@ static mt_status predict_sample(cli_session *s, const mt_sample *smp, const char
     }
     if (st == MT_OK) {
         double lo, hi;
-        cli_display_window(s, smp->image, (size_t)h * w, &lo, &hi);
+        mt_display_window(s, smp->image, (size_t)h * w, &lo, &hi);
         snprintf(path, sizeof path, "%s/%s_overlay.png", out_dir, name);
         st = cli_write_overlay(path, smp->image, h, w, lo, hi, m_out, NULL);
     }
@@ -112,7 +117,7 @@ static mt_status predict_sample(cli_session *s, const mt_sample *smp, const char
     return st;
 }
 
-static mt_status predict_file(cli_session *s, const char *path, int slice, const char *out_dir)
+static mt_status predict_file(mt_session *s, const char *path, int slice, const char *out_dir)
 {
     char stem[512], name[600];
     stem_of(path, stem, sizeof stem);
@@ -162,9 +167,9 @@ int cli_predict(int argc, char **argv)
     }
     const char *target = a.pos[0];
     char weights[2300], cfg[2300];
-    if (cli_is_dir(target)) {
+    if (mt_path_is_dir(target)) {
         snprintf(weights, sizeof weights, "%s/best.h5", target);
-        if (!cli_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", target);
+        if (!mt_path_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", target);
         snprintf(cfg, sizeof cfg, "%s/config.yaml", target);
     } else {
         char tmp[2300];
@@ -173,7 +178,7 @@ int cli_predict(int argc, char **argv)
         snprintf(cfg, sizeof cfg, "%s/config.yaml", dirname(tmp));
     }
     if (cli_has(&a, "config")) snprintf(cfg, sizeof cfg, "%s", cli_opt(&a, "config", ""));
-    if (!cli_exists(weights)) {
+    if (!mt_path_exists(weights)) {
         fprintf(stderr, "medtrain predict: no checkpoint at %s\n", weights);
         return 1;
     }
@@ -182,18 +187,21 @@ int cli_predict(int argc, char **argv)
     for (int i = 0; i < a.n_opt; i++)
         if (!strcmp(a.opt_name[i], "set")) sets[n_sets++] = a.opt_value[i];
     int slice = cli_has(&a, "slice") ? atoi(cli_opt(&a, "slice", "0")) : -1;
-    cli_session s;
+    mt_session s;
     memset(&s, 0, sizeof s);
-    if (cli_session_load(&s, cfg, n_sets, sets) != MT_OK) return cli_fail("predict");
+    if (mt_session_load(&s, cfg, n_sets, sets) != MT_OK) return cli_fail("predict");
     if ((rc = cli_device(&a, &s.dev)) != 0) {
-        cli_session_free(&s);
+        mt_session_free(&s);
         return rc;
     }
-    mt_status st = cli_session_open_dataset(&s); /* geometry: channels, input size */
-    if (st == MT_OK) st = cli_session_build_model(&s, s.exp.train.seed);
-    if (st == MT_OK) st = cli_load_weights(&s, weights);
-    if (st == MT_OK) st = cli_mkdirs(out);
+    mt_status st = mt_session_open_dataset(&s); /* geometry: channels, input size */
+    if (st == MT_OK && s.exp.task.kind != MT_TASK_SEGMENTATION)
+        st = MT_ERR(MT_ERR_UNSUPPORTED, "medtrain predict writes masks: %s is a %s experiment (use evaluate)", cfg,
+                    s.task->kind);
+    if (st == MT_OK) st = mt_session_build_models(&s, s.exp.train.seed, 0);
+    if (st == MT_OK) st = mt_session_load_weights(&s, weights);
+    if (st == MT_OK) st = mt_mkdirs(out);
     for (int i = 1; st == MT_OK && i < a.n_pos; i++) st = predict_file(&s, a.pos[i], slice, out);
-    cli_session_free(&s);
+    mt_session_free(&s);
     return st == MT_OK ? 0 : cli_fail("predict");
 }

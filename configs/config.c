@@ -50,12 +50,20 @@ typedef struct cfg_key {
 #define ENUM(p, d, allowed, f, doc) {p, T_ENUM, d, allowed, OFF(f), -1, 0, 0, NULL, doc}
 #define FIXED(p, t, d, f, n, doc) {p, t, d, NULL, OFF(f), -1, n, 0, NULL, doc}
 #define LIST(p, t, d, allowed, f, nf, n, doc) {p, t, d, allowed, OFF(f), (long)OFF(nf), n, 0, NULL, doc}
+/* the keys of an extra network (mt_exp_model) of a task */
+#define MODEL_KEYS(p, f, who)                                                                                     \
+    {p ".graph", T_OPTPATH, "\"\"", NULL, OFF(f.graph), -1, 0, 0, NULL, who ": model graph YAML; empty = none."}, \
+    {p ".params", T_PARAMS, "{}", NULL, OFF(f.args), (long)OFF(f.n_args), 0, 0, NULL, who ": graph params overrides."}, \
+    {p ".init_from", T_OPTPATH, "\"\"", NULL, OFF(f.init_from), -1, 0, 0, NULL,                                 \
+     who ": weights (a medtrain checkpoint such as an earlier run's best.h5, Keras .h5, .safetensors)."},          \
+    {p ".init_map", T_OPTPATH, "\"\"", NULL, OFF(f.init_map), -1, 0, 0, NULL, who ": name map of init_from."},  \
+    {p ".init_strict", T_BOOL, "true", NULL, OFF(f.init_strict), -1, 0, 0, NULL, who ": shape mismatches are errors."}
 
 static const cfg_key g_keys[] = {
     SCALAR("name", T_STR, "\"\"", name, "Run name (run directory runs/<name>-<time>); empty: the config file's name."),
     /* model */
     SCALAR("model.graph", T_PATH, NULL, model.graph, "Model graph YAML (configs/models/*.yaml), relative to this file."),
-    {"model.params", T_PARAMS, "{}", NULL, OFF(model.args), -1, 0, 0, NULL,
+    {"model.params", T_PARAMS, "{}", NULL, OFF(model.args), (long)OFF(model.n_args), 0, 0, NULL,
      "Overrides of the graph's `params:` (e.g. base: 16, in_channels: 1, padding: same)."},
     SCALAR("model.init_from", T_OPTPATH, "\"\"", model.init_from,
            "Pretrained weights loaded after the model is built, before training starts (a fresh run only: "
@@ -66,6 +74,32 @@ static const cfg_key g_keys[] = {
     SCALAR("model.init_strict", T_BOOL, "true", model.init_strict,
            "true: a tensor whose shape differs from the model's is an error; false: it is left as initialised "
            "and reported (e.g. a classifier head with another class count)."),
+    /* task */
+    ENUM("task.kind", "segmentation", "segmentation|classification|detection|adversarial|gdc", task.kind,
+         "What is trained (docs/config.md#tasks): masks, labels, boxes, G against D, or G against frozen D and C."),
+    SCALAR("task.classes", T_INT, "0", task.classes, "classification: number of classes; 0 = the model's output size."),
+    MODEL_KEYS("task.discriminator", task.discriminator, "D"),
+    MODEL_KEYS("task.classifier", task.classifier, "C"),
+    MODEL_KEYS("task.generator1", task.generator1, "G1 (the step-1 generator)"),
+    SCALAR("task.w_adv", T_FLOAT, "1", task.w_adv, "adversarial: weight of L_adv,G = BCE(1, D(G(X)))."),
+    SCALAR("task.w_con", T_FLOAT, "40", task.w_con, "adversarial: weight of L_con = |X - G(X)| (L1)."),
+    SCALAR("task.w_lat", T_FLOAT, "1", task.w_lat, "adversarial: weight of L_lat = MSE(D_feat(X), D_feat(G(X))) in L_G and L_D."),
+    SCALAR("task.w_g", T_FLOAT, "80", task.w_g, "gdc: weight of L_G = |M X - M G(X)|."),
+    SCALAR("task.w_d", T_FLOAT, "1", task.w_d, "gdc: weight of L_D = BCE(1, D(G(Adjust(X))))."),
+    SCALAR("task.w_c", T_FLOAT, "4", task.w_c, "gdc: weight of L_C = BCE(normal = 0, C(Adjust(X)))."),
+    ENUM("task.gdc_step", "localize", "localize|restore", task.gdc_step,
+         "gdc: localize = F from C's class-activation map; restore = F = |G1(X) - X| > task.change_threshold."),
+    SCALAR("task.change_threshold", T_FLOAT, "0.06", task.change_threshold, "gdc restore: threshold on |G1(X) - X|."),
+    ENUM("task.mask_polarity", "background", "background|literal", task.mask_literal,
+         "gdc: background = M = 1 - F (only the fracture region may change); literal = M = F as printed."),
+    SCALAR("task.cam_layer", T_STR, "\"\"", task.cam_layer, "gdc localize: C's conv output for the CAM; empty = the last conv2d."),
+    SCALAR("task.d_lr", T_FLOAT, "0", task.d_lr, "adversarial: D's learning rate; 0 = optimizer.lr."),
+    SCALAR("task.box_gain", T_FLOAT, "0.05", task.box_gain, "detection: weight of the CIoU box loss (YOLOv5 hyp box)."),
+    SCALAR("task.obj_gain", T_FLOAT, "1", task.obj_gain, "detection: weight of the objectness BCE (hyp obj)."),
+    SCALAR("task.cls_gain", T_FLOAT, "0.5", task.cls_gain, "detection: weight of the class BCE (hyp cls)."),
+    SCALAR("task.anchor_t", T_FLOAT, "4", task.anchor_t, "detection: anchor/target size ratio threshold."),
+    SCALAR("task.conf_threshold", T_FLOAT, "0.001", task.conf_threshold, "detection: score threshold before NMS."),
+    SCALAR("task.nms_iou", T_FLOAT, "0.6", task.nms_iou, "detection: NMS IoU threshold."),
     /* data */
     SCALAR("data.dataset", T_PATH, NULL, data.dataset, "HDF5 dataset made by `medtrain import` (docs/dataset.md)."),
     SCALAR("data.train_split", T_STR, "train", data.train_split, "Split used for training."),
@@ -76,6 +110,10 @@ static const cfg_key g_keys[] = {
          "Intensity mapping: window = clip to data.window and scale to [0, 1]; zscore = (x - mean) / std; "
          "minmax = per image."),
     FIXED("data.window", T_FLOATS, "[-1000, 1000]", data.window, 2, "[lo, hi] for normalize: window (HU for CT)."),
+    SCALAR("data.output_scale", T_FLOAT, "1", data.output_scale,
+           "Multiplies the normalised input: 255 gives the 0-255 range Keras EfficientNet expects."),
+    SCALAR("data.channels", T_INT, "0", data.channels,
+           "Network input channels; 0 = the dataset's; 3 with a 1-channel dataset = grey replicated to 3."),
     SCALAR("data.mean", T_FLOAT, "0", data.mean, "Mean for normalize: zscore."),
     SCALAR("data.std", T_FLOAT, "1", data.std, "Standard deviation for normalize: zscore."),
     SCALAR_AKA("data.num_workers", T_INT, "2", data.num_workers, "workers,threads", "Loader threads."),
@@ -157,7 +195,7 @@ static const cfg_key g_keys[] = {
     SCALAR("checkpoint.monitor", T_STR, "val_loss", checkpoint.monitor, "Metric that defines best.h5."),
     ENUM("checkpoint.mode", "min", "min|max", checkpoint.mode_max, "Whether lower or higher is better."),
     /* metrics */
-    LIST("metrics.names", T_STRS, "[dsc, iou, accuracy]", "dsc|iou|accuracy|precision|recall|specificity|auc",
+    LIST("metrics.names", T_STRS, "[dsc, iou, accuracy]", "dsc|iou|accuracy|precision|recall|specificity|auc|map50|map50_95",
          metrics.names, metrics.n_names, MT_CFG_MAX_LIST, "Metrics computed on validation and test."),
     SCALAR("metrics.threshold", T_FLOAT, "0.5", metrics.threshold, "Probability threshold for binary masks."),
     /* post-processing */
@@ -170,6 +208,10 @@ static const cfg_key g_keys[] = {
 
 static const char *g_section_doc[][2] = {
     {"model", "The network: a graph file and its parameters (docs/models.md)."},
+    {"task", "What is trained: the task's targets, losses, metrics and pictures (train/task.h)."},
+    {"task.discriminator", "adversarial / gdc: the discriminator D."},
+    {"task.classifier", "gdc: the frozen classifier C."},
+    {"task.generator1", "gdc restore: the frozen step-1 generator G1."},
     {"data", "Dataset, splits, input size and intensity pre-processing."},
     {"data.augment", "Random augmentation of training samples (data/augment.h)."},
     {"loss", "Training loss."},
@@ -336,12 +378,13 @@ static mt_status decode_key(mt_yaml_node *n, const cfg_key *k, mt_experiment *e)
         if (n->n == 0) return MT_OK;
         mt_model_arg *args = mt_calloc((size_t)n->n, sizeof *args);
         if (!args) return MT_ERR_NOMEM;
-        e->model.args = args;
+        *(mt_model_arg **)f = args;
+        int *count = field(e, (size_t)k->n_off);
         for (int i = 0; i < n->n; i++) {
             const mt_yaml_node *c = n->child[i];
             if (c->kind != MT_YAML_SCALAR) return type_error(c, k, "a scalar parameter value");
             if (!(args[i].key = mt_strdup(c->key)) || !(args[i].value = mt_strdup(c->value))) return MT_ERR_NOMEM;
-            e->model.n_args = i + 1;
+            *count = i + 1;
         }
         return MT_OK;
     }
@@ -624,11 +667,17 @@ void mt_experiment_free(mt_experiment *e)
             for (int j = 0; j < k->len; j++) free(arr[j]);
         }
     }
-    for (int i = 0; i < e->model.n_args; i++) {
-        free((char *)e->model.args[i].key);
-        free((char *)e->model.args[i].value);
+    for (int i = 0; i < N_KEYS; i++) {
+        const cfg_key *k = &g_keys[i];
+        if (k->type != T_PARAMS) continue;
+        mt_model_arg *args = *(mt_model_arg **)field(e, k->off);
+        int n = *(int *)field(e, (size_t)k->n_off);
+        for (int j = 0; j < n; j++) {
+            free((char *)args[j].key);
+            free((char *)args[j].value);
+        }
+        free(args);
     }
-    free(e->model.args);
     free(e->config_path);
     free(e->resolved_yaml);
     memset(e, 0, sizeof *e);
@@ -741,4 +790,10 @@ const char *mt_config_loss_name(mt_loss_kind kind)
 {
     static const char *n[] = {"bce_with_logits", "cross_entropy", "dice", "bce_dice", "mse", "l1"};
     return (int)kind >= 0 && (int)kind < 6 ? n[kind] : "?";
+}
+
+const char *mt_config_task_name(mt_task_kind kind)
+{
+    static const char *n[] = {"segmentation", "classification", "detection", "adversarial", "gdc"};
+    return (int)kind >= 0 && (int)kind < 5 ? n[kind] : "?";
 }

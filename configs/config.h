@@ -63,19 +63,50 @@ typedef struct mt_exp_augment {
     double elastic_sigma;           /* smoothness (Gaussian sigma) of the displacement field in px */
 } mt_exp_augment;
 
+/* A network of the experiment: its graph and where its initial weights come from. */
+typedef struct mt_exp_model {
+    char *graph;            /* absolute path of the model graph YAML ("" = none, for optional models) */
+    int n_args;             /* params: overrides of the graph's params */
+    mt_model_arg *args;     /* keys/values owned by the experiment */
+    char *init_from;        /* absolute path of pretrained weights or a checkpoint, "" = none (layers/weights.h) */
+    char *init_map;         /* absolute path of their name map, "" = default names */
+    int init_strict;        /* 0: shape mismatches are skipped and reported */
+} mt_exp_model;
+
+/* task.kind: what is trained (train/task.h) */
+typedef enum mt_task_kind {
+    MT_TASK_SEGMENTATION = 0,  /* masks: sigmoid + BCE (binary) or softmax + CE (one-hot masks), Dice */
+    MT_TASK_CLASSIFICATION = 1,/* /labels: softmax + CE (K classes) or sigmoid + BCE (one logit) */
+    MT_TASK_DETECTION = 2,     /* /boxes: YOLOv5 loss, NMS, mAP */
+    MT_TASK_ADVERSARIAL = 3,   /* G and D trained alternately (Skip-GANomaly, S4 model 3) */
+    MT_TASK_GDC = 4            /* G trained against frozen D and C (S4 steps 1 and 2) */
+} mt_task_kind;
+
 typedef struct mt_experiment {
     char *name;            /* run name (used for the run directory) */
     char *config_path;     /* the file it was loaded from */
     char *resolved_yaml;   /* the whole config, defaults filled in, as YAML text */
 
+    mt_exp_model model;     /* the trained network (G for adversarial and gdc) */
+
     struct {
-        char *graph;            /* absolute path of the model graph YAML */
-        int n_args;             /* model.params: overrides of the graph's params */
-        mt_model_arg *args;     /* keys/values owned by the experiment */
-        char *init_from;        /* absolute path of pretrained weights, "" = none (layers/weights.h) */
-        char *init_map;         /* absolute path of their name map, "" = default names */
-        int init_strict;        /* 0: shape mismatches are skipped and reported */
-    } model;
+        mt_task_kind kind;
+        int classes;            /* classification: class count (0 = the model's output size) */
+        /* adversarial / gdc */
+        mt_exp_model discriminator; /* D (adversarial: trained; gdc: frozen, from the G-D run) */
+        mt_exp_model classifier;    /* C (gdc: frozen, from the classifier run) */
+        mt_exp_model generator1;    /* G1 (gdc restore step: frozen step-1 generator) */
+        double w_adv, w_con, w_lat; /* adversarial: L_G = w_adv L_adv + w_con L_con + w_lat L_lat */
+        double w_g, w_d, w_c;       /* gdc: L = w_g L_G + w_d L_D + w_c L_C */
+        int gdc_step;               /* gdc: 0 localize (mask from C's CAM), 1 restore (mask from |G1(X) - X|) */
+        double change_threshold;    /* gdc restore: F = |G1(X) - X| > threshold */
+        int mask_literal;           /* gdc: 0 M = 1 - F (background 1, as papers.md argues), 1 M = F literally */
+        char *cam_layer;            /* gdc: C's last conv layer output used for the CAM */
+        double d_lr;                /* adversarial: D's learning rate (0 = optimizer.lr) */
+        /* detection */
+        double box_gain, obj_gain, cls_gain, anchor_t;
+        double conf_threshold, nms_iou;
+    } task;
 
     struct {
         char *dataset;          /* absolute path of the HDF5 dataset (data/dataset.h) */
@@ -83,6 +114,8 @@ typedef struct mt_experiment {
         int input_size[2];      /* network input [H, W] ([0, 0] = the dataset's) */
         mt_norm_kind normalize;
         double window[2];       /* MT_NORM_WINDOW: [lo, hi] in stored units (HU for CT) */
+        double output_scale;    /* multiplies the normalised input (255: Keras EfficientNet's 0-255 range) */
+        int channels;           /* network input channels: 0 = the dataset's; 3 from 1 = grey replicated */
         double mean, std;       /* MT_NORM_ZSCORE */
         int num_workers;        /* loader threads */
         int shuffle, drop_last;
@@ -176,6 +209,7 @@ mt_status mt_config_reference_markdown(char **text_out);
 const char *mt_config_optimizer_name(int kind);
 const char *mt_config_schedule_name(int kind);
 const char *mt_config_loss_name(mt_loss_kind kind);
+const char *mt_config_task_name(mt_task_kind kind);
 
 #ifdef __cplusplus
 }

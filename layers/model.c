@@ -94,6 +94,12 @@ mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training)
     return y;
 }
 
+mt_status mt_model_forward_all(mt_model *m, mt_tensor *x, int training, mt_tensor **outputs)
+{
+    MT_REQUIRE(m, "mt_model_forward_all: NULL model");
+    return mt_model_run(m, x, training, &m->dropout_rng, outputs);
+}
+
 int mt_model_output_count(const mt_model *m) { return m->n_outputs; }
 const char *mt_model_output_name(const mt_model *m, int i)
 {

@@ -52,6 +52,9 @@ mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training);
  * (mt_tensor_new_meta): the outputs are then meta tensors with the shapes the
  * ops' shape rules give. Errors name the layer and file:line:column. */
 mt_status mt_model_run(mt_model *m, mt_tensor *x, int training, mt_rng *rng, mt_tensor **outputs);
+/* mt_model_run with the model's own dropout stream (as mt_model_forward, which
+ * keeps only the first output): every output, outputs[i] new references. */
+mt_status mt_model_forward_all(mt_model *m, mt_tensor *x, int training, mt_tensor **outputs);
 /* Number of model outputs (`outputs: [p3, p4, p5]`; 1 for `output: score`) and the i-th one's name. */
 int mt_model_output_count(const mt_model *m);
 const char *mt_model_output_name(const mt_model *m, int i);

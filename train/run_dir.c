@@ -1,4 +1,4 @@
-/* cli/runfiles.c: run directories and atomic file writes (POSIX). */
+/* train/run_dir.c: run directories and atomic file writes (POSIX); see run_dir.h. */
 #include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
@@ -11,9 +11,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "run_dir.h"
 
-mt_status cli_mkdirs(const char *path)
+#include "../core/file.h"
+
+mt_status mt_mkdirs(const char *path)
 {
     char buf[4096];
     if (strlen(path) >= sizeof buf) return MT_ERR(MT_ERR_INVALID, "path too long: %s", path);
@@ -30,12 +32,14 @@ mt_status cli_mkdirs(const char *path)
     return MT_OK;
 }
 
-mt_status cli_write_file_atomic(const char *path, const void *data, size_t len)
+mt_status mt_write_file_atomic(const char *path, const void *data, size_t len)
 {
     char tmp[4200];
-    snprintf(tmp, sizeof tmp, "%s.tmp", path);
-    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0666);
-    if (fd < 0) return MT_ERR(MT_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
+    if (snprintf(tmp, sizeof tmp, "%s.tmp-XXXXXX", path) >= (int)sizeof tmp)
+        return MT_ERR(MT_ERR_INVALID, "path too long: %s", path);
+    int fd = mkstemp(tmp);
+    if (fd < 0) return MT_ERR(MT_ERR_IO, "cannot write a temporary file next to %s: %s", path, strerror(errno));
+    (void)mt_file_default_mode(fd); /* best effort: else the file keeps mkstemp's 0600 */
     const char *p = data;
     size_t left = len;
     while (left > 0) {
@@ -62,7 +66,7 @@ mt_status cli_write_file_atomic(const char *path, const void *data, size_t len)
     return MT_OK;
 }
 
-mt_status cli_read_file(const char *path, char **text, size_t *len)
+mt_status mt_read_file(const char *path, char **text, size_t *len)
 {
     FILE *f = fopen(path, "rb");
     if (!f) return MT_ERR(MT_ERR_IO, "cannot open %s: %s", path, strerror(errno));
@@ -92,21 +96,21 @@ mt_status cli_read_file(const char *path, char **text, size_t *len)
     return MT_OK;
 }
 
-int cli_exists(const char *path)
+int mt_path_exists(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0;
 }
 
-int cli_is_dir(const char *path)
+int mt_path_is_dir(const char *path)
 {
     struct stat st;
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-mt_status cli_new_run_dir(const char *root, const char *stem, char *out, size_t len)
+mt_status mt_run_dir_new(const char *root, const char *stem, char *out, size_t len)
 {
-    MT_TRY(cli_mkdirs(root));
+    MT_TRY(mt_mkdirs(root));
     time_t now = time(NULL); /* names the directory only */
     struct tm tm;
     gmtime_r(&now, &tm);
@@ -141,7 +145,7 @@ static mt_status in_use(const char *dir, int fd)
                   "another medtrain train is starting on it)", dir, dir);
 }
 
-mt_status cli_run_lock(const char *dir, int *fd_out)
+mt_status mt_run_lock(const char *dir, int *fd_out)
 {
     *fd_out = -1;
     char path[4200];
@@ -166,12 +170,12 @@ mt_status cli_run_lock(const char *dir, int *fd_out)
     return MT_OK;
 }
 
-void cli_run_unlock(int fd)
+void mt_run_unlock(int fd)
 {
     if (fd >= 0) close(fd); /* releases the flock; .lock stays (removing it would race with a waiting locker) */
 }
 
-mt_status cli_run_check_unlocked(const char *dir)
+mt_status mt_run_check_unlocked(const char *dir)
 {
     char path[4200];
     snprintf(path, sizeof path, "%s/.lock", dir);
@@ -185,7 +189,7 @@ mt_status cli_run_check_unlocked(const char *dir)
 
 /* 1 for the names of medtrain's temporary files: "*.tmp-XXXXXX" (mkstemp:
  * checkpoints, core/file.h writers), "*.trainer-tmp" (cli/train_ckpt.c) and
- * "*.tmp" (cli_write_file_atomic). */
+ * "*.tmp" (mt_write_file_atomic). */
 static int is_temp_name(const char *name)
 {
     size_t n = strlen(name);
@@ -199,7 +203,7 @@ static int is_temp_name(const char *name)
     return 0;
 }
 
-int cli_run_remove_temps(const char *dir)
+int mt_run_remove_temps(const char *dir)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -219,11 +223,11 @@ int cli_run_remove_temps(const char *dir)
     return removed;
 }
 
-void cli_run_dir_discard(const char *dir)
+void mt_run_dir_discard(const char *dir)
 {
     static const char *k_files[] = {"config.yaml", "log.csv", ".lock"};
     char path[4400];
-    cli_run_remove_temps(dir);
+    mt_run_remove_temps(dir);
     for (size_t i = 0; i < sizeof k_files / sizeof *k_files; i++) {
         snprintf(path, sizeof path, "%s/%s", dir, k_files[i]);
         unlink(path);

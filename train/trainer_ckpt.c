@@ -1,4 +1,4 @@
-/* cli/train_ckpt.c: training checkpoints last.h5 / best.h5 through
+/* train/trainer_ckpt.c: training checkpoints last.h5 / best.h5 through
  * layers/checkpoint.h (model state_dict, optimizer, schedule, dropout RNG,
  * loader position, config text; layout in that header), plus the loop's own
  * scalars as root attributes:
@@ -17,8 +17,7 @@
 #include <unistd.h>
 
 #include "../layers/checkpoint.h"
-#include "cli.h"
-#include "train.h"
+#include "trainer.h"
 
 static const char *k_attr[3] = {"trainer_es_best", "trainer_best_epoch", "trainer_stopped_early"};
 
@@ -39,7 +38,7 @@ static mt_status write_extra(const char *tmp, const double v[3])
     return st;
 }
 
-mt_status cli_trainer_save(cli_trainer *t, const char *path)
+mt_status mt_trainer_save(mt_trainer *t, const char *path)
 {
     mt_checkpoint_info info;
     memset(&info, 0, sizeof info);
@@ -55,7 +54,7 @@ mt_status cli_trainer_save(cli_trainer *t, const char *path)
     info.config_yaml = t->s.exp.resolved_yaml;
     char tmp[2300];
     snprintf(tmp, sizeof tmp, "%s.trainer-tmp", path);
-    MT_TRY(mt_checkpoint_save(tmp, t->s.model, t->optim, t->sched, &info));
+    MT_TRY(mt_checkpoint_save(tmp, t->s.model, t->optim[0], t->sched[0], &info));
     double extra[3] = {t->es_best, (double)t->best_epoch, (double)t->stopped_early};
     mt_status st = write_extra(tmp, extra);
     if (st == MT_OK) {
@@ -68,16 +67,16 @@ mt_status cli_trainer_save(cli_trainer *t, const char *path)
     return st;
 }
 
-mt_status cli_load_weights(cli_session *s, const char *path)
+mt_status mt_session_load_weights(mt_session *s, const char *path)
 {
     return mt_checkpoint_load(path, s->model, NULL, NULL, NULL);
 }
 
-mt_status cli_trainer_load(cli_trainer *t, const char *path)
+mt_status mt_trainer_load(mt_trainer *t, const char *path)
 {
     mt_checkpoint_info info;
     memset(&info, 0, sizeof info);
-    MT_TRY(mt_checkpoint_load(path, t->s.model, t->optim, t->sched, &info));
+    MT_TRY(mt_checkpoint_load(path, t->s.model, t->optim[0], t->sched[0], &info));
     free(info.config_yaml);
     double extra[3] = {NAN, 0, 0};
     hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);

@@ -6,7 +6,7 @@
 #include <string.h>
 
 #include "../data/image_io.h"
-#include "cli.h"
+#include "draw.h"
 #include "font.h"
 
 mt_status cli_canvas_new(cli_canvas *c, int w, int h, uint8_t r, uint8_t g, uint8_t b)

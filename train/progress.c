@@ -1,22 +1,24 @@
-/* cli/progress.c: training progress on stdout: an in-place bar with loss,
+/* train/progress.c: training progress on stdout: an in-place bar with loss,
  * images/s and ETA on a terminal, plain periodic lines otherwise (logs, CI). */
 #include <time.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "progress.h"
 
-double cli_now(void)
+#include <stdio.h>
+
+double mt_now(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
 }
 
-void cli_progress_start(cli_progress *p, long total)
+void mt_progress_start(mt_progress *p, long total)
 {
     p->tty = isatty(STDOUT_FILENO);
     if (p->every <= 0) p->every = 10;
-    p->t0 = cli_now();
+    p->t0 = mt_now();
     p->total = total;
 }
 
@@ -31,9 +33,9 @@ static void fmt_eta(double s, char *buf, size_t len)
     else snprintf(buf, len, "%02ld:%02ld", t / 60, t % 60);
 }
 
-void cli_progress_update(cli_progress *p, int epoch, int epochs, long step, double loss, double images_per_s)
+void mt_progress_update(mt_progress *p, int epoch, int epochs, long step, double loss, double images_per_s)
 {
-    double el = cli_now() - p->t0;
+    double el = mt_now() - p->t0;
     double eta = step > 0 ? el / (double)step * (double)(p->total - step) : -1;
     char e[32];
     fmt_eta(eta, e, sizeof e);
@@ -52,7 +54,7 @@ void cli_progress_update(cli_progress *p, int epoch, int epochs, long step, doub
     }
 }
 
-void cli_progress_end(cli_progress *p)
+void mt_progress_end(mt_progress *p)
 {
     if (p->tty) {
         printf("\n");

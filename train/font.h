@@ -1,4 +1,4 @@
-/* cli/font.h: a tiny built-in 5x7 bitmap font for labelling the PNGs medtrain
+/* train/font.h: a tiny built-in 5x7 bitmap font for labelling the PNGs medtrain
  * writes (curve titles, tick values, legends). Printable ASCII letters,
  * digits and . , - + _ : ( ) / % = ? ; any other character draws as '?'.
  * Each character occupies a 6-pixel-wide cell (5x7 glyph, one column of
@@ -8,7 +8,7 @@
 #ifndef MT_CLI_FONT_H
 #define MT_CLI_FONT_H
 
-#include "cli.h"
+#include "draw.h"
 
 enum { CLI_FONT_W = 5, CLI_FONT_H = 7, CLI_FONT_ADVANCE = 6, CLI_FONT_DESCENT = 2 };
 
