@@ -94,6 +94,49 @@ mt_tensor *mt_model_forward(mt_model *m, mt_tensor *x, int training)
     return y;
 }
 
+static int find_value(const mt_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_outputs; i++)
+        if (!strcmp(m->output_names[i], name)) return m->outputs[i];
+    for (int i = 0; i < m->n_alias; i++)
+        if (!strcmp(m->alias[i].name, name)) return m->alias[i].value;
+    if (!strcmp(name, "input")) return 0;
+    for (int i = 0; i < m->n_layers; i++)
+        if (!strcmp(m->layers[i].name, name)) return m->layers[i].out;
+    const char *dot = strrchr(name, '.');
+    if (!dot) return -1;
+    for (int i = 0; i < m->n_layers; i++) {
+        const mt_layer *L = &m->layers[i];
+        if (strlen(L->name) != (size_t)(dot - name) || strncmp(L->name, name, (size_t)(dot - name))) continue;
+        int p = mt_layer_port(L, dot + 1);
+        if (p >= 0) return L->out + p;
+    }
+    return -1;
+}
+
+mt_status mt_model_run_values(mt_model *m, mt_tensor *x, int training, mt_rng *rng, int n, const char *const *names,
+                              mt_tensor **values)
+{
+    for (int i = 0; i < n; i++) values[i] = NULL;
+    MT_TRY(check_input(m, x));
+    int idx[64];
+    MT_REQUIRE(n <= 64, "at most 64 values");
+    for (int i = 0; i < n; i++)
+        if ((idx[i] = find_value(m, names[i])) < 0)
+            return MT_ERR(MT_ERR_INVALID, "%s: no value named '%s' (a layer, layer.port or output)", m->file, names[i]);
+    if (training && !rng) return MT_ERR(MT_ERR_INVALID, "%s: a training forward needs a random stream", m->file);
+    mt_rng none = {0, 0};
+    mt_fwd f = {training, rng ? rng : &none};
+    mt_tensor **vals = mt_calloc((size_t)m->n_values, sizeof *vals);
+    if (!vals) return MT_ERR_NOMEM;
+    vals[0] = mt_tensor_retain(x);
+    mt_status s = run_layers(m, vals, &f, 1);
+    for (int i = 0; s == MT_OK && i < n; i++) values[i] = mt_tensor_retain(vals[idx[i]]);
+    for (int v = 0; v < m->n_values; v++) mt_tensor_release(vals[v]);
+    free(vals);
+    return s;
+}
+
 mt_status mt_model_forward_all(mt_model *m, mt_tensor *x, int training, mt_tensor **outputs)
 {
     MT_REQUIRE(m, "mt_model_forward_all: NULL model");
@@ -201,25 +244,6 @@ mt_status mt_model_trace(mt_model *m, int in_ndim, const int *in_shape, mt_tenso
 }
 
 /* Value index of a name: an output name, alias (block instance), layer or "layer.port". */
-static int find_value(const mt_model *m, const char *name)
-{
-    for (int i = 0; i < m->n_outputs; i++)
-        if (!strcmp(m->output_names[i], name)) return m->outputs[i];
-    for (int i = 0; i < m->n_alias; i++)
-        if (!strcmp(m->alias[i].name, name)) return m->alias[i].value;
-    if (!strcmp(name, "input")) return 0;
-    for (int i = 0; i < m->n_layers; i++)
-        if (!strcmp(m->layers[i].name, name)) return m->layers[i].out;
-    const char *dot = strrchr(name, '.');
-    if (!dot) return -1;
-    for (int i = 0; i < m->n_layers; i++) {
-        const mt_layer *L = &m->layers[i];
-        if (strlen(L->name) != (size_t)(dot - name) || strncmp(L->name, name, (size_t)(dot - name))) continue;
-        int p = mt_layer_port(L, dot + 1);
-        if (p >= 0) return L->out + p;
-    }
-    return -1;
-}
 
 mt_status mt_model_shape(mt_model *m, const char *value, int in_ndim, const int *in_shape, int *ndim,
                          int shape[MT_MAX_DIMS])

@@ -55,6 +55,13 @@ mt_status mt_model_run(mt_model *m, mt_tensor *x, int training, mt_rng *rng, mt_
 /* mt_model_run with the model's own dropout stream (as mt_model_forward, which
  * keeps only the first output): every output, outputs[i] new references. */
 mt_status mt_model_forward_all(mt_model *m, mt_tensor *x, int training, mt_tensor **outputs);
+/* Forward pass returning named values instead of the outputs: values[i] (new
+ * references) = the value names[i] (a layer, "layer.port" or an output), e.g.
+ * a classifier's last conv activation for a class-activation map. Keeps every
+ * intermediate value until the end (more memory than mt_model_run). Same
+ * training / rng rules as mt_model_run. Errors: an unknown name (listing none). */
+mt_status mt_model_run_values(mt_model *m, mt_tensor *x, int training, mt_rng *rng, int n, const char *const *names,
+                              mt_tensor **values);
 /* Number of model outputs (`outputs: [p3, p4, p5]`; 1 for `output: score`) and the i-th one's name. */
 int mt_model_output_count(const mt_model *m);
 const char *mt_model_output_name(const mt_model *m, int i);

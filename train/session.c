@@ -45,8 +45,8 @@ static mt_status build_one(mt_session *s, mt_session_model *sm, uint64_t seed, i
 {
     const mt_exp_model *c = sm->cfg;
     if (!c->graph || !c->graph[0])
-        return MT_ERR(MT_ERR_INVALID, "%s: task.kind %s needs a graph for network %s", s->exp.config_path,
-                      s->task->kind, sm->name);
+        return MT_ERR(MT_ERR_INVALID, "%s: task.kind %s needs %s.graph (network %s)",
+                      s->exp.config_path, s->task->kind, sm->section, sm->name);
     mt_status st = mt_model_load_yaml(c->graph, c->n_args, c->args, s->dev, seed, &sm->model);
     if (st != MT_OK || !load_init || !c->init_from || !c->init_from[0]) return st;
     mt_weights_options opt = {MT_WEIGHTS_AUTO, c->init_map && c->init_map[0] ? c->init_map : NULL, !c->init_strict};
@@ -54,8 +54,8 @@ static mt_status build_one(mt_session *s, mt_session_model *sm, uint64_t seed, i
     if (mt_weights_load(sm->model, c->init_from, &opt, &rep) != MT_OK) {
         char msg[2048];
         snprintf(msg, sizeof msg, "%s", mt_last_error());
-        return mt_error_replace(mt_last_status(), __FILE__, __LINE__, "%s: weights of network %s (init_from): %s",
-                                s->exp.config_path, sm->name, msg);
+        return mt_error_replace(mt_last_status(), __FILE__, __LINE__, "%s: %s.init_from (network %s): %s",
+                                s->exp.config_path, sm->section, sm->name, msg);
     }
     printf("%s: ", sm->name);
     mt_weights_report_print(stdout, &rep, c->init_from, 8, 0);
@@ -65,7 +65,7 @@ static mt_status build_one(mt_session *s, mt_session_model *sm, uint64_t seed, i
 
 mt_status mt_session_build_models(mt_session *s, uint64_t seed, int with_init)
 {
-    s->models[0] = (mt_session_model){"model", &s->exp.model, NULL, 1};
+    s->models[0] = (mt_session_model){"model", "model", &s->exp.model, NULL, 1};
     s->n_models = 1;
     if (s->task->declare_models) MT_TRY(s->task->declare_models(s));
     for (int i = 0; i < s->n_models; i++) {

@@ -28,7 +28,8 @@ extern "C" {
 /* One network of a session. */
 typedef struct mt_session_model {
     const char *name;        /* "model" (the trained one), "D", "C", "G1" */
-    const mt_exp_model *cfg; /* its config section */
+    const char *section;     /* its config section: "model", "task.discriminator", ... */
+    const mt_exp_model *cfg;
     mt_model *model;
     int trainable;           /* 1: has an optimizer in training; 0: frozen (no gradients kept) */
 } mt_session_model;
