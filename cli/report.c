@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../train/plot.h"
 #include "cli.h"
 
 mt_status cli_plot_run_curves(const char *run_dir)
@@ -60,12 +61,14 @@ mt_status cli_plot_run_curves(const char *run_dir)
         static const char *const loss_names[2] = {"train loss", "val loss"};
         static const char *const met_names[3] = {"val DSC", "val IoU", "val accuracy"};
         const double *x = by_epoch ? col[5] : NULL;
-        cli_plot_labels lab_loss = {"loss", by_epoch ? "epoch" : "validation (index)", loss_names, x};
-        cli_plot_labels lab_met = {"validation metrics", lab_loss.x_label, met_names, x};
+        mt_plot_chart ch_loss = {"loss", by_epoch ? "epoch" : "validation (index)", NULL, 720, 450, 0};
+        mt_plot_chart ch_met = {"validation metrics", ch_loss.x_label, NULL, 720, 450, 0};
+        mt_plot_series s_loss[2] = {{loss_names[0], loss[0]}, {loss_names[1], loss[1]}};
+        mt_plot_series s_met[3] = {{met_names[0], met[0]}, {met_names[1], met[1]}, {met_names[2], met[2]}};
         snprintf(path, sizeof path, "%s/curves_loss.png", run_dir);
-        st = cli_plot_curves_labeled(path, n, 2, loss, &lab_loss, 720, 450);
+        st = mt_plot_lines(path, &ch_loss, n, x, 2, s_loss);
         snprintf(path, sizeof path, "%s/curves_metrics.png", run_dir);
-        if (st == MT_OK) st = cli_plot_curves_labeled(path, n, 3, met, &lab_met, 720, 450);
+        if (st == MT_OK) st = mt_plot_lines(path, &ch_met, n, x, 3, s_met);
     }
     for (int j = 0; j < NCOL; j++) free(col[j]);
     return st;
@@ -178,7 +181,8 @@ mt_status cli_write_overlays(cli_session *s, const int *idx, int n, int n_max, c
             cli_display_window(s, img, plane, &lo, &hi);
             char path[2400];
             snprintf(path, sizeof path, "%s/%04d.png", dir, idx[i]);
-            st = cli_write_overlay(path, img, s->in_h, s->in_w, lo, hi, pm, rm);
+            mt_plot_mask mk[2] = {{rm, 255, 40, 40, "ground truth"}, {pm, 255, 230, 0, "prediction"}};
+            st = mt_plot_overlay(path, img, s->in_h, s->in_w, lo, hi, 2, mk, NULL);
         }
         free(img);
         free(hb);
