@@ -302,13 +302,16 @@ TEST(plot_overlay_mask_blend_and_outline)
     int ok_in = near(&p, 45 * 4 + 2, 45 * 4 + 2, r_in, o_in, o_in, 2);
     int ok_blue = near(&p, 20 * 4 + 2, 80 * 4 + 2, o_in, o_in, r_in, 2);
     int ok_edge = near(&p, 30 * 4, 45 * 4, 255, 0, 0, 3) && near(&p, 30 * 4 - 1, 45 * 4, 255, 0, 0, 3);
+    /* masks nearest: the first pixel past the 2-px outline already has the full tint */
+    int ok_nearest = near(&p, 30 * 4 + 1, 45 * 4, r_in, o_in, o_in, 2);
     int ok_nan = near(&p, 61 * 4 + 2, 91 * 4 + 2, 0, 0, 0, 0);
     const uint8_t *q = at(&p, 45 * 4 + 2, 45 * 4 + 2);
     int qr = q[0], qg = q[1], qb = q[2];
     free(p.px);
     CHECK(ok_out, "outside pixel not grey 128");
     CHECK(ok_in, "inside pixel (%d,%d,%d), want (%d,%d,%d)", qr, qg, qb, r_in, o_in, o_in);
-    CHECK(ok_blue && ok_edge && ok_nan, "blue mask %d, red outline %d, NaN black %d", ok_blue, ok_edge, ok_nan);
+    CHECK(ok_blue && ok_edge && ok_nan && ok_nearest, "blue mask %d, red outline %d, NaN black %d, nearest %d",
+          ok_blue, ok_edge, ok_nan, ok_nearest);
     /* a non-square image: integer scale 10 */
     float small[40 * 48];
     for (int i = 0; i < 40 * 48; i++) small[i] = (float)(i % 48);

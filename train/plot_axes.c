@@ -149,8 +149,20 @@ mt_status mtp_axes_draw(mtp_canvas *c, mtp_axes *ax, const mt_plot_chart *chart,
     /* whole-pixel plot area: 1-px lines at .5 are sharp */
     ax->px = floor(ax->px) + 0.5, ax->py = floor(ax->py) + 0.5, ax->pw = floor(ax->pw), ax->ph = floor(ax->ph);
 
-    /* grid and y ticks */
+    /* grid and y ticks; a log axis of at most 4 decades also gets unlabelled minor
+     * grid lines at 2..9 x 10^k */
     cairo_set_line_width(cr, 1);
+    if (ax->log_y && ax->y_hi - ax->y_lo <= 4) {
+        static const uint8_t minor[3] = {242, 242, 242};
+        mtp_rgb(cr, minor);
+        for (double d = ax->y_lo; d < ax->y_hi; d += 1)
+            for (int m = 2; m <= 9; m++) {
+                double y = floor(ax->py + ax->ph - (d + log10(m) - ax->y_lo) / (ax->y_hi - ax->y_lo) * ax->ph) + 0.5;
+                cairo_move_to(cr, ax->px, y);
+                cairo_line_to(cr, ax->px + ax->pw, y);
+            }
+        cairo_stroke(cr);
+    }
     mtp_font(cr, fs, 0);
     for (int k = 0; k < ny; k++) {
         double v = y0 + k * ax->y_step;
