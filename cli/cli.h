@@ -12,7 +12,6 @@
 #include "../core/tensor.h"
 #include "../train/progress.h"
 #include "../train/run_dir.h"
-#include "../train/draw.h"
 
 /* ------------------------------------------------------------ arguments -- */
 

@@ -16,6 +16,7 @@
 #include "../core/metrics.h"
 #include "../core/ops.h"
 #include "../data/recon.h"
+#include "../train/plot.h"
 #include "../train/trainer.h"
 #include "cli.h"
 
@@ -90,13 +91,14 @@ static mt_status predict_sample(mt_session *s, const mt_sample *smp, const char 
     char path[2600];
     if (st == MT_OK) {
         snprintf(path, sizeof path, "%s/%s_mask.png", out_dir, name);
-        st = cli_write_mask_png(path, m_out, h, w);
+        st = mt_plot_mask_png(path, m_out, h, w);
     }
     if (st == MT_OK) {
         double lo, hi;
         mt_display_window(s, smp->image, (size_t)h * w, &lo, &hi);
         snprintf(path, sizeof path, "%s/%s_overlay.png", out_dir, name);
-        st = cli_write_overlay(path, smp->image, h, w, lo, hi, m_out, NULL);
+        mt_plot_mask mk = {m_out, 255, 230, 0, "prediction"};
+        st = mt_plot_overlay(path, smp->image, h, w, lo, hi, 1, &mk, NULL);
     }
     if (st == MT_OK) {
         size_t area = 0;

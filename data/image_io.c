@@ -359,31 +359,3 @@ mt_status mt_image_read(const char *path, mt_sample *out)
     snprintf(out->meta.source, sizeof out->meta.source, "%s", path);
     return MT_OK;
 }
-
-mt_status mt_image_write_overlay_png(const char *path, const float *image, int h, int w, float lo, float hi,
-                                     const uint8_t *mask)
-{
-    MT_REQUIRE(image && h > 0 && w > 0 && hi > lo, "mt_image_write_overlay_png: bad arguments");
-    uint8_t *rgb = mt_malloc((size_t)h * (size_t)w * 3);
-    if (!rgb) return MT_ERR_NOMEM;
-    for (int y = 0; y < h; y++)
-        for (int x = 0; x < w; x++) {
-            size_t i = (size_t)y * (size_t)w + (size_t)x;
-            float g = (image[i] - lo) / (hi - lo) * 255.0f;
-            g = g < 0 ? 0 : g > 255 ? 255 : g;
-            uint8_t r = (uint8_t)(g + 0.5f), gg = r, b = r;
-            if (mask && mask[i]) {
-                int edge = x == 0 || y == 0 || x == w - 1 || y == h - 1 || !mask[i - 1] || !mask[i + 1] ||
-                           !mask[i - (size_t)w] || !mask[i + (size_t)w];
-                if (edge) {
-                    r = 255, gg = 255, b = 0;
-                } else {
-                    r = (uint8_t)((r + 255) / 2), gg = (uint8_t)(gg / 2), b = (uint8_t)(b / 2);
-                }
-            }
-            rgb[i * 3] = r, rgb[i * 3 + 1] = gg, rgb[i * 3 + 2] = b;
-        }
-    mt_status s = mt_image_write_png(path, rgb, w, h, 3);
-    free(rgb);
-    return s;
-}

@@ -1,5 +1,6 @@
 /* data/image_io.h: 2D image files: PNG (libpng), TIFF (libtiff), JPEG (libjpeg),
- * PGM P5/P2 (read by hand, Netpbm spec). Writing: PNG only (masks, overlays, previews).
+ * PGM P5/P2 (read by hand, Netpbm spec). Writing: PNG only (masks, previews; pictures
+ * such as overlays: train/plot.h).
  *
  * Values are the stored grey levels, not rescaled: 0..255 for 8-bit, 0..65535 for
  * 16-bit (PGM maxval > 255 is big-endian 16-bit, as the Netpbm spec says).
@@ -30,12 +31,6 @@ mt_status mt_image_read(const char *path, mt_sample *out);
  * Errors: MT_ERR_IO naming the path. */
 mt_status mt_image_write_png(const char *path, const uint8_t *pixels, int w, int h, int c);
 
-/* Writes a preview PNG of channel `ch` of a float image [C,H,W]: values mapped
- * linearly lo -> 0, hi -> 255 (clipped). If `mask` (uint8 [H,W], nonzero = inside)
- * is given, inside pixels are tinted red (50% blend) and the mask outline drawn in
- * yellow, for checking that labels land on the anatomy. */
-mt_status mt_image_write_overlay_png(const char *path, const float *image, int h, int w, float lo, float hi,
-                                     const uint8_t *mask);
 
 #ifdef __cplusplus
 }

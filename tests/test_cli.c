@@ -20,6 +20,7 @@
 #include "../core/rng.h"
 #include "../data/dataset.h"
 #include "../data/image_io.h"
+#include "../train/plot.h"
 #include "test.h"
 
 
@@ -143,16 +144,17 @@ TEST(cli_config_errors_fail_before_training)
     }
 }
 
-/* Pixels of colour (r, g, b) in rows [y0, y1) x columns [x0, x1) of an RGB
- * sample read by mt_image_read ([3,H,W]). */
-static int count_colour(const mt_sample *s, int x0, int x1, int y0, int y1, int r, int g, int b)
+/* Pixels within `tol` of colour (r, g, b) in every channel, in rows [y0, y1) x
+ * columns [x0, x1) of an RGB sample read by mt_image_read ([3,H,W]). */
+static int count_colour(const mt_sample *s, int x0, int x1, int y0, int y1, int r, int g, int b, int tol)
 {
     int n = 0;
     size_t plane = (size_t)s->h * s->w;
     for (int y = y0; y < y1 && y < s->h; y++)
         for (int x = x0; x < x1 && x < s->w; x++) {
             size_t i = (size_t)y * s->w + x;
-            n += s->image[i] == r && s->image[plane + i] == g && s->image[2 * plane + i] == b;
+            n += fabsf(s->image[i] - r) <= tol && fabsf(s->image[plane + i] - g) <= tol &&
+                 fabsf(s->image[2 * plane + i] - b) <= tol;
         }
     return n;
 }
@@ -188,19 +190,20 @@ TEST(cli_train_tiny_run_writes_run_files)
     free(text);
     /* the disc is separable by intensity alone: a trained net must beat chance clearly */
     CHECK(v > 0.5 && v <= 1.0, "test DSC after post-processing %g (expected > 0.5); training output:\n%s", v, out);
-    /* the loss curves are labelled (cli/draw.c, cli/font.h): text ink (40,40,40) in the
-     * title band (title "loss"), under the x axis (tick values, "epoch") and left of the
-     * y axis (tick values); the legend swatches/names in the series colours on top */
+    /* the loss curves are labelled (train/plot.h, cairo): anti-aliased text ink near
+     * (40,40,40) (the axes, (96,96,96), are outside the tolerance) in the title band
+     * (title "loss"), under the x axis (tick values, "epoch") and left of the y axis
+     * (tick values); the legend swatches in the exact series colours on top */
     snprintf(path, sizeof path, "%s/curves_loss.png", run);
     mt_sample png;
     mt_sample_init(&png);
     CHECK_OK(mt_image_read(path, &png));
     int pw = png.w, ph = png.h, pc = png.c, is_rgb = pc == 3;
-    int title_ink = is_rgb ? count_colour(&png, 0, pw, 0, 36, 40, 40, 40) : 0;
-    int x_ink = is_rgb ? count_colour(&png, 40, pw, ph - 40, ph, 40, 40, 40) : 0;
-    int y_ink = is_rgb ? count_colour(&png, 0, 40, 40, ph - 40, 40, 40, 40) : 0;
-    int train_col = is_rgb ? count_colour(&png, pw / 2, pw, 0, 36, 31, 119, 180) : 0;
-    int val_col = is_rgb ? count_colour(&png, pw / 2, pw, 0, 36, 255, 127, 14) : 0;
+    int title_ink = is_rgb ? count_colour(&png, 0, pw, 0, 36, 40, 40, 40, 40) : 0;
+    int x_ink = is_rgb ? count_colour(&png, 40, pw, ph - 40, ph, 40, 40, 40, 40) : 0;
+    int y_ink = is_rgb ? count_colour(&png, 0, 40, 40, ph - 40, 40, 40, 40, 40) : 0;
+    int train_col = is_rgb ? count_colour(&png, pw / 2, pw, 0, 36, 31, 119, 180, 0) : 0;
+    int val_col = is_rgb ? count_colour(&png, pw / 2, pw, 0, 36, 255, 127, 14, 0) : 0;
     mt_sample_free(&png);
     CHECK(is_rgb && pw == 720 && ph == 450, "curves_loss.png is %dx%dx%d, want 3x450x720", pc, ph, pw);
     CHECK(title_ink > 50 && x_ink > 50 && y_ink > 50, "curves_loss.png text ink: title %d, x axis %d, y axis %d",
@@ -325,7 +328,7 @@ TEST(cli_resume_after_kill9_is_bit_exact)
     CHECK(same_group(fa, fb, "optimizer", why, sizeof why), "optimizer state differs after resume: %s", why);
 }
 
-/* predict: a PNG slice -> <name>_mask.png and <name>_overlay.png of the input's size. */
+/* predict: a PNG slice -> <name>_mask.png of the input's size and <name>_overlay.png upscaled. */
 TEST(cli_predict_writes_mask_and_overlay_png)
 {
     NEED_CLI();
@@ -362,7 +365,10 @@ TEST(cli_predict_writes_mask_and_overlay_png)
     mt_sample_free(&s);
     snprintf(p, sizeof p, "%s/slice_overlay.png", odir);
     CHECK_OK(mt_image_read(p, &s));
-    CHECK(s.c == 3 && s.h == H && s.w == W, "overlay PNG is %dx%dx%d, want 3x%dx%d", s.c, s.h, s.w, H, W);
+    /* the overlay is the input upscaled by an integer factor to a shorter side >= 384 (train/plot.h) */
+    int k = mt_plot_image_scale(H, W);
+    CHECK(k == 10 && s.c == 3 && s.h == k * H && s.w == k * W, "overlay PNG is %dx%dx%d, want 3x%dx%d", s.c, s.h,
+          s.w, k * H, k * W);
     mt_sample_free(&s);
 }
 

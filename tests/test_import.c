@@ -17,6 +17,7 @@
 #include "../data/nifti.h"
 #include "../data/preprocess.h"
 #include "../data/recon.h"
+#include "../train/plot.h"
 #include "fixture.h"
 #include "test.h"
 
@@ -37,16 +38,18 @@ static const char *repo(const char *rel, char *buf, size_t n)
     return mt_test_path(rel, buf, n);
 }
 
-/* Writes an overlay into the tmpdir and, if MT_OVERLAY_DIR is set, there too. */
+/* Writes an overlay (train/plot.h; the mask red) into the tmpdir and, if
+ * MT_OVERLAY_DIR is set, there too. */
 static mt_status overlay(const char *name, const float *img, int h, int w, float lo, float hi, const uint8_t *mask)
 {
     char p[1200];
+    mt_plot_mask mk = {mask, 255, 40, 40, "mask"};
     snprintf(p, sizeof p, "%s/%s", mt_test_tmpdir(), name);
-    MT_TRY(mt_image_write_overlay_png(p, img, h, w, lo, hi, mask));
+    MT_TRY(mt_plot_overlay(p, img, h, w, lo, hi, mask ? 1 : 0, &mk, NULL));
     const char *keep = getenv("MT_OVERLAY_DIR");
     if (keep) {
         snprintf(p, sizeof p, "%s/%s", keep, name);
-        MT_TRY(mt_image_write_overlay_png(p, img, h, w, lo, hi, mask));
+        MT_TRY(mt_plot_overlay(p, img, h, w, lo, hi, mask ? 1 : 0, &mk, NULL));
     }
     return MT_OK;
 }

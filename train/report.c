@@ -5,7 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "draw.h"
+#include "plot.h"
 #include "run_dir.h"
 #include "trainer.h"
 
@@ -92,12 +92,14 @@ mt_status mt_plot_run_curves(const char *run_dir)
         for (int i = 0; i < n; i++) by_epoch &= isfinite(series[5][i]) && (i == 0 || series[5][i] > series[5][i - 1]);
         const double *loss[2] = {series[0], series[1]}, *met[3] = {series[2], series[3], series[4]};
         const double *x = by_epoch ? series[5] : NULL;
-        cli_plot_labels lab_loss = {"loss", by_epoch ? "epoch" : "validation (index)", names, x};
-        cli_plot_labels lab_met = {"validation metrics", lab_loss.x_label, names + 2, x};
+        mt_plot_chart ch_loss = {"loss", by_epoch ? "epoch" : "validation (index)", NULL, 720, 450, 0};
+        mt_plot_chart ch_met = {"validation metrics", ch_loss.x_label, NULL, 720, 450, 0};
+        mt_plot_series s_loss[2] = {{names[0], loss[0]}, {names[1], loss[1]}};
+        mt_plot_series s_met[3] = {{names[2], met[0]}, {names[3], met[1]}, {names[4], met[2]}};
         snprintf(path, sizeof path, "%s/curves_loss.png", run_dir);
-        st = cli_plot_curves_labeled(path, n, 2, loss, &lab_loss, 720, 450);
+        st = mt_plot_lines(path, &ch_loss, n, x, 2, s_loss);
         snprintf(path, sizeof path, "%s/curves_metrics.png", run_dir);
-        if (st == MT_OK && n_met > 0) st = cli_plot_curves_labeled(path, n, n_met, met, &lab_met, 720, 450);
+        if (st == MT_OK && n_met > 0) st = mt_plot_lines(path, &ch_met, n, x, n_met, s_met);
     }
     for (int j = 0; j < 6; j++) free(series[j]);
     return st;

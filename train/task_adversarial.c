@@ -25,7 +25,7 @@
 
 #include "../core/metrics.h"
 #include "../core/ops.h"
-#include "draw.h"
+#include "plot.h"
 #include "run_dir.h"
 #include "trainer.h"
 

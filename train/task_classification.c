@@ -19,6 +19,7 @@
 
 #include "../core/metrics.h"
 #include "../core/ops.h"
+#include "plot.h"
 #include "run_dir.h"
 #include "task.h"
 
@@ -297,9 +298,80 @@ static void cls_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     fprintf(f, "]\n");
 }
 
+typedef struct roc_ctx {
+    const cls_detail *d;
+    int c;
+} roc_ctx;
+
+static int by_score_desc(const void *a, const void *b, void *arg)
+{
+    const roc_ctx *x = arg;
+    float sa = x->d->prob[(size_t)*(const int *)a * x->d->k + x->c], sb = x->d->prob[(size_t)*(const int *)b * x->d->k + x->c];
+    return (sa < sb) - (sa > sb);
+}
+
+/* ROC points of one class (one-vs-rest) as sklearn roc_curve (drop_intermediate
+ * False): thresholds at each distinct score, descending, starting at (0, 0). */
+static int roc_points(const cls_detail *d, int c, double *fpr, double *tpr)
+{
+    int n = d->n, *order = mt_malloc(sizeof(int) * (size_t)n), m = 0;
+    if (!order) return 0;
+    for (int i = 0; i < n; i++) order[i] = i;
+    roc_ctx ctx = {d, c};
+    qsort_r(order, (size_t)n, sizeof *order, by_score_desc, &ctx);
+    double pos = 0, neg = 0, tp = 0, fp = 0;
+    for (int i = 0; i < n; i++) pos += d->y_true[i] == c, neg += d->y_true[i] != c;
+    fpr[m] = tpr[m] = 0;
+    m++;
+    for (int i = 0; i < n; i++) {
+        tp += d->y_true[order[i]] == c;
+        fp += d->y_true[order[i]] != c;
+        if (i + 1 < n && d->prob[(size_t)order[i + 1] * d->k + c] == d->prob[(size_t)order[i] * d->k + c]) continue;
+        fpr[m] = neg > 0 ? fp / neg : NAN;
+        tpr[m] = pos > 0 ? tp / pos : NAN;
+        m++;
+    }
+    free(order);
+    return m;
+}
+
 static mt_status cls_pictures(mt_session *s, const mt_eval *e, const int *idx, int n, int n_max, const char *dir)
 {
-    return mt_mkdirs(dir);
+    const cls_detail *d = e->detail;
+    MT_TRY(mt_mkdirs(dir));
+    char **names = NULL;
+    int nn = 0;
+    if (mt_dataset_names(s->ds, "class_names", &names, &nn) != MT_OK) mt_error_clear();
+    const char *cn[64];
+    for (int c = 0; c < d->k && c < 64; c++) cn[c] = c < nn ? names[c] : NULL;
+    long long *counts = mt_malloc(sizeof(long long) * (size_t)d->k * d->k);
+    double *fpr = mt_malloc(sizeof(double) * ((size_t)d->n + 1) * d->k), *tpr = mt_malloc(sizeof(double) * ((size_t)d->n + 1) * d->k);
+    mt_plot_roc_curve *curves = mt_calloc((size_t)d->k, sizeof *curves);
+    mt_status st = counts && fpr && tpr && curves ? MT_OK : mt_last_status();
+    char path[2400];
+    if (st == MT_OK) {
+        for (int i = 0; i < d->k * d->k; i++) counts[i] = d->confusion[i];
+        snprintf(path, sizeof path, "%s/confusion_matrix.png", dir);
+        st = mt_plot_confusion(path, "confusion matrix", d->k, counts, nn >= d->k ? cn : NULL);
+    }
+    int first = d->k == 2 ? 1 : 0, nc = 0;
+    for (int c = first; st == MT_OK && c < d->k; c++) {
+        double *f = fpr + (size_t)nc * (d->n + 1), *t = tpr + (size_t)nc * (d->n + 1);
+        int m = roc_points(d, c, f, t);
+        curves[nc] = (mt_plot_roc_curve){c < nn ? names[c] : NULL, m, f, t, NAN};
+        nc++;
+    }
+    if (st == MT_OK) {
+        mt_plot_chart ch = {"ROC (one-vs-rest)", "false positive rate", "true positive rate", 560, 520, 0};
+        snprintf(path, sizeof path, "%s/roc.png", dir);
+        st = mt_plot_roc(path, &ch, nc, curves);
+    }
+    free(counts);
+    free(fpr);
+    free(tpr);
+    free(curves);
+    mt_dataset_free_names(names, nn);
+    return st;
 }
 
 const mt_task mt_task_classification = {

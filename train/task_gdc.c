@@ -31,7 +31,7 @@
 #include <string.h>
 
 #include "../core/ops.h"
-#include "draw.h"
+#include "plot.h"
 #include "run_dir.h"
 #include "trainer.h"
 
@@ -282,15 +282,22 @@ mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, c
         mt_tensor *x = mt_session_normalize(s, b.images), *g = x ? mt_model_forward(s->model, x, 0) : NULL;
         mt_set_grad_enabled(prev);
         float *hx = g ? mt_task_host_floats(x) : NULL, *hg = hx ? mt_task_host_floats(g) : NULL;
-        uint8_t *mask = mt_malloc(plane);
-        if (!hg || !mask) st = mt_last_status();
-        for (size_t p = 0; st == MT_OK && p < plane; p++) mask[p] = fabsf(hg[p] - hx[p]) > s->exp.task.change_threshold;
-        char path[2400];
+        if (!hg) st = mt_last_status();
+        double lo = 0, hi = 0;
+        for (size_t p = 0; st == MT_OK && p < plane; p++) {
+            lo = p == 0 || hx[p] < lo ? hx[p] : lo;
+            hi = p == 0 || hx[p] > hi ? hx[p] : hi;
+            hg[p] = fabsf(hg[p] - hx[p]); /* the change map |G(X) - X| (first channel) */
+        }
+        char path[2400], caption[128];
         snprintf(path, sizeof path, "%s/change_%04d.png", dir, idx[i]);
-        if (st == MT_OK) st = cli_write_overlay(path, hx, s->in_h, s->in_w, 0, 1, mask, NULL);
+        snprintf(caption, sizeof caption, "sample %d: |G(X) - X|, pixels above %g count as changed", idx[i],
+                 s->exp.task.change_threshold);
+        if (st == MT_OK)
+            st = mt_plot_heatmap(path, hx, s->in_h, s->in_w, lo, hi > lo ? hi : lo + 1, hg, 0,
+                                 4 * s->exp.task.change_threshold, 0.6, "|G(X) - X|", caption);
         free(hx);
         free(hg);
-        free(mask);
         mt_tensor_release(x);
         mt_tensor_release(g);
         mt_batch_free(&b);

@@ -24,7 +24,7 @@
 
 #include "../core/metrics.h"
 #include "../core/ops.h"
-#include "draw.h"
+#include "plot.h"
 #include "run_dir.h"
 #include "task.h"
 
@@ -409,7 +409,8 @@ static mt_status overlay_one(mt_session *s, int index, const char *dir)
         mt_display_window(s, hr, plane, &lo, &hi);
         char path[2400];
         snprintf(path, sizeof path, "%s/%04d.png", dir, index);
-        st = cli_write_overlay(path, hr, s->in_h, s->in_w, lo, hi, pm, rm);
+        mt_plot_mask mk[2] = {{rm, 255, 40, 40, "ground truth"}, {pm, 255, 230, 0, "prediction"}};
+        st = mt_plot_overlay(path, hr, s->in_h, s->in_w, lo, hi, 2, mk, NULL);
     }
     free(hb);
     free(hr);
