@@ -66,6 +66,8 @@ void mt_dataset_geometry(const mt_dataset *d, mt_dataset_spec *spec);
 mt_status mt_dataset_read(mt_dataset *d, int i, mt_sample *s);
 /* Indices of the samples in a split ("train", "val", "test"); caller frees *idx. */
 mt_status mt_dataset_split_indices(mt_dataset *d, const char *split, int **idx, int *n);
+/* Number of rows of /boxes (all samples; 0 when the dataset has none), from memory. */
+int mt_dataset_box_count(const mt_dataset *d);
 /* Label of sample i (-1 = none) from the in-memory copy of /labels; no file access. */
 int mt_dataset_label(const mt_dataset *d, int i);
 /* Root attribute string array (see mt_dataset_writer_set_names); *names is NULL and *n 0 when

@@ -402,3 +402,5 @@ fail:
     pthread_mutex_unlock(&mt_dataset_h5_lock);
     return st;
 }
+
+int mt_dataset_box_count(const mt_dataset *d) { return d && d->box_start ? d->box_start[d->n] : 0; }
