@@ -17,7 +17,7 @@ DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools l
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
              libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev
 # Only needed to regenerate fixtures / run the PyTorch peers and cross-checks.
-DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx
+DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx python3-torchvision
 
 PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -43,7 +43,7 @@ NVCCFLAGS += -DMT_WITH_CUDA -I. -I$(CUDA_HOME)/include
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
 
-LIB_DIRS := core core/ops layers optim data configs
+LIB_DIRS := core core/ops layers optim data configs train
 LIB_C := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
 LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
 LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))
