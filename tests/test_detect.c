@@ -174,10 +174,13 @@ TEST(detect_yolo_loss_matches_torch)
      * anchor-ratio reject; case1: nc 1 (no class loss), gr 0.7, label smoothing
      * 0.1; case2: no targets (objectness only) */
     const char *cases[3] = {"loss/case0", "loss/case1", "loss/case2"};
+    size_t before = mt_alloc_in_use(MT_CPU);
     for (int i = 0; i < 3; i++) {
         check_loss_case(T_, cases[i], mt_cpu());
         if (T_->failed) return;
     }
+    /* releasing the loss after backward frees the whole graph and every intermediate */
+    CHECK(mt_alloc_in_use(MT_CPU) == before, "the loss leaked %zu bytes", mt_alloc_in_use(MT_CPU) - before);
 }
 
 TEST(detect_yolo_loss_cuda_matches_torch)
@@ -406,29 +409,45 @@ TEST(detect_map_matches_yolov5)
         CHECK_NOTNULL(lab);
         CHECK_NOTNULL(apr);
         const int nc = (int)attr(cases[c], "nc"), ni = (int)attr(cases[c], "n_images");
+        /* case0 image by image (mt_map_acc_add), case1 as one batch of dataset-layout boxes (mt_map_acc_add_batch) */
         mt_map_acc *acc = mt_map_acc_new(nc);
         CHECK_NOTNULL(acc);
         int nd = det->shape[0], nl = lab->shape[0];
-        mt_detection *d = malloc(sizeof *d * (nd ? nd : 1));
-        float *l = malloc(sizeof(float) * 5 * (nl ? nl : 1));
+        mt_detections *dd = calloc((size_t)ni, sizeof *dd);
+        float *l = malloc(sizeof(float) * 5 * (nl ? nl : 1)), *bx = malloc(sizeof(float) * 6 * (nl ? nl : 1));
         mt_status st = MT_OK;
-        for (int b = 0; b < ni && st == MT_OK; b++) {
-            int k = 0, m = 0;
+        for (int b = 0; b < ni; b++) {
+            dd[b].det = malloc(sizeof(mt_detection) * (nd ? nd : 1));
             for (int i = 0; i < nd; i++) {
                 const mt_real *r = MT_DATA(det) + 7 * i;
                 if ((int)r[0] != b) continue;
-                d[k++] = (mt_detection){(float)r[1], (float)r[2], (float)r[3], (float)r[4], (float)r[5], (int)r[6]};
+                dd[b].det[dd[b].n++] =
+                    (mt_detection){(float)r[1], (float)r[2], (float)r[3], (float)r[4], (float)r[5], (int)r[6]};
             }
-            for (int i = 0; i < nl; i++) {
-                const mt_real *r = MT_DATA(lab) + 6 * i;
-                if ((int)r[0] != b) continue;
-                for (int j = 0; j < 5; j++) l[5 * m + j] = (float)r[1 + j];
-                m++;
-            }
-            st = mt_map_acc_add(acc, d, k, l, m);
         }
-        free(d);
+        for (int i = 0; i < nl; i++) {
+            const mt_real *r = MT_DATA(lab) + 6 * i;
+            float row[6] = {(float)r[0], (float)r[2], (float)r[3], (float)r[4], (float)r[5], (float)r[1]};
+            memcpy(bx + 6 * i, row, sizeof row);
+        }
+        if (c == 1) {
+            st = mt_map_acc_add_batch(acc, dd, ni, bx, nl);
+        } else {
+            for (int b = 0; b < ni && st == MT_OK; b++) {
+                int m = 0;
+                for (int i = 0; i < nl; i++) {
+                    const mt_real *r = MT_DATA(lab) + 6 * i;
+                    if ((int)r[0] != b) continue;
+                    for (int j = 0; j < 5; j++) l[5 * m + j] = (float)r[1 + j];
+                    m++;
+                }
+                st = mt_map_acc_add(acc, dd[b].det, dd[b].n, l, m);
+            }
+        }
+        mt_detections_free(dd, ni);
+        free(dd);
         free(l);
+        free(bx);
         mt_map_result r;
         double ap50[8], ap[8];
         if (st == MT_OK) st = mt_detection_map(acc, &r, ap50, ap);

@@ -181,6 +181,13 @@ void mt_map_acc_free(mt_map_acc *a);
  * [n_lab, 5] (class, x0, y0, x1, y1) in the same pixel frame as det.
  * Errors: MT_ERR_INVALID (class outside [0, nc)), MT_ERR_NOMEM. */
 mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab);
+/* A whole batch: det[0..n_images) per-image detections (e.g. mt_yolo_detect with
+ * medtrain_frame = 1) and the batch's dataset boxes, host [n_boxes, 6] (row in
+ * batch, x0, y0, x1, y1, class; mt_batch.boxes), in the same pixel frame.
+ * Calls mt_map_acc_add once per image. Errors: as mt_map_acc_add, and
+ * MT_ERR_INVALID for a box row outside [0, n_images). */
+mt_status mt_map_acc_add_batch(mt_map_acc *a, const mt_detections *det, int n_images, const float *boxes,
+                               int n_boxes);
 
 /* mAP results (val.py after ap_per_class). Means run over the classes that
  * have at least one label (np.unique(target_cls)). */

@@ -141,6 +141,32 @@ mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, cons
     return MT_OK;
 }
 
+mt_status mt_map_acc_add_batch(mt_map_acc *a, const mt_detections *det, int n_images, const float *boxes,
+                               int n_boxes)
+{
+    MT_REQUIRE(a && n_images >= 0 && (n_images == 0 || det) && n_boxes >= 0 && (n_boxes == 0 || boxes),
+               "mt_map_acc_add_batch: bad arguments");
+    for (int i = 0; i < n_boxes; i++)
+        MT_REQUIRE(boxes[6 * i] >= 0 && boxes[6 * i] < n_images, "mt_map_acc_add_batch: box %d row %g outside [0, %d)",
+                   i, boxes[6 * i], n_images);
+    float *lab = mt_malloc((size_t)(n_boxes ? n_boxes : 1) * 5 * sizeof *lab);
+    if (!lab) return mt_last_status();
+    mt_status st = MT_OK;
+    for (int b = 0; b < n_images && st == MT_OK; b++) {
+        int m = 0;
+        for (int i = 0; i < n_boxes; i++) {
+            const float *r = boxes + 6 * i;
+            if ((int)r[0] != b) continue;
+            lab[5 * m] = r[5];
+            for (int k = 0; k < 4; k++) lab[5 * m + 1 + k] = r[1 + k];
+            m++;
+        }
+        st = mt_map_acc_add(a, det[b].det, det[b].n, lab, m);
+    }
+    free(lab);
+    return st;
+}
+
 /* np.interp(x, xp, fp, left, right) for increasing xp (duplicates allowed):
  * the segment j with xp[j] <= x < xp[j+1] (the last of equal xp), exact fp[j]
  * when x == xp[j], fp[last] at x == xp[last]. */
