@@ -301,8 +301,10 @@ TEST(detect_targets_from_dataset_boxes)
 
 TEST(detect_nms_matches_torchvision)
 {
-    const char *cases[4] = {"nms/case0", "nms/case1", "nms/case2", "nms/case3"};
-    for (int c = 0; c < 4; c++) {
+    /* random boxes with duplicates and tied scores at IoU 0.45 and 0.2; class-aware
+     * (offset 7680 per class); one box; IoU exactly at the threshold */
+    const char *cases[5] = {"nms/case0", "nms/case1", "nms/case2", "nms/case3", "nms/case4"};
+    for (int c = 0; c < 5; c++) {
         char key[64];
         snprintf(key, sizeof key, "%s/boxes", cases[c]);
         mt_tensor *b = fx_load(FX, key);
@@ -382,6 +384,17 @@ TEST(detect_decode_nms_matches_yolov5)
     if (!why[0] && mt_yolo_detect(&c.head, c.p, p, 1, sh) == MT_OK) {
         if (sh[0].n != out[0].n || fabs(sh[0].det[0].x0 - (out[0].det[0].x0 - 0.5f)) > 1e-4)
             snprintf(why, sizeof why, "medtrain frame shift");
+        mt_detections_free(sh, 2);
+    }
+    /* max_det keeps the first (most confident) detections of each image */
+    mt_nms_params p5 = p;
+    p5.max_det = 5;
+    if (!why[0] && mt_yolo_detect(&c.head, c.p, p5, 0, sh) == MT_OK) {
+        for (int b = 0; b < 2 && !why[0]; b++) {
+            int want = out[b].n < 5 ? out[b].n : 5;
+            if (sh[b].n != want || memcmp(sh[b].det, out[b].det, sizeof(mt_detection) * want))
+                snprintf(why, sizeof why, "max_det 5: image %d has %d detections", b, sh[b].n);
+        }
         mt_detections_free(sh, 2);
     }
     mt_detections_free(out, 2);

@@ -133,8 +133,8 @@ mt_status mt_yolo_decode(const mt_yolo_head *head, const mt_real *const *preds_h
 /* torchvision.ops.nms: boxes [n, 4] (x0, y0, x1, y1), scores [n]; visits boxes by
  * score descending (stable: equal scores keep index order, as torchvision's CPU
  * kernel) and suppresses every later box whose IoU with a kept box is
- * > iou_thres (IoU = inter / (area_i + area_j - inter), float arithmetic, widths
- * clamped at 0). keep: caller's int [n]; receives the kept indices in visiting
+ * > iou_thres (IoU = inter / (area_i + area_j - inter) in float arithmetic, widths
+ * clamped at 0, compared with the double threshold). keep: caller's int [n]; receives the kept indices in visiting
  * order, *n_keep their count. Errors: MT_ERR_INVALID, MT_ERR_NOMEM. */
 mt_status mt_nms(const float *boxes, const float *scores, int n, double iou_thres, int *keep, int *n_keep);
 

@@ -149,7 +149,6 @@ mt_status mt_nms(const float *boxes, const float *scores, int n, double iou_thre
         area[i] = (b[2] - b[0]) * (b[3] - b[1]);
     }
     qsort(o, (size_t)n, sizeof *o, cmp_score_desc);
-    const float thr = (float)iou_thres;
     int k = 0;
     for (int a = 0; a < n; a++) {
         const int i = o[a].i;
@@ -165,7 +164,7 @@ mt_status mt_nms(const float *boxes, const float *scores, int n, double iou_thre
             float w = fmaxf(0.0f, xx2 - xx1), h = fmaxf(0.0f, yy2 - yy1);
             float inter = w * h;
             float ovr = inter / (area[i] + area[j] - inter);
-            if (ovr > thr) sup[j] = 1;
+            if ((double)ovr > iou_thres) sup[j] = 1; /* float IoU against the double threshold, as torchvision */
         }
     }
     *n_keep = k;
