@@ -150,8 +150,9 @@ mt_tensor *mt_neg(mt_tensor *x);
 mt_tensor *mt_square(mt_tensor *x);
 /* y = a * x + b (scalar scale and shift) */
 mt_tensor *mt_scale(mt_tensor *x, double a, double b);
+mt_tensor *mt_atan(mt_tensor *x);          /* torch.atan, radians; d/dx = 1/(1+x^2) */
 extern const mt_op mt_op_relu, mt_op_leaky_relu, mt_op_sigmoid, mt_op_tanh, mt_op_silu,
-    mt_op_abs, mt_op_clamp, mt_op_exp, mt_op_log, mt_op_sqrt, mt_op_neg, mt_op_square, mt_op_scale;
+    mt_op_abs, mt_op_clamp, mt_op_exp, mt_op_log, mt_op_sqrt, mt_op_neg, mt_op_square, mt_op_scale, mt_op_atan;
 
 /* softmax / log_softmax along dimension `dim` (negative counts from the end). */
 mt_tensor *mt_softmax(mt_tensor *x, int dim);
@@ -216,6 +217,13 @@ extern const mt_op mt_op_reshape, mt_op_permute, mt_op_concat, mt_op_split, mt_o
 typedef enum mt_upsample_mode { MT_UPSAMPLE_NEAREST = 0, MT_UPSAMPLE_BILINEAR = 1 } mt_upsample_mode;
 mt_tensor *mt_upsample2d(mt_tensor *x, int out_h, int out_w, mt_upsample_mode mode, int align_corners);
 extern const mt_op mt_op_upsample2d;
+
+/* torch.index_select(x, 0, index): rows x[index[i]] of x [R, ...] (MT_REAL);
+ * index MT_I32 [n] on x's device, 0 <= index[i] < R -> [n, ...]. Backward:
+ * scatter-add (index_add_) into dx, repeated indices accumulate, rows added in
+ * index order on both devices (deterministic). No gradient to index. */
+mt_tensor *mt_index_select(mt_tensor *x, mt_tensor *index);
+extern const mt_op mt_op_index_select;
 
 /* --------------------------------------------------------------- losses -- */
 

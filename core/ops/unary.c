@@ -1,6 +1,6 @@
 /* core/ops/unary.c: elementwise activations and math functions (PyTorch
  * torch.nn.functional / torch equivalents): leaky_relu, sigmoid, tanh, silu,
- * abs, clamp, exp, log, sqrt, neg, square, scale. One descriptor per op; all
+ * abs, clamp, exp, log, sqrt, neg, square, scale, atan. One descriptor per op; all
  * share the kernels below, which switch on the op kind (stored into the
  * node's attributes by the shape rule, so the kind always matches the
  * descriptor). CUDA twin: unary.cu. relu is in relu.c (the exemplar).
@@ -9,7 +9,8 @@
  *   leaky_relu: 1 if x > 0 else slope        sigmoid: y (1 - y)
  *   tanh: 1 - y^2                            silu: s (1 + x (1 - s)), s = sigmoid(x)
  *   abs: sign(x) (0 at 0)                    clamp: 1 if min <= x <= max else 0
- *   exp: y      log: 1/x      sqrt: 1/(2y)   neg: -1     square: 2x     scale: a */
+ *   exp: y      log: 1/x      sqrt: 1/(2y)   neg: -1     square: 2x     scale: a
+ *   atan: 1/(1 + x^2) */
 #include "unary.h"
 
 #include <math.h>
@@ -27,6 +28,7 @@ static mt_unary_kind kind_of(const mt_op *op)
     if (op == &mt_op_sqrt) return MT_UNARY_SQRT;
     if (op == &mt_op_neg) return MT_UNARY_NEG;
     if (op == &mt_op_square) return MT_UNARY_SQUARE;
+    if (op == &mt_op_atan) return MT_UNARY_ATAN;
     return MT_UNARY_SCALE;
 }
 
@@ -75,6 +77,7 @@ static mt_status unary_forward_cpu(mt_node *n)
         case MT_UNARY_SQRT: r = sqrt(v); break;
         case MT_UNARY_NEG: r = -v; break;
         case MT_UNARY_SQUARE: r = v * v; break;
+        case MT_UNARY_ATAN: r = atan(v); break;
         default: r = p * v + q; break;
         }
         y[i] = r;
@@ -110,6 +113,7 @@ static mt_status unary_backward_cpu(mt_node *n)
         case MT_UNARY_SQRT: d = 1 / (2 * o); break;
         case MT_UNARY_NEG: d = -1; break;
         case MT_UNARY_SQUARE: d = 2 * v; break;
+        case MT_UNARY_ATAN: d = 1 / (1 + v * v); break;
         default: d = p; break;
         }
         dx[i] = dy[i] * d;
@@ -137,6 +141,7 @@ UNARY_OP(mt_op_sqrt, "sqrt")
 UNARY_OP(mt_op_neg, "neg")
 UNARY_OP(mt_op_square, "square")
 UNARY_OP(mt_op_scale, "scale")
+UNARY_OP(mt_op_atan, "atan")
 
 static mt_tensor *unary(const mt_op *op, mt_tensor *x, double a, double b)
 {
@@ -169,3 +174,5 @@ mt_tensor *mt_neg(mt_tensor *x) { return unary(&mt_op_neg, x, 0, 0); }
 mt_tensor *mt_square(mt_tensor *x) { return unary(&mt_op_square, x, 0, 0); }
 /* a * x + b with scalars a, b (torch: x * a + b). */
 mt_tensor *mt_scale(mt_tensor *x, double a, double b) { return unary(&mt_op_scale, x, a, b); }
+/* torch.atan: arctangent in radians, (-pi/2, pi/2); gradient 1 / (1 + x^2). */
+mt_tensor *mt_atan(mt_tensor *x) { return unary(&mt_op_atan, x, 0, 0); }

@@ -26,6 +26,7 @@ __global__ static void unary_forward_kernel(int k, float p, float q, const float
         case MT_UNARY_SQRT: r = sqrtf(v); break;
         case MT_UNARY_NEG: r = -v; break;
         case MT_UNARY_SQUARE: r = v * v; break;
+        case MT_UNARY_ATAN: r = atanf(v); break;
         default: r = p * v + q; break;
         }
         y[i] = r;
@@ -53,6 +54,7 @@ __global__ static void unary_backward_kernel(int k, float p, float q, const floa
         case MT_UNARY_SQRT: d = 1.f / (2.f * o); break;
         case MT_UNARY_NEG: d = -1.f; break;
         case MT_UNARY_SQUARE: d = 2.f * v; break;
+        case MT_UNARY_ATAN: d = 1.f / (1.f + v * v); break;
         default: d = p; break;
         }
         dx[i] = dy[i] * d;
