@@ -1,4 +1,4 @@
-/* configs/yaml_tree.c: libyaml event stream -> positioned tree; base:
+/* core/yaml_tree.c: libyaml event stream -> positioned tree; base:
  * composition, --set overrides, dump back to YAML (see yaml_tree.h). */
 #include "yaml_tree.h"
 
