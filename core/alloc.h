@@ -3,6 +3,7 @@
  * class) and reused, so after the first training step no op calls malloc or
  * cudaMalloc. Knows devices and bytes, nothing of tensors.
  */
+/* Layer (docs/design.md): above device.h, below tensor.h. */
 #ifndef MT_ALLOC_H
 #define MT_ALLOC_H
 

@@ -6,6 +6,8 @@
  * `loss` in reverse topological order and accumulates dL/dx into x->grad for
  * every leaf with requires_grad (and non-leaf tensors with retain_grad set).
  * Fan-out accumulates. Graphs are freed with the tensors that hold them.
+ *
+ * Layer (docs/design.md): the top of the tensor stack (includes op.h).
  */
 #ifndef MT_AUTOGRAD_H
 #define MT_AUTOGRAD_H

@@ -9,6 +9,9 @@
  *
  * Also here: the element type mt_real and device values (mt_device, "cpu",
  * "cuda:N"), which everything above needs and which need no tensor.
+ *
+ * Layer (docs/design.md): the bottom of the tensor stack, above error.h;
+ * includes nothing else of core.
  */
 #ifndef MT_DEVICE_H
 #define MT_DEVICE_H

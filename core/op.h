@@ -26,6 +26,8 @@
  *  - n->attr holds the op's parameters (its own struct, copied in by
  *    mt_op_apply); read it with MT_ATTR(n, type).
  *  - Return MT_OK or an error made with MT_ERR naming the problem.
+ *
+ * Layer (docs/design.md): above tensor.h, below autograd.h.
  */
 #ifndef MT_OP_H
 #define MT_OP_H

@@ -10,6 +10,9 @@
  * finite-difference gradient checks). MT_REAL is its dtype. The dtype field
  * is there for fp16/bf16 later; kernels today accept MT_REAL (and MT_I32 /
  * MT_U8 for index and mask tensors).
+ *
+ * Layer (docs/design.md): above alloc.h and device.h (which it includes, so
+ * a tensor user sees devices and the allocator too), below op.h.
  */
 #ifndef MT_TENSOR_H
 #define MT_TENSOR_H
