@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "../layers/checkpoint.h"
 #include "../layers/export.h"
 #include "../layers/weights.h"

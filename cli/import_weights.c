@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "../layers/checkpoint.h"
 #include "../layers/weights.h"
 #include "cli.h"

@@ -9,7 +9,7 @@
 #include <string.h>
 
 #include "../configs/config.h"
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "../data/dataset.h"
 #include "../layers/model.h"
 #include "cli.h"

@@ -12,7 +12,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#include "yaml_tree.h"
+#include "../core/yaml_tree.h"
 static mt_status check_values(const mt_experiment *exp, const mt_yaml_node *root, const char *path);
 
 typedef enum cfg_type {

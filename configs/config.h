@@ -23,7 +23,7 @@
 #include <stdint.h>
 
 #include "../core/error.h"
-#include "../layers/model.h"
+#include "../core/yaml_tree.h" /* mt_model_arg */
 
 #ifdef __cplusplus
 extern "C" {

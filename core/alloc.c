@@ -6,7 +6,14 @@
  * training step repeats the same sizes, so after the first step no op calls
  * malloc or cudaMalloc. When a raw allocation fails the cache is emptied and
  * the allocation retried once. Thread-safe (one mutex).
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh): above device,
+ * below tensor; knows devices and bytes, nothing of tensors.
+ *   calls: device (mt_backend_get/peek), error;
+ *   never: tensor, op, autograd.
  */
+#include "alloc.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 

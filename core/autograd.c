@@ -1,21 +1,16 @@
-/* core/autograd.c: the backward pass over the dynamic graph (autograd.h). */
+/* core/autograd.c: the backward pass over the dynamic graph (autograd.h).
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh): the top of the
+ * tensor stack.
+ *   calls: op (grad mode), tensor, device, error; the nodes' backward kernels
+ *   (pointers);
+ *   never: called by alloc, device, tensor or op. */
 #include "autograd.h"
 
 #include <stdlib.h>
 #include <string.h>
 
 #include "device.h"
-
-static _Thread_local int g_grad_disabled;
-
-int mt_set_grad_enabled(int enabled)
-{
-    int prev = !g_grad_disabled;
-    g_grad_disabled = !enabled;
-    return prev;
-}
-
-int mt_is_grad_enabled(void) { return !g_grad_disabled; }
 
 void mt_requires_grad(mt_tensor *t, int flag)
 {

@@ -6,6 +6,8 @@
  * `loss` in reverse topological order and accumulates dL/dx into x->grad for
  * every leaf with requires_grad (and non-leaf tensors with retain_grad set).
  * Fan-out accumulates. Graphs are freed with the tensors that hold them.
+ *
+ * Layer (docs/design.md): the top of the tensor stack (includes op.h).
  */
 #ifndef MT_AUTOGRAD_H
 #define MT_AUTOGRAD_H
@@ -16,10 +18,8 @@
 extern "C" {
 #endif
 
-/* Grad mode of this thread (torch.set_grad_enabled). Returns the previous value.
- * With grad mode off no graph is kept (inference, optimizer updates). */
-int mt_set_grad_enabled(int enabled);
-int mt_is_grad_enabled(void);
+/* Grad mode of this thread: mt_set_grad_enabled / mt_is_grad_enabled (op.h,
+ * implemented in op.c, whose mt_op_apply is what records nodes). */
 
 /* Back-propagates from `root`. `grad` is dL/droot (same shape), or NULL for a
  * scalar root (dL/droot = 1). With retain_graph = 0 the graph's saved tensors
@@ -35,9 +35,6 @@ mt_status mt_zero_grad(mt_tensor *t);
 
 /* Drops t->grad (sets it to NULL). */
 void mt_clear_grad(mt_tensor *t);
-
-/* Internal: releases a node reference (used by tensor.c). */
-void mt_node_release(mt_node *n);
 
 #ifdef __cplusplus
 }

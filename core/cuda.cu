@@ -1,7 +1,13 @@
 /* core/cuda.cu: the CUDA backend: device memory through the caching
  * allocator, copies, fill/axpy kernels, per-device stream + cuDNN + cuBLAS
  * handles and one shared workspace (cuda_common.h). Every CUDA, cuDNN and
- * cuBLAS status is checked and turned into an mt_status with file:line. */
+ * cuBLAS status is checked and turned into an mt_status with file:line.
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh): the GPU half of
+ * the device layer; device.c asks it for the backend (mt_cuda_backend).
+ *   calls: error;
+ *   never: device.c, alloc, tensor, op, autograd (it reads mt_node's fields
+ *   in mt_cuda_node_ctx, a type from op.h, but calls nothing there). */
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -217,8 +223,8 @@ static const mt_backend g_cuda_backend = {
     "cuda", NULL, cu_raw_alloc, cu_raw_free, cu_copy, cu_memset0, cu_fill, cu_axpy, cu_sync, cu_count,
 };
 
-extern "C" mt_status mt_cuda_backend_init(void)
+/* Called once by device.c (mt_backend_peek), which registers what it returns. */
+extern "C" const mt_backend *mt_cuda_backend(void)
 {
-    if (cu_count(NULL) > 0) mt_backend_register(MT_CUDA, &g_cuda_backend);
-    return MT_OK;
+    return cu_count(NULL) > 0 ? &g_cuda_backend : NULL;
 }

@@ -1,6 +1,12 @@
-/* core/device.c: backend registry and the CPU backend (see device.h). */
+/* core/device.c: backend registry, the CPU backend and device values (see device.h).
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh): the bottom of the
+ * tensor stack.
+ *   calls: error, the CUDA backend (cuda.cu: mt_cuda_backend);
+ *   never: alloc, tensor, op, autograd. */
 #include "device.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #ifdef _OPENMP
@@ -75,8 +81,8 @@ static const mt_backend *g_backends[MT_DEVICE_TYPES] = {&g_cpu_backend, NULL};
 void mt_backend_register(mt_device_type type, const mt_backend *b) { g_backends[type] = b; }
 
 #ifdef MT_WITH_CUDA
-/* core/cuda.cu: registers the CUDA backend (returns MT_OK even without a GPU). */
-mt_status mt_cuda_backend_init(void);
+/* core/cuda.cu: the CUDA backend, or NULL when no GPU is present. */
+const mt_backend *mt_cuda_backend(void);
 static int g_cuda_init_done;
 #endif
 
@@ -85,7 +91,8 @@ const mt_backend *mt_backend_peek(mt_device_type type)
 #ifdef MT_WITH_CUDA
     if (type == MT_CUDA && !g_cuda_init_done) {
         g_cuda_init_done = 1;
-        if (mt_cuda_backend_init() != MT_OK) mt_error_clear();
+        const mt_backend *cuda = mt_cuda_backend();
+        if (cuda) mt_backend_register(MT_CUDA, cuda);
     }
 #endif
     if ((int)type < 0 || type >= MT_DEVICE_TYPES) return NULL;
@@ -140,4 +147,46 @@ int mt_get_num_threads(void)
 #else
     return 1;
 #endif
+}
+
+mt_device mt_cpu(void)
+{
+    mt_device d = {MT_CPU, 0};
+    return d;
+}
+
+mt_device mt_cuda(int index)
+{
+    mt_device d = {MT_CUDA, index};
+    return d;
+}
+
+int mt_device_eq(mt_device a, mt_device b) { return a.type == b.type && a.index == b.index; }
+
+mt_status mt_device_parse(const char *s, mt_device *out)
+{
+    if (!strcmp(s, "cpu")) {
+        *out = mt_cpu();
+        return MT_OK;
+    }
+    if (!strcmp(s, "cuda")) {
+        *out = mt_cuda(0);
+        return MT_OK;
+    }
+    if (!strncmp(s, "cuda:", 5)) {
+        char *end = NULL;
+        long i = strtol(s + 5, &end, 10);
+        if (end != s + 5 && *end == '\0' && i >= 0 && i < 1024) {
+            *out = mt_cuda((int)i);
+            return MT_OK;
+        }
+    }
+    return MT_ERR(MT_ERR_INVALID, "unknown device '%s': use cpu, cuda or cuda:N", s);
+}
+
+const char *mt_device_str(mt_device d, char *buf, size_t len)
+{
+    if (d.type == MT_CPU) snprintf(buf, len, "cpu");
+    else snprintf(buf, len, "cuda:%d", d.index);
+    return buf;
 }

@@ -3,18 +3,51 @@
  * descriptor (op.h). The CPU backend is always present; the CUDA backend is
  * registered when medtrain is built with nvcc/cuDNN (-DMT_WITH_CUDA).
  *
- * All memory goes through a caching allocator (core/alloc.c) on top of the
+ * All memory goes through a caching allocator (alloc.h) on top of the
  * backend's raw alloc/free, so a training step does not call malloc or
  * cudaMalloc per op.
+ *
+ * Also here: the element type mt_real and device values (mt_device, "cpu",
+ * "cuda:N"), which everything above needs and which need no tensor.
+ *
+ * Layer (docs/design.md): the bottom of the tensor stack, above error.h;
+ * includes nothing else of core.
  */
 #ifndef MT_DEVICE_H
 #define MT_DEVICE_H
 
-#include "tensor.h"
+#include <stddef.h>
+
+#include "error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
+
+/* `mt_real` is the floating type of this build: float normally, double when
+ * compiled with -DMT_REAL_DOUBLE (the float64 build used by the
+ * finite-difference gradient checks); its dtype is MT_REAL (tensor.h). */
+#ifdef MT_REAL_DOUBLE
+typedef double mt_real;
+#else
+typedef float mt_real;
+#endif
+
+typedef enum mt_device_type { MT_CPU = 0, MT_CUDA = 1, MT_DEVICE_TYPES = 2 } mt_device_type;
+
+typedef struct mt_device {
+    mt_device_type type;
+    int index; /* cuda:N; 0 for the CPU */
+} mt_device;
+
+/* Devices */
+mt_device mt_cpu(void);
+mt_device mt_cuda(int index);
+int mt_device_eq(mt_device a, mt_device b);
+/* Parses "cpu", "cuda", "cuda:N". MT_ERR_INVALID on anything else. */
+mt_status mt_device_parse(const char *s, mt_device *out);
+/* "cpu" or "cuda:N" */
+const char *mt_device_str(mt_device d, char *buf, size_t len);
 
 typedef enum mt_copy_kind { MT_H2D, MT_D2H, MT_D2D, MT_H2H } mt_copy_kind;
 
@@ -49,15 +82,6 @@ void mt_backend_register(mt_device_type type, const mt_backend *b);
 int mt_device_available(mt_device d);
 /* The default training device: cuda:0 when available, else cpu. */
 mt_device mt_default_device(void);
-
-/* Caching allocator (core/alloc.c). Blocks are kept per (device, size class)
- * and reused; mt_alloc_empty_cache returns them to the backend. */
-mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr);
-void mt_free(mt_device dev, void *ptr, size_t bytes);
-void mt_alloc_empty_cache(void);
-/* Bytes currently handed out / held in the cache, for a device type. */
-size_t mt_alloc_in_use(mt_device_type type);
-size_t mt_alloc_cached(mt_device_type type);
 
 /* Threads used by CPU kernels (OpenMP); 0 = library default. */
 void mt_set_num_threads(int n);

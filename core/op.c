@@ -1,11 +1,26 @@
-/* core/op.c: runs an op from its descriptor and records autograd nodes (op.h). */
+/* core/op.c: runs an op from its descriptor and records autograd nodes (op.h):
+ * the node lifetime (mt_node_release) and the thread's grad mode live here.
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh): above tensor.
+ *   calls: tensor, device, error; the op descriptors' kernels (pointers);
+ *   never: autograd (it sits above: it calls the grad mode here and reads nodes). */
 #include "op.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
 #include "device.h"
+
+static _Thread_local int g_grad_disabled;
+
+int mt_set_grad_enabled(int enabled)
+{
+    int prev = !g_grad_disabled;
+    g_grad_disabled = !enabled;
+    return prev;
+}
+
+int mt_is_grad_enabled(void) { return !g_grad_disabled; }
 
 static void node_free(mt_node *n)
 {
@@ -107,6 +122,7 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
         return s;
     }
     if (needs_grad && !meta && mt_is_grad_enabled() && op->backward[MT_CPU]) {
+        mt_tensor_set_grad_fn_release(mt_node_release);
         n->refcount = n_out;
         for (int i = 0; i < n_out; i++) {
             out[i]->requires_grad = 1;

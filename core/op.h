@@ -26,6 +26,8 @@
  *  - n->attr holds the op's parameters (its own struct, copied in by
  *    mt_op_apply); read it with MT_ATTR(n, type).
  *  - Return MT_OK or an error made with MT_ERR naming the problem.
+ *
+ * Layer (docs/design.md): above tensor.h, below autograd.h.
  */
 #ifndef MT_OP_H
 #define MT_OP_H
@@ -100,6 +102,18 @@ typedef struct mt_op {
  * how model graphs get their shapes: one shape system, the ops' own). */
 mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in,
                       const void *attr, size_t attr_bytes, int n_out, mt_tensor **out);
+
+/* Grad mode of this thread (torch.set_grad_enabled): whether mt_op_apply
+ * records nodes. Returns the previous value. With grad mode off no graph is
+ * kept (inference, optimizer updates). Declared here because mt_op_apply is
+ * the one reader; autograd.h (which includes this header) is where users
+ * find it. */
+int mt_set_grad_enabled(int enabled);
+int mt_is_grad_enabled(void);
+
+/* Internal: releases a node reference (a tensor's grad_fn; tensor.c calls it
+ * through mt_tensor_set_grad_fn_release). */
+void mt_node_release(mt_node *n);
 
 /* Single-output convenience wrapper: returns the output, or NULL on error.
  * Inputs that are NULL propagate a pending error (sticky errors). The `n_required`

@@ -1,11 +1,16 @@
-/* core/tensor.c: tensor and storage lifetime, shapes, copies (see tensor.h). */
+/* core/tensor.c: tensor and storage lifetime, shapes, copies (see tensor.h).
+ *
+ * Layer (docs/design.md, checked by tests/check_layers.sh):
+ *   calls: alloc (mt_alloc/mt_free), device (backends, device values), error;
+ *   never: op, autograd (a tensor's grad_fn node is released through the hook
+ *   op.c installs, mt_tensor_set_grad_fn_release). */
 #include "tensor.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#include "autograd.h"
+#include "alloc.h"
 #include "device.h"
 
 size_t mt_dtype_size(mt_dtype dt)
@@ -160,11 +165,22 @@ mt_tensor *mt_tensor_retain(mt_tensor *t)
     return t;
 }
 
+/* Set by op.c (mt_node_release) before the first grad_fn is recorded. */
+static void (*g_grad_fn_release)(struct mt_node *n);
+
+void mt_tensor_set_grad_fn_release(void (*release)(struct mt_node *n))
+{
+    __atomic_store_n(&g_grad_fn_release, release, __ATOMIC_RELEASE);
+}
+
 void mt_tensor_release(mt_tensor *t)
 {
     if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mt_tensor_release(t->grad);
-    if (t->grad_fn) mt_node_release(t->grad_fn);
+    if (t->grad_fn) {
+        void (*release)(struct mt_node *) = __atomic_load_n(&g_grad_fn_release, __ATOMIC_ACQUIRE);
+        if (release) release(t->grad_fn);
+    }
     storage_release(t->storage);
     free(t->name);
     free(t);
@@ -270,46 +286,4 @@ mt_status mt_tensor_fill(mt_tensor *t, double v)
     const mt_backend *b = mt_backend_get(t->storage->device.type);
     if (!b) return mt_last_status();
     return b->fill(b->ctx, t->storage->device.index, (mt_real *)mt_data(t), mt_numel(t), (mt_real)v);
-}
-
-mt_device mt_cpu(void)
-{
-    mt_device d = {MT_CPU, 0};
-    return d;
-}
-
-mt_device mt_cuda(int index)
-{
-    mt_device d = {MT_CUDA, index};
-    return d;
-}
-
-int mt_device_eq(mt_device a, mt_device b) { return a.type == b.type && a.index == b.index; }
-
-mt_status mt_device_parse(const char *s, mt_device *out)
-{
-    if (!strcmp(s, "cpu")) {
-        *out = mt_cpu();
-        return MT_OK;
-    }
-    if (!strcmp(s, "cuda")) {
-        *out = mt_cuda(0);
-        return MT_OK;
-    }
-    if (!strncmp(s, "cuda:", 5)) {
-        char *end = NULL;
-        long i = strtol(s + 5, &end, 10);
-        if (end != s + 5 && *end == '\0' && i >= 0 && i < 1024) {
-            *out = mt_cuda((int)i);
-            return MT_OK;
-        }
-    }
-    return MT_ERR(MT_ERR_INVALID, "unknown device '%s': use cpu, cuda or cuda:N", s);
-}
-
-const char *mt_device_str(mt_device d, char *buf, size_t len)
-{
-    if (d.type == MT_CPU) snprintf(buf, len, "cpu");
-    else snprintf(buf, len, "cuda:%d", d.index);
-    return buf;
 }

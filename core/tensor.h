@@ -10,6 +10,9 @@
  * finite-difference gradient checks). MT_REAL is its dtype. The dtype field
  * is there for fp16/bf16 later; kernels today accept MT_REAL (and MT_I32 /
  * MT_U8 for index and mask tensors).
+ *
+ * Layer (docs/design.md): above alloc.h and device.h (which it includes, so
+ * a tensor user sees devices and the allocator too), below op.h.
  */
 #ifndef MT_TENSOR_H
 #define MT_TENSOR_H
@@ -17,30 +20,24 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "alloc.h"
+#include "device.h"
 #include "error.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
+/* MT_REAL: the dtype of mt_real (device.h) in this build. */
 #ifdef MT_REAL_DOUBLE
-typedef double mt_real;
 #define MT_REAL MT_F64
 #else
-typedef float mt_real;
 #define MT_REAL MT_F32
 #endif
 
 #define MT_MAX_DIMS 8
 
 typedef enum mt_dtype { MT_F32 = 0, MT_F64, MT_F16, MT_BF16, MT_I32, MT_U8, MT_DTYPE_COUNT } mt_dtype;
-
-typedef enum mt_device_type { MT_CPU = 0, MT_CUDA = 1, MT_DEVICE_TYPES = 2 } mt_device_type;
-
-typedef struct mt_device {
-    mt_device_type type;
-    int index; /* cuda:N; 0 for the CPU */
-} mt_device;
 
 /* A reference-counted buffer on one device (allocated through the device's
  * caching allocator, see device.h). */
@@ -98,6 +95,10 @@ mt_tensor *mt_tensor_new4(mt_dtype dt, mt_device dev, int n, int c, int h, int w
  * passes of one model reading its parameters). release(NULL) is a no-op. */
 mt_tensor *mt_tensor_retain(mt_tensor *t);
 void mt_tensor_release(mt_tensor *t);
+/* Internal: how mt_tensor_release drops the tensor's grad_fn node. tensor.c
+ * knows nothing of nodes; op.c (which creates them and is the only place that
+ * sets grad_fn) installs mt_node_release here before it records a node. */
+void mt_tensor_set_grad_fn_release(void (*release)(struct mt_node *n));
 
 /* A new tensor object sharing t's storage and shape, with no autograd history
  * (torch.Tensor.detach). requires_grad = 0. */
@@ -124,15 +125,6 @@ mt_status mt_tensor_from_host_into(mt_tensor *t, const void *host, size_t bytes)
 mt_tensor *mt_tensor_to(const mt_tensor *t, mt_device dev);
 /* Fill all elements (MT_REAL tensors) with v. */
 mt_status mt_tensor_fill(mt_tensor *t, double v);
-
-/* Devices */
-mt_device mt_cpu(void);
-mt_device mt_cuda(int index);
-int mt_device_eq(mt_device a, mt_device b);
-/* Parses "cpu", "cuda", "cuda:N". MT_ERR_INVALID on anything else. */
-mt_status mt_device_parse(const char *s, mt_device *out);
-/* "cpu" or "cuda:N" */
-const char *mt_device_str(mt_device d, char *buf, size_t len);
 
 #ifdef __cplusplus
 }

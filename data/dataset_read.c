@@ -100,7 +100,9 @@ fail:
     return st;
 }
 
-static mt_status dataset_load(mt_dataset *d)
+/* Opens the file and /images (required, [N,C,H,W]), /masks and /points
+ * (optional, matching N/H/W): the sample count and geometry. */
+static mt_status load_geometry(mt_dataset *d)
 {
     mt_status st = MT_OK;
     const char *path_ = d->path;
@@ -127,57 +129,74 @@ static mt_status dataset_load(mt_dataset *d)
             return MT_ERR(MT_ERR_FORMAT, "%s: /points must be [N,P,2]", d->path);
         d->spec.n_points = (int)pd[1];
     }
+    return MT_OK;
+fail:
+    return st;
+}
+
+/* /labels [N] into d->labels (-1 each when absent). */
+static mt_status load_labels(mt_dataset *d)
+{
     int n = d->n;
-    d->labels = mt_malloc(sizeof(int) * (size_t)n + 4);
-    d->split = mt_malloc((size_t)n + 4);
-    d->box_start = mt_calloc((size_t)n + 1, sizeof(int));
-    if (!d->labels || !d->split || !d->box_start) return MT_ERR_NOMEM;
     hid_t dl = open_opt(d->file, "labels");
-    if (dl >= 0) {
-        hsize_t ld[1];
-        st = dims_of(dl, ld, 1) == 1 && ld[0] == (hsize_t)n
-                 ? read_full(dl, H5T_NATIVE_INT, d->labels, path_)
-                 : MT_ERR(MT_ERR_FORMAT, "%s: /labels must be [N] = [%d]", d->path, n);
-        H5Dclose(dl);
-        MT_TRY(st);
-    } else {
+    if (dl < 0) {
         for (int i = 0; i < n; i++) d->labels[i] = -1;
+        return MT_OK;
     }
+    hsize_t ld[1];
+    mt_status st = dims_of(dl, ld, 1) == 1 && ld[0] == (hsize_t)n
+                       ? read_full(dl, H5T_NATIVE_INT, d->labels, d->path)
+                       : MT_ERR(MT_ERR_FORMAT, "%s: /labels must be [N] = [%d]", d->path, n);
+    H5Dclose(dl);
+    return st;
+}
+
+/* The nb rows [sample, ...] of raw into d->boxes sorted by sample index
+ * (counting sort, stable), with d->box_start[s] .. [s + 1] the rows of sample s. */
+static mt_status sort_boxes(mt_dataset *d, const float *raw, hsize_t nb)
+{
+    int n = d->n;
+    for (hsize_t b = 0; b < nb; b++) {
+        int s = (int)raw[b * 6];
+        if (s < 0 || s >= n || (float)s != raw[b * 6])
+            return MT_ERR(MT_ERR_FORMAT, "%s: /boxes row %llu has sample index %g outside [0,%d)", d->path,
+                          (unsigned long long)b, raw[b * 6], n);
+        d->box_start[s + 1]++;
+    }
+    for (int i = 0; i < n; i++) d->box_start[i + 1] += d->box_start[i];
+    int *fillp = mt_calloc((size_t)n + 1, sizeof(int));
+    if (!fillp) return MT_ERR_NOMEM;
+    for (hsize_t b = 0; b < nb; b++) {
+        int s = (int)raw[b * 6];
+        memcpy(d->boxes + 6 * (size_t)(d->box_start[s] + fillp[s]++), raw + 6 * b, 6 * sizeof(float));
+    }
+    free(fillp);
+    return MT_OK;
+}
+
+/* /boxes [B,6] (optional) into d->boxes / d->box_start. */
+static mt_status load_boxes(mt_dataset *d)
+{
     hid_t dbx = open_opt(d->file, "boxes");
-    if (dbx >= 0) {
-        hsize_t bd[2] = {0, 0};
-        int r = dims_of(dbx, bd, 2);
-        if (r != 2 || bd[1] != 6) {
-            H5Dclose(dbx);
-            return MT_ERR(MT_ERR_FORMAT, "%s: /boxes must be [B,6]", d->path);
-        }
-        float *raw = mt_malloc(sizeof(float) * 6 * (size_t)bd[0] + 4);
-        d->boxes = mt_malloc(sizeof(float) * 6 * (size_t)bd[0] + 4);
-        st = raw && d->boxes ? (bd[0] ? read_full(dbx, H5T_NATIVE_FLOAT, raw, path_) : MT_OK) : MT_ERR_NOMEM;
+    if (dbx < 0) return MT_OK;
+    hsize_t bd[2] = {0, 0};
+    int r = dims_of(dbx, bd, 2);
+    if (r != 2 || bd[1] != 6) {
         H5Dclose(dbx);
-        if (st == MT_OK) { /* counting sort by sample index (stable) */
-            for (hsize_t b = 0; b < bd[0]; b++) {
-                int s = (int)raw[b * 6];
-                if (s < 0 || s >= n || (float)s != raw[b * 6]) {
-                    st = MT_ERR(MT_ERR_FORMAT, "%s: /boxes row %llu has sample index %g outside [0,%d)", d->path,
-                                (unsigned long long)b, raw[b * 6], n);
-                    break;
-                }
-                d->box_start[s + 1]++;
-            }
-            for (int i = 0; i < n && st == MT_OK; i++) d->box_start[i + 1] += d->box_start[i];
-            int *fillp = st == MT_OK ? mt_calloc((size_t)n + 1, sizeof(int)) : NULL;
-            if (st == MT_OK && !fillp) st = MT_ERR_NOMEM;
-            for (hsize_t b = 0; st == MT_OK && b < bd[0]; b++) {
-                int s = (int)raw[b * 6];
-                memcpy(d->boxes + 6 * (size_t)(d->box_start[s] + fillp[s]++), raw + 6 * b, 6 * sizeof(float));
-            }
-            free(fillp);
-        }
-        free(raw);
-        MT_TRY(st);
+        return MT_ERR(MT_ERR_FORMAT, "%s: /boxes must be [B,6]", d->path);
     }
-    MT_TRY(read_split(d, path_));
+    float *raw = mt_malloc(sizeof(float) * 6 * (size_t)bd[0] + 4);
+    d->boxes = mt_malloc(sizeof(float) * 6 * (size_t)bd[0] + 4);
+    mt_status st = raw && d->boxes ? (bd[0] ? read_full(dbx, H5T_NATIVE_FLOAT, raw, d->path) : MT_OK) : MT_ERR_NOMEM;
+    H5Dclose(dbx);
+    if (st == MT_OK) st = sort_boxes(d, raw, bd[0]);
+    free(raw);
+    return st;
+}
+
+/* Handles of the per-sample /meta datasets (each -1 when absent). */
+static void open_meta(mt_dataset *d)
+{
     d->m_source = open_opt(d->file, "meta/source");
     d->m_patient = open_opt(d->file, "meta/patient_id");
     d->m_sex = open_opt(d->file, "meta/sex");
@@ -188,18 +207,35 @@ static mt_status dataset_load(mt_dataset *d)
     d->m_slice = open_opt(d->file, "meta/slice_position");
     d->m_origin = open_opt(d->file, "meta/origin");
     d->m_direction = open_opt(d->file, "meta/direction");
+}
+
+/* Refuses a file whose format_version is newer than this reader. */
+static mt_status check_format_version(const mt_dataset *d)
+{
     hid_t a = H5Aexists(d->file, "format_version") > 0 ? H5Aopen(d->file, "format_version", H5P_DEFAULT) : -1;
-    if (a >= 0) {
-        int v = 0;
-        herr_t e = H5Aread(a, H5T_NATIVE_INT, &v);
-        H5Aclose(a);
-        if (e >= 0 && v > MT_DATASET_FORMAT_VERSION)
-            return MT_ERR(MT_ERR_FORMAT, "%s: format_version %d is newer than this medtrain supports (%d)", d->path,
-                          v, MT_DATASET_FORMAT_VERSION);
-    }
+    if (a < 0) return MT_OK;
+    int v = 0;
+    herr_t e = H5Aread(a, H5T_NATIVE_INT, &v);
+    H5Aclose(a);
+    if (e >= 0 && v > MT_DATASET_FORMAT_VERSION)
+        return MT_ERR(MT_ERR_FORMAT, "%s: format_version %d is newer than this medtrain supports (%d)", d->path, v,
+                      MT_DATASET_FORMAT_VERSION);
     return MT_OK;
-fail:
-    return st;
+}
+
+static mt_status dataset_load(mt_dataset *d)
+{
+    MT_TRY(load_geometry(d));
+    int n = d->n;
+    d->labels = mt_malloc(sizeof(int) * (size_t)n + 4);
+    d->split = mt_malloc((size_t)n + 4);
+    d->box_start = mt_calloc((size_t)n + 1, sizeof(int));
+    if (!d->labels || !d->split || !d->box_start) return MT_ERR_NOMEM;
+    MT_TRY(load_labels(d));
+    MT_TRY(load_boxes(d));
+    MT_TRY(read_split(d, d->path));
+    open_meta(d);
+    return check_format_version(d);
 }
 
 mt_status mt_dataset_open(const char *path, mt_dataset **out)

@@ -288,6 +288,7 @@ static mt_status list_group(hid_t f, const char *group, name_list *out, const ch
     memset(out, 0, sizeof *out);
     if (H5Literate(f, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_name, out) < 0) {
         free_names(out);
+        memset(out, 0, sizeof *out); /* callers free_names it again */
         return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot list %s", path, group);
     }
     return MT_OK;
@@ -396,38 +397,35 @@ static mt_status read_config(hid_t f, char **out, const char *path)
     return MT_OK;
 }
 
-static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info,
-                               const char *path)
+/* /state_dict pass 1: every model entry present with the same shape. */
+static mt_status check_state_shapes(hid_t g, mt_model *m, const char *path)
 {
-    int64_t version = 0;
-    MT_TRY(read_attr(f, "format_version", H5T_NATIVE_INT64, &version, 1, path));
-    if (version < 1 || version > MT_CHECKPOINT_FORMAT_VERSION)
-        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads 1 to %d (a newer medtrain "
-                      "wrote it?)", path, (long long)version, MT_CHECKPOINT_FORMAT_VERSION);
-    int need_crc = version >= 2; /* format_version 1 files carry no checksums */
-    hid_t g = H5Gopen2(f, "state_dict", H5P_DEFAULT);
-    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /state_dict group", path);
-    mt_status st = MT_OK;
-    /* pass 1: every model entry present with the same shape, nothing extra */
     int n = mt_model_state_count(m);
-    for (int i = 0; i < n && st == MT_OK; i++) {
+    for (int i = 0; i < n; i++) {
         const char *name = mt_model_state_name(m, i);
         mt_tensor *t = mt_model_state_tensor(m, i);
         int nd, shape[MT_MAX_DIMS];
         dataset_shape(g, name, &nd, shape);
         char a[96], b[96];
-        if (nd < 0) {
-            st = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' is missing (was it saved from a different "
-                        "model graph or params?)", path, name);
-        } else if (nd != t->ndim || memcmp(shape, t->shape, sizeof *shape * (size_t)nd)) {
+        if (nd < 0)
+            return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' is missing (was it saved from a "
+                          "different model graph or params?)", path, name);
+        if (nd != t->ndim || memcmp(shape, t->shape, sizeof *shape * (size_t)nd)) {
             shape_text(nd, shape, a, sizeof a);
             shape_text(t->ndim, t->shape, b, sizeof b);
-            st = MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' has shape %s in the file but the model "
-                        "expects %s", path, name, a, b);
+            return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': state_dict entry '%s' has shape %s in the file but the "
+                          "model expects %s", path, name, a, b);
         }
     }
+    return MT_OK;
+}
+
+/* /state_dict: nothing the model does not have. */
+static mt_status check_state_extra(hid_t g, mt_model *m, const char *path)
+{
+    int n = mt_model_state_count(m);
     name_list names = {0};
-    if (st == MT_OK) st = list_group(g, "/state_dict", &names, path);
+    mt_status st = list_group(g, "/state_dict", &names, path);
     for (int j = 0; st == MT_OK && j < names.n; j++) {
         int known = 0;
         for (int i = 0; i < n && !known; i++) known = !strcmp(names.v[j], mt_model_state_name(m, i));
@@ -436,45 +434,68 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
                         names.v[j]);
     }
     free_names(&names);
-    /* pass 2: copy */
-    for (int i = 0; i < n && st == MT_OK; i++) st = read_into(g, "/state_dict", mt_model_state_name(m, i), mt_model_state_tensor(m, i), need_crc, path);
-    H5Gclose(g);
-    if (st != MT_OK) return st;
+    return st;
+}
 
-    if (o) {
-        g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
-        if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /optimizer group (saved without an optimizer)", path);
-        int64_t steps = 0;
-        st = read_attr(g, "steps", H5T_NATIVE_INT64, &steps, 1, path);
-        if (st == MT_OK) st = list_group(g, "/optimizer", &names, path);
-        mt_tensor **ts = st == MT_OK ? mt_calloc((size_t)names.n + 1, sizeof *ts) : NULL;
-        if (st == MT_OK && !ts) st = MT_ERR_NOMEM;
-        for (int j = 0; st == MT_OK && j < names.n; j++) {
-            int nd, shape[MT_MAX_DIMS];
-            dataset_shape(g, names.v[j], &nd, shape);
-            ts[j] = nd < 0 ? NULL : mt_tensor_new(MT_REAL, mt_cpu(), nd, shape);
-            if (!ts[j]) st = nd < 0 ? MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': optimizer entry '%s' unreadable", path, names.v[j])
-                                    : mt_last_status();
-            if (st == MT_OK) st = read_into(g, "/optimizer", names.v[j], ts[j], need_crc, path);
-        }
-        if (st == MT_OK) st = mt_optim_state_load(o, names.n, (const char *const *)names.v, ts, (long)steps);
-        for (int j = 0; ts && j < names.n; j++) mt_tensor_release(ts[j]);
-        free(ts);
-        free_names(&names);
-        H5Gclose(g);
-        if (st != MT_OK) return st;
+/* /state_dict into the model: checked whole (shapes, no extra entries) before any copy. */
+static mt_status load_state_dict(hid_t f, mt_model *m, int need_crc, const char *path)
+{
+    hid_t g = H5Gopen2(f, "state_dict", H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /state_dict group", path);
+    mt_status st = check_state_shapes(g, m, path);
+    if (st == MT_OK) st = check_state_extra(g, m, path);
+    int n = mt_model_state_count(m);
+    for (int i = 0; i < n && st == MT_OK; i++)
+        st = read_into(g, "/state_dict", mt_model_state_name(m, i), mt_model_state_tensor(m, i), need_crc, path);
+    H5Gclose(g);
+    return st;
+}
+
+/* /optimizer (its steps attribute and every state tensor) into o. */
+static mt_status load_optimizer(hid_t f, mt_optim *o, int need_crc, const char *path)
+{
+    hid_t g = H5Gopen2(f, "optimizer", H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /optimizer group (saved without an optimizer)", path);
+    name_list names = {0};
+    int64_t steps = 0;
+    mt_status st = read_attr(g, "steps", H5T_NATIVE_INT64, &steps, 1, path);
+    if (st == MT_OK) st = list_group(g, "/optimizer", &names, path);
+    mt_tensor **ts = st == MT_OK ? mt_calloc((size_t)names.n + 1, sizeof *ts) : NULL;
+    if (st == MT_OK && !ts) st = MT_ERR_NOMEM;
+    for (int j = 0; st == MT_OK && j < names.n; j++) {
+        int nd, shape[MT_MAX_DIMS];
+        dataset_shape(g, names.v[j], &nd, shape);
+        ts[j] = nd < 0 ? NULL : mt_tensor_new(MT_REAL, mt_cpu(), nd, shape);
+        if (!ts[j]) st = nd < 0 ? MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': optimizer entry '%s' unreadable", path, names.v[j])
+                                : mt_last_status();
+        if (st == MT_OK) st = read_into(g, "/optimizer", names.v[j], ts[j], need_crc, path);
     }
-    if (s) {
-        g = H5Gopen2(f, "scheduler", H5P_DEFAULT);
-        if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /scheduler group (saved without a schedule)", path);
-        double state[8];
-        hid_t a = H5Aopen(g, "state", H5P_DEFAULT);
-        herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, state);
-        if (a >= 0) H5Aclose(a);
-        H5Gclose(g);
-        if (e < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read the scheduler state", path);
-        MT_TRY(mt_sched_set_state(s, state));
-    }
+    if (st == MT_OK) st = mt_optim_state_load(o, names.n, (const char *const *)names.v, ts, (long)steps);
+    for (int j = 0; ts && j < names.n; j++) mt_tensor_release(ts[j]);
+    free(ts);
+    free_names(&names);
+    H5Gclose(g);
+    return st;
+}
+
+/* /scheduler's state attribute into s. */
+static mt_status load_scheduler(hid_t f, mt_sched *s, const char *path)
+{
+    hid_t g = H5Gopen2(f, "scheduler", H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /scheduler group (saved without a schedule)", path);
+    double state[8];
+    hid_t a = H5Aopen(g, "state", H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Aread(a, H5T_NATIVE_DOUBLE, state);
+    if (a >= 0) H5Aclose(a);
+    H5Gclose(g);
+    if (e < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': cannot read the scheduler state", path);
+    return mt_sched_set_state(s, state);
+}
+
+/* The file's progress attributes (step, epoch, data position, RNG state, best
+ * metric): the model's RNG is restored, the rest goes into info (if given). */
+static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, const char *path)
+{
     int64_t step = 0, epoch = 0, de = 0, db = 0, bad = 0;
     uint64_t seed = 0, rs = 0, ro = 0;
     double best = 0;
@@ -502,6 +523,21 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
         MT_TRY(read_config(f, &info->config_yaml, path));
     }
     return MT_OK;
+}
+
+static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info,
+                               const char *path)
+{
+    int64_t version = 0;
+    MT_TRY(read_attr(f, "format_version", H5T_NATIVE_INT64, &version, 1, path));
+    if (version < 1 || version > MT_CHECKPOINT_FORMAT_VERSION)
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads 1 to %d (a newer medtrain "
+                      "wrote it?)", path, (long long)version, MT_CHECKPOINT_FORMAT_VERSION);
+    int need_crc = version >= 2; /* format_version 1 files carry no checksums */
+    MT_TRY(load_state_dict(f, m, need_crc, path));
+    if (o) MT_TRY(load_optimizer(f, o, need_crc, path));
+    if (s) MT_TRY(load_scheduler(f, s, path));
+    return load_progress(f, m, info, path);
 }
 
 static mt_status open_checkpoint(const char *path, hid_t *f)

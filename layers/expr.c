@@ -1,7 +1,7 @@
 /* layers/expr.c: recursive-descent evaluator for graph-file expressions (expr.h). */
 #include "expr.h"
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 
 #include <ctype.h>
 #include <math.h>

@@ -16,7 +16,7 @@
 #ifndef MT_LAYER_H
 #define MT_LAYER_H
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "../core/ops.h"
 #include "../core/rng.h"
 #include "model.h"

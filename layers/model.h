@@ -17,18 +17,13 @@
 
 #include "../core/rng.h"
 #include "../core/tensor.h"
+#include "../core/yaml_tree.h" /* mt_model_arg */
 
 #ifdef __cplusplus
 extern "C" {
 #endif
 
 typedef struct mt_model mt_model;
-
-/* Values that override the graph file's `params:` (e.g. base: 16, in_channels: 1). */
-typedef struct mt_model_arg {
-    const char *key;
-    const char *value;
-} mt_model_arg;
 
 /* Builds a model from a YAML graph file on `dev` and initialises its weights
  * (each layer's `init:`, default PyTorch's). Errors name file:line:column. */

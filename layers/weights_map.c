@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "weights_internal.h"
 
 /* Keras variable -> state_dict suffix, the built-in defaults */

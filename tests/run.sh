@@ -3,6 +3,9 @@
 # the last line: "N passed, N failed, N skipped". Exit status 1 if any failed.
 set -u
 P=0 F=0 S=0 rc=0
+# the include/call layering (docs/design.md): about two seconds, counted as one test
+echo "== tests/check_layers.sh"
+if bash "$(dirname "$0")/check_layers.sh"; then P=$((P + 1)); else F=$((F + 1)); rc=1; fi
 for bin in "$@"; do
   echo "== $bin"
   out=$("$bin" 2>&1); r=$?

@@ -1,4 +1,4 @@
-/* tests/test_config.c: YAML trees with positions (configs/yaml_tree.h) and the
+/* tests/test_config.c: YAML trees with positions (core/yaml_tree.h) and the
  * experiment schema (configs/config.h): values and defaults, base: deep
  * merge, --set overrides, errors with file:line:column and "did you mean",
  * the resolved config reloading to the same experiment, and docs/config.md
@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 
 #include "../configs/config.h"
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "test.h"
 
 /* files go to <tmpdir>/test_config/ so names cannot collide with other test files */

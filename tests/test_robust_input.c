@@ -10,7 +10,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "../configs/yaml_tree.h"
+#include "../core/yaml_tree.h"
 #include "../data/dicom.h"
 #include "../data/import.h"
 #include "../data/sample.h"

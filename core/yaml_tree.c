@@ -1,4 +1,4 @@
-/* configs/yaml_tree.c: libyaml event stream -> positioned tree; base:
+/* core/yaml_tree.c: libyaml event stream -> positioned tree; base:
  * composition, --set overrides, dump back to YAML (see yaml_tree.h). */
 #include "yaml_tree.h"
 
@@ -239,54 +239,115 @@ static mt_status parser_error(const yaml_parser_t *p, const char *file)
                   p->context ? " " : "", p->context ? p->context : "");
 }
 
-/* Parses one node whose first event is `ev` (already read); recursive. */
-static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev, mt_yaml_node **out)
+static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev, mt_yaml_node **out);
+
+/* An alias event: a copy of the anchored subtree, within the depth and
+ * alias-expansion limits. */
+static mt_status parse_alias(parse_state *ps, const yaml_event_t *ev, int line, int col, mt_yaml_node **out)
 {
-    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
-    *out = NULL;
-    if (ev->type == YAML_ALIAS_EVENT) {
-        for (int i = ps->n_anchors - 1; i >= 0; i--)
-            if (!strcmp(ps->anchors[i].name, (const char *)ev->data.alias.anchor)) {
-                long count;
-                int height;
-                subtree_stats(ps->anchors[i].node, &count, &height);
-                if (ps->depth + height - 1 > ps->max_depth)
-                    return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s' nests the YAML deeper than %d levels "
-                                  "(limit; raise it with the environment variable MEDTRAIN_YAML_MAX_DEPTH)",
-                                  ps->file, line, col, ev->data.alias.anchor, ps->max_depth);
-                if (count > ps->max_alias_nodes - ps->alias_nodes)
-                    return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s': aliases expand to more than %ld nodes "
-                                  "(limit against 'billion laughs' files; raise it with the environment variable "
-                                  "MEDTRAIN_YAML_MAX_ALIAS_NODES)", ps->file, line, col, ev->data.alias.anchor,
-                                  ps->max_alias_nodes);
-                ps->alias_nodes += count;
-                *out = mt_yaml_clone(ps->anchors[i].node);
-                return *out ? MT_OK : MT_ERR_NOMEM;
-            }
-        return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: unknown alias '*%s'", ps->file, line, col, ev->data.alias.anchor);
-    }
-    if (ev->type == YAML_SCALAR_EVENT) {
-        mt_yaml_node *n = node_new(MT_YAML_SCALAR, ps->file, line, col);
-        if (!n) return MT_ERR_NOMEM;
-        n->value = mt_strdup((const char *)ev->data.scalar.value);
-        n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
-                    ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE ||
-                    ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
-                    ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
-        if (!n->value) {
-            mt_yaml_free(n);
-            return MT_ERR_NOMEM;
+    for (int i = ps->n_anchors - 1; i >= 0; i--)
+        if (!strcmp(ps->anchors[i].name, (const char *)ev->data.alias.anchor)) {
+            long count;
+            int height;
+            subtree_stats(ps->anchors[i].node, &count, &height);
+            if (ps->depth + height - 1 > ps->max_depth)
+                return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s' nests the YAML deeper than %d levels "
+                              "(limit; raise it with the environment variable MEDTRAIN_YAML_MAX_DEPTH)",
+                              ps->file, line, col, ev->data.alias.anchor, ps->max_depth);
+            if (count > ps->max_alias_nodes - ps->alias_nodes)
+                return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: alias '*%s': aliases expand to more than %ld nodes "
+                              "(limit against 'billion laughs' files; raise it with the environment variable "
+                              "MEDTRAIN_YAML_MAX_ALIAS_NODES)", ps->file, line, col, ev->data.alias.anchor,
+                              ps->max_alias_nodes);
+            ps->alias_nodes += count;
+            *out = mt_yaml_clone(ps->anchors[i].node);
+            return *out ? MT_OK : MT_ERR_NOMEM;
         }
-        /* a plain "~" / "null" is YAML's null: keep it as an empty scalar */
-        if (!n->quoted && (!strcmp(n->value, "~") || !strcmp(n->value, "null"))) n->value[0] = '\0';
-        mt_status s = add_anchor(ps, ev->data.scalar.anchor, n);
-        if (s != MT_OK) {
-            mt_yaml_free(n);
-            return s;
-        }
-        *out = n;
-        return MT_OK;
+    return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: unknown alias '*%s'", ps->file, line, col, ev->data.alias.anchor);
+}
+
+/* A scalar event: its text (plain ~ / null become ""), quoting, anchor. */
+static mt_status parse_scalar(parse_state *ps, const yaml_event_t *ev, int line, int col, mt_yaml_node **out)
+{
+    mt_yaml_node *n = node_new(MT_YAML_SCALAR, ps->file, line, col);
+    if (!n) return MT_ERR_NOMEM;
+    n->value = mt_strdup((const char *)ev->data.scalar.value);
+    n->quoted = ev->data.scalar.style == YAML_SINGLE_QUOTED_SCALAR_STYLE ||
+                ev->data.scalar.style == YAML_DOUBLE_QUOTED_SCALAR_STYLE ||
+                ev->data.scalar.style == YAML_LITERAL_SCALAR_STYLE ||
+                ev->data.scalar.style == YAML_FOLDED_SCALAR_STYLE;
+    if (!n->value) {
+        mt_yaml_free(n);
+        return MT_ERR_NOMEM;
     }
+    /* a plain "~" / "null" is YAML's null: keep it as an empty scalar */
+    if (!n->quoted && (!strcmp(n->value, "~") || !strcmp(n->value, "null"))) n->value[0] = '\0';
+    mt_status s = add_anchor(ps, ev->data.scalar.anchor, n);
+    if (s != MT_OK) {
+        mt_yaml_free(n);
+        return s;
+    }
+    *out = n;
+    return MT_OK;
+}
+
+/* In a map: takes the key from the event *e (consumed) and reads the value's
+ * first event into *e. On error *e holds nothing to delete and no key is kept. */
+static mt_status parse_map_key(yaml_parser_t *p, parse_state *ps, const mt_yaml_node *map, yaml_event_t *e,
+                               char **key, int *kl, int *kc)
+{
+    if (e->type != YAML_SCALAR_EVENT) {
+        mt_status s = MT_ERR(MT_ERR_FORMAT, "%s:%zu:%zu: map keys must be plain scalars", ps->file,
+                             e->start_mark.line + 1, e->start_mark.column + 1);
+        yaml_event_delete(e);
+        return s;
+    }
+    *key = mt_strdup((const char *)e->data.scalar.value);
+    *kl = (int)e->start_mark.line + 1;
+    *kc = (int)e->start_mark.column + 1;
+    yaml_event_delete(e);
+    if (!*key) return MT_ERR_NOMEM;
+    mt_status s = MT_OK;
+    if (mt_yaml_map_get(map, *key))
+        s = MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: duplicate key '%s'", ps->file, *kl, *kc, *key);
+    else if (!yaml_parser_parse(p, e))
+        s = parser_error(p, ps->file);
+    if (s != MT_OK) {
+        free(*key);
+        *key = NULL;
+    }
+    return s;
+}
+
+/* One entry of the map or sequence n whose first event *e was read (a map's
+ * key, a sequence's item): parses it (key, then value) and appends it to n.
+ * Consumes *e. */
+static mt_status parse_entry(yaml_parser_t *p, parse_state *ps, mt_yaml_node *n, yaml_event_t *e)
+{
+    char *key = NULL;
+    int kl = 0, kc = 0;
+    if (n->kind == MT_YAML_MAP) MT_TRY(parse_map_key(p, ps, n, e, &key, &kl, &kc));
+    mt_yaml_node *c = NULL;
+    ps->depth++;
+    mt_status s = parse_node(p, ps, e, &c);
+    ps->depth--;
+    yaml_event_delete(e);
+    if (s != MT_OK) {
+        free(key);
+        return s;
+    }
+    c->key = key;
+    c->key_line = kl;
+    c->key_col = kc;
+    if ((s = append_child(n, c)) != MT_OK) mt_yaml_free(c);
+    return s;
+}
+
+/* A map or sequence whose start event is `ev`: its entries up to the end
+ * event, within the depth limit, then its anchor. */
+static mt_status parse_collection(yaml_parser_t *p, parse_state *ps, const yaml_event_t *ev, int line, int col,
+                                  mt_yaml_node **out)
+{
     int is_map = ev->type == YAML_MAPPING_START_EVENT;
     if (!is_map && ev->type != YAML_SEQUENCE_START_EVENT)
         return MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: unexpected YAML event %d", ps->file, line, col, (int)ev->type);
@@ -308,50 +369,7 @@ static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev,
             yaml_event_delete(&e);
             break;
         }
-        char *key = NULL;
-        int kl = 0, kc = 0;
-        if (is_map) {
-            if (e.type != YAML_SCALAR_EVENT) {
-                s = MT_ERR(MT_ERR_FORMAT, "%s:%zu:%zu: map keys must be plain scalars", ps->file,
-                           e.start_mark.line + 1, e.start_mark.column + 1);
-                yaml_event_delete(&e);
-                break;
-            }
-            key = mt_strdup((const char *)e.data.scalar.value);
-            kl = (int)e.start_mark.line + 1;
-            kc = (int)e.start_mark.column + 1;
-            yaml_event_delete(&e);
-            if (!key) {
-                s = MT_ERR_NOMEM;
-                break;
-            }
-            if (mt_yaml_map_get(n, key)) {
-                s = MT_ERR(MT_ERR_FORMAT, "%s:%d:%d: duplicate key '%s'", ps->file, kl, kc, key);
-                free(key);
-                break;
-            }
-            if (!yaml_parser_parse(p, &e)) {
-                free(key);
-                s = parser_error(p, ps->file);
-                break;
-            }
-        }
-        mt_yaml_node *c = NULL;
-        ps->depth++;
-        s = parse_node(p, ps, &e, &c);
-        ps->depth--;
-        yaml_event_delete(&e);
-        if (s != MT_OK) {
-            free(key);
-            break;
-        }
-        c->key = key;
-        c->key_line = kl;
-        c->key_col = kc;
-        if ((s = append_child(n, c)) != MT_OK) {
-            mt_yaml_free(c);
-            break;
-        }
+        if ((s = parse_entry(p, ps, n, &e)) != MT_OK) break;
     }
     if (s == MT_OK) s = add_anchor(ps, anchor_name, n);
     if (s != MT_OK) {
@@ -360,6 +378,16 @@ static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev,
     }
     *out = n;
     return MT_OK;
+}
+
+/* Parses one node whose first event is `ev` (already read); recursive. */
+static mt_status parse_node(yaml_parser_t *p, parse_state *ps, yaml_event_t *ev, mt_yaml_node **out)
+{
+    int line = (int)ev->start_mark.line + 1, col = (int)ev->start_mark.column + 1;
+    *out = NULL;
+    if (ev->type == YAML_ALIAS_EVENT) return parse_alias(ps, ev, line, col, out);
+    if (ev->type == YAML_SCALAR_EVENT) return parse_scalar(ps, ev, line, col, out);
+    return parse_collection(p, ps, ev, line, col, out);
 }
 
 /* Parses text into a tree (no base resolution). Empty documents give an empty map. */

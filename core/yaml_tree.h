@@ -1,4 +1,4 @@
-/* configs/yaml_tree.h: YAML files as a small tree of maps, sequences and
+/* core/yaml_tree.h: YAML files as a small tree of maps, sequences and
  * scalars, each node remembering the file, line and column it came from, so
  * that every config or model-graph error can name "file:line:column".
  *
@@ -35,6 +35,16 @@ extern "C" {
 #define MT_YAML_DEFAULT_MAX_DEPTH 256
 #define MT_YAML_DEPTH_HARD_MAX 4096
 #define MT_YAML_DEFAULT_MAX_ALIAS_NODES 1000000L
+
+/* A key/value override pair: values that override a model graph file's
+ * `params:` (e.g. base: 16, in_channels: 1), given to mt_model_load_yaml
+ * (layers/model.h) and held by the experiment's model.params (configs/config.h).
+ * Lives here, with the YAML tree, so that configs/ and layers/ share it
+ * without including each other. */
+typedef struct mt_model_arg {
+    const char *key;
+    const char *value;
+} mt_model_arg;
 
 typedef enum mt_yaml_kind { MT_YAML_SCALAR = 0, MT_YAML_MAP = 1, MT_YAML_SEQ = 2 } mt_yaml_kind;
 
