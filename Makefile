@@ -53,7 +53,7 @@ TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
 GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c) tests/net_check.c $(wildcard tests/test_net_*.c)
 # float64 build of the numeric core, for the finite-difference gradient checks
 F64_DIRS := core core/ops layers optim
-F64_C := $(filter-out layers/export_onnx.c,$(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c)))
+F64_C := $(filter-out layers/export_onnx.c,$(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c))) train/checkpoint.c
 
 # ONNX export (layers/export_onnx.c): C code generated at build time by protoc-c from the
 # onnx.proto that Debian's libonnx-dev ships; nothing generated is committed.

@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "../core/yaml_tree.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/export.h"
 #include "../layers/weights.h"
 #include "cli.h"

@@ -11,7 +11,7 @@
 #include <string.h>
 
 #include "../core/yaml_tree.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/weights.h"
 #include "cli.h"
 

@@ -9,7 +9,7 @@
 #include <unistd.h>
 
 #include "../core/ops.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/init.h"
 
 /* writes a float tensor (as float64) to dataset `name` of an open file */

@@ -4,7 +4,7 @@
  *
  * What one case does (net_check):
  *  1. builds the graph with its args (seed 7) and saves its state_dict
- *     (layers/checkpoint.h) for the twin to load with strict=True;
+ *     (train/checkpoint.h) for the twin to load with strict=True;
  *  2. draws x ~ U(x_lo, x_hi) [batch, C, h, w] (sample k's spread about the
  *     centre shrunk by 1 - 0.6 k / (batch - 1), so the samples differ in
  *     more than noise) and, after the forward pass,

@@ -1,4 +1,4 @@
-/* tests/test_checkpoint.c: HDF5 checkpoints (layers/checkpoint.h): a save/load
+/* tests/test_checkpoint.c: HDF5 checkpoints (train/checkpoint.h): a save/load
  * round trip restores model, optimizer, scheduler, RNG position and loop
  * scalars bit-exactly; mismatched models fail naming the entry; a write that
  * fails part-way (file size limit) leaves neither the checkpoint nor a temp
@@ -18,7 +18,7 @@
 
 #include "../core/autograd.h"
 #include "../core/ops.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/model.h"
 #include "../layers/weights.h"
 #include "../optim/optim.h"

@@ -26,7 +26,7 @@
 
 #include "../core/device.h"
 #include "../data/dataset.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/export.h"
 #include "../layers/layer.h"
 #include "../layers/model.h"

@@ -26,7 +26,7 @@
 #include "../core/autograd.h"
 #include "../core/rng.h"
 #include "../data/dataset.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/weights.h"
 #include "test.h"
 

@@ -1,4 +1,4 @@
-/* layers/checkpoint.c: HDF5 checkpoints (layers/checkpoint.h) with the HDF5
+/* train/checkpoint.c: HDF5 checkpoints (train/checkpoint.h) with the HDF5
  * C API; every H5 call is checked and HDF5's own error printing is silenced
  * while we run (our messages name the file and the entry instead). */
 #include "checkpoint.h"
@@ -12,7 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "h5_quiet.h"
+#include "../layers/h5_quiet.h"
 #include "../core/file.h"
 #include <sys/stat.h>
 #include <unistd.h>
@@ -121,14 +121,15 @@ static mt_status write_string(hid_t file, const char *name, const char *text, co
     return MT_OK;
 }
 
-static mt_status write_contents(hid_t f, mt_model *m, mt_optim *o, const mt_sched *s, const mt_checkpoint_info *info,
-                                const char *path)
+/* The root attributes: format, progress, the first network's dropout stream, config. */
+static mt_status write_progress(hid_t f, mt_model *m, const mt_checkpoint_info *info, const char *path)
 {
     mt_checkpoint_info zero = {0};
     const mt_checkpoint_info *ci = info ? info : &zero;
     int64_t version = MT_CHECKPOINT_FORMAT_VERSION, step = ci->step, epoch = ci->epoch, de = ci->data_epoch,
-            db = ci->data_batch, bad = ci->bad_epochs;
+            db = ci->data_batch, bad = ci->bad_epochs, be = ci->best_epoch, se = ci->stopped_early;
     uint64_t rs, ro, seed = ci->seed;
+    double es = info ? ci->es_best : NAN;
     mt_model_get_rng(m, &rs, &ro);
     MT_TRY(write_attr(f, "format_version", H5T_STD_I64LE, H5T_NATIVE_INT64, &version, path));
     MT_TRY(write_attr(f, "step", H5T_STD_I64LE, H5T_NATIVE_INT64, &step, path));
@@ -140,45 +141,90 @@ static mt_status write_contents(hid_t f, mt_model *m, mt_optim *o, const mt_sche
     MT_TRY(write_attr(f, "rng_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rs, path));
     MT_TRY(write_attr(f, "rng_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, &ro, path));
     MT_TRY(write_attr(f, "best_metric", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ci->best_metric, path));
+    MT_TRY(write_attr(f, "trainer_es_best", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &es, path));
+    MT_TRY(write_attr(f, "trainer_best_epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &be, path));
+    MT_TRY(write_attr(f, "trainer_stopped_early", H5T_STD_I64LE, H5T_NATIVE_INT64, &se, path));
     if (ci->config_yaml) MT_TRY(write_string(f, "config", ci->config_yaml, path));
+    return MT_OK;
+}
 
-    hid_t g = H5Gcreate2(f, "state_dict", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-    if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /state_dict", path);
+static mt_status write_state_dict(hid_t loc, mt_model *m, const char *path)
+{
+    hid_t g = H5Gcreate2(loc, "state_dict", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create a state_dict group", path);
     mt_status st = MT_OK;
     for (int i = 0; i < mt_model_state_count(m) && st == MT_OK; i++)
         st = write_tensor(g, mt_model_state_name(m, i), mt_model_state_tensor(m, i), path);
     H5Gclose(g);
-    if (st != MT_OK) return st;
+    return st;
+}
 
-    if (o) {
-        g = H5Gcreate2(f, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /optimizer", path);
-        int64_t steps = mt_optim_steps(o);
-        st = write_attr(g, "steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &steps, path);
-        int n = mt_optim_state_count(o);
-        for (int i = 0; i < n && st == MT_OK; i++) {
-            mt_tensor *t = mt_optim_state_tensor(o, i);
-            const char *name = mt_optim_state_name(o, i);
-            st = t && name ? write_tensor(g, name, t, path) : mt_last_status();
-        }
-        H5Gclose(g);
-        if (st != MT_OK) return st;
+static mt_status write_optimizer(hid_t loc, mt_optim *o, const char *path)
+{
+    hid_t g = H5Gcreate2(loc, "optimizer", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create an optimizer group", path);
+    int64_t steps = mt_optim_steps(o);
+    mt_status st = write_attr(g, "steps", H5T_STD_I64LE, H5T_NATIVE_INT64, &steps, path);
+    int n = mt_optim_state_count(o);
+    for (int i = 0; i < n && st == MT_OK; i++) {
+        mt_tensor *t = mt_optim_state_tensor(o, i);
+        const char *name = mt_optim_state_name(o, i);
+        st = t && name ? write_tensor(g, name, t, path) : mt_last_status();
     }
-    if (s) {
-        double state[8];
-        MT_TRY(mt_sched_get_state(s, state));
-        g = H5Gcreate2(f, "scheduler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
-        if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /scheduler", path);
-        hsize_t d8 = 8;
-        hid_t sp = H5Screate_simple(1, &d8, NULL);
-        hid_t a = sp < 0 ? -1 : H5Acreate2(g, "state", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
-        herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, state);
-        if (a >= 0) H5Aclose(a);
-        if (sp >= 0) H5Sclose(sp);
-        H5Gclose(g);
-        if (e < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write the scheduler state", path);
-    }
+    H5Gclose(g);
+    return st;
+}
+
+static mt_status write_scheduler(hid_t loc, const mt_sched *s, const char *path)
+{
+    double state[8];
+    MT_TRY(mt_sched_get_state(s, state));
+    hid_t g = H5Gcreate2(loc, "scheduler", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (g < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create a scheduler group", path);
+    hsize_t d8 = 8;
+    hid_t sp = H5Screate_simple(1, &d8, NULL);
+    hid_t a = sp < 0 ? -1 : H5Acreate2(g, "state", H5T_IEEE_F64LE, sp, H5P_DEFAULT, H5P_DEFAULT);
+    herr_t e = a < 0 ? -1 : H5Awrite(a, H5T_NATIVE_DOUBLE, state);
+    if (a >= 0) H5Aclose(a);
+    if (sp >= 0) H5Sclose(sp);
+    H5Gclose(g);
+    return e < 0 ? MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot write the scheduler state", path) : MT_OK;
+}
+
+/* One network's state_dict, optimizer and scheduler groups in loc. */
+static mt_status write_net(hid_t loc, const mt_checkpoint_net *n, const char *path)
+{
+    MT_TRY(write_state_dict(loc, n->model, path));
+    if (n->optim) MT_TRY(write_optimizer(loc, n->optim, path));
+    if (n->sched) MT_TRY(write_scheduler(loc, n->sched, path));
     return MT_OK;
+}
+
+/* Network 0 at the root, the others under /nets/<name> with their dropout stream. */
+static mt_status write_contents(hid_t f, int n, const mt_checkpoint_net *nets, const mt_checkpoint_info *info,
+                                const char *path)
+{
+    MT_TRY(write_progress(f, nets[0].model, info, path));
+    MT_TRY(write_net(f, &nets[0], path));
+    if (n < 2) return MT_OK;
+    hid_t all = H5Gcreate2(f, "nets", H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+    if (all < 0) return MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /nets", path);
+    mt_status st = MT_OK;
+    for (int i = 1; i < n && st == MT_OK; i++) {
+        hid_t g = H5Gcreate2(all, nets[i].name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+        if (g < 0) {
+            st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot create /nets/%s", path, nets[i].name);
+            break;
+        }
+        uint64_t rs, ro;
+        mt_model_get_rng(nets[i].model, &rs, &ro);
+        st = write_net(g, &nets[i], path);
+        if (st == MT_OK) st = write_attr(g, "rng_seed", H5T_STD_U64LE, H5T_NATIVE_UINT64, &rs, path);
+        if (st == MT_OK) st = write_attr(g, "rng_offset", H5T_STD_U64LE, H5T_NATIVE_UINT64, &ro, path);
+        H5Gclose(g);
+    }
+    H5Gclose(all);
+    return st;
 }
 
 /* writes all of buf to fd (retrying short writes) */
@@ -201,7 +247,17 @@ static int write_all(int fd, const unsigned char *buf, size_t n)
 mt_status mt_checkpoint_save(const char *path, mt_model *m, mt_optim *o, const mt_sched *s,
                              const mt_checkpoint_info *info)
 {
-    MT_REQUIRE(path && m, "checkpoint save: NULL path or model");
+    mt_checkpoint_net net = {NULL, m, o, (mt_sched *)s};
+    return mt_checkpoint_save_nets(path, 1, &net, info);
+}
+
+mt_status mt_checkpoint_save_nets(const char *path, int n_nets, const mt_checkpoint_net *nets,
+                                  const mt_checkpoint_info *info)
+{
+    MT_REQUIRE(path && n_nets >= 1 && nets && nets[0].model, "checkpoint save: NULL path or model");
+    for (int i = 1; i < n_nets; i++)
+        MT_REQUIRE(nets[i].model && nets[i].name && nets[i].name[0] && !strchr(nets[i].name, '/'),
+                   "checkpoint save: network %d needs a model and a name without '/'", i);
     h5_quiet q;
     quiet_on(&q);
     mt_status st = MT_OK;
@@ -210,7 +266,7 @@ mt_status mt_checkpoint_save(const char *path, mt_model *m, mt_optim *o, const m
         st = MT_ERR(MT_ERR_IO, "checkpoint '%s': cannot set up the HDF5 in-memory driver", path);
     hid_t f = st == MT_OK ? H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl) : -1;
     if (st == MT_OK && f < 0) st = MT_ERR(MT_ERR_IO, "checkpoint '%s': HDF5 cannot create the file image", path);
-    if (st == MT_OK) st = write_contents(f, m, o, s, info, path);
+    if (st == MT_OK) st = write_contents(f, n_nets, nets, info, path);
     unsigned char *image = NULL;
     ssize_t size = -1;
     if (st == MT_OK && H5Fflush(f, H5F_SCOPE_GLOBAL) >= 0) size = H5Fget_file_image(f, NULL, 0);
@@ -508,6 +564,11 @@ static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, c
     MT_TRY(read_attr(f, "rng_seed", H5T_NATIVE_UINT64, &rs, 1, path));
     MT_TRY(read_attr(f, "rng_offset", H5T_NATIVE_UINT64, &ro, 1, path));
     MT_TRY(read_attr(f, "best_metric", H5T_NATIVE_DOUBLE, &best, 0, path));
+    double es = NAN;
+    int64_t be = 0, se = 0;
+    MT_TRY(read_attr(f, "trainer_es_best", H5T_NATIVE_DOUBLE, &es, 0, path));
+    MT_TRY(read_attr(f, "trainer_best_epoch", H5T_NATIVE_INT64, &be, 0, path));
+    MT_TRY(read_attr(f, "trainer_stopped_early", H5T_NATIVE_INT64, &se, 0, path));
     mt_model_set_rng(m, rs, ro);
     if (info) {
         memset(info, 0, sizeof *info);
@@ -520,12 +581,62 @@ static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, c
         info->rng_seed = rs;
         info->rng_offset = ro;
         info->best_metric = best;
+        info->es_best = es;
+        info->best_epoch = (int)be;
+        info->stopped_early = (int)se;
         MT_TRY(read_config(f, &info->config_yaml, path));
     }
     return MT_OK;
 }
 
-static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info,
+/* Network i's group: the root for 0, /nets/<name> for the others (caller closes; -1 = missing). */
+static hid_t net_group(hid_t f, int i, const mt_checkpoint_net *n)
+{
+    if (i == 0) return H5Gopen2(f, "/", H5P_DEFAULT);
+    char name[300];
+    snprintf(name, sizeof name, "nets/%s", n->name);
+    return H5Lexists(f, "nets", H5P_DEFAULT) > 0 && H5Lexists(f, name, H5P_DEFAULT) > 0 ? H5Gopen2(f, name, H5P_DEFAULT)
+                                                                                       : -1;
+}
+
+/* every network's state_dict present and matching before anything is modified */
+static mt_status check_nets(hid_t f, int n, const mt_checkpoint_net *nets, const char *path)
+{
+    for (int i = 0; i < n; i++) {
+        hid_t loc = net_group(f, i, &nets[i]);
+        if (loc < 0)
+            return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /nets/%s (network %s was not saved in it)", path,
+                          nets[i].name, nets[i].name);
+        hid_t g = H5Gopen2(loc, "state_dict", H5P_DEFAULT);
+        mt_status st = g < 0 ? MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no state_dict group for network %s", path,
+                                      i ? nets[i].name : "0")
+                             : check_state_shapes(g, nets[i].model, path);
+        if (st == MT_OK) st = check_state_extra(g, nets[i].model, path);
+        if (g >= 0) H5Gclose(g);
+        H5Gclose(loc);
+        MT_TRY(st);
+    }
+    return MT_OK;
+}
+
+static mt_status load_net(hid_t f, int i, const mt_checkpoint_net *n, int need_crc, const char *path)
+{
+    hid_t loc = net_group(f, i, n);
+    if (loc < 0) return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': no /nets/%s", path, n->name);
+    mt_status st = load_state_dict(loc, n->model, need_crc, path);
+    if (st == MT_OK && n->optim) st = load_optimizer(loc, n->optim, need_crc, path);
+    if (st == MT_OK && n->sched) st = load_scheduler(loc, n->sched, path);
+    if (st == MT_OK && i > 0) {
+        uint64_t rs = 0, ro = 0;
+        st = read_attr(loc, "rng_seed", H5T_NATIVE_UINT64, &rs, 1, path);
+        if (st == MT_OK) st = read_attr(loc, "rng_offset", H5T_NATIVE_UINT64, &ro, 1, path);
+        if (st == MT_OK) mt_model_set_rng(n->model, rs, ro);
+    }
+    H5Gclose(loc);
+    return st;
+}
+
+static mt_status load_contents(hid_t f, int n, const mt_checkpoint_net *nets, mt_checkpoint_info *info,
                                const char *path)
 {
     int64_t version = 0;
@@ -534,10 +645,9 @@ static mt_status load_contents(hid_t f, mt_model *m, mt_optim *o, mt_sched *s, m
         return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': format_version %lld, this build reads 1 to %d (a newer medtrain "
                       "wrote it?)", path, (long long)version, MT_CHECKPOINT_FORMAT_VERSION);
     int need_crc = version >= 2; /* format_version 1 files carry no checksums */
-    MT_TRY(load_state_dict(f, m, need_crc, path));
-    if (o) MT_TRY(load_optimizer(f, o, need_crc, path));
-    if (s) MT_TRY(load_scheduler(f, s, path));
-    return load_progress(f, m, info, path);
+    MT_TRY(check_nets(f, n, nets, path));
+    for (int i = 0; i < n; i++) MT_TRY(load_net(f, i, &nets[i], need_crc, path));
+    return load_progress(f, nets[0].model, info, path);
 }
 
 static mt_status open_checkpoint(const char *path, hid_t *f)
@@ -550,13 +660,19 @@ static mt_status open_checkpoint(const char *path, hid_t *f)
 
 mt_status mt_checkpoint_load(const char *path, mt_model *m, mt_optim *o, mt_sched *s, mt_checkpoint_info *info)
 {
-    MT_REQUIRE(path && m, "checkpoint load: NULL path or model");
+    mt_checkpoint_net net = {NULL, m, o, s};
+    return mt_checkpoint_load_nets(path, 1, &net, info);
+}
+
+mt_status mt_checkpoint_load_nets(const char *path, int n_nets, const mt_checkpoint_net *nets, mt_checkpoint_info *info)
+{
+    MT_REQUIRE(path && n_nets >= 1 && nets && nets[0].model, "checkpoint load: NULL path or model");
     h5_quiet q;
     quiet_on(&q);
     hid_t f;
     mt_status st = open_checkpoint(path, &f);
     if (st == MT_OK) {
-        st = load_contents(f, m, o, s, info, path);
+        st = load_contents(f, n_nets, nets, info, path);
         H5Fclose(f);
     }
     quiet_off(&q);

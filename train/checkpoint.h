@@ -1,4 +1,4 @@
-/* layers/checkpoint.h: HDF5 training checkpoints (last.h5 / best.h5).
+/* train/checkpoint.h: HDF5 training checkpoints (last.h5 / best.h5).
  *
  * File layout (format_version 2; readable with h5py, see
  * experiments/torch_models.py load_checkpoint for a PyTorch loader):
@@ -11,7 +11,11 @@
  *   /config              the resolved experiment YAML text (string), when given
  *   root attributes      format_version, step, epoch, data_epoch, data_batch,
  *                        seed, rng_seed, rng_offset (the model's dropout stream),
- *                        best_metric, bad_epochs
+ *                        best_metric, bad_epochs, trainer_es_best,
+ *                        trainer_best_epoch, trainer_stopped_early
+ *   /nets/<name>/...     further networks of a multi-network run (G-D, G-D-C):
+ *                        state_dict, optimizer, scheduler as above, attributes
+ *                        rng_seed, rng_offset
  * Every /state_dict and /optimizer dataset carries an attribute crc32 (uint32):
  * zlib's CRC32 of the dataset's values in their file representation (the
  * little-endian float32/float64/int64 bytes). Load recomputes and compares it
@@ -31,7 +35,7 @@
 #include <stdint.h>
 
 #include "../optim/optim.h"
-#include "model.h"
+#include "../layers/model.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -50,6 +54,9 @@ typedef struct mt_checkpoint_info {
     uint64_t rng_offset;
     double best_metric;      /* best monitored value so far (early stopping / best.h5) */
     int bad_epochs;          /* epochs since the last improvement */
+    double es_best;          /* early stopping: best monitored value (NaN = none yet) */
+    int best_epoch;          /* epoch (1-based) whose weights are in best.h5, 0 = none */
+    int stopped_early;       /* 1 when early stopping ended the run */
     char *config_yaml;       /* save: text to store or NULL; load: malloc'ed copy or NULL (caller frees) */
 } mt_checkpoint_info;
 
@@ -59,6 +66,26 @@ typedef struct mt_checkpoint_info {
  * failing HDF5 call (nothing is left at path or in the temp file). */
 mt_status mt_checkpoint_save(const char *path, mt_model *m, mt_optim *o, const mt_sched *s,
                              const mt_checkpoint_info *info);
+
+/* One network of a multi-network checkpoint (training with several models:
+ * G and D, or G with frozen D, C, G1). optim / sched may be NULL. */
+typedef struct mt_checkpoint_net {
+    const char *name;        /* group name under /nets (unused for network 0, stored at the root) */
+    mt_model *model;
+    mt_optim *optim;
+    mt_sched *sched;
+} mt_checkpoint_net;
+
+/* mt_checkpoint_save for several networks in one file, atomically: network 0
+ * at the root (so every single-network reader, export and import-weights use
+ * it), network i > 0 under /nets/<name>/{state_dict, optimizer, scheduler} with
+ * attributes rng_seed, rng_offset (its dropout stream). */
+mt_status mt_checkpoint_save_nets(const char *path, int n_nets, const mt_checkpoint_net *nets,
+                                  const mt_checkpoint_info *info);
+/* Restores what mt_checkpoint_save_nets wrote: every network's state_dict is
+ * checked against its model before anything is modified; a missing /nets/<name>
+ * is an error naming it. */
+mt_status mt_checkpoint_load_nets(const char *path, int n_nets, const mt_checkpoint_net *nets, mt_checkpoint_info *info);
 
 /* Restores a checkpoint into an already built model of the same graph (and
  * optimizer/scheduler when not NULL) and fills *info (may be NULL); sets the
