@@ -46,7 +46,7 @@
 
 #include "../core/rng.h"
 #include "../data/dataset.h"
-#include "../layers/checkpoint.h"
+#include "../train/checkpoint.h"
 #include "../layers/model.h"
 #include "../train/trainer.h"
 #include "test.h"
