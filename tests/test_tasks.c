@@ -1,0 +1,346 @@
+/* tests/test_tasks.c: the tasks of train/task.h end to end through the CLI:
+ *  - a task whose dataset lacks what it needs (classification without /labels,
+ *    detection without /boxes, segmentation without /masks) stops before
+ *    training, naming the key and the dataset file, and leaves no run directory;
+ *  - a G-D-C run (G trained against frozen D and C, three networks in one
+ *    checkpoint) killed with SIGKILL and resumed ends bit-identical to an
+ *    uninterrupted run (every network's state_dict, G's optimizer state);
+ *  - a classification run writes its metrics, confusion matrix and ROC PNGs,
+ *    and its metrics.json confusion matrix agrees with its accuracy. */
+#include <hdf5.h>
+#include <limits.h>
+#include <math.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "../core/rng.h"
+#include "../data/dataset.h"
+#include "../layers/model.h"
+#include "../train/checkpoint.h"
+#include "test.h"
+
+/* n grey images size x size: a bright disc (label 1) or a dark one (label 0) on
+ * noise; masks of the disc when with_mask; labels when with_labels. */
+static int make_dataset(const char *path, int n, int size, int with_mask, int with_labels)
+{
+    mt_dataset_spec spec = {1, size, size, with_mask ? 1 : 0, 0, "test_tasks synthetic", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
+    float *img = malloc(sizeof(float) * size * size);
+    uint8_t *msk = malloc((size_t)size * size);
+    int ok = img && msk;
+    for (int i = 0; ok && i < n; i++) {
+        int label = i % 2;
+        float cx = size * (0.3f + 0.4f * mt_philox_uniform(31, (uint64_t)i));
+        float cy = size * (0.3f + 0.4f * mt_philox_uniform(32, (uint64_t)i));
+        float r = size * 0.2f;
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+                float noise = 0.2f * (mt_philox_uniform(33, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
+                img[y * size + x] = (in ? (label ? 0.9f : 0.1f) : 0.5f) + noise;
+                msk[y * size + x] = (uint8_t)in;
+            }
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size, s.k = with_mask ? 1 : 0;
+        s.image = img;
+        s.mask = with_mask ? msk : NULL;
+        s.label = with_labels ? label : -1;
+        snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    free(msk);
+    if (!ok) {
+        mt_dataset_writer_close(w, 0, 0, 0, 0);
+        return 0;
+    }
+    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+}
+
+static int write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    if (!f) return 0;
+    fputs(text, f);
+    return fclose(f) == 0;
+}
+
+static const char *abs_path(const char *rel, char *out)
+{
+    char r[PATH_MAX];
+    return realpath(mt_test_path(rel, r, sizeof r), out);
+}
+
+/* the refusal of one task on one dataset: rc 1, the message names the key and the file, no run directory */
+static int refused(const char *mt, const char *cfg, const char *run, const char *key, const char *ds, char *out,
+                   size_t len)
+{
+    char cmd[4096];
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt, cfg, run);
+    int rc = mt_test_run(cmd, out, len);
+    return rc == 1 && strstr(out, key) && strstr(out, ds) && access(run, F_OK) != 0;
+}
+
+TEST(tasks_missing_dataset_keys_refused_before_training)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], run[1024], text[8192], out[16384], cnn[PATH_MAX], unet[PATH_MAX], yolo[PATH_MAX];
+    CHECK(abs_path("tests/data/task_cnn.yaml", cnn) && abs_path("configs/models/unet.yaml", unet) &&
+              abs_path("configs/models/yolov5s.yaml", yolo),
+          "graphs missing");
+    snprintf(ds, sizeof ds, "%s/tasks_plain.h5", tmp); /* images only: no labels, no masks, no boxes */
+    CHECK(make_dataset(ds, 8, 32, 0, 0), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/tasks_cls.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: classification}\nmodel: {graph: %s, params: {classes: 2}}\ndata: {dataset: %s}\n"
+             "loss: {kind: cross_entropy}\ntrain: {epochs: 1, batch_size: 2}\n", cnn, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/tasks_cls_run", tmp);
+    CHECK(refused(mt, cfg, run, "/labels", ds, out, sizeof out), "classification without labels:\n%s", out);
+    snprintf(cfg, sizeof cfg, "%s/tasks_det.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: detection}\nmodel: {graph: %s, params: {nc: 1, in_channels: 1}}\ndata: {dataset: %s}\n"
+             "train: {epochs: 1, batch_size: 2}\n", yolo, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/tasks_det_run", tmp);
+    CHECK(refused(mt, cfg, run, "/boxes", ds, out, sizeof out), "detection without boxes:\n%s", out);
+    snprintf(cfg, sizeof cfg, "%s/tasks_seg.yaml", tmp);
+    snprintf(text, sizeof text,
+             "model: {graph: %s, params: {base: 4, depth: 2, in_channels: 1, out_channels: 1}}\ndata: {dataset: %s}\n"
+             "train: {epochs: 1, batch_size: 2}\n", unet, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/tasks_seg_run", tmp);
+    CHECK(refused(mt, cfg, run, "/masks", ds, out, sizeof out), "segmentation without masks:\n%s", out);
+}
+
+/* builds a graph with params and saves it as a checkpoint (frozen networks' init_from) */
+static int save_net(const char *graph, int n_args, const mt_model_arg *args, uint64_t seed, const char *path)
+{
+    mt_model *m = NULL;
+    int ok = mt_model_load_yaml(graph, n_args, args, mt_cpu(), seed, &m) == MT_OK &&
+             mt_checkpoint_save(path, m, NULL, NULL, NULL) == MT_OK;
+    if (m) mt_model_free(m);
+    return ok;
+}
+
+/* every dataset of group g (recursively one level: g/<sub>/...) bit-identical in files a and b */
+static int same_datasets(hid_t ga, hid_t gb, const char *where, char *why, size_t wl)
+{
+    hsize_t na = 0, nb = 0;
+    H5Gget_num_objs(ga, &na);
+    H5Gget_num_objs(gb, &nb);
+    if (na != nb || na == 0) {
+        snprintf(why, wl, "%s: %llu vs %llu entries", where, (unsigned long long)na, (unsigned long long)nb);
+        return 0;
+    }
+    int ok = 1;
+    for (hsize_t i = 0; ok && i < na; i++) {
+        char name[256], sub[600];
+        H5Gget_objname_by_idx(ga, i, name, sizeof name);
+        snprintf(sub, sizeof sub, "%s/%s", where, name);
+        if (H5Gget_objtype_by_idx(ga, i) == H5G_GROUP) {
+            hid_t a = H5Gopen2(ga, name, H5P_DEFAULT), b = H5Gopen2(gb, name, H5P_DEFAULT);
+            ok = a >= 0 && b >= 0 && same_datasets(a, b, sub, why, wl);
+            if (a < 0 || b < 0) snprintf(why, wl, "%s missing", sub);
+            if (a >= 0) H5Gclose(a);
+            if (b >= 0) H5Gclose(b);
+            continue;
+        }
+        hid_t da = H5Dopen2(ga, name, H5P_DEFAULT), db = H5Dopen2(gb, name, H5P_DEFAULT);
+        hid_t sp = da >= 0 ? H5Dget_space(da) : -1;
+        hssize_t cnt = sp >= 0 ? H5Sget_simple_extent_npoints(sp) : 0;
+        if (sp >= 0) H5Sclose(sp);
+        double *va = malloc(sizeof(double) * (size_t)(cnt + 1)), *vb = malloc(sizeof(double) * (size_t)(cnt + 1));
+        ok = da >= 0 && db >= 0 && va && vb && H5Dread(da, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, va) >= 0 &&
+             H5Dread(db, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, vb) >= 0;
+        if (!ok) snprintf(why, wl, "cannot read %s", sub);
+        for (hssize_t j = 0; ok && j < cnt; j++)
+            if (va[j] != vb[j]) {
+                snprintf(why, wl, "%s[%lld]: %.9g vs %.9g", sub, (long long)j, va[j], vb[j]);
+                ok = 0;
+            }
+        free(va);
+        free(vb);
+        if (da >= 0) H5Dclose(da);
+        if (db >= 0) H5Dclose(db);
+    }
+    return ok;
+}
+
+static int same_checkpoints(const char *fa, const char *fb, char *why, size_t wl)
+{
+    hid_t a = H5Fopen(fa, H5F_ACC_RDONLY, H5P_DEFAULT), b = H5Fopen(fb, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int ok = a >= 0 && b >= 0;
+    if (!ok) snprintf(why, wl, "cannot open a checkpoint");
+    const char *groups[] = {"state_dict", "optimizer", "nets"};
+    for (int i = 0; ok && i < 3; i++) {
+        hid_t ga = H5Gopen2(a, groups[i], H5P_DEFAULT), gb = H5Gopen2(b, groups[i], H5P_DEFAULT);
+        ok = ga >= 0 && gb >= 0 && same_datasets(ga, gb, groups[i], why, wl);
+        if (ga < 0 || gb < 0) snprintf(why, wl, "/%s missing", groups[i]);
+        if (ga >= 0) H5Gclose(ga);
+        if (gb >= 0) H5Gclose(gb);
+    }
+    if (a >= 0) H5Fclose(a);
+    if (b >= 0) H5Fclose(b);
+    return ok;
+}
+
+/* starts `train cfg --out run` and SIGKILLs it as soon as run/last.h5 exists; 1 if it was killed */
+static int kill_at_first_checkpoint(const char *mt, const char *cfg, const char *run)
+{
+    pid_t pid = fork();
+    if (pid < 0) return 0;
+    if (pid == 0) {
+        FILE *null = freopen("/dev/null", "w", stdout);
+        (void)null;
+        execl(mt, mt, "train", cfg, "--device", "cpu", "--out", run, "--quiet", (char *)NULL);
+        _exit(127);
+    }
+    char ck[1100];
+    snprintf(ck, sizeof ck, "%s/last.h5", run);
+    int killed = 0;
+    for (int i = 0; i < 120000 && !killed; i++) { /* up to 120 s */
+        if (access(ck, F_OK) == 0) {
+            kill(pid, SIGKILL);
+            killed = 1;
+            break;
+        }
+        if (waitpid(pid, NULL, WNOHANG) == pid) return 0;
+        usleep(1000);
+    }
+    if (!killed) kill(pid, SIGKILL);
+    waitpid(pid, NULL, 0);
+    return killed;
+}
+
+TEST(tasks_gdc_kill9_resume_bit_identical)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], ra[1024], rb[1024], initd[1024], initc[1024], cmd[4096], out[16384], text[24576];
+    char gen[PATH_MAX], dis[PATH_MAX], cnn[PATH_MAX];
+    CHECK(abs_path("configs/models/skip_ganomaly_g.yaml", gen) && abs_path("configs/models/skip_ganomaly_d.yaml", dis) &&
+              abs_path("tests/data/task_cnn.yaml", cnn),
+          "graphs missing");
+    snprintf(ds, sizeof ds, "%s/tasks_gdc.h5", tmp);
+    CHECK(make_dataset(ds, 16, 32, 0, 1), "dataset: %s", mt_last_error());
+    mt_model_arg dargs[3] = {{"img_size", "32"}, {"ndf", "4"}, {"nz", "8"}}, cargs[1] = {{"classes", "1"}};
+    snprintf(initd, sizeof initd, "%s/tasks_gdc_d.h5", tmp);
+    snprintf(initc, sizeof initc, "%s/tasks_gdc_c.h5", tmp);
+    CHECK(save_net(dis, 3, dargs, 11, initd) && save_net(cnn, 1, cargs, 12, initc), "frozen nets: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/tasks_gdc.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task:\n  kind: gdc\n  gdc_step: localize\n  cam_layer: conv2\n"
+             "  discriminator: {graph: %s, params: {img_size: 32, ndf: 4, nz: 8}, init_from: %s}\n"
+             "  classifier: {graph: %s, params: {classes: 1}, init_from: %s}\n"
+             "model: {graph: %s, params: {img_size: 32, num_downs: 5, ngf: 4}}\n"
+             "data: {dataset: %s, num_workers: 2, augment: {enabled: true, flip_h: 0.5, rotation_deg: 10}}\n"
+             "optimizer: {kind: adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n"
+             "train: {epochs: 4, batch_size: 4, seed: 5, deterministic: true, log_every: 1}\n",
+             dis, initd, cnn, initc, gen, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(ra, sizeof ra, "%s/tasks_gdc_a", tmp);
+    snprintf(rb, sizeof rb, "%s/tasks_gdc_b", tmp);
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt, cfg, ra);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "uninterrupted G-D-C run failed:\n%s", out);
+    CHECK(kill_at_first_checkpoint(mt, cfg, rb), "run B ended before its first checkpoint appeared");
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt, rb);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "resume failed:\n%s", out);
+    const char *r = strstr(out, "at epoch ");
+    int from = r ? atoi(r + 9) : -1;
+    CHECK(from >= 1 && from < 4, "resume did not start mid-run (epoch %d):\n%s", from, out);
+    char fa[1100], fb[1100], why[1024] = "";
+    snprintf(fa, sizeof fa, "%s/last.h5", ra);
+    snprintf(fb, sizeof fb, "%s/last.h5", rb);
+    CHECK(same_checkpoints(fa, fb, why, sizeof why), "G-D-C run differs after kill -9 and resume: %s", why);
+    /* the frozen networks are still their init weights (nothing trained them) */
+    mt_model *d = NULL, *d0 = NULL;
+    mt_checkpoint_net nets[1] = {{NULL, NULL, NULL, NULL}};
+    CHECK_OK(mt_model_load_yaml(dis, 3, dargs, mt_cpu(), 99, &d));
+    CHECK_OK(mt_model_load_yaml(dis, 3, dargs, mt_cpu(), 98, &d0));
+    nets[0].model = d0;
+    mt_status st = mt_checkpoint_load_nets(initd, 1, nets, NULL);
+    hid_t f = H5Fopen(fb, H5F_ACC_RDONLY, H5P_DEFAULT);
+    int same = st == MT_OK && f >= 0;
+    for (int i = 0; same && i < mt_model_state_count(d0); i++) {
+        char name[512];
+        snprintf(name, sizeof name, "nets/D/state_dict/%s", mt_model_state_name(d0, i));
+        mt_tensor *t = mt_model_state_tensor(d0, i);
+        size_t n = mt_numel(t);
+        double *v = malloc(sizeof(double) * n);
+        mt_real *w = malloc(sizeof(mt_real) * n);
+        hid_t ds_ = H5Dopen2(f, name, H5P_DEFAULT);
+        same = v && w && ds_ >= 0 && H5Dread(ds_, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v) >= 0 &&
+               mt_tensor_to_host(t, w, sizeof(mt_real) * n) == MT_OK;
+        for (size_t j = 0; same && j < n; j++) same = (double)w[j] == v[j];
+        if (ds_ >= 0) H5Dclose(ds_);
+        free(v);
+        free(w);
+    }
+    if (f >= 0) H5Fclose(f);
+    mt_model_free(d);
+    mt_model_free(d0);
+    CHECK(same, "frozen D in last.h5 differs from its init_from weights");
+}
+
+TEST(tasks_classification_run_writes_metrics_and_pictures)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], run[1024], cmd[4096], out[16384], text[12288], cnn[PATH_MAX], path[1200];
+    CHECK(abs_path("tests/data/task_cnn.yaml", cnn), "graph missing");
+    snprintf(ds, sizeof ds, "%s/tasks_cls_lab.h5", tmp);
+    CHECK(make_dataset(ds, 48, 16, 0, 1), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/tasks_cls_ok.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: classification}\nmodel: {graph: %s, params: {classes: 2, c1: 8, c2: 8}}\n"
+             "data: {dataset: %s}\nloss: {kind: cross_entropy}\noptimizer: {kind: adam, lr: 0.02}\n"
+             "train: {epochs: 12, batch_size: 8, seed: 2}\n"
+             "early_stopping: {enabled: true, monitor: val_accuracy, mode: max, patience: 50}\n"
+             "checkpoint: {monitor: val_accuracy, mode: max}\n", cnn, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/tasks_cls_ok_run", tmp);
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt, cfg, run);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "classification run failed:\n%s", out);
+    const char *pics[] = {"metrics.json", "log.csv", "curves_loss.png", "curves_metrics.png",
+                          "pictures/confusion_matrix.png", "pictures/roc.png"};
+    for (int i = 0; i < 6; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, pics[i]);
+        CHECK(access(path, F_OK) == 0, "%s missing", pics[i]);
+    }
+    snprintf(path, sizeof path, "%s/metrics.json", run);
+    FILE *f = fopen(path, "r");
+    char json[8192] = "";
+    size_t n = f ? fread(json, 1, sizeof json - 1, f) : 0;
+    if (f) fclose(f);
+    json[n] = '\0';
+    const char *acc = strstr(json, "\"accuracy\": "), *cm = strstr(json, "\"confusion_matrix\": [[");
+    CHECK(acc && cm && strstr(json, "\"task\": \"classification\""), "metrics.json:\n%s", json);
+    double a = atof(acc + 12);
+    long c00 = 0, c01 = 0, c10 = 0, c11 = 0;
+    CHECK(sscanf(cm + 22, "%ld, %ld], [%ld, %ld", &c00, &c01, &c10, &c11) == 4, "confusion matrix:\n%s", json);
+    long total = c00 + c01 + c10 + c11;
+    CHECK(total == 12, "test split has 12 samples, the matrix counts %ld", total);
+    CHECK(fabs(a - (double)(c00 + c11) / total) < 1e-9, "accuracy %g disagrees with the matrix", a);
+    CHECK(a >= 0.9, "a bright vs dark disc should be learnt: test accuracy %g\n%s", a, out);
+    const char *hdr = "step,epoch,phase,loss,lr,images_per_s,val_loss,val_accuracy,val_auc,val_precision,val_recall";
+    snprintf(path, sizeof path, "%s/log.csv", run);
+    f = fopen(path, "r");
+    char line[512] = "";
+    CHECK(f && fgets(line, sizeof line, f), "log.csv");
+    fclose(f);
+    CHECK(!strncmp(line, hdr, strlen(hdr)), "log.csv header: %s", line);
+}
