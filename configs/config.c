@@ -98,6 +98,9 @@ static const cfg_key g_keys[] = {
     SCALAR("task.obj_gain", T_FLOAT, "1", task.obj_gain, "detection: weight of the objectness BCE (hyp obj)."),
     SCALAR("task.cls_gain", T_FLOAT, "0.5", task.cls_gain, "detection: weight of the class BCE (hyp cls)."),
     SCALAR("task.anchor_t", T_FLOAT, "4", task.anchor_t, "detection: anchor/target size ratio threshold."),
+    FIXED("task.anchors", T_FLOATS, "[10, 13, 16, 30, 33, 23, 30, 61, 62, 45, 59, 119, 116, 90, 156, 198, 373, 326]",
+          task.anchors, 18,
+          "detection: anchors (w, h) in pixels, 3 per level for P3, P4, P5 (YOLOv5s's); equal to the graph's anchors."),
     SCALAR("task.conf_threshold", T_FLOAT, "0.001", task.conf_threshold, "detection: score threshold before NMS."),
     SCALAR("task.nms_iou", T_FLOAT, "0.6", task.nms_iou, "detection: NMS IoU threshold."),
     /* data */

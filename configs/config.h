@@ -105,6 +105,7 @@ typedef struct mt_experiment {
         double d_lr;                /* adversarial: D's learning rate (0 = optimizer.lr) */
         /* detection */
         double box_gain, obj_gain, cls_gain, anchor_t;
+        double anchors[18];         /* detection: (w, h) x 3 anchors x 3 levels in pixels, as the graph's anchors */
         double conf_threshold, nms_iou;
     } task;
 

@@ -344,3 +344,83 @@ TEST(tasks_classification_run_writes_metrics_and_pictures)
     fclose(f);
     CHECK(!strncmp(line, hdr, strlen(hdr)), "log.csv header: %s", line);
 }
+
+/* n grey images with one bright square each (class i % 2 for two classes) and its box */
+static int make_box_dataset(const char *path, int n, int size)
+{
+    mt_dataset_spec spec = {1, size, size, 0, 0, "test_tasks boxes", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
+    float *img = malloc(sizeof(float) * size * size), box[5];
+    int ok = img != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        int side = size / 4 + (int)(size / 4 * mt_philox_uniform(41, (uint64_t)i));
+        int x0 = (int)((size - side) * mt_philox_uniform(42, (uint64_t)i)), y0 = (int)((size - side) * mt_philox_uniform(43, (uint64_t)i));
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                img[y * size + x] = (x >= x0 && x < x0 + side && y >= y0 && y < y0 + side) ? 200.f : 40.f;
+        box[0] = (float)x0, box[1] = (float)y0, box[2] = (float)(x0 + side - 1), box[3] = (float)(y0 + side - 1);
+        box[4] = (float)(i % 2);
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size;
+        s.image = img;
+        s.n_boxes = 1;
+        s.boxes = box;
+        snprintf(s.meta.source, sizeof s.meta.source, "boxes-%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    if (!ok) {
+        mt_dataset_writer_close(w, 0, 0, 0, 0);
+        return 0;
+    }
+    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+}
+
+TEST(tasks_detection_run_writes_map_and_boxes)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], run[1024], cmd[4096], out[16384], text[12288], yolo[PATH_MAX], path[1200];
+    CHECK(abs_path("configs/models/yolov5s.yaml", yolo), "graph missing");
+    snprintf(ds, sizeof ds, "%s/tasks_boxes.h5", tmp);
+    CHECK(make_box_dataset(ds, 16, 64), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/tasks_det_ok.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: detection}\n"
+             "model: {graph: %s, params: {in_channels: 1, nc: 2, img_size: 64, width_multiple: 0.125}}\n"
+             "data: {dataset: %s, normalize: window, window: [0, 255], augment: {enabled: true, flip_h: 0.5}}\n"
+             "optimizer: {kind: adam, lr: 0.001}\ntrain: {epochs: 2, batch_size: 4, seed: 1, log_every: 1}\n",
+             yolo, ds);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/tasks_det_ok_run", tmp);
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt, cfg, run);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "detection run failed:\n%s", out);
+    CHECK(strstr(out, "map50") && strstr(out, "map50_95"), "no mAP in the report:\n%s", out);
+    snprintf(path, sizeof path, "%s/metrics.json", run);
+    FILE *f = fopen(path, "r");
+    char json[8192] = "";
+    size_t n = f ? fread(json, 1, sizeof json - 1, f) : 0;
+    if (f) fclose(f);
+    json[n] = '\0';
+    const char *m = strstr(json, "\"map50\": "), *l = strstr(json, "\"labels\": ");
+    CHECK(m && l && strstr(json, "\"task\": \"detection\""), "metrics.json:\n%s", json);
+    double map50 = atof(m + 9);
+    CHECK(map50 >= 0 && map50 <= 1 && atof(l + 10) == 4, "mAP@0.5 %g, labels %g (4 test boxes)", map50, atof(l + 10));
+    snprintf(path, sizeof path, "%s/log.csv", run);
+    f = fopen(path, "r");
+    char line[512] = "";
+    CHECK(f && fgets(line, sizeof line, f), "log.csv");
+    fclose(f);
+    CHECK(strstr(line, "val_map50,val_map50_95,val_precision,val_recall,loss_box,loss_obj,loss_cls"), "log.csv header: %s", line);
+    int pngs = 0;
+    for (int i = 0; i < 16; i++) {
+        snprintf(path, sizeof path, "%s/pictures/boxes_%04d.png", run, i);
+        pngs += access(path, F_OK) == 0;
+    }
+    CHECK(pngs == 4, "%d boxes PNGs (one per test image expected)", pngs);
+}

@@ -4,8 +4,9 @@
  * image to the input size), turned into YOLO targets (image, class, cx, cy, w,
  * h normalised) per batch.
  * Model: a graph with one output per level, [N, A, H, W, 5 + nc] raw
- * (configs/models/yolov5s.yaml p3, p4, p5); nc = last dimension - 5; the head
- * is YOLOv5s's (strides 8/16/32, its anchors).
+ * (configs/models/yolov5s.yaml p3, p4, p5); nc = last dimension - 5; strides
+ * 8/16/32 and the anchors of task.anchors (YOLOv5s's by default; keep them equal
+ * to the graph's `anchors` param).
  * Loss: YOLOv5's ComputeLoss (mt_yolo_loss): CIoU box loss, objectness BCE
  * with IoU targets and per-level balance [4, 1, 0.4], class BCE; gains
  * task.box_gain / obj_gain / cls_gain (hyp.scratch-low: 0.05 / 1.0 / 0.5)
@@ -48,6 +49,11 @@ static mt_status head_of(mt_session *s, mt_yolo_head *head, mt_yolo_hyp *hyp)
                       s->exp.config_path, value);
     *head = mt_yolo_head_default(shape[4] - 5);
     head->nl = nl;
+    for (int l = 0; l < 3; l++)
+        for (int a = 0; a < 3; a++) {
+            head->anchors[l][a][0] = s->exp.task.anchors[6 * l + 2 * a];
+            head->anchors[l][a][1] = s->exp.task.anchors[6 * l + 2 * a + 1];
+        }
     *hyp = mt_yolo_hyp_default(nl);
     hyp->box = s->exp.task.box_gain;
     hyp->obj = s->exp.task.obj_gain;
