@@ -27,7 +27,7 @@
  *    The header is validated completely (length against the file size, JSON,
  *    dtypes, shapes, offsets in range and non-overlapping, shape x dtype size
  *    == byte span) before any tensor byte is read.
- *  - medtrain checkpoints (layers/checkpoint.h: /state_dict/<name>), e.g.
+ *  - medtrain checkpoints (train/checkpoint.h: /state_dict/<name>), e.g.
  *    written by `medtrain import-weights` or a run's best.h5.
  *
  * Name map (YAML, docs/weights.md): source names are turned into state_dict

@@ -349,7 +349,7 @@ mt_status mt_wsrc_read_h5(mt_wsrc *s, int i, double *out, size_t numel)
     hid_t sp = d < 0 ? -1 : H5Dget_space(d);
     hssize_t np = sp < 0 ? -1 : H5Sget_simple_extent_npoints(sp);
     herr_t e = np < 0 || (size_t)np != numel ? -1 : H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out);
-    /* a medtrain checkpoint's tensors carry crc32 (layers/checkpoint.h, format_version 2) */
+    /* a medtrain checkpoint's tensors carry crc32 (train/checkpoint.h, format_version 2) */
     int crc_state = e < 0 || H5Aexists(d, "crc32") <= 0 ? 0 : verify_crc(d); /* 0 none/ok, 1 mismatch, -1 unreadable */
     if (sp >= 0) H5Sclose(sp);
     if (d >= 0) H5Dclose(d);
