@@ -16,8 +16,10 @@ PYTHON ?= /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
              libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcairo2-dev fonts-dejavu-core
-# Only needed to regenerate fixtures / run the PyTorch peers and cross-checks.
-DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx python3-torchvision
+# Only needed to regenerate fixtures / run the PyTorch peers and cross-checks (scikit-learn: the
+# classification-metric fixtures; dataset-fashion-mnist: experiments/fashion_mnist and test_idx).
+DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx \
+          python3-torchvision python3-sklearn dataset-fashion-mnist
 
 PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)

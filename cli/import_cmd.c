@@ -6,9 +6,14 @@
  * Example (S1 stand-in, 30 axial CT slices with a skeletal-muscle mask):
  *   medtrain import --source nifti --input data/samples/s1/example_ct_sm.nii.gz \
  *     --mask data/samples/s1/skeletal_muscle.nii.gz --mask_names muscle \
- *     --resize 96x96 --split_by sample --output runs/data/s1_muscle_96.h5 */
+ *     --resize 96x96 --split_by sample --output runs/data/s1_muscle_96.h5
+ * Fashion-MNIST (IDX files of Debian's dataset-fashion-mnist; docs/import.md):
+ *   medtrain import --source idx --input .../train-images-idx3-ubyte.gz \
+ *     --idx_labels .../train-labels-idx1-ubyte.gz --test_input .../t10k-images-idx3-ubyte.gz \
+ *     --test_labels .../t10k-labels-idx1-ubyte.gz --scale 0,255 --val_frac 0.1 --output fmnist.h5 */
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "../core/yaml_tree.h"
 #include "../data/import.h"
@@ -16,10 +21,13 @@
 
 static const cli_optspec k_spec[] = {
     {"spec", 1, 0, "YAML file with the keys below (a list for input/mask)"},
-    {"source", 1, 0, "dicom | dicom-series | nifti | images"},
+    {"source", 1, 0, "dicom | dicom-series | nifti | images | idx"},
     {"input", 1, 1, "file, folder or glob (repeatable)"},
     {"output", 1, 0, "dataset path (.h5), written atomically"},
     {"patient_id", 1, 0, "override the patient id"},
+    {"idx_labels", 1, 0, "idx: labels file (idx1, .gz ok) for --input"},
+    {"test_input", 1, 0, "idx: official test images file (its samples get split test)"},
+    {"test_labels", 1, 0, "idx: labels file for --test_input"},
     {"plane", 1, 0, "volumes: axial | coronal | sagittal (default axial)"},
     {"recon", 1, 0, "volumes: comma list of mip,aip,mid (one sample per volume)"},
     {"isotropic", 1, 0, "0|1: square pixels for reconstructions (default 1)"},
@@ -83,6 +91,28 @@ static mt_status apply_spec_file(mt_import_spec *sp, const char *path)
     return st;
 }
 
+/* Import progress on stdout: redrawn in place on a terminal, else a line every 10%. */
+typedef struct import_progress {
+    int tty;
+    long last_decile;
+    double t0;
+} import_progress;
+
+static void import_progress_cb(void *user, long done, long total)
+{
+    import_progress *p = user;
+    double el = cli_now() - p->t0;
+    if (p->tty) {
+        printf("\rimport %ld/%ld (%.0f%%) %.1f s ", done, total, total > 0 ? 100.0 * done / total : 0.0, el);
+        if (done == total) printf("\n");
+        fflush(stdout);
+    } else if (total > 0 && (done * 10 / total > p->last_decile || done == total)) {
+        p->last_decile = done * 10 / total;
+        printf("import %ld/%ld (%.0f%%) %.1f s\n", done, total, 100.0 * done / total, el);
+        fflush(stdout);
+    }
+}
+
 int cli_import(int argc, char **argv)
 {
     cli_args a;
@@ -119,6 +149,9 @@ int cli_import(int argc, char **argv)
     }
     mt_import_result res;
     memset(&res, 0, sizeof res);
+    import_progress prog = {isatty(STDOUT_FILENO), 0, cli_now()};
+    sp->progress = import_progress_cb;
+    sp->progress_user = &prog;
     if (st == MT_OK) st = mt_import_run(sp, &res);
     if (st == MT_OK)
         printf("wrote %s: %d samples from %d files, image [%d, %d, %d], %d mask channels, %d points\n", sp->output,

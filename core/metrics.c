@@ -307,3 +307,172 @@ mt_status mt_confusion_matrix(const int32_t *y_true, const int32_t *y_pred, size
     }
     return MT_OK;
 }
+
+/* ---------------------------------------------------------------- classification */
+
+mt_status mt_argmax_rows(const float *probs, size_t n, int k, int32_t *pred)
+{
+    MT_REQUIRE(probs && pred, "mt_argmax_rows: NULL argument");
+    MT_REQUIRE(k >= 1, "mt_argmax_rows: k must be >= 1, got %d", k);
+    for (size_t i = 0; i < n; i++) {
+        const float *r = probs + i * (size_t)k;
+        int best = 0;
+        for (int c = 0; c < k; c++) {
+            MT_REQUIRE(!isnan(r[c]), "mt_argmax_rows: probs[%zu, %d] is NaN", i, c);
+            if (r[c] > r[best]) best = c;
+        }
+        pred[i] = best;
+    }
+    return MT_OK;
+}
+
+mt_status mt_accuracy(const int32_t *y_true, const int32_t *y_pred, size_t n, double *accuracy)
+{
+    MT_REQUIRE(y_true && y_pred && accuracy, "mt_accuracy: NULL argument");
+    MT_REQUIRE(n > 0, "mt_accuracy: no samples");
+    size_t hit = 0;
+    for (size_t i = 0; i < n; i++) hit += y_true[i] == y_pred[i];
+    *accuracy = (double)hit / (double)n;
+    return MT_OK;
+}
+
+mt_status mt_precision_recall(const int32_t *y_true, const int32_t *y_pred, size_t n, int k, double *precision,
+                              double *recall, double *macro_precision, double *macro_recall)
+{
+    MT_REQUIRE(y_true && y_pred, "mt_precision_recall: NULL argument");
+    MT_REQUIRE(n > 0, "mt_precision_recall: no samples");
+    MT_REQUIRE(k >= 1, "mt_precision_recall: k must be >= 1, got %d", k);
+    /* tp[c], predicted[c] = TP + FP, actual[c] = TP + FN */
+    int64_t *cnt = mt_calloc((size_t)k * 3, sizeof *cnt);
+    if (!cnt) return mt_last_status();
+    int64_t *tp = cnt, *npred = cnt + k, *ntrue = cnt + 2 * k;
+    for (size_t i = 0; i < n; i++) {
+        if (y_true[i] < 0 || y_true[i] >= k || y_pred[i] < 0 || y_pred[i] >= k) {
+            free(cnt);
+            return MT_ERR(MT_ERR_INVALID, "mt_precision_recall: y_true[%zu] = %d or y_pred[%zu] = %d not in [0, %d)", i,
+                          (int)y_true[i], i, (int)y_pred[i], k);
+        }
+        ntrue[y_true[i]]++;
+        npred[y_pred[i]]++;
+        tp[y_true[i]] += y_true[i] == y_pred[i];
+    }
+    double sp = 0, sr = 0;
+    int used = 0;
+    for (int c = 0; c < k; c++) {
+        double p = npred[c] ? (double)tp[c] / (double)npred[c] : 0.0;
+        double r = ntrue[c] ? (double)tp[c] / (double)ntrue[c] : 0.0;
+        if (precision) precision[c] = p;
+        if (recall) recall[c] = r;
+        if (npred[c] || ntrue[c]) sp += p, sr += r, used++;
+    }
+    free(cnt);
+    if (macro_precision) *macro_precision = sp / used; /* used >= 1 since n > 0 */
+    if (macro_recall) *macro_recall = sr / used;
+    return MT_OK;
+}
+
+mt_status mt_roc_auc_ovr(const int32_t *y_true, const float *probs, size_t n, int k, double *per_class,
+                         double *macro_auc, int *n_used)
+{
+    MT_REQUIRE(y_true && probs && macro_auc, "mt_roc_auc_ovr: NULL argument");
+    MT_REQUIRE(n > 0, "mt_roc_auc_ovr: no samples");
+    MT_REQUIRE(k >= 2, "mt_roc_auc_ovr: k must be >= 2, got %d", k);
+    size_t *count = mt_calloc((size_t)k, sizeof *count);
+    float *col = mt_malloc(sizeof(float) * n), *lab = mt_malloc(sizeof(float) * n);
+    mt_status st = (count && col && lab) ? MT_OK : mt_last_status();
+    for (size_t i = 0; st == MT_OK && i < n; i++) {
+        if (y_true[i] < 0 || y_true[i] >= k) st = MT_ERR(MT_ERR_INVALID, "mt_roc_auc_ovr: y_true[%zu] = %d not in [0, %d)", i, (int)y_true[i], k);
+        else count[y_true[i]]++;
+    }
+    double sum = 0;
+    int used = 0;
+    for (int c = 0; st == MT_OK && c < k; c++) {
+        if (per_class) per_class[c] = NAN;
+        if (count[c] == 0 || count[c] == n) continue; /* AUC undefined for this class */
+        for (size_t i = 0; i < n; i++) {
+            col[i] = probs[i * (size_t)k + c];
+            lab[i] = y_true[i] == c ? 1.0f : 0.0f;
+        }
+        double a;
+        st = mt_roc_auc(col, lab, n, &a);
+        if (st != MT_OK) break;
+        if (per_class) per_class[c] = a;
+        sum += a;
+        used++;
+    }
+    if (st == MT_OK && used == 0)
+        st = MT_ERR(MT_ERR_INVALID, "mt_roc_auc_ovr: only one class present in %zu labels; ROC AUC is undefined", n);
+    if (st == MT_OK) *macro_auc = sum / used;
+    if (n_used) *n_used = st == MT_OK ? used : 0;
+    free(count);
+    free(col);
+    free(lab);
+    return st;
+}
+
+mt_status mt_roc_curve(const float *scores, const float *labels, size_t n, double *fpr, double *tpr,
+                       double *thresholds, size_t *n_points)
+{
+    MT_REQUIRE(scores && labels && fpr && tpr && thresholds && n_points, "mt_roc_curve: NULL argument");
+    MT_REQUIRE(n > 0, "mt_roc_curve: no samples");
+    scored *v = mt_malloc(sizeof *v * n);
+    if (!v) return mt_last_status();
+    double npos = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(scores[i])) {
+            free(v);
+            return MT_ERR(MT_ERR_INVALID, "mt_roc_curve: score %zu is NaN", i);
+        }
+        v[i].s = scores[i];
+        v[i].y = labels[i] > 0.5f;
+        npos += v[i].y;
+    }
+    double nneg = (double)n - npos;
+    if (npos == 0 || nneg == 0) {
+        free(v);
+        return MT_ERR(MT_ERR_INVALID, "mt_roc_curve: only one class present in %zu labels (%g positive); the ROC "
+                      "curve is undefined", n, npos);
+    }
+    qsort(v, n, sizeof *v, cmp_desc);
+    size_t m = 0;
+    fpr[0] = tpr[0] = 0;
+    thresholds[m++] = (double)v[0].s + 1.0; /* sklearn <= 1.2: thresholds[0] + 1 */
+    double tp = 0, fp = 0;
+    for (size_t i = 0; i < n;) {
+        size_t j = i;
+        while (j < n && v[j].s == v[i].s) {
+            tp += v[j].y;
+            fp += !v[j].y;
+            j++;
+        }
+        fpr[m] = fp / nneg;
+        tpr[m] = tp / npos;
+        thresholds[m++] = v[i].s;
+        i = j;
+    }
+    free(v);
+    *n_points = m;
+    return MT_OK;
+}
+
+mt_status mt_classification_metrics(const int32_t *y_true, const float *probs, size_t n, int k,
+                                    mt_class_metrics *out)
+{
+    MT_REQUIRE(y_true && probs && out, "mt_classification_metrics: NULL argument");
+    MT_REQUIRE(n > 0 && k >= 2, "mt_classification_metrics: need n > 0 and k >= 2 (n = %zu, k = %d)", n, k);
+    int32_t *pred = mt_malloc(sizeof *pred * n);
+    if (!pred) return mt_last_status();
+    mt_status st = mt_argmax_rows(probs, n, k, pred);
+    if (st == MT_OK) st = mt_accuracy(y_true, pred, n, &out->accuracy);
+    if (st == MT_OK) st = mt_precision_recall(y_true, pred, n, k, NULL, NULL, &out->precision, &out->recall);
+    free(pred);
+    if (st != MT_OK) return st;
+    /* one class only in y_true: AUC undefined, reported as NaN rather than an error */
+    size_t i = 1;
+    while (i < n && y_true[i] == y_true[0]) i++;
+    if (i == n) {
+        out->auc = NAN;
+        return MT_OK;
+    }
+    return mt_roc_auc_ovr(y_true, probs, n, k, NULL, &out->auc, NULL);
+}

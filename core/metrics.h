@@ -23,6 +23,9 @@
  *
  * AUC: area under the ROC curve by the exact trapezoid rule over the sorted
  * scores, tied scores forming one ROC point (sklearn.metrics.roc_auc_score).
+ *
+ * Multi-class classification (accuracy, macro precision / recall, one-vs-rest AUC, ROC
+ * curve points): the section "classification" below.
  */
 #ifndef MT_METRICS_H
 #define MT_METRICS_H
@@ -98,6 +101,67 @@ mt_status mt_roc_auc_tensor(const mt_tensor *scores, const mt_tensor *target, do
  * Host arrays of n class ids in [0, n_classes); errors name the bad index. */
 mt_status mt_confusion_matrix(const int32_t *y_true, const int32_t *y_pred, size_t n, int n_classes,
                               int64_t *counts);
+
+/* ---------------------------------------------------------------- classification
+ * Multi-class metrics from true class ids y_true[n] in [0, K) and predicted class ids
+ * y_pred[n] (or probabilities probs[n*K], row-major [n, K]). Host arrays; no device.
+ * Definitions follow scikit-learn 1.2 (sklearn.metrics), the reference of the tests
+ * (tests/fixtures/gen_classification_metrics.py):
+ *   accuracy           = mean(y_pred == y_true)                       (accuracy_score)
+ *   precision[c]       = TP_c / (TP_c + FP_c), 0 when nothing is predicted c
+ *   recall[c]          = TP_c / (TP_c + FN_c), 0 when c never occurs in y_true
+ *                        (precision_score / recall_score average=None, zero_division=0)
+ *   macro precision / recall = unweighted mean of the per-class values over the classes
+ *                        that occur in y_true OR y_pred (sklearn's default `labels`); a class in
+ *                        neither is left out of the mean (its per-class values are 0).
+ */
+
+/* Predicted class ids by row-wise argmax of probs [n, k] (the first maximum wins on ties,
+ * as numpy.argmax / torch.argmax on CPU). Errors: MT_ERR_INVALID for NULL, k < 1 or a NaN. */
+mt_status mt_argmax_rows(const float *probs, size_t n, int k, int32_t *pred);
+
+/* Fraction of i with y_pred[i] == y_true[i] (sklearn accuracy_score). Errors: n = 0. */
+mt_status mt_accuracy(const int32_t *y_true, const int32_t *y_pred, size_t n, double *accuracy);
+
+/* Per-class precision[k] and recall[k] (either may be NULL) and the macro means (either may
+ * be NULL), definitions above. Errors: MT_ERR_INVALID for n = 0 or an id outside [0, k),
+ * naming the index. */
+mt_status mt_precision_recall(const int32_t *y_true, const int32_t *y_pred, size_t n, int k, double *precision,
+                              double *recall, double *macro_precision, double *macro_recall);
+
+/* One-vs-rest ROC AUC of every class and their macro mean: auc_c = mt_roc_auc(probs[:, c],
+ * y_true == c) (sklearn roc_auc_score(y_true, probs, multi_class='ovr', average='macro')).
+ * per_class[k] may be NULL; a class absent from y_true gets NaN there and is left out of the
+ * mean (sklearn raises in that case); *n_used = classes averaged (may be NULL). Rows need not
+ * sum to 1 (sklearn requires it; the value does not depend on it). K = 2 gives the binary AUC
+ * of probs[:, 1] when probs[:, 0] = 1 - probs[:, 1].
+ * Errors: MT_ERR_INVALID for n = 0, k < 2, a bad id, a NaN score, or no class with both
+ * positives and negatives in y_true. O(k n log n) time, O(n) extra memory. */
+mt_status mt_roc_auc_ovr(const int32_t *y_true, const float *probs, size_t n, int k, double *per_class,
+                         double *macro_auc, int *n_used);
+
+/* Binary ROC curve (sklearn.metrics.roc_curve(labels, scores, drop_intermediate=False)) of
+ * n scores with labels (> 0.5 positive): one point per distinct score, thresholds decreasing,
+ * predicted positive when score >= threshold; fpr[j] = FP_j / negatives, tpr[j] = TP_j /
+ * positives. Point 0 is (0, 0) with threshold = max score + 1 (sklearn <= 1.2; sklearn >= 1.3
+ * writes +inf there). fpr, tpr, thresholds have room for n + 1 points; *n_points = distinct
+ * scores + 1. Errors: as mt_roc_auc (n = 0, NaN score, one class only). */
+mt_status mt_roc_curve(const float *scores, const float *labels, size_t n, double *fpr, double *tpr,
+                       double *thresholds, size_t *n_points);
+
+/* The classification summary a trainer logs, from probabilities [n, k]. */
+typedef struct mt_class_metrics {
+    double accuracy;  /* argmax predictions */
+    double precision; /* macro, zero_division = 0 */
+    double recall;    /* macro, zero_division = 0 */
+    double auc;       /* one-vs-rest macro ROC AUC; NaN when no class has positives and negatives */
+} mt_class_metrics;
+
+/* accuracy, macro precision / recall of argmax(probs) and OvR macro AUC of probs [n, k]
+ * against y_true (functions above; an undefined AUC is NaN, not an error).
+ * Errors: MT_ERR_INVALID for n = 0, k < 2, a bad id or a NaN probability. */
+mt_status mt_classification_metrics(const int32_t *y_true, const float *probs, size_t n, int k,
+                                    mt_class_metrics *out);
 
 #ifdef MT_WITH_CUDA
 /* CUDA kernels behind mt_confusion_per_image / mt_binarize_gated (metrics.cu). */

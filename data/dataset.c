@@ -82,6 +82,7 @@ typedef struct meta_rec {
     char sex[8];
     float age_years, height_m, weight_kg;
     double spacing[3], slice_position, origin[3], direction[9];
+    uint8_t fixed_split; /* 0: assigned at close; 1 + k: split k set by mt_dataset_writer_set_split */
 } meta_rec;
 
 struct mt_dataset_writer {
@@ -207,6 +208,15 @@ mt_status mt_dataset_writer_set_split_by_sample(mt_dataset_writer *w, int on)
 }
 
 int mt_dataset_writer_count(const mt_dataset_writer *w) { return w ? w->n : 0; }
+
+mt_status mt_dataset_writer_set_split(mt_dataset_writer *w, int i, const char *split)
+{
+    MT_REQUIRE(w && split, "mt_dataset_writer_set_split: NULL argument");
+    MT_REQUIRE(i >= 0 && i < w->n, "mt_dataset_writer_set_split: sample %d not added yet (%d samples)", i, w->n);
+    for (int k = 0; k < 3; k++)
+        if (!strcmp(split, mt_dataset_split_names[k])) return w->meta[i].fixed_split = (uint8_t)(1 + k), MT_OK;
+    return MT_ERR(MT_ERR_INVALID, "mt_dataset_writer_set_split: split \"%s\" is not train, val or test", split);
+}
 
 int mt_dataset_name_kind(const char *which)
 {
@@ -426,7 +436,8 @@ static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *
  * file is one patient); without either, or with split_by_sample set, the sample itself. Distinct keys are sorted (so the add order does not matter),
  * shuffled with Philox (seed), and the first round(test_frac*G) groups go to test, the next
  * round(val_frac*G) to val, the rest to train. A non-zero fraction gets at least one group when
- * there are at least three groups. out[i] = 0 train, 1 val, 2 test. */
+ * there are at least three groups. Samples given a split by mt_dataset_writer_set_split keep it and
+ * take no part in the grouping. out[i] = 0 train, 1 val, 2 test. */
 static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, double test_frac, uint64_t seed,
                                uint8_t *out)
 {
@@ -440,8 +451,10 @@ static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, doub
         st = MT_ERR_NOMEM;
         goto done;
     }
+    int nk = 0; /* samples split by the fractions (the others have a fixed split) */
     for (int i = 0; i < n; i++) {
         char buf[1200];
+        if (w->meta[i].fixed_split) continue;
         if (w->split_by_sample) snprintf(buf, sizeof buf, "s:%09d", i);
         else if (w->meta[i].patient_id[0]) snprintf(buf, sizeof buf, "p:%s", w->meta[i].patient_id);
         else if (w->meta[i].source[0]) snprintf(buf, sizeof buf, "f:%s", w->meta[i].source);
@@ -451,11 +464,11 @@ static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, doub
             st = MT_ERR_NOMEM;
             goto done;
         }
-        uniq[i] = key[i];
+        uniq[nk++] = key[i];
     }
-    qsort(uniq, (size_t)n, sizeof *uniq, cmp_str);
+    qsort(uniq, (size_t)nk, sizeof *uniq, cmp_str);
     int g = 0;
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < nk; i++)
         if (g == 0 || strcmp(uniq[g - 1], uniq[i])) uniq[g++] = uniq[i];
     for (int i = 0; i < g; i++) perm[i] = i;
     for (int i = g - 1; i > 0; i--) { /* Fisher-Yates with counter-based draws */
@@ -471,6 +484,10 @@ static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, doub
     if (n_test + n_val > g) n_val = g - n_test > 0 ? g - n_test : 0;
     for (int r = 0; r < g; r++) gsplit[perm[r]] = r < n_test ? 2 : (r < n_test + n_val ? 1 : 0);
     for (int i = 0; i < n; i++) {
+        if (w->meta[i].fixed_split) {
+            out[i] = (uint8_t)(w->meta[i].fixed_split - 1);
+            continue;
+        }
         char **hit = bsearch(&key[i], uniq, (size_t)g, sizeof *uniq, cmp_str);
         out[i] = hit ? gsplit[hit - uniq] : 0;
     }

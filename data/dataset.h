@@ -53,6 +53,10 @@ mt_status mt_dataset_writer_set_split_by_sample(mt_dataset_writer *w, int on);
 /* Names stored as a root attribute (array of strings): which = "channel_names",
  * "mask_names" or "class_names". Copied; call before close. */
 mt_status mt_dataset_writer_set_names(mt_dataset_writer *w, const char *which, const char *const *names, int n);
+/* Puts sample i (0-based, already added) into split "train", "val" or "test" for good: close
+ * keeps it there and splits only the other samples by the fractions (e.g. the official test
+ * file of MNIST-like data). Errors: MT_ERR_INVALID for i out of range or another split name. */
+mt_status mt_dataset_writer_set_split(mt_dataset_writer *w, int i, const char *split);
 /* Number of samples added so far. */
 int mt_dataset_writer_count(const mt_dataset_writer *w);
 

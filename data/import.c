@@ -13,6 +13,7 @@
 
 #include "dataset.h"
 #include "dicom.h"
+#include "idx.h"
 #include "image_io.h"
 #include "labels.h"
 #include "nifti.h"
@@ -97,10 +98,10 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
 {
     MT_REQUIRE(s && key && v, "mt_import_spec_set: NULL argument");
     if (!strcmp(key, "source")) {
-        static const char *names[] = {"dicom", "dicom-series", "nifti", "images"};
-        for (int i = 0; i < 4; i++)
+        static const char *names[] = {"dicom", "dicom-series", "nifti", "images", "idx"};
+        for (int i = 0; i < 5; i++)
             if (!strcmp(v, names[i])) return s->source = (mt_import_source)i, MT_OK;
-        return MT_ERR(MT_ERR_INVALID, "import spec: source = \"%s\" (dicom, dicom-series, nifti or images)", v);
+        return MT_ERR(MT_ERR_INVALID, "import spec: source = \"%s\" (dicom, dicom-series, nifti, images or idx)", v);
     }
     if (!strcmp(key, "input")) {
         if (s->n_inputs >= MT_IMPORT_MAX) return MT_ERR(MT_ERR_INVALID, "import spec: more than %d inputs", MT_IMPORT_MAX);
@@ -116,6 +117,9 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
     if (!strcmp(key, "labelme_dir")) return set_path(key, v, s->labelme_dir);
     if (!strcmp(key, "mask_dir")) return set_path(key, v, s->mask_dir);
     if (!strcmp(key, "description")) return set_path(key, v, s->description);
+    if (!strcmp(key, "idx_labels")) return set_path(key, v, s->idx_labels);
+    if (!strcmp(key, "test_input")) return set_path(key, v, s->test_input);
+    if (!strcmp(key, "test_labels")) return set_path(key, v, s->test_labels);
     if (!strcmp(key, "patient_id")) {
         if (strlen(v) >= MT_META_STR) return MT_ERR(MT_ERR_INVALID, "import spec: patient_id too long");
         strcpy(s->patient_id, v);
@@ -145,7 +149,7 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
     if (!strcmp(key, "pad_multiple")) return parse_int(key, v, &s->pad_multiple);
     if (!strcmp(key, "roi_margin")) return parse_double(key, v, &s->roi_margin);
     if (!strcmp(key, "val_frac")) return parse_double(key, v, &s->val_frac);
-    if (!strcmp(key, "test_frac")) return parse_double(key, v, &s->test_frac);
+    if (!strcmp(key, "test_frac")) return s->test_frac_set = 1, parse_double(key, v, &s->test_frac);
     if (!strcmp(key, "seed")) {
         double x;
         MT_TRY(parse_double(key, v, &x));
@@ -428,7 +432,7 @@ static mt_status preprocess(const mt_import_spec *spec, mt_sample *s)
 
 static void describe_preprocess(const mt_import_spec *s, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "source=%s", (const char *[]){"dicom", "dicom-series", "nifti", "images"}[s->source]);
+    int n = snprintf(buf, cap, "source=%s", (const char *[]){"dicom", "dicom-series", "nifti", "images", "idx"}[s->source]);
 #define ADD(...) \
     if (n >= 0 && (size_t)n < cap) n += snprintf(buf + n, cap - (size_t)n, __VA_ARGS__)
     if (s->source == MT_IMPORT_NIFTI || s->source == MT_IMPORT_DICOM_SERIES) {
@@ -442,7 +446,8 @@ static void describe_preprocess(const mt_import_spec *s, char *buf, size_t cap)
     if (s->roi_crop) ADD("; ROI crop margin %g", s->roi_margin);
     if (s->resize_h) ADD("; resize %dx%d (image bilinear, mask nearest)", s->resize_h, s->resize_w);
     if (s->pad_multiple > 1) ADD("; pad bottom/right to a multiple of %d", s->pad_multiple);
-    ADD("; split_by=%s", s->split_by_sample ? "sample" : "patient");
+    if (s->test_input[0]) ADD("; test split = %s", s->test_input);
+    ADD("; split_by=%s", s->split_by_sample || s->source == MT_IMPORT_IDX ? "sample" : "patient");
 #undef ADD
 }
 
@@ -461,7 +466,8 @@ static mt_status emit(const mt_import_spec *spec, writer_ctx *wc, mt_sample *s, 
     if (!wc->w) {
         mt_dataset_spec ds = {s->c, s->h, s->w, s->k, s->n_points, spec->description, wc->preprocess};
         MT_TRY(mt_dataset_writer_open(spec->output, &ds, &wc->w));
-        if (spec->split_by_sample) MT_TRY(mt_dataset_writer_set_split_by_sample(wc->w, 1));
+        if (spec->split_by_sample || spec->source == MT_IMPORT_IDX)
+            MT_TRY(mt_dataset_writer_set_split_by_sample(wc->w, 1));
         if (spec->n_classes) {
             const char *names[MT_IMPORT_MAX];
             for (int i = 0; i < spec->n_classes; i++) names[i] = spec->classes[i];
@@ -570,6 +576,93 @@ static mt_status import_volume(const mt_import_spec *spec, writer_ctx *wc, label
     return st;
 }
 
+/* ---------------------------------------------------------------- idx */
+
+/* Reads one IDX images/labels pair and checks it: images [N, rows, cols], labels [N] of an
+ * integer dtype, each in [0, n_classes) (or >= 0 without `classes`). */
+static mt_status idx_read_pair(const mt_import_spec *spec, const char *img_path, const char *lab_path, mt_idx *img,
+                               mt_idx *lab)
+{
+    MT_TRY(mt_idx_read(img_path, img));
+    if (img->ndim != 3 || img->dims[1] < 1 || img->dims[2] < 1)
+        return MT_ERR(MT_ERR_FORMAT, "%s: IDX images must be [N, rows, cols] (idx3) with rows, cols > 0; this file has "
+                      "%d dimensions", img_path, img->ndim);
+    MT_TRY(mt_idx_read(lab_path, lab));
+    if (lab->ndim != 1)
+        return MT_ERR(MT_ERR_FORMAT, "%s: IDX labels must be one-dimensional [N] (idx1); this file has %d dimensions",
+                      lab_path, lab->ndim);
+    if (lab->dtype == MT_IDX_F32 || lab->dtype == MT_IDX_F64)
+        return MT_ERR(MT_ERR_FORMAT, "%s: IDX labels must be integers; this file holds %s", lab_path,
+                      mt_idx_dtype_name(lab->dtype));
+    if (lab->dims[0] != img->dims[0])
+        return MT_ERR(MT_ERR_FORMAT, "%s: %lld labels but %s has %lld images", lab_path, (long long)lab->dims[0],
+                      img_path, (long long)img->dims[0]);
+    for (size_t i = 0; i < lab->count; i++) {
+        double v = mt_idx_get(lab, i);
+        if (v < 0 || (spec->n_classes > 0 && v >= spec->n_classes))
+            return spec->n_classes > 0
+                       ? MT_ERR(MT_ERR_FORMAT, "%s: label %g of item %zu is outside 0..%d (%d names in `classes`)",
+                                lab_path, v, i, spec->n_classes - 1, spec->n_classes)
+                       : MT_ERR(MT_ERR_FORMAT, "%s: label %g of item %zu is negative", lab_path, v, i);
+    }
+    return MT_OK;
+}
+
+/* Writes the items of one checked pair as samples [1, rows, cols] (grey levels as stored, then
+ * pre-processing); `split` non-NULL fixes their split. */
+static mt_status idx_emit_pair(const mt_import_spec *spec, writer_ctx *wc, const char *img_path, const mt_idx *img,
+                               const mt_idx *lab, const char *split, long *done, long total, mt_import_result *res)
+{
+    int h = (int)img->dims[1], w = (int)img->dims[2];
+    size_t hw = (size_t)h * w;
+    char base[512];
+    base_name(img_path, base, sizeof base);
+    for (long i = 0; i < (long)img->dims[0]; i++) {
+        mt_sample s;
+        mt_sample_init(&s);
+        s.image = mt_malloc(sizeof(float) * hw);
+        if (!s.image) return MT_ERR_NOMEM;
+        s.c = 1, s.h = h, s.w = w;
+        for (size_t j = 0; j < hw; j++) s.image[j] = (float)mt_idx_get(img, (size_t)i * hw + j);
+        s.label = (int)mt_idx_get(lab, (size_t)i);
+        snprintf(s.meta.source, sizeof s.meta.source, "%.900s#%ld", base, i);
+        mt_status st = emit(spec, wc, &s, res);
+        mt_sample_free(&s);
+        if (st == MT_OK && split) st = mt_dataset_writer_set_split(wc->w, mt_dataset_writer_count(wc->w) - 1, split);
+        MT_TRY(st);
+        ++*done;
+        if (spec->progress && (*done % 1000 == 0 || *done == total)) spec->progress(spec->progress_user, *done, total);
+    }
+    return MT_OK;
+}
+
+/* source idx: the input pair (train/val by val_frac) and the optional test pair (split "test"). */
+static mt_status import_idx(const mt_import_spec *spec, writer_ctx *wc, mt_import_result *res)
+{
+    const char *img_path = spec->inputs[0];
+    mt_idx img[2], lab[2];
+    memset(img, 0, sizeof img);
+    memset(lab, 0, sizeof lab);
+    mt_status st = idx_read_pair(spec, img_path, spec->idx_labels, &img[0], &lab[0]);
+    if (st == MT_OK && spec->test_input[0]) {
+        st = idx_read_pair(spec, spec->test_input, spec->test_labels, &img[1], &lab[1]);
+        if (st == MT_OK && (img[1].dims[1] != img[0].dims[1] || img[1].dims[2] != img[0].dims[2]))
+            st = MT_ERR(MT_ERR_FORMAT, "%s: test images are %lldx%lld but %s has %lldx%lld", spec->test_input,
+                        (long long)img[1].dims[1], (long long)img[1].dims[2], img_path, (long long)img[0].dims[1],
+                        (long long)img[0].dims[2]);
+    }
+    long done = 0, total = (long)(img[0].dims[0] + img[1].dims[0]);
+    if (st == MT_OK) st = idx_emit_pair(spec, wc, img_path, &img[0], &lab[0], NULL, &done, total, res);
+    if (st == MT_OK && spec->test_input[0])
+        st = idx_emit_pair(spec, wc, spec->test_input, &img[1], &lab[1], "test", &done, total, res);
+    res->n_files = spec->test_input[0] ? 4 : 2;
+    for (int k = 0; k < 2; k++) {
+        mt_idx_free(&img[k]);
+        mt_idx_free(&lab[k]);
+    }
+    return st;
+}
+
 mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
 {
     MT_REQUIRE(spec && res, "mt_import_run: NULL argument");
@@ -584,6 +677,17 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
     MT_REQUIRE(!is_vol || !(spec->mias_info[0] || spec->labelme_dir[0] || spec->mask_dir[0]),
                "import: mias_info / labelme_dir / mask_dir apply to 2D sources (dicom, images)");
     MT_REQUIRE(!spec->n_recon || !spec->n_masks, "import: `recon` samples cannot carry slice masks");
+    int is_idx = spec->source == MT_IMPORT_IDX;
+    MT_REQUIRE(is_idx || !(spec->idx_labels[0] || spec->test_input[0] || spec->test_labels[0]),
+               "import: idx_labels / test_input / test_labels need source idx");
+    MT_REQUIRE(!is_idx || (spec->n_inputs == 1 && spec->idx_labels[0]),
+               "import: source idx needs one `input` (images idx3 file) and `idx_labels` (labels idx1 file)");
+    MT_REQUIRE(!spec->test_input[0] == !spec->test_labels[0], "import: test_input and test_labels go together");
+    MT_REQUIRE(!spec->test_input[0] || !spec->test_frac_set,
+               "import: test_frac cannot be combined with test_input (the test split is that file)");
+    MT_REQUIRE(!is_idx || !(spec->n_masks || spec->n_recon || spec->labels_csv[0] || spec->mias_info[0] ||
+                            spec->labelme_dir[0] || spec->mask_dir[0] || spec->roi_crop),
+               "import: source idx takes its labels from idx_labels (no masks, recon, CSV, MIAS, LabelMe or roi_crop)");
     label_ctx lc;
     memset(&lc, 0, sizeof lc);
     writer_ctx wc;
@@ -592,7 +696,7 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
     static const char *recon_names[] = {"mip", "aip", "mid"};
     for (int i = 0; i < spec->n_recon; i++) wc.channel_names[wc.n_channel_names++] = recon_names[spec->recon[i]];
     path_list in = {0};
-    mt_status st = expand_inputs(spec, &in);
+    mt_status st = is_idx ? import_idx(spec, &wc, res) : expand_inputs(spec, &in);
     if (st == MT_OK && spec->labels_csv[0]) {
         st = mt_labels_csv_read(spec->labels_csv, spec->csv_key, spec->csv_label, &lc.csv);
         lc.have_csv = st == MT_OK;
@@ -614,10 +718,12 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
             mt_sample_free(&s);
         }
         res->n_files++;
+        if (spec->progress) spec->progress(spec->progress_user, i + 1, in.n);
     }
     if (st == MT_OK && !wc.w) st = MT_ERR(MT_ERR_INVALID, "import: no samples were produced");
     if (wc.w) {
-        mt_status cs = mt_dataset_writer_close(wc.w, st == MT_OK, spec->val_frac, spec->test_frac, spec->seed);
+        double test_frac = spec->test_input[0] ? 0.0 : spec->test_frac;
+        mt_status cs = mt_dataset_writer_close(wc.w, st == MT_OK, spec->val_frac, test_frac, spec->seed);
         if (st == MT_OK) st = cs;
     }
     if (lc.have_csv) mt_label_table_free(&lc.csv);

@@ -5,12 +5,19 @@
  * A spec is filled with mt_import_spec_init + mt_import_spec_set(key, value) (the
  * same keys serve the YAML spec file and the command-line options; docs/import.md
  * has one documented command per dataset). Keys (values are strings):
- *   source        dicom | dicom-series | nifti | images
+ *   source        dicom | dicom-series | nifti | images | idx
  *   input         file, folder or glob pattern; repeatable (each adds one entry).
  *                 dicom/images/nifti: a folder means every non-hidden file in it;
  *                 dicom-series: each folder (or glob match) is one series.
  *   output        dataset path (.h5); written to a temp file and renamed on success
  *   patient_id    override the patient id (NIfTI has none; default: file stem)
+ *   -- idx (MNIST / Fashion-MNIST files, data/idx.h; plain or .gz) --
+ *   input         the images file, idx3 [N, rows, cols] (exactly one input)
+ *   idx_labels    the labels file, idx1 [N], integer class ids (required)
+ *   test_input, test_labels   optional official test pair: those samples get split
+ *                 "test" for good; the input pair is then split into train/val by
+ *                 val_frac (test_frac must stay unset). Always split by sample; source
+ *                 = "<file>#<index>". Labels must lie in [0, number of `classes`).
  *   -- volumes (nifti, dicom-series) --
  *   plane         axial | coronal | sagittal (default axial)
  *   recon         comma list of mip,aip,mid: one sample per volume, one channel per
@@ -63,8 +70,12 @@ typedef enum mt_import_source {
     MT_IMPORT_DICOM = 0,
     MT_IMPORT_DICOM_SERIES,
     MT_IMPORT_NIFTI,
-    MT_IMPORT_IMAGES
+    MT_IMPORT_IMAGES,
+    MT_IMPORT_IDX
 } mt_import_source;
+
+/* Progress callback: `done` of `total` units (files, or samples for idx) finished. */
+typedef void (*mt_import_progress_fn)(void *user, long done, long total);
 
 typedef struct mt_import_spec {
     mt_import_source source;
@@ -106,6 +117,12 @@ typedef struct mt_import_spec {
     double val_frac, test_frac;
     uint64_t seed;
     char description[MT_IMPORT_PATH];
+    /* idx */
+    char idx_labels[MT_IMPORT_PATH], test_input[MT_IMPORT_PATH], test_labels[MT_IMPORT_PATH];
+    int test_frac_set; /* 1 once test_frac was given */
+    /* not a key: optional progress report (NULL: none), called from mt_import_run's thread */
+    mt_import_progress_fn progress;
+    void *progress_user;
 } mt_import_spec;
 
 /* Defaults: source images, plane axial, isotropic 1, roi_margin 0.1, split by patient,

@@ -99,3 +99,21 @@ int fx_attr_ints(const char *file, const char *name, const char *attr, int *out,
     if (n < 0) MT_ERR(MT_ERR_IO, "fixture %s:%s has no int attribute %s (max %d)", file, name, attr, max);
     return n;
 }
+
+int fx_read_f64(const char *file, const char *name, double *out, int max)
+{
+    hid_t f = open_file(file);
+    if (f < 0) return -1;
+    int n = -1;
+    hid_t d = H5Dopen2(f, name, H5P_DEFAULT);
+    if (d >= 0) {
+        hid_t sp = H5Dget_space(d);
+        hssize_t cnt = H5Sget_simple_extent_npoints(sp);
+        H5Sclose(sp);
+        if (cnt >= 0 && cnt <= max && H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, out) >= 0) n = (int)cnt;
+        H5Dclose(d);
+    }
+    H5Fclose(f);
+    if (n < 0) MT_ERR(MT_ERR_IO, "fixture %s has no dataset %s of at most %d values", file, name, max);
+    return n;
+}

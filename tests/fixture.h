@@ -14,6 +14,9 @@ mt_tensor *fx_load(const char *file, const char *name);
 int fx_attr(const char *file, const char *name, const char *attr, double *out);
 /* Reads an integer array attribute into out[0..max-1]; returns count or -1. */
 int fx_attr_ints(const char *file, const char *name, const char *attr, int *out, int max);
+/* Reads dataset `name` as float64 (full precision, unlike fx_load) into out[0..max-1];
+ * returns the number of values, or -1 (message set) when absent or larger than max. */
+int fx_read_f64(const char *file, const char *name, double *out, int max);
 /* 1 if the group/dataset exists. */
 int fx_exists(const char *file, const char *name);
 
