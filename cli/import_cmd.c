@@ -101,7 +101,7 @@ typedef struct import_progress {
 static void import_progress_cb(void *user, long done, long total)
 {
     import_progress *p = user;
-    double el = cli_now() - p->t0;
+    double el = mt_now() - p->t0;
     if (p->tty) {
         printf("\rimport %ld/%ld (%.0f%%) %.1f s ", done, total, total > 0 ? 100.0 * done / total : 0.0, el);
         if (done == total) printf("\n");
@@ -149,7 +149,7 @@ int cli_import(int argc, char **argv)
     }
     mt_import_result res;
     memset(&res, 0, sizeof res);
-    import_progress prog = {isatty(STDOUT_FILENO), 0, cli_now()};
+    import_progress prog = {isatty(STDOUT_FILENO), 0, mt_now()};
     sp->progress = import_progress_cb;
     sp->progress_user = &prog;
     if (st == MT_OK) st = mt_import_run(sp, &res);

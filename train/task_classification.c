@@ -185,47 +185,43 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, cls_detail
     return st;
 }
 
-/* accuracy, macro precision/recall (binary: of class 1), AUC */
-static void fill_metrics(cls_detail *d, mt_eval *out)
+/* accuracy, precision and recall (K classes: macro; one logit: of class 1, sklearn's
+ * binary average) and AUC (K: one-vs-rest macro; one logit: of p(class 1)), core/metrics.h */
+static mt_status fill_metrics(const cls_detail *d, int binary, mt_eval *out)
 {
-    int k = d->k;
-    int64_t correct = 0, *cm = d->confusion;
-    for (int c = 0; c < k; c++) correct += cm[c * k + c];
-    double prec = 0, rec = 0;
-    int first = k == 2 ? 1 : 0;
-    for (int c = first; c < k; c++) {
-        int64_t col = 0, row = 0;
-        for (int j = 0; j < k; j++) {
-            col += cm[j * k + c];
-            row += cm[c * k + j];
-        }
-        prec += col ? (double)cm[c * k + c] / (double)col : 0;
-        rec += row ? (double)cm[c * k + c] / (double)row : 0;
+    if (!binary) {
+        mt_class_metrics m;
+        MT_TRY(mt_classification_metrics(d->y_true, d->prob, (size_t)d->n, d->k, &m));
+        mt_eval_set(out, "accuracy", m.accuracy);
+        mt_eval_set(out, "precision", m.precision);
+        mt_eval_set(out, "recall", m.recall);
+        mt_eval_set(out, "auc", m.auc);
+        return MT_OK;
     }
-    mt_eval_set(out, "accuracy", d->n ? (double)correct / d->n : NAN);
-    mt_eval_set(out, "precision", prec / (k - first));
-    mt_eval_set(out, "recall", rec / (k - first));
-    /* AUC: binary of p(class 1); else mean over classes of one-vs-rest AUC */
+    double acc, prec[2], rec[2], auc = NAN;
+    MT_TRY(mt_accuracy(d->y_true, d->y_pred, (size_t)d->n, &acc));
+    MT_TRY(mt_precision_recall(d->y_true, d->y_pred, (size_t)d->n, 2, prec, rec, NULL, NULL));
     float *score = mt_malloc(sizeof(float) * (size_t)d->n), *lab = mt_malloc(sizeof(float) * (size_t)d->n);
-    double sum = 0;
-    int used = 0;
-    for (int c = first; score && lab && c < k; c++) {
-        for (int i = 0; i < d->n; i++) {
-            score[i] = d->prob[(size_t)i * k + c];
-            lab[i] = d->y_true[i] == c;
-        }
-        double auc;
-        if (mt_roc_auc(score, lab, (size_t)d->n, &auc) == MT_OK) {
-            sum += auc;
-            used++;
-        } else {
-            mt_error_clear();
-            used = -1000; /* a class absent from the split: undefined (sklearn raises) */
-        }
+    if (!score || !lab) {
+        free(score);
+        free(lab);
+        return mt_last_status();
     }
-    mt_eval_set(out, "auc", used > 0 ? sum / used : NAN);
+    for (int i = 0; i < d->n; i++) {
+        score[i] = d->prob[(size_t)i * 2 + 1];
+        lab[i] = d->y_true[i] == 1;
+    }
+    if (mt_roc_auc(score, lab, (size_t)d->n, &auc) != MT_OK) {
+        auc = NAN; /* one class only in the split: undefined */
+        mt_error_clear();
+    }
     free(score);
     free(lab);
+    mt_eval_set(out, "accuracy", acc);
+    mt_eval_set(out, "precision", prec[1]);
+    mt_eval_set(out, "recall", rec[1]);
+    mt_eval_set(out, "auc", auc);
+    return MT_OK;
 }
 
 static mt_status cls_evaluate(mt_session *s, const int *idx, int n, int batch_size, mt_eval *out)
@@ -259,7 +255,7 @@ static mt_status cls_evaluate(mt_session *s, const int *idx, int n, int batch_si
     if (st == MT_OK) {
         out->n_samples = n;
         out->loss = loss_sum / n;
-        fill_metrics(d, out);
+        st = fill_metrics(d, logits == 1, out);
     }
     if (st != MT_OK) mt_eval_free(out);
     return st;
@@ -298,41 +294,22 @@ static void cls_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     fprintf(f, "]\n");
 }
 
-typedef struct roc_ctx {
-    const cls_detail *d;
-    int c;
-} roc_ctx;
-
-static int by_score_desc(const void *a, const void *b, void *arg)
+/* ROC points of class c one-vs-rest (sklearn roc_curve, drop_intermediate False); 0 when undefined */
+static int roc_points(const cls_detail *d, int c, double *fpr, double *tpr, double *thr)
 {
-    const roc_ctx *x = arg;
-    float sa = x->d->prob[(size_t)*(const int *)a * x->d->k + x->c], sb = x->d->prob[(size_t)*(const int *)b * x->d->k + x->c];
-    return (sa < sb) - (sa > sb);
-}
-
-/* ROC points of one class (one-vs-rest) as sklearn roc_curve (drop_intermediate
- * False): thresholds at each distinct score, descending, starting at (0, 0). */
-static int roc_points(const cls_detail *d, int c, double *fpr, double *tpr)
-{
-    int n = d->n, *order = mt_malloc(sizeof(int) * (size_t)n), m = 0;
-    if (!order) return 0;
-    for (int i = 0; i < n; i++) order[i] = i;
-    roc_ctx ctx = {d, c};
-    qsort_r(order, (size_t)n, sizeof *order, by_score_desc, &ctx);
-    double pos = 0, neg = 0, tp = 0, fp = 0;
-    for (int i = 0; i < n; i++) pos += d->y_true[i] == c, neg += d->y_true[i] != c;
-    fpr[m] = tpr[m] = 0;
-    m++;
-    for (int i = 0; i < n; i++) {
-        tp += d->y_true[order[i]] == c;
-        fp += d->y_true[order[i]] != c;
-        if (i + 1 < n && d->prob[(size_t)order[i + 1] * d->k + c] == d->prob[(size_t)order[i] * d->k + c]) continue;
-        fpr[m] = neg > 0 ? fp / neg : NAN;
-        tpr[m] = pos > 0 ? tp / pos : NAN;
-        m++;
+    float *score = mt_malloc(sizeof(float) * (size_t)d->n), *lab = mt_malloc(sizeof(float) * (size_t)d->n);
+    size_t m = 0;
+    for (int i = 0; score && lab && i < d->n; i++) {
+        score[i] = d->prob[(size_t)i * d->k + c];
+        lab[i] = d->y_true[i] == c;
     }
-    free(order);
-    return m;
+    if (score && lab && mt_roc_curve(score, lab, (size_t)d->n, fpr, tpr, thr, &m) != MT_OK) {
+        m = 0;
+        mt_error_clear();
+    }
+    free(score);
+    free(lab);
+    return (int)m;
 }
 
 static mt_status cls_pictures(mt_session *s, const mt_eval *e, const int *idx, int n, int n_max, const char *dir)
@@ -346,8 +323,9 @@ static mt_status cls_pictures(mt_session *s, const mt_eval *e, const int *idx, i
     for (int c = 0; c < d->k && c < 64; c++) cn[c] = c < nn ? names[c] : NULL;
     long long *counts = mt_malloc(sizeof(long long) * (size_t)d->k * d->k);
     double *fpr = mt_malloc(sizeof(double) * ((size_t)d->n + 1) * d->k), *tpr = mt_malloc(sizeof(double) * ((size_t)d->n + 1) * d->k);
+    double *thr = mt_malloc(sizeof(double) * ((size_t)d->n + 1));
     mt_plot_roc_curve *curves = mt_calloc((size_t)d->k, sizeof *curves);
-    mt_status st = counts && fpr && tpr && curves ? MT_OK : mt_last_status();
+    mt_status st = counts && fpr && tpr && thr && curves ? MT_OK : mt_last_status();
     char path[2400];
     if (st == MT_OK) {
         for (int i = 0; i < d->k * d->k; i++) counts[i] = d->confusion[i];
@@ -357,11 +335,10 @@ static mt_status cls_pictures(mt_session *s, const mt_eval *e, const int *idx, i
     int first = d->k == 2 ? 1 : 0, nc = 0;
     for (int c = first; st == MT_OK && c < d->k; c++) {
         double *f = fpr + (size_t)nc * (d->n + 1), *t = tpr + (size_t)nc * (d->n + 1);
-        int m = roc_points(d, c, f, t);
-        curves[nc] = (mt_plot_roc_curve){c < nn ? names[c] : NULL, m, f, t, NAN};
-        nc++;
+        int m = roc_points(d, c, f, t, thr);
+        if (m > 0) curves[nc++] = (mt_plot_roc_curve){c < nn ? names[c] : NULL, m, f, t, NAN};
     }
-    if (st == MT_OK) {
+    if (st == MT_OK && nc > 0) {
         mt_plot_chart ch = {"ROC (one-vs-rest)", "false positive rate", "true positive rate", 560, 520, 0};
         snprintf(path, sizeof path, "%s/roc.png", dir);
         st = mt_plot_roc(path, &ch, nc, curves);
@@ -369,6 +346,7 @@ static mt_status cls_pictures(mt_session *s, const mt_eval *e, const int *idx, i
     free(counts);
     free(fpr);
     free(tpr);
+    free(thr);
     free(curves);
     mt_dataset_free_names(names, nn);
     return st;
