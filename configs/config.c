@@ -76,7 +76,7 @@ static const cfg_key g_keys[] = {
            "and reported (e.g. a classifier head with another class count)."),
     /* task */
     ENUM("task.kind", "segmentation", "segmentation|classification|detection|adversarial|gdc", task.kind,
-         "What is trained (docs/config.md#tasks): masks, labels, boxes, G against D, or G against frozen D and C."),
+         "What is trained (see Tasks above): masks, labels, boxes, G against D, or G against frozen D and C."),
     SCALAR("task.classes", T_INT, "0", task.classes, "classification: number of classes; 0 = the model's output size."),
     MODEL_KEYS("task.discriminator", task.discriminator, "D"),
     MODEL_KEYS("task.classifier", task.classifier, "C"),
@@ -92,7 +92,7 @@ static const cfg_key g_keys[] = {
     SCALAR("task.change_threshold", T_FLOAT, "0.06", task.change_threshold, "gdc restore: threshold on |G1(X) - X|."),
     ENUM("task.mask_polarity", "background", "background|literal", task.mask_literal,
          "gdc: background = M = 1 - F (only the fracture region may change); literal = M = F as printed."),
-    SCALAR("task.cam_layer", T_STR, "\"\"", task.cam_layer, "gdc localize: C's conv output for the CAM; empty = the last conv2d."),
+    SCALAR("task.cam_layer", T_STR, "\"\"", task.cam_layer, "gdc localize: the classifier's layer whose output is the CAM's activation (its last conv); required."),
     SCALAR("task.d_lr", T_FLOAT, "0", task.d_lr, "adversarial: D's learning rate; 0 = optimizer.lr."),
     SCALAR("task.box_gain", T_FLOAT, "0.05", task.box_gain, "detection: weight of the CIoU box loss (YOLOv5 hyp box)."),
     SCALAR("task.obj_gain", T_FLOAT, "1", task.obj_gain, "detection: weight of the objectness BCE (hyp obj)."),
@@ -226,6 +226,32 @@ static const char *g_section_doc[][2] = {
     {"metrics", "Evaluation metrics."},
     {"postprocess", "Post-processing of predicted masks."},
 };
+
+/* The tasks section of docs/config.md (train/task.h has the details). */
+static const char *const k_tasks_doc =
+    "## Tasks\n\n"
+    "`task.kind` says what is trained; the training loop (train/trainer.h) is the same for all.\n\n"
+    "| task.kind | dataset needs | model | loss | metrics (val_<name>) | pictures |\n"
+    "|---|---|---|---|---|---|\n"
+    "| `segmentation` (default) | `/masks` [N, K, H, W] | K logits (sigmoid) or K + 1 (softmax, channel 0 = "
+    "background) | `loss.kind` bce_with_logits, dice, bce_dice, mse, l1; cross_entropy for K + 1 logits | dsc, iou, "
+    "accuracy, precision, recall, specificity per image (mean over images), auc (pixels), dsc_<mask> per class "
+    "| overlays/ |\n"
+    "| `classification` | `/labels` | [N, K] logits (cross_entropy) or [N, 1] (bce_with_logits) | cross_entropy / "
+    "bce_with_logits | accuracy, precision, recall (macro; binary: class 1), auc (one-vs-rest macro) | "
+    "pictures/confusion_matrix.png, roc.png |\n"
+    "| `detection` | `/boxes` | one output per level [N, A, H, W, 5 + classes] (yolov5s.yaml) | YOLOv5's CIoU + "
+    "objectness + class BCE (`task.box_gain`, `obj_gain`, `cls_gain`, `anchor_t`, `anchors`) | map50, map50_95, "
+    "precision, recall (`task.conf_threshold`, `nms_iou`) | pictures/boxes_*.png |\n"
+    "| `adversarial` | images (labels optional: val_auc) | `model` = G; `task.discriminator` = D with outputs "
+    "[logit, features] | L_G = w_adv BCE(1, D(G(X))) + w_con abs(X - G(X)) + w_lat MSE(f(X), f(G(X))); L_D = "
+    "BCE(1, D(X)) + BCE(0, D(G(X))) + w_lat L_lat; G then D each step | con, adv, lat, d, auc | "
+    "pictures/change_*.png |\n"
+    "| `gdc` | images | `model` = G; frozen `task.discriminator`, `task.classifier`, `task.generator1` (restore) "
+    "from earlier runs (`init_from`) | w_g L_G + w_d L_D + w_c L_C with M = 1 - F (`task.mask_polarity`), F = C's "
+    "CAM (`task.cam_layer`) or abs(G1(X) - X) > `task.change_threshold` | g, d, c, changed | pictures/change_*.png |\n\n"
+    "Input normalisation: `data.normalize` (window / zscore / minmax / none), then x `data.output_scale` "
+    "(255: Keras EfficientNet's 0-255 input), then `data.channels: 3` replicates a grey image to 3 channels.\n\n";
 
 /* ------------------------------------------------------------ helpers --- */
 
@@ -740,6 +766,7 @@ mt_status mt_config_reference_markdown(char **text_out)
                   "anchored `&name` value) may produce at most 1,000,000 nodes per file (raise with\n"
                   "`MEDTRAIN_YAML_MAX_ALIAS_NODES=N`). A file over a limit is refused naming\n"
                   "file:line:column and the limit.\n\n");
+    sb_printf(&b, "%s", k_tasks_doc);
     sb_printf(&b, "| key | type | default | description |\n|---|---|---|---|\n");
     char last_section[128] = "", section[128];
     for (int i = 0; i < N_KEYS; i++) {

@@ -20,6 +20,7 @@
 #include "../data/dataset.h"
 #include "../layers/model.h"
 #include "../train/checkpoint.h"
+#include "../train/session.h"
 #include "test.h"
 
 /* n grey images size x size: a bright disc (label 1) or a dark one (label 0) on
@@ -423,4 +424,35 @@ TEST(tasks_detection_run_writes_map_and_boxes)
         pngs += access(path, F_OK) == 0;
     }
     CHECK(pngs == 4, "%d boxes PNGs (one per test image expected)", pngs);
+}
+
+/* data.normalize window, x data.output_scale, grey replicated to data.channels 3 (Keras EfficientNet input) */
+TEST(tasks_input_normalisation_window_scale_channels)
+{
+    mt_session s;
+    memset(&s, 0, sizeof s);
+    s.dev = mt_cpu();
+    s.exp.data.normalize = MT_NORM_WINDOW;
+    s.exp.data.window[0] = -100;
+    s.exp.data.window[1] = 300;
+    s.exp.data.output_scale = 255;
+    s.in_c = 3;
+    int shape[4] = {2, 1, 1, 3};
+    mt_real v[6] = {-200, -100, 0, 100, 300, 500};
+    mt_tensor *raw = mt_tensor_from_host(mt_cpu(), 4, shape, v);
+    mt_tensor *x = mt_session_normalize(&s, raw);
+    CHECK(x && x->ndim == 4 && x->shape[0] == 2 && x->shape[1] == 3 && x->shape[2] == 1 && x->shape[3] == 3,
+          "normalised shape");
+    mt_real got[18];
+    CHECK_OK(mt_tensor_to_host(x, got, sizeof got));
+    /* clip to [-100, 300], (x + 100) / 400, x 255; the same plane in the 3 channels */
+    const double want[6] = {0, 0, 63.75, 127.5, 255, 255};
+    for (int n = 0; n < 2; n++)
+        for (int c = 0; c < 3; c++)
+            for (int j = 0; j < 3; j++)
+                CHECK(fabs(got[(n * 3 + c) * 3 + j] - want[n * 3 + j]) < 1e-4, "sample %d channel %d px %d: %g, want %g",
+                      n, c, j, (double)got[(n * 3 + c) * 3 + j], want[n * 3 + j]);
+    CHECK(!x->requires_grad, "the input must not require grad");
+    mt_tensor_release(x);
+    mt_tensor_release(raw);
 }
