@@ -204,6 +204,10 @@ static const cfg_key g_keys[] = {
     /* post-processing */
     {"postprocess.hu_window", T_FLOATS, "[]", NULL, OFF(postprocess.hu_window), -1, 2, 1, NULL,
      "Keep predicted pixels whose input value lies in [lo, hi] (S1: [-29, 150] HU); empty = off."},
+    LIST("postprocess.class_hu_windows", T_FLOATS, "[]", NULL, postprocess.class_hu, postprocess.n_class_hu,
+         MT_CFG_MAX_LIST,
+         "A window per mask channel, [lo_0, hi_0, lo_1, hi_1, ...] (S3: muscle [-29, 150], fat [-190, -30]); "
+         "replaces hu_window; empty = off."),
     SCALAR("postprocess.largest_component", T_BOOL, "false", postprocess.largest_component,
            "Keep only the largest connected component of each predicted mask."),
 };

@@ -192,6 +192,8 @@ typedef struct mt_experiment {
     struct {
         int hu_window_enabled;  /* 1 when postprocess.hu_window is given */
         double hu_window[2];    /* keep predicted pixels whose input value is within [lo, hi] (S1: -29, 150 HU) */
+        int n_class_hu;         /* 2 x mask channels when postprocess.class_hu_windows is given, else 0 */
+        double class_hu[MT_CFG_MAX_LIST]; /* [lo_0, hi_0, lo_1, hi_1, ...]: a window per mask channel (S3) */
         int largest_component;  /* keep only the largest connected component */
     } postprocess;
 } mt_experiment;

@@ -21,6 +21,7 @@
 #include "../layers/model.h"
 #include "../train/checkpoint.h"
 #include "../train/session.h"
+#include "../train/task.h"
 #include "test.h"
 
 /* n grey images size x size: a bright disc (label 1) or a dark one (label 0) on
@@ -455,4 +456,95 @@ TEST(tasks_input_normalisation_window_scale_channels)
     CHECK(!x->requires_grad, "the input must not require grad");
     mt_tensor_release(x);
     mt_tensor_release(raw);
+}
+
+/* Multi-class segmentation evaluation with a window per class: a hand-set 1x1 conv predicts
+ * "muscle" (class 1) wherever HU > -25 and "fat" (class 2) wherever HU < -25; the class
+ * windows [-29, 150] and [-190, -30] remove bone (500 HU) and air (-1000 HU), so the
+ * post-processed DSC of both is 1 and the raw DSC is 2A / (2A + bone), 2B / (2B + air). */
+TEST(tasks_segmentation_class_hu_windows_exact)
+{
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], graph[PATH_MAX];
+    CHECK(abs_path("tests/data/seg_linear.yaml", graph), "graph missing");
+    snprintf(ds, sizeof ds, "%s/tasks_hu.h5", tmp);
+    enum { S = 8, N = 4 };
+    mt_dataset_spec spec = {1, S, S, 2, 0, "test_tasks hu", "none"};
+    mt_dataset_writer *w = NULL;
+    CHECK_OK(mt_dataset_writer_open(ds, &spec, &w));
+    CHECK_OK(mt_dataset_writer_set_split_by_sample(w, 1));
+    float img[S * S];
+    uint8_t msk[2 * S * S];
+    int area[4] = {0}; /* muscle, fat, bone, air pixels over all images */
+    for (int i = 0; i < N; i++) {
+        for (int p = 0; p < S * S; p++) {
+            int kind = (p + i) % 4 == 0 ? 2 : (p + 2 * i) % 5 == 0 ? 3 : (p / S) < S / 2 ? 0 : 1;
+            static const float hu[4] = {50, -100, 500, -1000};
+            img[p] = hu[kind];
+            msk[p] = kind == 0;
+            msk[S * S + p] = kind == 1;
+            area[kind]++;
+        }
+        mt_sample smp;
+        mt_sample_init(&smp);
+        smp.c = 1, smp.h = S, smp.w = S, smp.k = 2, smp.image = img, smp.mask = msk;
+        snprintf(smp.meta.source, sizeof smp.meta.source, "hu-%d", i);
+        CHECK_OK(mt_dataset_writer_add(w, &smp));
+    }
+    CHECK_OK(mt_dataset_writer_close(w, 1, 0, 0, 0));
+    mt_session s;
+    memset(&s, 0, sizeof s);
+    s.dev = mt_cpu();
+    s.exp.loss.kind = MT_LOSS_CROSS_ENTROPY;
+    s.exp.data.normalize = MT_NORM_NONE;
+    s.exp.data.output_scale = 1;
+    s.exp.metrics.threshold = 0.5;
+    const double win[4] = {-29, 150, -190, -30};
+    s.exp.postprocess.n_class_hu = 4;
+    memcpy(s.exp.postprocess.class_hu, win, sizeof win);
+    s.task = &mt_task_segmentation;
+    CHECK_OK(mt_dataset_open(ds, &s.ds));
+    mt_dataset_geometry(s.ds, &s.geo);
+    s.in_h = s.in_w = S;
+    s.in_c = 1;
+    CHECK_OK(mt_model_load_yaml(graph, 0, NULL, mt_cpu(), 1, &s.model));
+    /* conv.weight [3, 1, 1, 1], conv.bias [3]: background 0; muscle x + 25; fat -(x + 25) */
+    mt_real wv[3] = {0, 1, -1}, bv[3] = {0, 25, -25};
+    CHECK_OK(mt_tensor_from_host_into(mt_model_state_tensor(s.model, 0), wv, sizeof wv));
+    CHECK_OK(mt_tensor_from_host_into(mt_model_state_tensor(s.model, 1), bv, sizeof bv));
+    int idx[N] = {0, 1, 2, 3};
+    mt_eval ev;
+    mt_status st = mt_task_segmentation.evaluate(&s, idx, N, 2, &ev);
+    CHECK_OK(st);
+    double dm = NAN, df = NAN, dsc = NAN;
+    CHECK_OK(mt_eval_get(&ev, "dsc_0", &dm));
+    CHECK_OK(mt_eval_get(&ev, "dsc_1", &df));
+    CHECK_OK(mt_eval_get(&ev, "val_dsc", &dsc));
+    CHECK(fabs(dm - 1) < 1e-12 && fabs(df - 1) < 1e-12 && fabs(dsc - 1) < 1e-12,
+          "post-processed DSC muscle %g, fat %g, mean %g: want 1", dm, df, dsc);
+    /* raw (before the windows): per image 2A / (2A + bone) for muscle, 2B / (2B + air) for fat */
+    char json_path[1100];
+    snprintf(json_path, sizeof json_path, "%s/tasks_hu.json", tmp);
+    FILE *f = fopen(json_path, "w+");
+    CHECK(f, "json file");
+    mt_task_segmentation.json(f, &s, &ev, 0);
+    rewind(f);
+    char json[16384] = "";
+    size_t n = fread(json, 1, sizeof json - 1, f);
+    json[n] = '\0';
+    fclose(f);
+    const char *raw = strstr(json, "\"raw\": {"), *rd = raw ? strstr(raw, "\"dsc\": {\"mean\": ") : NULL;
+    CHECK(rd && strstr(json, "\"per_class_post\": [{\"channel\": 0"), "json:\n%s", json);
+    double raw_mean = atof(rd + strlen("\"dsc\": {\"mean\": ")), want = 0;
+    /* recompute per image and channel from the same layout */
+    for (int i = 0; i < N; i++) {
+        int a[4] = {0};
+        for (int p = 0; p < S * S; p++) a[(p + i) % 4 == 0 ? 2 : (p + 2 * i) % 5 == 0 ? 3 : (p / S) < S / 2 ? 0 : 1]++;
+        want += 2.0 * a[0] / (2.0 * a[0] + a[2]) + 2.0 * a[1] / (2.0 * a[1] + a[3]);
+    }
+    want /= 2 * N;
+    CHECK(fabs(raw_mean - want) < 1e-7, "raw mean DSC %.9g, want %.9g", raw_mean, want);
+    mt_eval_free(&ev);
+    mt_model_free(s.model);
+    mt_dataset_close(s.ds);
 }

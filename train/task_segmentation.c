@@ -49,6 +49,42 @@ static void detail_free(void *p)
 
 static int multiclass(const mt_session *s) { return s->exp.loss.kind == MT_LOSS_CROSS_ENTROPY; }
 
+/* post-processing window of mask channel k: postprocess.class_hu_windows, else hu_window; 0 = none */
+static int gate_of(const mt_session *s, int k, double *lo, double *hi)
+{
+    const mt_experiment *e = &s->exp;
+    if (e->postprocess.n_class_hu > 2 * k + 1) {
+        *lo = e->postprocess.class_hu[2 * k];
+        *hi = e->postprocess.class_hu[2 * k + 1];
+        return 1;
+    }
+    *lo = e->postprocess.hu_window[0];
+    *hi = e->postprocess.hu_window[1];
+    return e->postprocess.hu_window_enabled;
+}
+
+static int any_gate(const mt_session *s) { return s->exp.postprocess.hu_window_enabled || s->exp.postprocess.n_class_hu > 0; }
+
+/* post-processed confusion counts: channel k gated by its window on the input's first channel */
+static mt_status gated_confusion(mt_session *s, mt_tensor *pred, mt_tensor *mask, mt_tensor *gate, double thr,
+                                 mt_confusion *counts)
+{
+    int bn = pred->shape[0], k = pred->shape[1];
+    mt_confusion *one = mt_calloc((size_t)bn, sizeof *one);
+    mt_status st = one ? MT_OK : mt_last_status();
+    for (int c = 0; c < k && st == MT_OK; c++) {
+        double lo, hi;
+        int g = gate_of(s, c, &lo, &hi);
+        mt_tensor *p = mt_slice(pred, 1, c, c + 1), *m = mt_slice(mask, 1, c, c + 1);
+        st = p && m ? mt_confusion_per_image(p, m, thr, g ? gate : NULL, lo, hi, one) : mt_last_status();
+        for (int i = 0; st == MT_OK && i < bn; i++) counts[i * k + c] = one[i];
+        mt_tensor_release(p);
+        mt_tensor_release(m);
+    }
+    free(one);
+    return st;
+}
+
 static mt_status check(mt_session *s)
 {
     const mt_experiment *e = &s->exp;
@@ -57,6 +93,14 @@ static mt_status check(mt_session *s)
                       "%s: task segmentation needs masks but dataset %s has none (no /masks); re-import it with a "
                       "mask source, or choose another task.kind",
                       e->config_path, e->data.dataset);
+    if (e->postprocess.n_class_hu > 0 && e->postprocess.n_class_hu != 2 * s->geo.k)
+        return MT_ERR(MT_ERR_INVALID,
+                      "%s: postprocess.class_hu_windows has %d values; the dataset has %d mask channel(s): give [lo, hi] "
+                      "for each (%d values)",
+                      e->config_path, e->postprocess.n_class_hu, s->geo.k, 2 * s->geo.k);
+    for (int i = 0; i + 1 < e->postprocess.n_class_hu; i += 2)
+        if (!(e->postprocess.class_hu[i] < e->postprocess.class_hu[i + 1]))
+            return MT_ERR(MT_ERR_INVALID, "%s: postprocess.class_hu_windows: window %d has lo >= hi", e->config_path, i / 2);
     int want = multiclass(s) ? s->geo.k + 1 : s->geo.k, nd = 0, shape[4];
     if (s->model && mt_model_output_shape(s->model, 1, s->in_c, s->in_h, s->in_w, &nd, shape) == MT_OK && nd == 4 &&
         shape[1] != want)
@@ -215,7 +259,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
                             double *loss_sum)
 {
     const mt_experiment *e = &s->exp;
-    int k = d->k, bn = b->n, gate = e->postprocess.hu_window_enabled;
+    int k = d->k, bn = b->n, gate = any_gate(s);
     size_t plane = (size_t)s->in_h * s->in_w;
     mt_confusion *cr = mt_calloc((size_t)bn * k, sizeof *cr), *cp = mt_calloc((size_t)bn * k, sizeof *cp);
     mt_tensor *x = mt_session_normalize(s, b->images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
@@ -227,8 +271,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
     if (st == MT_OK && gate && !g) st = mt_last_status();
     double thr = multiclass(s) ? 0.5 : e->metrics.threshold;
     if (st == MT_OK) st = mt_confusion_per_image(pred, b->masks, thr, NULL, 0, 0, cr);
-    if (st == MT_OK && gate)
-        st = mt_confusion_per_image(pred, b->masks, thr, g, e->postprocess.hu_window[0], e->postprocess.hu_window[1], cp);
+    if (st == MT_OK && gate) st = gated_confusion(s, pred, b->masks, g, thr, cp);
     float *hp = st == MT_OK ? mt_task_host_floats(prob) : NULL, *ht = hp ? mt_task_host_floats(b->masks) : NULL;
     if (st == MT_OK && !ht) st = mt_last_status();
     if (st == MT_OK) {
@@ -317,7 +360,7 @@ static mt_status seg_evaluate(mt_session *s, const int *idx, int n, int batch_si
 static void seg_print(FILE *f, const mt_session *s, const char *title, const mt_eval *e)
 {
     const seg_detail *d = e->detail;
-    int has_post = s->exp.postprocess.hu_window_enabled;
+    int has_post = any_gate(s);
     fprintf(f, "%s (%d images, mean +- SD over images)\n", title, d->n_images * d->k);
     fprintf(f, "  %-12s %-20s %s\n", "metric", "raw", has_post ? "post-processed" : "");
     for (int i = 0; i < MT_SEG_METRIC_COUNT; i++) {
@@ -369,6 +412,23 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
             fprintf(f, ",\n%s\"%s\": ", pad, e->names[i]);
             json_num(f, e->values[i]);
         }
+    if (d->k > 1) { /* per mask channel: means over images after post-processing */
+        fprintf(f, ",\n%s\"per_class_post\": [", pad);
+        mt_seg_metrics *v = mt_malloc(sizeof *v * (size_t)d->n_images);
+        for (int c = 0; v && c < d->k; c++) {
+            for (int i = 0; i < d->n_images; i++) v[i] = d->post[i * d->k + c];
+            mt_seg_metrics mean;
+            mt_seg_metrics_mean_sd(v, d->n_images, &mean, NULL);
+            fprintf(f, "%s{\"channel\": %d", c ? ", " : "", c);
+            for (int j = 0; j < MT_SEG_METRIC_COUNT; j++) {
+                fprintf(f, ", \"%s\": ", mt_seg_metric_names[j]);
+                json_num(f, mt_seg_metric_get(&mean, j));
+            }
+            fprintf(f, "}");
+        }
+        free(v);
+        fprintf(f, "]");
+    }
     fprintf(f, ",\n%s\"per_image_dsc_post\": [", pad);
     for (int i = 0; i < d->n_images * d->k; i++) {
         if (i) fprintf(f, ", ");
@@ -388,10 +448,17 @@ static mt_status overlay_one(mt_session *s, int index, const char *dir)
     mt_tensor *x = mt_session_normalize(s, b.images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
     mt_tensor *pred = NULL, *prob = NULL, *bin = NULL;
     mt_status st = logits ? scores_of(s, logits, &pred, &prob) : mt_last_status();
-    mt_tensor *g = e->postprocess.hu_window_enabled && s->geo.c == 1 ? b.images : NULL;
-    if (st == MT_OK)
-        bin = mt_binarize_gated(pred, multiclass(s) ? 0.5 : e->metrics.threshold, g, e->postprocess.hu_window[0],
-                                e->postprocess.hu_window[1]);
+    mt_tensor *g = s->geo.c == 1 ? b.images : NULL, *parts[MT_CFG_MAX_LIST] = {0};
+    for (int c = 0; st == MT_OK && c < k && c < MT_CFG_MAX_LIST; c++) {
+        double lo, hi;
+        int gated = gate_of(s, c, &lo, &hi);
+        mt_tensor *p = mt_slice(pred, 1, c, c + 1);
+        parts[c] = p ? mt_binarize_gated(p, multiclass(s) ? 0.5 : e->metrics.threshold, gated ? g : NULL, lo, hi) : NULL;
+        mt_tensor_release(p);
+        if (!parts[c]) st = mt_last_status();
+    }
+    if (st == MT_OK) bin = mt_concat(k, parts, 1);
+    for (int c = 0; c < k && c < MT_CFG_MAX_LIST; c++) mt_tensor_release(parts[c]);
     mt_set_grad_enabled(prev);
     float *hb = bin ? mt_task_host_floats(bin) : NULL, *hr = hb ? mt_task_host_floats(b.images) : NULL;
     float *hm = hr ? mt_task_host_floats(b.masks) : NULL;
