@@ -548,3 +548,71 @@ TEST(tasks_segmentation_class_hu_windows_exact)
     mt_model_free(s.model);
     mt_dataset_close(s.ds);
 }
+
+/* first number after `key` in text (NaN if absent) */
+static double json_number(const char *text, const char *key)
+{
+    const char *p = text ? strstr(text, key) : NULL;
+    return p ? atof(p + strlen(key)) : NAN;
+}
+
+static char *slurp(const char *path)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) return NULL;
+    char *buf = calloc(1, 1 << 20);
+    if (buf) buf[fread(buf, 1, (1 << 20) - 1, f)] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The short version of experiments/fashion_mnist: the official 10,000 test images (Debian's
+ * dataset-fashion-mnist) imported and split 7,000 / 1,000 / 2,000, the recipe of
+ * experiments/fashion_mnist/fmnist.yaml for 2 epochs in medtrain and in its PyTorch peer
+ * (peer_torch.py, same split from the same file): both reach test accuracy >= 0.80 and lie
+ * within 3 points of each other (2,000 test images: one sample's SD of an accuracy near 0.85 is
+ * 0.8 points, and the two engines draw different initial weights and orders). */
+TEST(tasks_fashion_mnist_short_vs_torch)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *D = "/usr/share/datasets/fashion-mnist";
+    char img[512], lab[512];
+    snprintf(img, sizeof img, "%s/t10k-images-idx3-ubyte.gz", D);
+    snprintf(lab, sizeof lab, "%s/t10k-labels-idx1-ubyte.gz", D);
+    if (access(img, R_OK) != 0 || access(lab, R_OK) != 0)
+        SKIP("skipped: Fashion-MNIST not installed (apt-get install dataset-fashion-mnist)");
+    if (access("/usr/bin/python3", X_OK) != 0) SKIP("skipped: /usr/bin/python3 missing");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], run[1024], peer[1024], cmd[8192], out[65536], cfg[PATH_MAX], script[PATH_MAX], path[1200];
+    CHECK(abs_path("experiments/fashion_mnist/fmnist.yaml", cfg) && abs_path("experiments/fashion_mnist/peer_torch.py", script),
+          "experiment files missing");
+    snprintf(ds, sizeof ds, "%s/fmnist_short.h5", tmp);
+    snprintf(cmd, sizeof cmd,
+             "%s import --source idx --input %s --idx_labels %s --scale 0,255 --val_frac 0.1 --test_frac 0.2 "
+             "--seed 0 --output %s",
+             mt, img, lab, ds);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "import failed:\n%s", out);
+    snprintf(run, sizeof run, "%s/fmnist_short_run", tmp);
+    snprintf(cmd, sizeof cmd, "%s train %s --set data.dataset=%s --set train.epochs=2 --device cpu --out %s --quiet", mt,
+             cfg, ds, run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "medtrain train failed:\n%s", out);
+    snprintf(path, sizeof path, "%s/metrics.json", run);
+    char *m = slurp(path);
+    double acc_mt = json_number(m, "\"accuracy\": ");
+    free(m);
+    snprintf(peer, sizeof peer, "%s/fmnist_short_peer.json", tmp);
+    snprintf(cmd, sizeof cmd, "/usr/bin/python3 %s %s --epochs 2 --threads 2 --json %s", script, ds, peer);
+    rc = mt_test_run(cmd, out, sizeof out);
+    if (rc != 0 && strstr(out, "No module named")) SKIP("skipped: the PyTorch peer needs torch, h5py, sklearn");
+    CHECK(rc == 0, "peer failed:\n%s", out);
+    char *p = slurp(peer);
+    const char *test = p ? strstr(p, "\"test\": {") : NULL;
+    double acc_t = json_number(test, "\"accuracy\": ");
+    free(p);
+    printf("    Fashion-MNIST short (7,000 train, 2 epochs): test accuracy medtrain %.4f, PyTorch %.4f\n", acc_mt, acc_t);
+    CHECK(acc_mt >= 0.80 && acc_t >= 0.80, "test accuracy medtrain %.4f, PyTorch %.4f (want >= 0.80)", acc_mt, acc_t);
+    CHECK(fabs(acc_mt - acc_t) <= 0.03, "medtrain %.4f vs PyTorch %.4f: more than 3 points apart", acc_mt, acc_t);
+}
