@@ -4,11 +4,12 @@
 Reads a medtrain run's resolved config (RUN/config.yaml: the task, the
 networks' graphs, params and init_from checkpoints, the dataset, the input
 normalisation, the optimizer, train.steps and batch_size), builds the same
-networks in PyTorch (experiments/twins/unet.py, skip_ganomaly.py, and TinyCNN
-below for tests/data/task_cnn.yaml), loads the same initial weights, reads
-the same batches (the train split in index order, data.shuffle false, no
-augmentation) and runs the same training steps twice: in float64 and in
-float32 (torch.optim.Adam). Each task follows the documented formulas of
+networks in PyTorch (experiments/twins/unet.py, skip_ganomaly.py,
+yolov5s.py, and TinyCNN below for tests/data/task_cnn.yaml), loads the same
+initial weights, reads the same batches (the train split in index order,
+data.shuffle false, no augmentation) and runs the same training steps twice:
+in float64 and in float32 (torch.optim.Adam, or torch.optim.SGD for
+optimizer.kind sgd). Each task follows the documented formulas of
 train/task_*.c:
 
   segmentation   bce_with_logits / dice / bce_dice (soft Dice over the whole
@@ -27,6 +28,23 @@ train/task_*.c:
                  L_G = L1(M X, M G(X)); Adjust = M X + (1 - M) G(X);
                  L_D = BCE(1, D(G(Adjust))); L_C = BCE(0, C(Adjust));
                  L = w_g L_G + w_d L_D + w_c L_C; D and C frozen, eval mode.
+  gdc restore    the same with F = 1 where |G1(X) - X| > task.change_threshold
+                 (G1 = task.generator1, frozen, eval mode, in the run's dtype);
+                 exits with an error when a pixel's |G1(X) - X| lies within
+                 1e-6 of the threshold: float32 and float64 could disagree on
+                 F there (torch float32's |G1(X) - X| is within 9e-8 of
+                 float64's on the test's data), so the test data must keep
+                 clear of it.
+  detection      (task_detection.c) YOLOv5 v7.0 ComputeLoss (utils/loss.py,
+                 sort_obj_iou) as tests/fixtures/gen_detect.py's reference
+                 (validated against YOLOv5; its float32 build_targets `assign`
+                 and `ciou` are imported, the loss is yolo_loss below, in the
+                 run's dtype): targets from the dataset boxes (medtrain's
+                 frame, 0 = centre of the top-left pixel) cx = ((x0 + x1) / 2
+                 + 0.5) / W, w = (x1 - x0) / W (float32), gains of train.py:
+                 box = task.box_gain * 3 / nl, cls = task.cls_gain * nc / 80 *
+                 3 / nl, obj = task.obj_gain * (H / 640)^2 * 3 / nl; loss =
+                 (lbox + lobj + lcls) * batch size; terms box, obj, cls.
 
 Writes OUT (HDF5): for p in f64, f32: /<p>/loss [steps] (the logged loss),
 /<p>/terms/<name> [steps] (the loss_<name> columns of log.csv) and
@@ -49,6 +67,7 @@ import yaml
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "experiments"))
+sys.path.insert(0, os.path.join(ROOT, "tests", "fixtures"))
 
 
 class TinyCNN(nn.Module):
@@ -104,6 +123,9 @@ def build_net(section, dtype):
     elif base == "skip_ganomaly_d.yaml":
         from twins import skip_ganomaly
         net = skip_ganomaly.build(kind="d", **params)
+    elif base == "yolov5s.yaml":
+        from twins import yolov5s
+        net = yolov5s.build(**params)
     elif base == "task_cnn.yaml":
         net = TinyCNN(params["in_channels"], params["c1"], params["c2"], params["classes"])
     else:
@@ -129,6 +151,7 @@ class Data:
             self.images = np.array(f["images"][()], dtype=np.float32)
             self.masks = np.array(f["masks"][()]) if "masks" in f else None
             self.labels = np.array(f["labels"][()]) if "labels" in f else None
+            self.boxes = np.array(f["boxes"][()], dtype=np.float32) if "boxes" in f else None
             split = [s.decode() if isinstance(s, bytes) else str(s) for s in f["meta/split"][()]]
         size = d.get("input_size") or [0, 0]
         if any(int(s) for s in size) and [int(s) for s in size] != list(self.images.shape[2:]):
@@ -168,6 +191,12 @@ class Data:
             x = x.repeat(1, 3, 1, 1)
         return x
 
+    def batch_boxes(self, ids):
+        """The boxes of the batch's samples, [n, 6] float32 (row in the batch,
+        x0, y0, x1, y1, class), rows in batch order, each sample's in file order."""
+        rows = [[r] + list(b[1:]) for r, i in enumerate(ids) for b in self.boxes if int(b[0]) == i]
+        return np.array(rows, dtype=np.float32).reshape(-1, 6)
+
     def batch(self, ids, dtype):
         x = self.normalize(self.images[ids], dtype)
         m = torch.from_numpy(self.masks[ids].astype(np.float64)).to(dtype) if self.masks is not None else None
@@ -175,16 +204,23 @@ class Data:
         return x, m, y
 
 
-def adam(params, cfg, lr=None):
+def optimizer(params, cfg, lr=None):
+    """torch.optim.Adam or SGD of the config's optimizer section (lr: D's own)."""
     o = cfg["optimizer"]
-    if o.get("kind", "adam") != "adam":
-        sys.exit("task_steps.py: optimizer.kind adam only")
+    kind = o.get("kind", "adam")
     if float(o.get("clip_grad_norm", 0)) > 0:
         sys.exit("task_steps.py: optimizer.clip_grad_norm must be 0")
+    lr = float(lr if lr is not None else o["lr"])
+    wd = float(o.get("weight_decay", 0))
+    if kind == "sgd":
+        return torch.optim.SGD(params, lr=lr, momentum=float(o.get("momentum", 0)),
+                               dampening=float(o.get("dampening", 0)), weight_decay=wd,
+                               nesterov=bool(o.get("nesterov", False)))
+    if kind != "adam":
+        sys.exit("task_steps.py: optimizer.kind adam or sgd only")
     eps = float(o.get("eps", 0)) or 1e-8
-    return torch.optim.Adam(params, lr=float(lr if lr is not None else o["lr"]),
-                            betas=tuple(float(b) for b in o["betas"]), eps=eps,
-                            weight_decay=float(o.get("weight_decay", 0)), amsgrad=bool(o.get("amsgrad", False)))
+    return torch.optim.Adam(params, lr=lr, betas=tuple(float(b) for b in o["betas"]), eps=eps, weight_decay=wd,
+                            amsgrad=bool(o.get("amsgrad", False)))
 
 
 def bce_const(logits, target):
@@ -240,7 +276,7 @@ def cls_loss(cfg, logits, labels):
 
 def run_single(cfg, data, dtype, loss_fn):
     model = build_net(cfg["model"], dtype)
-    opt = adam(model.parameters(), cfg)
+    opt = optimizer(model.parameters(), cfg)
     losses, terms = [], {}
     for ids in data.batches(int(cfg["train"]["steps"])):
         x, m, y = data.batch(ids, dtype)
@@ -261,9 +297,9 @@ def run_adversarial(cfg, data, dtype):
     w_adv, w_con, w_lat = float(t["w_adv"]), float(t["w_con"]), float(t["w_lat"])
     g = build_net(cfg["model"], dtype)
     d = build_net(t["discriminator"], dtype)
-    opt_g = adam(g.parameters(), cfg)
+    opt_g = optimizer(g.parameters(), cfg)
     d_lr = float(t.get("d_lr", 0))
-    opt_d = adam(d.parameters(), cfg, lr=d_lr if d_lr > 0 else None)
+    opt_d = optimizer(d.parameters(), cfg, lr=d_lr if d_lr > 0 else None)
     losses, terms = [], {k: [] for k in ("adv", "con", "lat", "d")}
     for ids in data.batches(int(cfg["train"]["steps"])):
         x, _, _ = data.batch(ids, dtype)
@@ -308,23 +344,26 @@ def cam_map(c, cam_layer, x):
 
 def run_gdc(cfg, data, dtype):
     t = cfg["task"]
-    if t.get("gdc_step", "localize") != "localize":
-        sys.exit("task_steps.py: gdc localize only")
+    restore = t.get("gdc_step", "localize") == "restore"
     w_g, w_d, w_c = float(t["w_g"]), float(t["w_d"]), float(t["w_c"])
     literal = t.get("mask_polarity", "background") == "literal"
     g = build_net(cfg["model"], dtype)
     d = build_net(t["discriminator"], dtype)
     c = build_net(t["classifier"], dtype)
-    for frozen in (d, c):
+    g1 = build_net(t["generator1"], dtype) if restore else None
+    for frozen in (d, c) + ((g1,) if g1 is not None else ()):
         frozen.eval()
         frozen.requires_grad_(False)
-    opt = adam(g.parameters(), cfg)
+    opt = optimizer(g.parameters(), cfg)
     losses, terms = [], {k: [] for k in ("g", "d", "c")}
     for ids in data.batches(int(cfg["train"]["steps"])):
         x, _, _ = data.batch(ids, dtype)
         g.train()
         opt.zero_grad()
-        f = cam_map(c, t["cam_layer"], x)
+        if restore:
+            f = run_restore_map(g1, x, float(t["change_threshold"]))
+        else:
+            f = cam_map(c, t["cam_layer"], x)
         m = f if literal else 1 - f
         mx = m * x
         gx = g(x)
@@ -339,6 +378,87 @@ def run_gdc(cfg, data, dtype):
         for k, v in (("g", l_g), ("d", l_d), ("c", l_c)):
             terms[k].append(v.item())
     return losses, terms, {"model": state_of(g)}
+
+
+def run_restore_map(g1, x, thr):
+    """F = |G1(X) - X| > thr (G1 frozen, eval mode), with the 1e-6 margin check."""
+    with torch.no_grad():
+        d = (g1(x) - x).abs()
+    margin = (d - thr).abs().min().item()
+    if margin < 1e-6:
+        sys.exit("task_steps.py: |G1(X) - X| is %.3g from task.change_threshold %g: F is ambiguous in float32; "
+                 "choose another threshold" % (margin, thr))
+    return (d > thr).to(x.dtype)
+
+
+def yolo_targets(boxes, h, w):
+    """mt_batch boxes (row, x0, y0, x1, y1, class; medtrain's pixel frame) ->
+    YOLO targets (row, class, cx, cy, w, h normalised, 0 = image edge), float32."""
+    b = boxes.astype(np.float64)
+    t = np.stack([b[:, 0], b[:, 5], ((b[:, 1] + b[:, 3]) / 2 + 0.5) / w, ((b[:, 2] + b[:, 4]) / 2 + 0.5) / h,
+                  (b[:, 3] - b[:, 1]) / w, (b[:, 4] - b[:, 2]) / h], 1)
+    return t.astype(np.float32)
+
+
+def yolo_loss(preds, targets, nc, hyp, dtype):
+    """tests/fixtures/gen_detect.py yolo_loss (ComputeLoss.__call__) in dtype:
+    build_targets in float32 (`assign`), CIoU, BCE objectness with the highest
+    IoU winning a shared cell, class BCE; hyp gr 1, label smoothing 0 and
+    pos_weight 1 (mt_yolo_hyp_default: task_detection.c does not change them).
+    Returns (loss, {"box": lbox, "obj": lobj, "cls": lcls}) after the gains."""
+    from gen_detect import assign, ciou
+    shapes = [(p.shape[2], p.shape[3]) for p in preds]
+    asg = assign(targets, shapes, hyp["anchor_t"])
+    bce = F.binary_cross_entropy_with_logits
+    lbox, lobj, lcls = (torch.zeros((), dtype=dtype) for _ in range(3))
+    balance = [4.0, 1.0, 0.4]
+    for lvl, p in enumerate(preds):
+        rows = asg[lvl]
+        tobj = torch.zeros(p.shape[:4], dtype=dtype)
+        if rows:
+            b, a, gj, gi = (torch.tensor([r[k] for r in rows]) for k in range(4))
+            tcls = [r[4] for r in rows]
+            tb = torch.tensor([r[5:9] for r in rows], dtype=dtype)
+            an = torch.tensor([r[9:11] for r in rows], dtype=dtype)
+            ps = p[b, a, gj, gi]
+            pxy = ps[:, 0:2].sigmoid() * 2 - 0.5
+            pwh = (ps[:, 2:4].sigmoid() * 2) ** 2 * an
+            iou = ciou(pxy[:, 0], pxy[:, 1], pwh[:, 0], pwh[:, 1], tb[:, 0], tb[:, 1], tb[:, 2], tb[:, 3])
+            lbox = lbox + (1.0 - iou).mean()
+            iou = iou.detach().clamp(0)
+            order = torch.argsort(iou)  # ascending: the highest IoU is written last and wins
+            b, a, gj, gi, iou = b[order], a[order], gj[order], gi[order], iou[order]
+            tobj[b, a, gj, gi] = iou  # gr = 1
+            if nc > 1:
+                t = torch.zeros((len(rows), nc), dtype=dtype)  # label_smoothing 0
+                t[range(len(rows)), tcls] = 1.0
+                lcls = lcls + bce(ps[:, 5:], t)
+        lobj = lobj + bce(p[..., 4], tobj) * balance[lvl]
+    lbox, lobj, lcls = lbox * hyp["box"], lobj * hyp["obj"], lcls * hyp["cls"]
+    return (lbox + lobj + lcls) * preds[0].shape[0], {"box": lbox, "obj": lobj, "cls": lcls}
+
+
+def run_detection(cfg, data, dtype):
+    t = cfg["task"]
+    model = build_net(cfg["model"], dtype)
+    opt = optimizer(model.parameters(), cfg)
+    losses, terms = [], {k: [] for k in ("box", "obj", "cls")}
+    for ids in data.batches(int(cfg["train"]["steps"])):
+        x, _, _ = data.batch(ids, dtype)
+        h, w = x.shape[2:]
+        model.train()
+        opt.zero_grad()
+        preds = model(x)
+        nl, nc = len(preds), preds[0].shape[-1] - 5
+        hyp = {"box": float(t["box_gain"]) * 3 / nl, "cls": float(t["cls_gain"]) * nc / 80 * 3 / nl,
+               "obj": float(t["obj_gain"]) * (h / 640) ** 2 * 3 / nl, "anchor_t": float(t["anchor_t"])}
+        loss, tm = yolo_loss(preds, yolo_targets(data.batch_boxes(ids), h, w), nc, hyp, dtype)
+        loss.backward()
+        opt.step()
+        losses.append(loss.item())
+        for k, v in tm.items():
+            terms[k].append(v.item())
+    return losses, terms, {"model": state_of(model)}
 
 
 def main():
@@ -360,6 +480,8 @@ def main():
             results[name] = run_adversarial(cfg, data, dtype)
         elif kind == "gdc":
             results[name] = run_gdc(cfg, data, dtype)
+        elif kind == "detection":
+            results[name] = run_detection(cfg, data, dtype)
         else:
             sys.exit("task_steps.py: task.kind %s not supported" % kind)
     inits = {"model": cfg["model"]["init_from"]}

@@ -3,13 +3,24 @@
  * same initial weights on the same batches, in medtrain (the library:
  * mt_trainer_open / mt_trainer_fit, float32, CPU) and in PyTorch
  * (tests/task_steps.py: the twins of experiments/twins/ and TinyCNN, the
- * task's documented formulas, torch.optim.Adam, once in float64 and once in
- * float32):
+ * task's documented formulas, torch.optim.Adam (SGD for detection), once in
+ * float64 and once in float32):
  *   segmentation binary      U-Net base 4 depth 2, bce_dice
  *   segmentation multi-class the same U-Net with 3 logits for 2 mask channels, cross_entropy
  *   classification           tests/data/task_cnn.yaml: 3 logits cross_entropy; one logit bce_with_logits
  *   adversarial              Skip-GANomaly G (img 32, ngf 4) and D (ndf 4, nz 8) alternately
- *   gdc localize             G trained against frozen D and frozen C (task_cnn, one logit), CAM of conv2
+ *   adversarial d_lr         the same with task.d_lr 3e-4 (D's own Adam), optimizer.lr 1e-3 (G's)
+ *   gdc localize             G trained against frozen D and frozen C (task_cnn, one logit), CAM of conv2,
+ *                            mask_polarity background (M = 1 - F)
+ *   gdc restore              the same with a frozen step-1 generator G1 (the Skip-GANomaly G, its own
+ *                            initial weights): F = |G1(X) - X| > 0.25 (half of the pixels; none within
+ *                            5.7e-6 of 0.25, task_steps.py checks 1e-6, where torch float32's |G1(X) - X|
+ *                            is within 9e-8 of float64's), mask_polarity literal (M = F)
+ *   detection                YOLOv5s (configs/models/yolov5s.yaml: depth 0.33, width 1/16 = 8 to 64
+ *                            channels, 1 input channel, nc 2) on 64 x 64 images with 1-2 boxes (6 to 48
+ *                            px, classes 0 and 1), YOLOv5's ComputeLoss with non-default gains and
+ *                            anchor_t 3.5 (36-51 / 14-27 / 0-3 target-anchor-cell assignments per batch
+ *                            on p3 / p4 / p5), YOLOv5's SGD (momentum 0.937, Nesterov) at lr 1e-3
  * The dataset (data/dataset.h, split by sample) and the initial weights
  * (mt_model_load_yaml + mt_checkpoint_save, loaded by both through
  * *.init_from) are written here; data.shuffle false, no augmentation, no
@@ -17,7 +28,16 @@
  *
  * Checks:
  *   - the logged loss of each step (log.csv `loss`, and every loss_<term>
- *     column) within 1e-5 relative of torch float64's;
+ *     column) within 1e-5 relative of torch float64's; for detection, steps
+ *     2 and 3 within max(1e-5, 4 x torch float32's own relative deviation):
+ *     this YOLOv5s's float32 gradients are only ~5e-5 accurate (batch-norm
+ *     biases up to 1e-3: sums that nearly cancel behind its 1x1 conv +
+ *     batch-norm + SiLU stacks), in torch as in medtrain, so one update
+ *     already moves the next losses off float64: torch float32 is 1.7e-5 off
+ *     at step 3 here (SGD lr 1e-2: 1.8e-4; Adam lr 1e-3: 3.3e-6 on these
+ *     boxes, 5.6e-5 at step 2 on smaller ones, where elements with |g| <
+ *     1e-6 flip their +-lr step). Step 1 (no update yet) keeps 1e-5 (torch
+ *     float32: 2.8e-6, medtrain 5.1e-7; steps 2-3: medtrain 1.5e-5);
  *   - every state_dict tensor of last.h5 (weights and batch-norm running
  *     statistics; num_batches_tracked exactly): ||w_mt - w_64|| <= 4 ||w_32 -
  *     w_64|| + 3e-7 ||w_64||. Weights cannot be held to a fixed tolerance:
@@ -31,8 +51,10 @@
  *     exactly on float64, closer than float32 rounding lets any other
  *     summation order be: the generator's one-element output bias (a sum of
  *     4096 terms) is 5e-13 off in torch float32 and 2.3e-10 = 7.7e-8 ||w_64||
- *     off in medtrain. (Measured over all cases: ||w_mt - w_64|| <= 2.7e-6
- *     ||w_64||, where torch float32 is 2e-6 ||w_64|| off too.)
+ *     off in medtrain. (Measured over the cases but detection: ||w_mt -
+ *     w_64|| <= 2.7e-6 ||w_64||, where torch float32 is 2e-6 ||w_64|| off
+ *     too; detection: <= 1.2e-3 ||w_64||, on batch-norm biases that start at
+ *     0, within 1.3 x torch float32's distance.)
  *   - the check has power: the weights moved in training (||w_64 - w_init||)
  *     by far more than the float32 noise floor.
  * MT_TASK_STEPS_VERBOSE=1 prints these norms for every tensor.
@@ -61,41 +83,64 @@
 
 /* ---- the synthetic dataset ---------------------------------------------- */
 
-/* CT-like 32 x 32 images: fat background (-100 HU) with noise and up to two
- * discs (+50, +150 HU) at per-sample positions. masks k: channel j = disc j;
- * classes > 0: label i % classes, and (k = 0) as many discs as the label.
+/* CT-like size x size images (IMG unless detection): fat background (-100 HU)
+ * with noise, and per-sample objects:
+ *   - segmentation / classification / gdc: up to two discs (+150, +250 HU) at
+ *     per-sample positions. masks k: channel j = disc j; classes > 0: label
+ *     i % classes, and (k = 0) as many discs as the label;
+ *   - detection (boxes): 1 + i % 2 rectangles (class j = their index, +150 /
+ *     +250 HU on the pixels whose centres lie inside), 6 to 48 pixels a side
+ *     at non-integer per-sample positions; mt_sample.boxes = x0, y0, x1, y1,
+ *     class in medtrain's pixel frame (0 = centre of the top-left pixel).
  * Split by sample (val 0.2, test 0.2, seed 0). */
-static int make_dataset(const char *path, int k, int classes)
+#define MAX_IMG 64
+static int make_dataset(const char *path, int size, int k, int classes, int boxes)
 {
-    mt_dataset_spec spec = {1, IMG, IMG, k, 0, "test_task_steps synthetic", "none"};
+    mt_dataset_spec spec = {1, size, size, k, 0, "test_task_steps synthetic", "none"};
     mt_dataset_writer *w = NULL;
-    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (size > MAX_IMG || mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
     if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
-    float img[IMG * IMG];
-    uint8_t msk[2 * IMG * IMG];
+    static float img[MAX_IMG * MAX_IMG];
+    static uint8_t msk[2 * MAX_IMG * MAX_IMG];
+    float bx[2 * 5];
     int ok = 1;
     for (int i = 0; ok && i < N_SAMPLES; i++) {
         int label = classes > 0 ? i % classes : -1, discs = k > 0 ? k : (label > 0 ? label : 0);
-        for (int p = 0; p < IMG * IMG; p++)
-            img[p] = -100.f + 40.f * (mt_philox_uniform(34, (uint64_t)(i * IMG * IMG + p)) - 0.5f);
+        int nb = boxes ? 1 + i % 2 : 0;
+        if (boxes) discs = 0;
+        for (int p = 0; p < size * size; p++)
+            img[p] = -100.f + 40.f * (mt_philox_uniform(34, (uint64_t)(i * size * size + p)) - 0.5f);
         memset(msk, 0, sizeof msk);
         for (int j = 0; j < discs; j++) {
-            float cx = IMG * (0.25f + 0.5f * mt_philox_uniform(31 + 10 * j, (uint64_t)i));
-            float cy = IMG * (0.25f + 0.5f * mt_philox_uniform(32 + 10 * j, (uint64_t)i));
-            float r = IMG * (0.1f + 0.1f * mt_philox_uniform(33 + 10 * j, (uint64_t)i));
-            for (int y = 0; y < IMG; y++)
-                for (int x = 0; x < IMG; x++)
+            float cx = size * (0.25f + 0.5f * mt_philox_uniform(31 + 10 * j, (uint64_t)i));
+            float cy = size * (0.25f + 0.5f * mt_philox_uniform(32 + 10 * j, (uint64_t)i));
+            float r = size * (0.1f + 0.1f * mt_philox_uniform(33 + 10 * j, (uint64_t)i));
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
                     if ((x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r) {
-                        img[y * IMG + x] += j == 0 ? 150.f : 250.f;
-                        if (j < k) msk[j * IMG * IMG + y * IMG + x] = 1;
+                        img[y * size + x] += j == 0 ? 150.f : 250.f;
+                        if (j < k) msk[j * size * size + y * size + x] = 1;
                     }
+        }
+        for (int j = 0; j < nb; j++) {
+            float bw = 6.f + 42.f * mt_philox_uniform(41 + 10 * j, (uint64_t)i);
+            float bh = 6.f + 42.f * mt_philox_uniform(42 + 10 * j, (uint64_t)i);
+            float x0 = -0.5f + (size - bw) * mt_philox_uniform(43 + 10 * j, (uint64_t)i);
+            float y0 = -0.5f + (size - bh) * mt_philox_uniform(44 + 10 * j, (uint64_t)i);
+            float *b = bx + 5 * j;
+            b[0] = x0, b[1] = y0, b[2] = x0 + bw, b[3] = y0 + bh, b[4] = (float)j;
+            for (int y = 0; y < size; y++)
+                for (int x = 0; x < size; x++)
+                    if (x >= b[0] && x <= b[2] && y >= b[1] && y <= b[3]) img[y * size + x] += j == 0 ? 150.f : 250.f;
         }
         mt_sample s;
         mt_sample_init(&s);
-        s.c = 1, s.h = IMG, s.w = IMG, s.k = k;
+        s.c = 1, s.h = size, s.w = size, s.k = k;
         s.image = img;
         s.mask = k ? msk : NULL;
         s.label = label;
+        s.n_boxes = nb;
+        s.boxes = nb ? bx : NULL;
         snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
         ok = mt_dataset_writer_add(w, &s) == MT_OK;
     }
@@ -122,6 +167,11 @@ static const net_spec CNN1 = {"tests/data/task_cnn.yaml", {{"classes", "1"}}};
 static const net_spec GEN = {"configs/models/skip_ganomaly_g.yaml",
                              {{"img_size", "32"}, {"num_downs", "5"}, {"ngf", "4"}}};
 static const net_spec DIS = {"configs/models/skip_ganomaly_d.yaml", {{"img_size", "32"}, {"ndf", "4"}, {"nz", "8"}}};
+/* YOLOv5s at depth 0.33 (C3 repeats 1, 2, 3 as "s"), width 1/16 (8 to 64
+ * channels), 1 input channel, 2 classes, 64 x 64 input: p3 8x8, p4 4x4, p5 2x2 */
+static const net_spec YOLO = {"configs/models/yolov5s.yaml",
+                              {{"in_channels", "1"}, {"nc", "2"}, {"img_size", "64"}, {"depth_multiple", "0.33"},
+                               {"width_multiple", "0.0625"}}};
 
 static int n_params(const net_spec *n)
 {
@@ -272,6 +322,10 @@ typedef struct step_case {
     const char *extra;         /* YAML: loss, optimizer */
     int n_terms;
     const char *terms[4];
+    const net_spec *g1;        /* gdc restore: the frozen step-1 generator (task.generator1) */
+    int img;                   /* dataset image size (0: IMG) */
+    int boxes;                 /* dataset with boxes (detection) */
+    int loss_f32_floor;        /* steps 2-3: loss bound max(1e-5, 4 x torch float32's deviation) (header) */
 } step_case;
 
 /* Compares the state_dict tensors of net `net` (torch.h5 /f64/state/<net>) with
@@ -363,27 +417,31 @@ static void run_case(mt_test_ctx *T_, const step_case *sc)
     snprintf(cmd, sizeof cmd, "mkdir -p '%s'", dir);
     CHECK(system(cmd) == 0, "mkdir %s", dir);
     snprintf(ds, sizeof ds, "%s/data.h5", dir);
-    CHECK(make_dataset(ds, sc->k, sc->classes), "cannot write the dataset %s: %s", ds, mt_last_error());
+    CHECK(make_dataset(ds, sc->img ? sc->img : IMG, sc->k, sc->classes, sc->boxes), "cannot write the dataset %s: %s",
+          ds, mt_last_error());
 
     /* the config, with every network's initial weights */
     char model[3 * PATH_MAX + 600], dsec[3 * PATH_MAX + 600] = "", csec[3 * PATH_MAX + 600] = "";
+    char g1sec[3 * PATH_MAX + 600] = "";
     CHECK(net_section(sc->model, dir, "model", 11, "  ", model, sizeof model), "initial weights of the model: %s",
           mt_last_error());
     if (sc->d) CHECK(net_section(sc->d, dir, "d", 12, "    ", dsec, sizeof dsec), "initial D: %s", mt_last_error());
     if (sc->c) CHECK(net_section(sc->c, dir, "c", 13, "    ", csec, sizeof csec), "initial C: %s", mt_last_error());
+    if (sc->g1)
+        CHECK(net_section(sc->g1, dir, "g1", 14, "    ", g1sec, sizeof g1sec), "initial G1: %s", mt_last_error());
     snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
     FILE *f = fopen(cfg, "w");
     CHECK(f, "cannot write %s", cfg);
     fprintf(f,
             "name: steps_%s\n"
             "model:\n%s"
-            "task:\n  kind: %s\n%s%s%s%s%s"
+            "task:\n  kind: %s\n%s%s%s%s%s%s%s"
             "data:\n  dataset: %s\n  normalize: window\n  window: [-200, 200]\n  shuffle: false\n  num_workers: 1\n"
             "  augment: {enabled: false}\n"
             "train:\n  steps: %d\n  batch_size: 4\n  seed: 5\n  deterministic: true\n  log_every: 1\n  device: cpu\n"
             "%s",
             sc->name, model, sc->kind, sc->d ? "  discriminator:\n" : "", dsec, sc->c ? "  classifier:\n" : "", csec,
-            sc->task_extra, ds, STEPS, sc->extra);
+            sc->g1 ? "  generator1:\n" : "", g1sec, sc->task_extra, ds, STEPS, sc->extra);
     CHECK(fclose(f) == 0, "writing %s", cfg);
 
     /* medtrain: 3 steps through the library */
@@ -410,30 +468,37 @@ static void run_case(mt_test_ctx *T_, const step_case *sc)
     hid_t th = H5Fopen(th5, H5F_ACC_RDONLY, H5P_DEFAULT);
     CHECK(th >= 0, "cannot open %s", th5);
     /* losses: the logged total and every term, per step */
-    double worst_loss = 0;
+    double worst_loss = 0, worst_loss32 = 0;
     int ok = 1;
     for (int i = -1; ok && i < sc->n_terms; i++) {
-        char col[64], p64[96];
+        char col[64], p64[96], p32[96];
         snprintf(col, sizeof col, i < 0 ? "loss" : "loss_%s", i < 0 ? "" : sc->terms[i]);
         snprintf(p64, sizeof p64, i < 0 ? "/f64/loss" : "/f64/terms/%s", i < 0 ? "" : sc->terms[i]);
+        snprintf(p32, sizeof p32, i < 0 ? "/f32/loss" : "/f32/terms/%s", i < 0 ? "" : sc->terms[i]);
         double mt[STEPS];
-        size_t n = 0;
-        double *t64 = h5_doubles(th, p64, &n);
-        if (!log_column(run, col, mt) || !t64 || n != STEPS) {
+        size_t n = 0, n32 = 0;
+        double *t64 = h5_doubles(th, p64, &n), *t32 = h5_doubles(th, p32, &n32);
+        if (!log_column(run, col, mt) || !t64 || n != STEPS || !t32 || n32 != STEPS) {
             mt_test_fail(T_, __FILE__, __LINE__, "%s: column %s of log.csv or %s of torch.h5 missing", sc->name, col,
                          p64);
             ok = 0;
         }
         for (int s = 0; ok && s < STEPS; s++) {
-            double rel = fabs(mt[s] - t64[s]) / fabs(t64[s]);
+            double rel = fabs(mt[s] - t64[s]) / fabs(t64[s]), rel32 = fabs(t32[s] - t64[s]) / fabs(t64[s]);
+            double tol = LOSS_RTOL;
+            if (sc->loss_f32_floor && s > 0 && W_FACTOR * rel32 > tol) tol = W_FACTOR * rel32;
             worst_loss = rel > worst_loss ? rel : worst_loss;
-            if (!(rel <= LOSS_RTOL)) {
-                mt_test_fail(T_, __FILE__, __LINE__, "%s step %d %s: medtrain %.9g, torch float64 %.9g (rel %.3g > %g)",
-                             sc->name, s + 1, col, mt[s], t64[s], rel, LOSS_RTOL);
+            worst_loss32 = rel32 > worst_loss32 ? rel32 : worst_loss32;
+            if (!(rel <= tol)) {
+                mt_test_fail(T_, __FILE__, __LINE__,
+                             "%s step %d %s: medtrain %.9g, torch float64 %.9g (rel %.3g > %.3g; torch float32 %.9g, "
+                             "rel %.3g)",
+                             sc->name, s + 1, col, mt[s], t64[s], rel, tol, t32[s], rel32);
                 ok = 0;
             }
         }
         free(t64);
+        free(t32);
     }
     /* weights */
     char last[1300];
@@ -459,15 +524,18 @@ static void run_case(mt_test_ctx *T_, const step_case *sc)
     /* power: training moved the weights far more than the float32 noise floor */
     CHECK(ws.moved > 20 * ws.noise, "%s: the weights moved %.3g in training, the float32 noise is %.3g: no test",
           sc->name, ws.moved, ws.noise);
-    printf("     %s: losses rel. diff <= %.2g; %d tensors: ||w_mt - w64|| <= %.3g x (||w32 - w64|| + floor / %g) "
-           "(limit %g), <= %.3g x ||w32 - w64|| (%s), <= %.2g ||w64||; sum ||w32 - w64|| %.3g, moved %.3g%s\n",
-           sc->name, worst_loss, ws.tensors, ws.worst, W_FACTOR, W_FACTOR, ws.worst_pure, ws.worst_name, ws.worst_rel, ws.noise,
-           ws.moved, d_note);
+    printf("     %s: losses rel. diff <= %.2g (torch float32 %.2g); %d tensors: ||w_mt - w64|| <= %.3g x (||w32 - w64|| "
+           "+ floor / %g) (limit %g), <= %.3g x ||w32 - w64|| (%s), <= %.2g ||w64||; sum ||w32 - w64|| %.3g, moved "
+           "%.3g%s\n",
+           sc->name, worst_loss, worst_loss32, ws.tensors, ws.worst, W_FACTOR, W_FACTOR, ws.worst_pure, ws.worst_name,
+           ws.worst_rel, ws.noise, ws.moved, d_note);
 }
 
 /* ---- the cases ------------------------------------------------------------ */
 
 #define ADAM "optimizer:\n  kind: adam\n  lr: 0.001\n"
+/* YOLOv5's optimizer (hyp.scratch-low: SGD lr 0.01, momentum 0.937, Nesterov) */
+#define SGD "optimizer:\n  kind: sgd\n  lr: 0.001\n  momentum: 0.937\n  nesterov: true\n"
 
 TEST(task_steps_segmentation_binary)
 {
@@ -509,5 +577,37 @@ TEST(task_steps_gdc_localize)
     static const step_case c = {"gdc_localize", "gdc", &GEN, &DIS, &CNN1, 0, 0, 2,
                                 "  gdc_step: localize\n  cam_layer: conv2\n  mask_polarity: background\n",
                                 ADAM "  betas: [0.5, 0.999]\n", 3, {"g", "d", "c"}};
+    run_case(T_, &c);
+}
+
+/* D's own Adam learning rate (task.d_lr), not optimizer.lr */
+TEST(task_steps_adversarial_d_lr)
+{
+    static const step_case c = {"adversarial_d_lr", "adversarial", &GEN, &DIS, NULL, 1, 0, 2, "  d_lr: 0.0003\n",
+                                ADAM "  betas: [0.5, 0.999]\n", 4, {"adv", "con", "lat", "d"}};
+    run_case(T_, &c);
+}
+
+/* restore step: F = |G1(X) - X| > change_threshold from a frozen G1 (its own
+ * initial weights), literal mask polarity (M = F; localize covers background) */
+TEST(task_steps_gdc_restore)
+{
+    static const step_case c = {.name = "gdc_restore", .kind = "gdc", .model = &GEN, .d = &DIS, .c = &CNN1,
+                                .classes = 2,
+                                .task_extra = "  gdc_step: restore\n  change_threshold: 0.25\n"
+                                              "  mask_polarity: literal\n",
+                                .extra = ADAM "  betas: [0.5, 0.999]\n", .n_terms = 3, .terms = {"g", "d", "c"},
+                                .g1 = &GEN};
+    run_case(T_, &c);
+}
+
+/* YOLOv5 detection: 64 x 64 images with 1-2 boxes of 2 classes, non-default
+ * gains and anchor_t (read from the resolved config by both sides) */
+TEST(task_steps_detection)
+{
+    static const step_case c = {.name = "detection", .kind = "detection", .model = &YOLO,
+                                .task_extra = "  box_gain: 0.06\n  obj_gain: 1.5\n  cls_gain: 0.7\n  anchor_t: 3.5\n",
+                                .extra = SGD, .n_terms = 3, .terms = {"box", "obj", "cls"}, .img = 64, .boxes = 1,
+                                .loss_f32_floor = 1};
     run_case(T_, &c);
 }
