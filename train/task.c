@@ -104,3 +104,17 @@ mt_tensor *mt_task_bce_const(mt_tensor *logits, double target)
     mt_tensor_release(z);
     return l;
 }
+
+void mt_eval_json_members(FILE *f, const mt_eval *e, int indent)
+{
+    for (int i = 0; i < e->n; i++) {
+        fprintf(f, ",\n%*s\"%s\": ", indent, "", e->names[i]);
+        if (isfinite(e->values[i])) fprintf(f, "%.8g", e->values[i]);
+        else fprintf(f, "null");
+    }
+}
+
+void mt_eval_print_members(FILE *f, const mt_eval *e)
+{
+    for (int i = 0; i < e->n; i++) fprintf(f, "  %-12s %.5f\n", e->names[i], e->values[i]);
+}

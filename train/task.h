@@ -100,6 +100,13 @@ extern const mt_task mt_task_adversarial;
 extern const mt_task mt_task_gdc;
 
 /* Helpers shared by the tasks (task.c). */
+/* Writes ",\n<indent>\"name\": value" for every named metric of e (null when not finite). */
+void mt_eval_json_members(FILE *f, const mt_eval *e, int indent);
+/* Prints "  name  value" lines for every named metric of e. */
+void mt_eval_print_members(FILE *f, const mt_eval *e);
+/* change maps |G(X) - X| (heat maps over the input) of the first n_max images of idx into
+ * dir/change_<index>.png; G = the session's trained model (adversarial, gdc). */
+mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, const char *dir);
 /* Host copy of a tensor's values as float (n = numel); caller frees. NULL on error. */
 float *mt_task_host_floats(const mt_tensor *t);
 /* Scalar tensor value; NaN (error cleared) when unreadable. */

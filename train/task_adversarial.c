@@ -254,22 +254,15 @@ static mt_status adv_evaluate(mt_session *s, const int *idx, int n, int batch_si
 static void adv_print(FILE *f, const mt_session *s, const char *title, const mt_eval *e)
 {
     fprintf(f, "%s (%d images)\n  %-12s %.5f (L_G)\n", title, e->n_samples, "loss", e->loss);
-    for (int i = 0; i < e->n; i++) fprintf(f, "  %-12s %.5f\n", e->names[i], e->values[i]);
+    mt_eval_print_members(f, e);
 }
 
 static void adv_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
 {
     fprintf(f, "%*s\"n_images\": %d,\n%*s\"loss_g\": %.8g", indent, "", e->n_samples, indent, "", e->loss);
-    for (int i = 0; i < e->n; i++) {
-        fprintf(f, ",\n%*s\"%s\": ", indent, "", e->names[i]);
-        if (isfinite(e->values[i])) fprintf(f, "%.8g", e->values[i]);
-        else fprintf(f, "null");
-    }
+    mt_eval_json_members(f, e, indent);
     fprintf(f, "\n");
 }
-
-/* change maps |G(X) - X| of the first n_max images over the input */
-mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, const char *dir);
 
 static mt_status adv_pictures(mt_session *s, const mt_eval *e, const int *idx, int n, int n_max, const char *dir)
 {

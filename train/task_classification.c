@@ -265,7 +265,7 @@ static void cls_print(FILE *f, const mt_session *s, const char *title, const mt_
 {
     const cls_detail *d = e->detail;
     fprintf(f, "%s (%d samples, %d classes)\n", title, d->n, d->k);
-    for (int i = 0; i < e->n; i++) fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
+    mt_eval_print_members(f, e);
     fprintf(f, "  %-12s %.5f\n  confusion matrix (rows true, columns predicted):\n", "loss", e->loss);
     for (int r = 0; r < d->k; r++) {
         fprintf(f, "   ");
@@ -279,13 +279,9 @@ static void cls_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     const cls_detail *d = e->detail;
     char pad[32];
     snprintf(pad, sizeof pad, "%*s", indent, "");
-    fprintf(f, "%s\"n_samples\": %d,\n%s\"classes\": %d,\n%s\"loss\": %.8g,\n", pad, d->n, pad, d->k, pad, e->loss);
-    for (int i = 0; i < e->n; i++) {
-        fprintf(f, "%s\"%s\": ", pad, e->names[i]);
-        if (isfinite(e->values[i])) fprintf(f, "%.8g,\n", e->values[i]);
-        else fprintf(f, "null,\n");
-    }
-    fprintf(f, "%s\"confusion_matrix\": [", pad);
+    fprintf(f, "%s\"n_samples\": %d,\n%s\"classes\": %d,\n%s\"loss\": %.8g", pad, d->n, pad, d->k, pad, e->loss);
+    mt_eval_json_members(f, e, indent);
+    fprintf(f, ",\n%s\"confusion_matrix\": [", pad);
     for (int r = 0; r < d->k; r++) {
         fprintf(f, "%s[", r ? ", " : "");
         for (int c = 0; c < d->k; c++) fprintf(f, "%s%lld", c ? ", " : "", (long long)d->confusion[r * d->k + c]);

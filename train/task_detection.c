@@ -168,17 +168,13 @@ static void det_print(FILE *f, const mt_session *s, const char *title, const mt_
 {
     fprintf(f, "%s (%d images; NMS IoU %g, conf %g)\n  %-12s %.5f (per image)\n", title, e->n_samples,
             s->exp.task.nms_iou, s->exp.task.conf_threshold, "loss", e->loss);
-    for (int i = 0; i < e->n; i++) fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
+    mt_eval_print_members(f, e);
 }
 
 static void det_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
 {
     fprintf(f, "%*s\"n_images\": %d,\n%*s\"loss\": %.8g", indent, "", e->n_samples, indent, "", e->loss);
-    for (int i = 0; i < e->n; i++) {
-        fprintf(f, ",\n%*s\"%s\": ", indent, "", e->names[i]);
-        if (isfinite(e->values[i])) fprintf(f, "%.8g", e->values[i]);
-        else fprintf(f, "null");
-    }
+    mt_eval_json_members(f, e, indent);
     fprintf(f, "\n");
 }
 

@@ -253,7 +253,7 @@ static void gdc_print(FILE *f, const mt_session *s, const char *title, const mt_
     fprintf(f, "%s (%d images, %s step, mask polarity %s)\n  %-12s %.5f\n", title, e->n_samples,
             restore_step(s) ? "restore" : "localize", s->exp.task.mask_literal ? "literal" : "background", "loss",
             e->loss);
-    for (int i = 0; i < e->n; i++) fprintf(f, "  %-12s %.5f\n", e->names[i], e->values[i]);
+    mt_eval_print_members(f, e);
 }
 
 static void gdc_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
@@ -261,11 +261,7 @@ static void gdc_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     fprintf(f, "%*s\"n_images\": %d,\n%*s\"step\": \"%s\",\n%*s\"mask_polarity\": \"%s\",\n%*s\"loss\": %.8g", indent,
             "", e->n_samples, indent, "", restore_step(s) ? "restore" : "localize", indent, "",
             s->exp.task.mask_literal ? "literal" : "background", indent, "", e->loss);
-    for (int i = 0; i < e->n; i++) {
-        fprintf(f, ",\n%*s\"%s\": ", indent, "", e->names[i]);
-        if (isfinite(e->values[i])) fprintf(f, "%.8g", e->values[i]);
-        else fprintf(f, "null");
-    }
+    mt_eval_json_members(f, e, indent);
     fprintf(f, "\n");
 }
 
