@@ -156,6 +156,13 @@ int cli_import(int argc, char **argv)
     if (st == MT_OK)
         printf("wrote %s: %d samples from %d files, image [%d, %d, %d], %d mask channels, %d points\n", sp->output,
                res.n_samples, res.n_files, res.c, res.h, res.w, res.k, res.n_points);
+    if (st == MT_OK && res.n_no_patient_id > 0 && !sp->split_by_sample &&
+        (sp->source == MT_IMPORT_DICOM || sp->source == MT_IMPORT_DICOM_SERIES))
+        fprintf(stderr,
+                "medtrain import: warning: %d of %d samples have no PatientID (0010,0020); each is grouped by its "
+                "source file for the train/val/test split, so slices of one patient can land in different splits "
+                "(set --patient_id, or --split_by sample to accept it)\n",
+                res.n_no_patient_id, res.n_samples);
     free(sp);
     return st == MT_OK ? 0 : cli_fail("import");
 }

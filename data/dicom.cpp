@@ -22,6 +22,7 @@
 
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
+#include <gdcmPhotometricInterpretation.h>
 #include <gdcmPixelFormat.h>
 #include <gdcmStringFilter.h>
 #include <gdcmTag.h>
@@ -334,6 +335,11 @@ mt_status read_one(const char *path, slice &sl)
     sl.rows = rows;
     sl.cols = cols;
     sl.px.resize(n);
+    /* MONOCHROME1: the minimum stored value is displayed white. Invert on the stored values,
+     * before the rescale, over the range BitsStored can hold (unsigned 0..2^b-1, signed
+     * -2^(b-1)..2^(b-1)-1): x -> (lo + hi) - x, so that higher = brighter as for MONOCHROME2. */
+    bool mono1 = img.GetPhotometricInterpretation() == gdcm::PhotometricInterpretation::MONOCHROME1;
+    double inv_sum = is_signed ? -1.0 : std::ldexp(1.0, stored) - 1.0;
     int shift = alloc - stored; /* sign extension from bit `stored-1` (pydicom does the same) */
     for (size_t i = 0; i < n; i++) {
         double x;
@@ -351,6 +357,7 @@ mt_status read_one(const char *path, slice &sl)
             if (is_signed) x = (double)(int32_t)((int32_t)(u << shift) >> shift);
             else x = (double)u;
         }
+        if (mono1) x = inv_sum - x;
         sl.px[i] = (float)(x * slope + intercept);
     }
 

@@ -247,7 +247,10 @@ static mt_status expand_inputs(const mt_import_spec *s, path_list *l)
     int series = s->source == MT_IMPORT_DICOM_SERIES;
     for (int i = 0; i < s->n_inputs; i++) {
         const char *in = s->inputs[i];
-        if (strpbrk(in, "*?[")) {
+        struct stat st_in;
+        /* an existing file or folder is taken literally (names may contain '[', '*', '?');
+         * only a path that does not exist is expanded as a glob pattern */
+        if (stat(in, &st_in) != 0 && strpbrk(in, "*?[")) {
             glob_t g;
             int r = glob(in, 0, NULL, &g);
             if (r == GLOB_NOMATCH) return MT_ERR(MT_ERR_IO, "import: input pattern %s matches no file", in);
@@ -293,6 +296,9 @@ typedef struct label_ctx {
     mt_label_table csv;
     mt_mias_table mias;
     int have_csv, have_mias;
+    /* LabelMe: annotations read, hits per wanted point, distinct labels seen in them */
+    int n_json, point_hits[MT_IMPORT_MAX], n_seen;
+    char seen[256][MT_LABELME_NAME];
 } label_ctx;
 
 /* Mask image for `img_path` from spec->mask_dir -> s->mask ([K,H,W]). */
@@ -384,12 +390,66 @@ static mt_status attach_labels(const mt_import_spec *spec, label_ctx *lc, const 
         s->n_points = spec->n_points;
         int found, ih, iw;
         MT_TRY(mt_labelme_read_points(jp, names, spec->n_points, s->points, &found, &ih, &iw));
+        MT_TRY(mt_labelme_labels(jp, lc->seen, (int)(sizeof lc->seen / sizeof *lc->seen), &lc->n_seen));
+        lc->n_json++;
+        for (int i = 0; i < spec->n_points; i++) lc->point_hits[i] += !isnan(s->points[2 * i]);
         if ((ih > 0 && ih != s->h) || (iw > 0 && iw != s->w))
             return MT_ERR(MT_ERR_FORMAT, "%s: annotation is for a %dx%d image but %s is %dx%d", jp, iw, ih, path, s->w,
                           s->h);
     }
     if (spec->mask_dir[0]) MT_TRY(attach_mask_image(spec, path, s));
     return MT_OK;
+}
+
+/* Levenshtein distance of two short names (for "did you mean"). */
+static int edit_distance(const char *a, const char *b)
+{
+    int la = (int)strlen(a), lb = (int)strlen(b);
+    if (la > 63 || lb > 63) return 99;
+    int d[64][64];
+    for (int i = 0; i <= la; i++) d[i][0] = i;
+    for (int j = 0; j <= lb; j++) d[0][j] = j;
+    for (int i = 1; i <= la; i++)
+        for (int j = 1; j <= lb; j++) {
+            int c = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            if (d[i - 1][j] + 1 < c) c = d[i - 1][j] + 1;
+            if (d[i][j - 1] + 1 < c) c = d[i][j - 1] + 1;
+            d[i][j] = c;
+        }
+    return d[la][lb];
+}
+
+/* After all LabelMe files were read: a `points` name found in none of them is a typo or a
+ * wrong annotation set (a label missing in some files only stays NaN there). Refuses naming
+ * the unknown names, the ones found, the labels the annotations do have, and the nearest. */
+static mt_status check_points_exist(const mt_import_spec *spec, const label_ctx *lc)
+{
+    if (!spec->labelme_dir[0] || !lc->n_json) return MT_OK;
+    char unknown[1024] = "", known[1024] = "", have[1024] = "", hint[1024] = "";
+    size_t nu = 0, nk = 0, nh = 0, ni = 0;
+#define CAT(buf, n, ...) \
+    if (n < sizeof buf) n += (size_t)snprintf(buf + n, sizeof buf - n, __VA_ARGS__)
+    for (int i = 0; i < spec->n_points; i++) {
+        const char *p = spec->points[i];
+        if (lc->point_hits[i]) {
+            CAT(known, nk, "%s%s", nk ? "," : "", p);
+            continue;
+        }
+        CAT(unknown, nu, "%s%s", nu ? "," : "", p);
+        int best = -1, bd = 1 << 30;
+        for (int k = 0; k < lc->n_seen; k++) {
+            int d = edit_distance(p, lc->seen[k]);
+            if (d < bd) bd = d, best = k;
+        }
+        if (best >= 0 && bd <= 2 && bd <= (int)strlen(p) / 2) CAT(hint, ni, "%s%s -> %s", ni ? ", " : "; did you mean ", p, lc->seen[best]);
+    }
+    if (!nu) return MT_OK;
+    for (int k = 0; k < lc->n_seen; k++) CAT(have, nh, "%s%s", nh ? "," : "", lc->seen[k]);
+#undef CAT
+    return MT_ERR(MT_ERR_INVALID,
+                  "import: points %s: no such label in any of the %d LabelMe annotations in %s (labelme_dir); "
+                  "points found: %s; labels in the annotations: %s%s",
+                  unknown, lc->n_json, spec->labelme_dir, nk ? known : "none", nh ? have : "none", hint);
 }
 
 /* ---------------------------------------------------------------- pre-processing */
@@ -488,6 +548,7 @@ static mt_status emit(const mt_import_spec *spec, writer_ctx *wc, mt_sample *s, 
         res->c = s->c, res->h = s->h, res->w = s->w, res->k = s->k, res->n_points = s->n_points;
     }
     if (spec->patient_id[0]) snprintf(s->meta.patient_id, sizeof s->meta.patient_id, "%s", spec->patient_id);
+    if (!s->meta.patient_id[0]) res->n_no_patient_id++; /* grouped by its source file for the split */
     MT_TRY(mt_dataset_writer_add(wc->w, s));
     res->n_samples++;
     return MT_OK;
@@ -721,6 +782,7 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
         if (spec->progress) spec->progress(spec->progress_user, i + 1, in.n);
     }
     if (st == MT_OK && !wc.w) st = MT_ERR(MT_ERR_INVALID, "import: no samples were produced");
+    if (st == MT_OK) st = check_points_exist(spec, &lc);
     if (wc.w) {
         double test_frac = spec->test_input[0] ? 0.0 : spec->test_frac;
         mt_status cs = mt_dataset_writer_close(wc.w, st == MT_OK, spec->val_frac, test_frac, spec->seed);

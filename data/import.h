@@ -138,6 +138,10 @@ typedef struct mt_import_result {
     int n_files;   /* input files / volumes read */
     int n_samples; /* samples written */
     int c, h, w, k, n_points;
+    /* samples without a patient id (e.g. DICOM files lacking PatientID (0010,0020), images):
+     * with split_by patient each is grouped by its source file, so for single-slice DICOM
+     * one patient's slices can land in different splits (`medtrain import` warns) */
+    int n_no_patient_id;
 } mt_import_result;
 
 /* Runs the import: reads every input, attaches labels, pre-processes, writes the

@@ -318,6 +318,32 @@ done:
     return s;
 }
 
+mt_status mt_labelme_labels(const char *path, char (*labels)[MT_LABELME_NAME], int cap, int *n)
+{
+    MT_REQUIRE(path && labels && n && *n >= 0, "mt_labelme_labels: NULL argument");
+    char *text;
+    MT_TRY(slurp(path, "LabelMe JSON", &text, NULL));
+    cJSON *root = cJSON_Parse(text);
+    free(text);
+    if (!root) return MT_ERR(MT_ERR_FORMAT, "%s: not valid JSON (LabelMe file expected)", path);
+    const cJSON *shapes = cJSON_GetObjectItemCaseSensitive(root, "shapes");
+    if (!cJSON_IsArray(shapes)) {
+        cJSON_Delete(root);
+        return MT_ERR(MT_ERR_FORMAT, "%s: no \"shapes\" array (not a LabelMe annotation?)", path);
+    }
+    const cJSON *sh;
+    cJSON_ArrayForEach(sh, shapes)
+    {
+        const cJSON *lab = cJSON_GetObjectItemCaseSensitive(sh, "label");
+        if (!cJSON_IsString(lab)) continue;
+        int known = 0;
+        for (int i = 0; i < *n && !known; i++) known = !strncmp(labels[i], lab->valuestring, MT_LABELME_NAME - 1);
+        if (!known && *n < cap) snprintf(labels[(*n)++], MT_LABELME_NAME, "%s", lab->valuestring);
+    }
+    cJSON_Delete(root);
+    return MT_OK;
+}
+
 mt_status mt_box_from_points(const float *xy, const int *idx, int n_idx, double margin, int h, int w,
                              float box[4])
 {

@@ -77,6 +77,12 @@ mt_status mt_mias_boxes(const mt_mias_table *t, const char *refnum, int h, int w
 mt_status mt_labelme_read_points(const char *path, const char *const *names, int n_names, float *xy,
                                  int *n_found, int *image_h, int *image_w);
 
+/* Collects the distinct shape labels of a LabelMe JSON file: each label not yet among
+ * labels[0..*n) is appended (truncated to MT_LABELME_NAME - 1 bytes) while *n < cap.
+ * Errors as mt_labelme_read_points (missing file, not JSON, no "shapes" array). */
+#define MT_LABELME_NAME 64
+mt_status mt_labelme_labels(const char *path, char (*labels)[MT_LABELME_NAME], int cap, int *n);
+
 /* Axis-aligned box around points xy[2*idx[i]] (i < n_idx; NaN points are an error),
  * grown by `margin` x its width/height on every side (0.1 = 10%) and clipped to [0,w-1] x
  * [0,h-1]. box = x0,y0,x1,y1. Errors: MT_ERR_INVALID if a point is missing or outside. */

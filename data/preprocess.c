@@ -120,8 +120,15 @@ mt_status mt_sample_resize(mt_sample *s, int oh, int ow)
         float *p = s->points + 2 * i;
         if (!isnan(p[0])) p[0] = (float)((p[0] + 0.5) * fx - 0.5), p[1] = (float)((p[1] + 0.5) * fy - 0.5);
     }
-    s->meta.spacing[0] /= fx;
-    s->meta.spacing[1] /= fy;
+    /* torch align_corners=False: the centre of new pixel (0,0) lies at old pixel coordinate
+     * 0.5 * (old/new) - 0.5 in each axis, so the origin (world position of pixel (0,0)) moves
+     * by direction * old spacing * (old/new - 1) / 2; then the spacing scales by old/new. */
+    double sx = 1.0 / fx, sy = 1.0 / fy;
+    for (int a = 0; a < 3; a++)
+        s->meta.origin[a] += s->meta.direction[a * 3 + 0] * s->meta.spacing[0] * (sx - 1.0) * 0.5 +
+                             s->meta.direction[a * 3 + 1] * s->meta.spacing[1] * (sy - 1.0) * 0.5;
+    s->meta.spacing[0] *= sx;
+    s->meta.spacing[1] *= sy;
     free(s->image);
     free(s->mask);
     s->image = img;

@@ -45,7 +45,8 @@ mt_status mt_resize_bilinear(const float *src, int c, int h, int w, float *dst, 
 mt_status mt_resize_nearest_u8(const uint8_t *src, int k, int h, int w, uint8_t *dst, int oh, int ow);
 
 /* Resizes a sample to oh x ow: image bilinear, mask nearest, boxes and points scaled,
- * meta.spacing[0..1] scaled by w/ow, h/oh. Errors: MT_ERR_INVALID, MT_ERR_NOMEM. */
+ * meta.spacing[0..1] scaled by w/ow, h/oh, meta.origin moved to the centre of the new pixel
+ * (0,0): += direction * old spacing * (old/new - 1) / 2 per in-plane axis. Errors: MT_ERR_INVALID, MT_ERR_NOMEM. */
 mt_status mt_sample_resize(mt_sample *s, int oh, int ow);
 
 /* Crops the sample to columns x0..x1 and rows y0..y1 (inclusive, clipped to the image);

@@ -11,7 +11,8 @@
  *  - Pixel coordinates: x = column (right), y = row (down), origin at the
  *    centre of the top-left pixel (0,0). Boxes are [x0,y0,x1,y1,class] in pixels.
  *  - Spacing is in millimetres: spacing[0] between columns (x), spacing[1]
- *    between rows (y), spacing[2] between slices (z; 0 for a single 2D image).
+ *    between rows (y), spacing[2] between slices (z; a single DICOM slice: SliceThickness,
+ *    0 if absent; 0 for a 2D image file).
  */
 #ifndef MT_DATA_SAMPLE_H
 #define MT_DATA_SAMPLE_H
