@@ -53,6 +53,9 @@ int cli_evaluate(int argc, char **argv)
         fprintf(stderr, "medtrain evaluate: no checkpoint at %s\n", weights);
         return 1;
     }
+    /* evaluate writes eval_*.json and overlays into --out (default: the run directory): not while a
+     * `medtrain train` holds that directory's .lock */
+    if (mt_run_check_unlocked(cli_opt(&a, "out", dir)) != MT_OK) return cli_fail("evaluate");
     const char *sets[CLI_MAX_ARGS];
     int n_sets = 0;
     for (int i = 0; i < a.n_opt; i++)

@@ -163,7 +163,8 @@ int cli_predict(int argc, char **argv)
     if (a.help || a.n_pos < 2 || !out) {
         cli_print_help(a.help ? stdout : stderr, "medtrain predict RUN_DIR|CHECKPOINT.h5 INPUT... --out DIR",
                        "Segments DICOM slices, NIfTI volumes (each axial slice) or PNG/TIFF/PGM/JPEG images and\n"
-                       "writes <name>_mask.png and <name>_overlay.png per slice into DIR.",
+                       "writes <name>_mask.png and <name>_overlay.png per slice into DIR. It only reads RUN_DIR, so it\n"
+                       "also works on a run a `medtrain train` still holds (evaluate refuses that).",
                        k_spec, N_SPEC);
         return a.help ? 0 : 2;
     }

@@ -113,13 +113,22 @@ static mt_status load_geometry(mt_dataset *d)
     H5CHK(d->d_images = H5Dopen2(d->file, "images", H5P_DEFAULT));
     if (dims_of(d->d_images, dims, 4) != 4)
         return MT_ERR(MT_ERR_FORMAT, "%s: /images must be 4-D [N,C,H,W]", d->path);
+    if (!dims[0] || !dims[1] || !dims[2] || !dims[3]) /* checked before /masks, which would be blamed for it */
+        return MT_ERR(MT_ERR_FORMAT, "%s: /images has shape [%llu,%llu,%llu,%llu] (N,C,H,W); every dimension must be "
+                      "> 0 (empty or broken import? re-import it)", d->path, (unsigned long long)dims[0],
+                      (unsigned long long)dims[1], (unsigned long long)dims[2], (unsigned long long)dims[3]);
     d->n = (int)dims[0];
     d->spec.c = (int)dims[1], d->spec.h = (int)dims[2], d->spec.w = (int)dims[3];
     d->d_masks = open_opt(d->file, "masks");
     if (d->d_masks >= 0) {
-        hsize_t md[4];
-        if (dims_of(d->d_masks, md, 4) != 4 || md[0] != dims[0] || md[2] != dims[2] || md[3] != dims[3])
-            return MT_ERR(MT_ERR_FORMAT, "%s: /masks must be [N,K,H,W] matching /images", d->path);
+        hsize_t md[4] = {0, 0, 0, 0};
+        int mr = dims_of(d->d_masks, md, 4);
+        if (mr != 4 || md[0] != dims[0] || md[2] != dims[2] || md[3] != dims[3])
+            return MT_ERR(MT_ERR_FORMAT, "%s: /masks has shape [%llu,%llu,%llu,%llu] (rank %d) but must be [N,K,H,W] "
+                          "matching /images [%llu,%llu,%llu,%llu]", d->path, (unsigned long long)md[0],
+                          (unsigned long long)md[1], (unsigned long long)md[2], (unsigned long long)md[3], mr,
+                          (unsigned long long)dims[0], (unsigned long long)dims[1], (unsigned long long)dims[2],
+                          (unsigned long long)dims[3]);
         d->spec.k = (int)md[1];
     }
     d->d_points = open_opt(d->file, "points");
@@ -329,15 +338,47 @@ static mt_status read_meta(mt_dataset *d, hsize_t i, mt_meta *m)
     return MT_OK;
 }
 
+/* Image row i: every value finite (a NaN / Inf would poison the loss and every weight). */
+static mt_status check_image_row(const mt_dataset *d, int i, const float *x)
+{
+    const mt_dataset_spec *sp = &d->spec;
+    size_t hw = (size_t)sp->h * sp->w, n = (size_t)sp->c * hw;
+    for (size_t j = 0; j < n; j++)
+        if (!isfinite(x[j]))
+            return MT_ERR(MT_ERR_FORMAT, "%s: /images sample %d holds %g at channel %d, y %d, x %d; images must be "
+                          "finite (fix or drop that sample and re-import)", d->path, i, (double)x[j], (int)(j / hw),
+                          (int)(j % hw / (size_t)sp->w), (int)(j % (size_t)sp->w));
+    return MT_OK;
+}
+
+/* Mask row i, read as double whatever the stored type (so 7.5, 0.5, -1 or 200 are seen as stored,
+ * not after a conversion to uint8), into s->mask: every value must be 0 or 1 (docs/dataset.md). */
+static mt_status read_mask_row(mt_dataset *d, int i, mt_sample *s)
+{
+    const mt_dataset_spec *sp = &d->spec;
+    size_t hw = (size_t)sp->h * sp->w, n = (size_t)sp->k * hw;
+    double *buf = mt_malloc(sizeof(double) * n);
+    if (!buf) return MT_ERR_NOMEM;
+    hsize_t rm[4] = {1, (hsize_t)sp->k, (hsize_t)sp->h, (hsize_t)sp->w};
+    mt_status st = read_row(d->d_masks, 4, rm, (hsize_t)i, H5T_NATIVE_DOUBLE, buf, d->path);
+    for (size_t j = 0; st == MT_OK && j < n; j++) {
+        if (buf[j] == 0.0 || buf[j] == 1.0) s->mask[j] = (uint8_t)buf[j];
+        else
+            st = MT_ERR(MT_ERR_FORMAT, "%s: /masks sample %d holds %g at mask %d, y %d, x %d; masks must be 0 or 1 "
+                        "(a label map or probability map? binarise it and re-import)", d->path, i, buf[j],
+                        (int)(j / hw), (int)(j % hw / (size_t)sp->w), (int)(j % (size_t)sp->w));
+    }
+    free(buf);
+    return st;
+}
+
 static mt_status dataset_read_locked(mt_dataset *d, int i, mt_sample *s)
 {
     const mt_dataset_spec *sp = &d->spec;
     hsize_t ri[4] = {1, (hsize_t)sp->c, (hsize_t)sp->h, (hsize_t)sp->w};
     MT_TRY(read_row(d->d_images, 4, ri, (hsize_t)i, H5T_NATIVE_FLOAT, s->image, d->path));
-    if (sp->k > 0) {
-        hsize_t rm[4] = {1, (hsize_t)sp->k, (hsize_t)sp->h, (hsize_t)sp->w};
-        MT_TRY(read_row(d->d_masks, 4, rm, (hsize_t)i, H5T_NATIVE_UINT8, s->mask, d->path));
-    }
+    MT_TRY(check_image_row(d, i, s->image));
+    if (sp->k > 0) MT_TRY(read_mask_row(d, i, s));
     if (sp->n_points > 0) {
         hsize_t rp[3] = {1, (hsize_t)sp->n_points, 2};
         MT_TRY(read_row(d->d_points, 3, rp, (hsize_t)i, H5T_NATIVE_FLOAT, s->points, d->path));

@@ -563,6 +563,27 @@ static mt_status read_volume(const mt_import_spec *spec, const char *path, mt_vo
     return st;
 }
 
+/* A mask volume is inside where > 0.5: one with non-zero values but none above 0.5 would import as
+ * all background, so it is refused (almost surely a probability map, e.g. 0.5 everywhere). */
+static mt_status check_mask_volume(const char *path, const mt_volume *v)
+{
+    size_t n = (size_t)v->nx * v->ny * v->nz, nonzero = 0;
+    float hi = 0.0f;
+    for (size_t i = 0; i < n; i++) {
+        float x = v->data[i];
+        if (!isfinite(x))
+            return MT_ERR(MT_ERR_FORMAT, "%s: mask volume holds %g at voxel %zu; a mask must be finite", path,
+                          (double)x, i);
+        if (x > 0.5f) return MT_OK;
+        if (x != 0.0f) nonzero++, hi = x > hi ? x : hi;
+    }
+    if (nonzero)
+        return MT_ERR(MT_ERR_FORMAT, "%s: mask volume has %zu non-zero voxels but none above the threshold 0.5 "
+                      "(largest %g), so it would import as empty; this looks like a probability map: threshold "
+                      "it into a 0/1 mask first", path, nonzero, (double)hi);
+    return MT_OK;
+}
+
 static mt_status import_volume(const mt_import_spec *spec, writer_ctx *wc, label_ctx *lc, const char *path,
                                mt_import_result *res)
 {
@@ -577,6 +598,7 @@ static mt_status import_volume(const mt_import_spec *spec, writer_ctx *wc, label
     if (!vol.meta.patient_id[0]) snprintf(vol.meta.patient_id, sizeof vol.meta.patient_id, "%.200s", stem);
     for (int m = 0; m < spec->n_masks && st == MT_OK; m++) {
         if ((st = mt_nifti_read(spec->masks[m], &masks[m])) || (st = mt_volume_reorient(&masks[m]))) break;
+        if ((st = check_mask_volume(spec->masks[m], &masks[m]))) break;
         const mt_volume *a = &vol, *b = &masks[m];
         int same = a->nx == b->nx && a->ny == b->ny && a->nz == b->nz;
         for (int i = 0; i < 3 && same; i++)

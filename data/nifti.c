@@ -58,6 +58,26 @@ static long long gz_length(const char *path)
     return total;
 }
 
+/* Fields nifticlib repairs silently on read (it turns a NaN / 0 pixdim into 1), checked in the header as
+ * stored: vox_offset >= 0 and finite, pixdim[1..ndim] (ndim <= 3) finite and > 0. */
+static mt_status check_raw_header(const char *path, int ndim)
+{
+    int swapped = 0;
+    nifti_1_header *h = nifti_read_header(path, &swapped, 0);
+    if (!h) return MT_ERR(MT_ERR_FORMAT, "%s: cannot read the NIfTI-1 header", path);
+    mt_status s = MT_OK;
+    if (!isfinite(h->vox_offset) || h->vox_offset < 0)
+        s = MT_ERR(MT_ERR_FORMAT, "%s: header field vox_offset is %g; it must be >= 0 (the byte offset of the "
+                   "voxel data; corrupt header)", path, (double)h->vox_offset);
+    for (int d = 1; s == MT_OK && d <= ndim && d <= 3; d++)
+        if (!isfinite(h->pixdim[d]) || h->pixdim[d] <= 0)
+            s = MT_ERR(MT_ERR_FORMAT, "%s: header field pixdim[%d] (voxel size along axis %d) is %g; it must be a "
+                       "finite size > 0 mm (corrupt header; fix it, e.g. with nibabel set_zooms)", path, d, d,
+                       (double)h->pixdim[d]);
+    free(h);
+    return s;
+}
+
 mt_status mt_nifti_read(const char *path, mt_volume *out)
 {
     if (!path || !out) return MT_ERR(MT_ERR_INVALID, "mt_nifti_read: NULL argument");
@@ -70,7 +90,8 @@ mt_status mt_nifti_read(const char *path, mt_volume *out)
     nifti_image *nim = nifti_image_read(path, 0);
     if (!nim) return MT_ERR(MT_ERR_FORMAT, "%s: not a valid NIfTI-1 header (nifticlib could not parse it)", path);
 
-    mt_status s = MT_OK;
+    mt_status s = check_raw_header(path, nim->dim[0]);
+    if (s != MT_OK) goto done;
     int nx = nim->dim[1], ny = nim->dim[0] >= 2 ? nim->dim[2] : 1, nz = nim->dim[0] >= 3 ? nim->dim[3] : 1;
     size_t extra = 1;
     for (int d = 4; d <= nim->dim[0] && d <= 7; d++) extra *= (size_t)(nim->dim[d] > 0 ? nim->dim[d] : 1);

@@ -25,7 +25,9 @@ extern "C" {
  * meta.source = path; patient fields unknown (NIfTI has none); meta.patient_id = "".
  * The file size is validated against the header: an uncompressed file shorter than
  * vox_offset + nvox*bytes_per_voxel, or a .gz whose data ends early, fails with
- * MT_ERR_IO naming the file and both sizes.
+ * MT_ERR_IO naming the file and both sizes. A header whose vox_offset is negative or whose
+ * pixdim[1..3] (voxel sizes of the used axes) is NaN/Inf, 0 or negative is MT_ERR_FORMAT naming
+ * the file and the field (nifticlib would silently turn a NaN / 0 pixdim into 1 mm).
  * Errors: MT_ERR_IO (missing/unreadable/short), MT_ERR_FORMAT (bad header),
  * MT_ERR_UNSUPPORTED (4D+ with more than one volume, complex/RGB datatypes), MT_ERR_NOMEM. */
 mt_status mt_nifti_read(const char *path, mt_volume *out);

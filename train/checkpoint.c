@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <hdf5.h>
 #include <math.h>
 #include <stdint.h>
@@ -569,6 +570,15 @@ static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, c
     MT_TRY(read_attr(f, "trainer_es_best", H5T_NATIVE_DOUBLE, &es, 0, path));
     MT_TRY(read_attr(f, "trainer_best_epoch", H5T_NATIVE_INT64, &be, 0, path));
     MT_TRY(read_attr(f, "trainer_stopped_early", H5T_NATIVE_INT64, &se, 0, path));
+    /* counters a run resumes from: a negative one (or one past an int) would replay or skip data silently */
+    const struct { const char *name; int64_t v, max; } ctr[] = {
+        {"step", step, LONG_MAX},          {"epoch", epoch, INT_MAX},        {"data_epoch", de, INT_MAX},
+        {"data_batch", db, LONG_MAX},      {"bad_epochs", bad, INT_MAX},     {"trainer_best_epoch", be, INT_MAX}};
+    for (size_t i = 0; i < sizeof ctr / sizeof ctr[0]; i++)
+        if (ctr[i].v < 0 || ctr[i].v > ctr[i].max)
+            return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': attribute '%s' is %lld, must be in [0, %lld] (corrupt or "
+                          "hand-edited checkpoint; use another checkpoint of the run)", path, ctr[i].name,
+                          (long long)ctr[i].v, (long long)ctr[i].max);
     mt_model_set_rng(m, rs, ro);
     if (info) {
         memset(info, 0, sizeof *info);
