@@ -5,6 +5,8 @@
  * an uninterrupted one; predict writes mask and overlay PNGs; info counts the
  * U-Net's parameters. The CLI binary is the `medtrain` next to run_tests
  * (`make test` builds both). */
+#include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <hdf5.h>
 #include <limits.h>
@@ -15,6 +17,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../core/rng.h"
@@ -505,17 +508,20 @@ TEST(cli_stale_temps_removed_and_failed_run_leaves_no_dir)
     int rc = tiny_run(mt_, "stale_run", run, sizeof run, out, sizeof out);
     CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
     /* what a kill at various points leaves, plus names that only look similar */
-    const char *stale[] = {"last.h5.trainer-tmp.tmp-Ab12cD", "last.h5.trainer-tmp", "best.h5.tmp-x9Y8z7", "log.csv.tmp"};
+    const char *stale[] = {"last.h5.trainer-tmp.tmp-Ab12cD", "last.h5.trainer-tmp", "best.h5.tmp-x9Y8z7", "log.csv.tmp",
+                           "overlays/0001.png.tmp-Qw3Er5"}; /* a kill while report writes the pictures */
     const char *keep[] = {"notes.tmp-1", "keep.txt", "tmp-abcdef"};
-    for (size_t i = 0; i < 4 + 3; i++) {
-        snprintf(path, sizeof path, "%s/%s", run, i < 4 ? stale[i] : keep[i - 4]);
+    snprintf(path, sizeof path, "%s/overlays", run);
+    CHECK(mkdir(path, 0777) == 0 || errno == EEXIST, "mkdir %s", path);
+    for (size_t i = 0; i < 5 + 3; i++) {
+        snprintf(path, sizeof path, "%s/%s", run, i < 5 ? stale[i] : keep[i - 5]);
         FILE *f = fopen(path, "w");
         CHECK(f && fputs("junk", f) >= 0 && fclose(f) == 0, "write %s", path);
     }
     snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
     rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "resume failed (%d):\n%s", rc, out);
-    for (size_t i = 0; i < 4; i++) CHECK(!file_exists(run, stale[i]), "stale %s not removed:\n%s", stale[i], out);
+    for (size_t i = 0; i < 5; i++) CHECK(!file_exists(run, stale[i]), "stale %s not removed:\n%s", stale[i], out);
     for (size_t i = 0; i < 3; i++) CHECK(file_exists(run, keep[i]), "%s removed (not a temp file)", keep[i]);
     CHECK(file_exists(run, "last.h5") && file_exists(run, "config.yaml"), "run files lost");
 
@@ -580,4 +586,305 @@ TEST(cli_corrupt_checkpoint_refused_by_resume_and_evaluate)
     CHECK(rc != 0 && strstr(out, "best.h5") && strstr(out, "enc1a.weight"), "evaluate (%d):\n%s", rc, out);
     CHECK(count_entries(run) == before, "files added to %s by refused commands (%d -> %d)", run, before,
           count_entries(run));
+}
+
+/* A kill between the save of last.h5 and that of best.h5 (same epoch) leaves
+ * last.h5 naming this epoch the best and best.h5 older or missing: the resume
+ * writes best.h5 again from the state it loaded. */
+TEST(cli_resume_restores_best_lost_to_kill)
+{
+    NEED_CLI();
+    CHECK(dataset(), "dataset: %s", mt_last_error());
+    char run[1024], cmd[4096], out[16384], fa[1100], fb[1100], why[1024] = "";
+    int rc = tiny_run(mt_, "best_lost_run", run, sizeof run, out, sizeof out);
+    CHECK(rc == 0, "1-epoch run failed (%d):\n%s", rc, out);
+    snprintf(fa, sizeof fa, "%s/last.h5", run);
+    snprintf(fb, sizeof fb, "%s/best.h5", run);
+    CHECK(unlink(fb) == 0, "remove %s", fb);
+    snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "resume failed (%d):\n%s", rc, out);
+    CHECK(access(fb, F_OK) == 0, "the resume did not write best.h5 again:\n%s", out);
+    CHECK(same_group(fa, fb, "state_dict", why, sizeof why), "best.h5 is not the epoch-1 state: %s", why);
+    char *m = NULL;
+    snprintf(fb, sizeof fb, "%s/metrics.json", run);
+    m = slurp(fb);
+    CHECK(m && strstr(m, "\"weights\": \"best.h5\""), "metrics.json does not use best.h5:\n%s", m ? m : "");
+    free(m);
+}
+
+/* ---- issue 12: SIGKILL at pseudo-random moments, 20 times, then a resume that finishes ---- */
+
+static double mono_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* fork+exec medtrain with argv (argv[0] ignored), stdout+stderr to /dev/null */
+static pid_t spawn_mt(const char *mt, const char *const *argv)
+{
+    pid_t pid = fork();
+    if (pid == 0) {
+        int devnull = open("/dev/null", O_WRONLY);
+        if (devnull >= 0) dup2(devnull, 1), dup2(devnull, 2);
+        execv(mt, (char *const *)argv);
+        _exit(127);
+    }
+    return pid;
+}
+
+/* Lets pid run for `delay` s (delay < 0: until it exits), then SIGKILLs it.
+ * Returns 1 if it was killed, 0 if it exited by itself first (exit code in
+ * *rc, -1 for a signal). With ck_times: the seconds at which `watch` was
+ * replaced (a new inode: each atomic save of last.h5), at most 16. */
+static int run_then_kill(pid_t pid, double delay, int *rc, const char *watch, double *ck_times, int *n_ck)
+{
+    double t0 = mono_s();
+    ino_t last_ino = 0;
+    for (;;) {
+        int st;
+        if (waitpid(pid, &st, WNOHANG) == pid) {
+            *rc = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+            return 0;
+        }
+        double el = mono_s() - t0;
+        struct stat sb;
+        if (ck_times && stat(watch, &sb) == 0 && sb.st_ino != last_ino) {
+            last_ino = sb.st_ino;
+            if (*n_ck < 16) ck_times[(*n_ck)++] = el;
+        }
+        if (delay >= 0 && el >= delay) {
+            kill(pid, SIGKILL);
+            waitpid(pid, NULL, 0);
+            *rc = -1;
+            return 1;
+        }
+        if (el > 600) delay = 0; /* a hung run: kill it (the test then fails) */
+        usleep(500);
+    }
+}
+
+/* First name under dir (recursively) that looks like a temporary file: *.tmp, *.tmp-XXXXXX, *.trainer-tmp. */
+static int find_temp(const char *dir, char *found, size_t len)
+{
+    DIR *d = opendir(dir);
+    if (!d) return 0;
+    struct dirent *e;
+    int hit = 0;
+    while (!hit && (e = readdir(d)) != NULL) {
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        char p[3000];
+        snprintf(p, sizeof p, "%s/%s", dir, e->d_name);
+        struct stat st;
+        if (lstat(p, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) hit = find_temp(p, found, len);
+        else if (strstr(e->d_name, ".tmp") || strstr(e->d_name, "trainer-tmp")) {
+            snprintf(found, len, "%s", p);
+            hit = 1;
+        }
+    }
+    closedir(d);
+    return hit;
+}
+
+/* 1 if <dir>/.lock can be taken now (no process holds the run) */
+static int lock_free(const char *dir)
+{
+    char p[1200];
+    snprintf(p, sizeof p, "%s/.lock", dir);
+    int fd = open(p, O_RDWR);
+    if (fd < 0) return 1;
+    int ok = flock(fd, LOCK_EX | LOCK_NB) == 0;
+    close(fd);
+    return ok;
+}
+
+/* log.csv rows equal but for column 6 (images_per_s, a timing); *rows = the reference's row count */
+static int same_log(const char *la, const char *lb, int *rows, char *why, size_t wl)
+{
+    char *a = slurp(la), *b = slurp(lb);
+    int ok = a && b, n = 0;
+    char *pa = a, *pb = b;
+    while (ok && *pa && *pb) {
+        char *ea = strchr(pa, '\n'), *eb = strchr(pb, '\n');
+        size_t na = ea ? (size_t)(ea - pa) : strlen(pa), nb = eb ? (size_t)(eb - pb) : strlen(pb);
+        /* blank out field 6 of both lines */
+        char ra[1024], rb[1024];
+        snprintf(ra, sizeof ra, "%.*s", (int)na, pa);
+        snprintf(rb, sizeof rb, "%.*s", (int)nb, pb);
+        char *fa = ra, *fb = rb;
+        for (int k = 0; k < 5 && fa && fb; k++) {
+            fa = strchr(fa, ',');
+            fb = strchr(fb, ',');
+            if (fa) fa++;
+            if (fb) fb++;
+        }
+        if (n > 0 && fa && fb) {
+            char *ca = strchr(fa, ','), *cb = strchr(fb, ',');
+            if (ca) memmove(fa, ca, strlen(ca) + 1);
+            if (cb) memmove(fb, cb, strlen(cb) + 1);
+        }
+        if (strcmp(ra, rb)) {
+            ok = 0;
+            snprintf(why, wl, "row %d: reference '%.300s', killed run '%.300s'", n, ra, rb);
+        }
+        n++;
+        pa += na + (ea != NULL);
+        pb += nb + (eb != NULL);
+    }
+    if (ok && (*pa || *pb)) {
+        ok = 0;
+        snprintf(why, wl, "row %d: %s has more rows", n, *pa ? "the reference" : "the killed run");
+    }
+    *rows = n;
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* metrics.json equal but for the "run" and "train_seconds" lines */
+static int same_metrics(const char *ja, const char *jb, char *why, size_t wl)
+{
+    char *a = slurp(ja), *b = slurp(jb);
+    int ok = a && b && *a && *b;
+    if (!ok) snprintf(why, wl, "metrics.json missing");
+    char *sa = NULL, *sb = NULL, *la = ok ? strtok_r(a, "\n", &sa) : NULL, *lb = ok ? strtok_r(b, "\n", &sb) : NULL;
+    while (ok && (la || lb)) {
+        if (!la || !lb) ok = 0, snprintf(why, wl, "metrics.json: different line counts");
+        else if (!strstr(la, "\"run\":") && !strstr(la, "\"train_seconds\":") && strcmp(la, lb))
+            ok = 0, snprintf(why, wl, "metrics.json: reference '%.300s', killed run '%.300s'", la, lb);
+        la = strtok_r(NULL, "\n", &sa);
+        lb = strtok_r(NULL, "\n", &sb);
+    }
+    free(a);
+    free(b);
+    return ok;
+}
+
+/* A finished run `dir` equals the reference `ref`: last.h5 (state_dict,
+ * optimizer) and best.h5 bit for bit, log.csv row for row but the timings,
+ * metrics.json; no temporary file anywhere in it; no .lock held. */
+static int finished_like_ref(const char *ref, const char *dir, char *why, size_t wl)
+{
+    char fa[1200], fb[1200], w[1024] = "";
+    static const char *groups[][2] = {{"last.h5", "state_dict"}, {"last.h5", "optimizer"}, {"best.h5", "state_dict"}};
+    for (int i = 0; i < 3; i++) {
+        snprintf(fa, sizeof fa, "%s/%s", ref, groups[i][0]);
+        snprintf(fb, sizeof fb, "%s/%s", dir, groups[i][0]);
+        if (!same_group(fa, fb, groups[i][1], w, sizeof w))
+            return snprintf(why, wl, "%s %s differs: %s", groups[i][0], groups[i][1], w), 0;
+    }
+    int rows = 0;
+    snprintf(fa, sizeof fa, "%s/log.csv", ref);
+    snprintf(fb, sizeof fb, "%s/log.csv", dir);
+    if (!same_log(fa, fb, &rows, w, sizeof w)) return snprintf(why, wl, "log.csv differs: %s", w), 0;
+    if (rows != 1 + 6 * 2 + 6)
+        return snprintf(why, wl, "the reference log.csv has %d rows (header + 12 steps + 6 epochs wanted)", rows), 0;
+    snprintf(fa, sizeof fa, "%s/metrics.json", ref);
+    snprintf(fb, sizeof fb, "%s/metrics.json", dir);
+    if (!same_metrics(fa, fb, w, sizeof w)) return snprintf(why, wl, "%s", w), 0;
+    char temp[3000];
+    if (find_temp(dir, temp, sizeof temp)) return snprintf(why, wl, "temporary file left in the run: %s", temp), 0;
+    if (!lock_free(dir)) return snprintf(why, wl, "%s/.lock still held after the run ended", dir), 0;
+    return 1;
+}
+
+/* A 6-epoch run of 2 steps an epoch (dropout on) killed with SIGKILL 20 times
+ * at pseudo-random moments, each time continued with `train --resume DIR`
+ * (itself killed again), until a resume finishes. The moments come from a
+ * fixed seed: the delay after a (re)start is drawn in [0, what the timed
+ * uninterrupted reference run had left after the checkpoint it resumes from),
+ * every 5th in [0, the reference's first checkpoint). A kill before the first
+ * checkpoint leaves a directory without last.h5: --resume refuses it (and --out
+ * refuses to reuse it), so, as a user would, the run starts afresh in a new
+ * directory. A run that ends before its kill (the machine got faster) is checked
+ * the same way and a new directory takes the remaining kills. Every finished run
+ * equals the reference (finished_like_ref: checkpoints bit for bit, log.csv rows,
+ * metrics.json, no temporary file, no lock held). */
+TEST(cli_resume_after_random_kills_is_bit_exact)
+{
+    NEED_CLI();
+    const char *ds = dataset();
+    CHECK(ds, "dataset: %s", mt_last_error());
+    const char *tmp = mt_test_tmpdir();
+    char cfg[1024], ref[1024], cmd[4096], out[16384], ck[1200], why[4096] = "";
+    snprintf(cfg, sizeof cfg, "%s/kills.yaml", tmp);
+    snprintf(ref, sizeof ref, "%s/kills_ref", tmp);
+    CHECK(write_config(cfg, ds, NULL, 0.5), "write config");
+    /* 14 train samples, batch 7: 2 steps an epoch */
+    const char *sets[] = {"--set", "train.epochs=6", "--set", "train.batch_size=7"};
+    /* the reference, timed, with the moments of its 6 checkpoints */
+    snprintf(ck, sizeof ck, "%s/last.h5", ref);
+    const char *argv_ref[] = {mt_, "train", cfg, sets[0], sets[1], sets[2], sets[3], "--device", "cpu", "--out", ref,
+                              "--quiet", NULL};
+    double t0 = mono_s(), t_ck[16];
+    int rc = 0, n_ck = 0;
+    pid_t pid = spawn_mt(mt_, argv_ref);
+    CHECK(pid > 0, "fork failed");
+    CHECK(run_then_kill(pid, -1, &rc, ck, t_ck, &n_ck) == 0 && rc == 0, "reference run failed (%d)", rc);
+    double t_ref = mono_s() - t0;
+    CHECK(n_ck >= 1, "the reference never wrote last.h5");
+
+    /* the killed run */
+    char dir[1100];
+    int n_dirs = 1, kills = 0, kills_nock = 0, resumes = 0, max_from = 0, fresh = 1, finished = 0;
+    snprintf(dir, sizeof dir, "%s/kills_run", tmp);
+    for (int k = 0;; k++) {
+        const char *argv_fresh[] = {mt_, "train", cfg, sets[0], sets[1], sets[2], sets[3], "--device", "cpu", "--out",
+                                    dir, "--quiet", NULL};
+        const char *argv_resume[] = {mt_, "train", "--resume", dir, "--device", "cpu", "--quiet", NULL};
+        snprintf(ck, sizeof ck, "%s/last.h5", dir);
+        int from = 0;
+        if (!fresh) {
+            resumes++;
+            hid_t f = H5Fopen(ck, H5F_ACC_RDONLY, H5P_DEFAULT); /* the epoch it continues from */
+            hid_t a = f >= 0 && H5Aexists(f, "epoch") > 0 ? H5Aopen(f, "epoch", H5P_DEFAULT) : -1;
+            if (a >= 0) H5Aread(a, H5T_NATIVE_INT, &from), H5Aclose(a);
+            if (f >= 0) H5Fclose(f);
+            if (from > max_from) max_from = from;
+        }
+        double u = mt_philox_uniform(1212, (uint64_t)k);
+        double left = t_ref - (from > 0 ? t_ck[(from < n_ck ? from : n_ck) - 1] : 0);
+        double delay = kills >= 20 ? -1 : k % 5 == 0 ? u * t_ck[0] : u * left;
+        pid = spawn_mt(mt_, fresh ? argv_fresh : argv_resume);
+        CHECK(pid > 0, "fork failed");
+        if (!run_then_kill(pid, delay, &rc, NULL, NULL, NULL)) {
+            CHECK(rc == 0, "%s run %d in %s failed (exit %d) after %d kills", fresh ? "fresh" : "resumed", k, dir, rc,
+                  kills);
+            finished++;
+            CHECK(finished_like_ref(ref, dir, why, sizeof why), "%s (after %d kills, %d resumes): %s", dir, kills,
+                  resumes, why);
+            if (kills >= 20) break;
+            snprintf(dir, sizeof dir, "%s/kills_run_%d", tmp, ++n_dirs); /* ended before its kill: go on elsewhere */
+            fresh = 1;
+            continue;
+        }
+        kills++;
+        CHECK(lock_free(dir), "%s: .lock still held after the kill", dir);
+        if (access(ck, F_OK) == 0) {
+            fresh = 0;
+            continue;
+        }
+        /* killed before its first checkpoint: nothing to resume */
+        CHECK(fresh, "%s lost its last.h5", dir);
+        kills_nock++;
+        snprintf(cmd, sizeof cmd, "%s train --resume %s --device cpu --quiet", mt_, dir);
+        rc = mt_test_run(cmd, out, sizeof out);
+        CHECK(rc != 0 && strstr(out, dir), "resume of %s (killed before its first checkpoint) exit %d:\n%s", dir, rc, out);
+        CHECK(access(ck, F_OK) != 0, "a refused resume wrote %s", ck);
+        if (access(dir, F_OK) == 0) {
+            snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt_, cfg, dir);
+            rc = mt_test_run(cmd, out, sizeof out);
+            CHECK(rc != 0 && strstr(out, "already exists"), "train --out on the killed %s (%d):\n%s", dir, rc, out);
+            snprintf(dir, sizeof dir, "%s/kills_run_%d", tmp, ++n_dirs); /* start afresh elsewhere */
+        }
+    }
+    if (getenv("MT_TEST_KILL_VERBOSE"))
+        printf("kills: reference %.2f s (checkpoints at %.2f .. %.2f s); %d kills (%d before a first checkpoint), "
+               "%d resumes (latest from epoch %d), %d run directories, %d finished\n",
+               t_ref, t_ck[0], t_ck[n_ck - 1], kills, kills_nock, resumes, max_from, n_dirs, finished);
+    CHECK(resumes >= 1 && max_from >= 1, "no resume continued a run mid-way (%d resumes, latest epoch %d)", resumes,
+          max_from);
 }

@@ -203,7 +203,9 @@ static int is_temp_name(const char *name)
     return 0;
 }
 
-int mt_run_remove_temps(const char *dir)
+/* mt_run_remove_temps in dir and, `depth` levels down, its subdirectories (the
+ * run's pictures: overlays/, pictures/, ...; symbolic links are not followed) */
+static int remove_temps_in(const char *dir, int depth)
 {
     DIR *d = opendir(dir);
     if (!d) return 0;
@@ -211,16 +213,27 @@ int mt_run_remove_temps(const char *dir)
     struct dirent *e;
     char path[4400];
     while ((e = readdir(d)) != NULL) {
-        if (!is_temp_name(e->d_name)) continue;
-        snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
+        if (!strcmp(e->d_name, ".") || !strcmp(e->d_name, "..")) continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path) continue;
         struct stat st;
-        if (lstat(path, &st) == 0 && S_ISREG(st.st_mode) && unlink(path) == 0) {
+        if (lstat(path, &st) != 0) continue;
+        if (S_ISDIR(st.st_mode)) {
+            if (depth > 0) removed += remove_temps_in(path, depth - 1);
+            continue;
+        }
+        if (!is_temp_name(e->d_name)) continue;
+        if (S_ISREG(st.st_mode) && unlink(path) == 0) {
             fprintf(stderr, "medtrain train: removed the stale temporary file %s (left by an interrupted run)\n", path);
             removed++;
         }
     }
     closedir(d);
     return removed;
+}
+
+int mt_run_remove_temps(const char *dir)
+{
+    return remove_temps_in(dir, 3);
 }
 
 void mt_run_dir_discard(const char *dir)

@@ -38,8 +38,10 @@ void mt_run_unlock(int fd);
  * creates nothing. */
 mt_status mt_run_check_unlocked(const char *dir);
 /* Removes medtrain's stale temporary files (regular files named *.tmp-XXXXXX,
- * *.trainer-tmp, *.tmp) directly in dir, saying so on stderr; call with the
- * lock held. Returns how many were removed. */
+ * *.trainer-tmp, *.tmp) in dir and its subdirectories (overlays/, pictures/,
+ * ...: a run killed while writing its pictures; up to 3 levels, symbolic
+ * links not followed), saying so on stderr; call with the lock held. Returns
+ * how many were removed. */
 int mt_run_remove_temps(const char *dir);
 /* Undoes a new run directory whose run failed before training: removes its
  * temp files, config.yaml, log.csv and .lock, then the directory if empty. */

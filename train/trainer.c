@@ -432,8 +432,18 @@ static mt_status start_resumed(mt_trainer *t, const char *dir)
     char path[2300];
     snprintf(path, sizeof path, "%s/last.h5", dir);
     if (!mt_path_exists(path))
-        return MT_ERR(MT_ERR_INVALID, "%s has no last.h5 (no epoch finished yet): start it again", dir);
+        return MT_ERR(MT_ERR_INVALID,
+                      "%s has no last.h5 (no epoch finished yet): nothing to resume; start the run again with "
+                      "`medtrain train CONFIG --out NEW_DIR` (or remove %s first)", dir, dir);
     MT_TRY(mt_trainer_load(t, path));
+    /* best.h5 is saved right after last.h5: a kill between the two leaves last.h5
+     * recording this epoch as the best while best.h5 is older or missing, and
+     * nothing would write it again (the epoch is not re-run); the state just
+     * loaded is that best, so write it now */
+    if (t->s.exp.checkpoint.save_best && t->best_epoch > 0 && t->best_epoch == t->epoch) {
+        snprintf(path, sizeof path, "%s/best.h5", dir);
+        MT_TRY(mt_trainer_save(t, path));
+    }
     snprintf(path, sizeof path, "%s/log.csv", dir);
     if (mt_path_exists(path)) MT_TRY(truncate_log(path, t->step));
     printf("resuming %s at epoch %d (step %ld)\n", dir, t->epoch, t->step);

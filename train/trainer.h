@@ -27,7 +27,9 @@
  * .lock (flock held for the whole run, holding its PID: a second run on the
  * directory fails with "in use by PID N"). A new run creates its directory with
  * mkdir (an existing one is refused) and removes it again if it fails before
- * training starts; a resumed run removes stale temporary files of a killed run.
+ * training starts; a resumed run removes stale temporary files of a killed run
+ * (also in overlays/, pictures/, ...) and writes best.h5 again when the kill came
+ * between the saves of last.h5 and best.h5 (last.h5 names its epoch the best).
  * log.csv columns: step, epoch (1-based), phase (train: every train.log_every
  * steps with that step's loss; val: one row per epoch with the epoch's mean
  * training loss and the validation metrics), loss, lr, images_per_s, val_loss,
