@@ -21,6 +21,68 @@ static const cli_optspec k_spec[] = {
 };
 #define N_SPEC ((int)(sizeof k_spec / sizeof *k_spec))
 
+enum { PATH_LEN = 2300, CFG_LEN = 2400 }; /* sizes of the weights / run directory and config path buffers */
+
+/* The checkpoint (best.h5, else last.h5, of a run directory), its config.yaml (or --config) and the default --out. */
+static void resolve_paths(const char *target, const char *config_opt, char weights[PATH_LEN], char cfg[CFG_LEN],
+                          char dir[PATH_LEN])
+{
+    if (mt_path_is_dir(target)) {
+        snprintf(dir, PATH_LEN, "%s", target);
+        snprintf(weights, PATH_LEN, "%s/best.h5", target);
+        if (!mt_path_exists(weights)) snprintf(weights, PATH_LEN, "%s/last.h5", target);
+        snprintf(cfg, CFG_LEN, "%s/config.yaml", target);
+    } else {
+        snprintf(weights, PATH_LEN, "%s", target);
+        char tmp[PATH_LEN];
+        snprintf(tmp, sizeof tmp, "%s", target);
+        snprintf(dir, PATH_LEN, "%s", dirname(tmp));
+        snprintf(cfg, CFG_LEN, "%s/config.yaml", dir);
+    }
+    if (config_opt) snprintf(cfg, CFG_LEN, "%s", config_opt);
+}
+
+/* Writes <out>/eval_<split>.json (weights, split, task, threshold and the task's metrics) atomically. */
+static mt_status write_eval_json(const mt_session *s, const mt_eval *ev, const char *weights, const char *split, const char *out)
+{
+    char path[2600];
+    snprintf(path, sizeof path, "%s/eval_%s.json", out, split);
+    char *buf = NULL;
+    size_t len = 0;
+    mt_status st;
+    FILE *f = open_memstream(&buf, &len);
+    if (!f) st = MT_ERR(MT_ERR_NOMEM, "eval json text");
+    else {
+        fprintf(f, "{\n  \"weights\": \"%s\",\n  \"split\": \"%s\",\n  \"task\": \"%s\",\n  \"threshold\": %g,\n",
+                weights, split, s->task->kind, s->exp.metrics.threshold);
+        s->task->json(f, s, ev, 2);
+        fprintf(f, "}\n");
+        st = fclose(f) == 0 ? mt_write_file_atomic(path, buf, len) : MT_ERR(MT_ERR_NOMEM, "eval json text");
+        free(buf);
+    }
+    if (st == MT_OK) printf("wrote %s\n", path);
+    return st;
+}
+
+/* Prints the evaluation, writes eval_<split>.json and n_over overlay pictures into out. */
+static mt_status report(mt_session *s, const mt_eval *ev, const char *weights, const char *split, const char *out,
+                        const int *idx, int n, int n_over)
+{
+    char title[2600];
+    snprintf(title, sizeof title, "%s split of %s, weights %s", split, s->exp.data.dataset, weights);
+    s->task->print(stdout, s, title, ev);
+    if (s->exp.postprocess.hu_window_enabled)
+        printf("post-processing: predicted pixels kept where input is within [%g, %g]\n",
+               s->exp.postprocess.hu_window[0], s->exp.postprocess.hu_window[1]);
+    mt_status st = write_eval_json(s, ev, weights, split, out);
+    if (st == MT_OK && n_over > 0) {
+        char path[2600];
+        snprintf(path, sizeof path, "%s/overlays_%s", out, split);
+        st = s->task->pictures(s, ev, idx, n, n_over, path);
+    }
+    return st;
+}
+
 int cli_evaluate(int argc, char **argv)
 {
     cli_args a;
@@ -33,22 +95,8 @@ int cli_evaluate(int argc, char **argv)
                        k_spec, N_SPEC);
         return a.help ? 0 : 2;
     }
-    const char *target = a.pos[0];
-    char weights[2300], cfg[2400], dir[2300];
-    if (mt_path_is_dir(target)) {
-        snprintf(dir, sizeof dir, "%s", target);
-        snprintf(weights, sizeof weights, "%s/best.h5", target);
-        if (!mt_path_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", target);
-        snprintf(cfg, sizeof cfg, "%s/config.yaml", target);
-    } else {
-        snprintf(weights, sizeof weights, "%s", target);
-        char tmp[2300];
-        snprintf(tmp, sizeof tmp, "%s", target);
-        snprintf(dir, sizeof dir, "%s", dirname(tmp));
-        snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
-    }
-    const char *c = cli_opt(&a, "config", NULL);
-    if (c) snprintf(cfg, sizeof cfg, "%s", c);
+    char weights[PATH_LEN], cfg[CFG_LEN], dir[PATH_LEN];
+    resolve_paths(a.pos[0], cli_opt(&a, "config", NULL), weights, cfg, dir);
     if (!mt_path_exists(weights)) {
         fprintf(stderr, "medtrain evaluate: no checkpoint at %s\n", weights);
         return 1;
@@ -81,33 +129,7 @@ int cli_evaluate(int argc, char **argv)
         st = MT_ERR(MT_ERR_INVALID, "split '%s' of %s is empty (splits: train, val, test)", split, s.exp.data.dataset);
     if (st == MT_OK) st = s.task->evaluate(&s, idx, n, s.exp.train.batch_size > 0 ? s.exp.train.batch_size : 4, &ev);
     if (st == MT_OK) st = mt_mkdirs(out);
-    if (st == MT_OK) {
-        char title[2600];
-        snprintf(title, sizeof title, "%s split of %s, weights %s", split, s.exp.data.dataset, weights);
-        s.task->print(stdout, &s, title, &ev);
-        if (s.exp.postprocess.hu_window_enabled)
-            printf("post-processing: predicted pixels kept where input is within [%g, %g]\n",
-                   s.exp.postprocess.hu_window[0], s.exp.postprocess.hu_window[1]);
-        char path[2600];
-        snprintf(path, sizeof path, "%s/eval_%s.json", out, split);
-        char *buf = NULL;
-        size_t len = 0;
-        FILE *f = open_memstream(&buf, &len);
-        if (!f) st = MT_ERR(MT_ERR_NOMEM, "eval json text");
-        else {
-            fprintf(f, "{\n  \"weights\": \"%s\",\n  \"split\": \"%s\",\n  \"task\": \"%s\",\n  \"threshold\": %g,\n",
-                    weights, split, s.task->kind, s.exp.metrics.threshold);
-            s.task->json(f, &s, &ev, 2);
-            fprintf(f, "}\n");
-            st = fclose(f) == 0 ? mt_write_file_atomic(path, buf, len) : MT_ERR(MT_ERR_NOMEM, "eval json text");
-            free(buf);
-        }
-        if (st == MT_OK) printf("wrote %s\n", path);
-        if (st == MT_OK && n_over > 0) {
-            snprintf(path, sizeof path, "%s/overlays_%s", out, split);
-            st = s.task->pictures(&s, &ev, idx, n, n_over, path);
-        }
-    }
+    if (st == MT_OK) st = report(&s, &ev, weights, split, out, idx, n, n_over);
     mt_eval_free(&ev);
     free(idx);
     mt_session_free(&s);

@@ -135,97 +135,131 @@ static int parse_int(const char *s, int lo, int *out)
     return 1;
 }
 
+/* --format, --opset, --batch, --input and --dynamic-batch into *onnx, *eo and *in_c; 0, or 2 after a message. */
+static int parse_options(const cli_args *a, int *onnx, mt_export_options *eo, int *in_c)
+{
+    const char *fmt = cli_opt(a, "format", "onnx");
+    *onnx = !strcmp(fmt, "onnx");
+    if (!*onnx && strcmp(fmt, "safetensors")) {
+        fprintf(stderr, "medtrain export: --format '%s': expected onnx or safetensors\n", fmt);
+        return 2;
+    }
+    memset(eo, 0, sizeof *eo);
+    *in_c = 0;
+    if (cli_has(a, "opset") && !parse_int(cli_opt(a, "opset", ""), 1, &eo->opset)) {
+        fprintf(stderr, "medtrain export: --opset '%s': expected an integer\n", cli_opt(a, "opset", ""));
+        return 2;
+    }
+    if (cli_has(a, "batch") && !parse_int(cli_opt(a, "batch", ""), 1, &eo->batch)) {
+        fprintf(stderr, "medtrain export: --batch '%s': expected an integer >= 1\n", cli_opt(a, "batch", ""));
+        return 2;
+    }
+    if (cli_has(a, "input") &&
+        (sscanf(cli_opt(a, "input", ""), "%d,%d,%d", in_c, &eo->in_h, &eo->in_w) != 3 || *in_c < 1 || eo->in_h < 1 ||
+         eo->in_w < 1)) {
+        fprintf(stderr, "medtrain export: --input '%s': expected C,H,W (positive integers)\n", cli_opt(a, "input", ""));
+        return 2;
+    }
+    eo->dynamic_batch = cli_has(a, "dynamic-batch");
+    return 0;
+}
+
+/* The --set k=v options as graph parameters (kv keeps their text); 0, or 2 after a message. */
+static int add_set_options(const cli_args *a, export_src *es, char kv[][256])
+{
+    for (int i = 0; i < a->n_opt; i++) {
+        if (strcmp(a->opt_name[i], "set")) continue;
+        snprintf(kv[i], sizeof kv[i], "%s", a->opt_value[i]);
+        char *eq = strchr(kv[i], '=');
+        if (!eq || eq == kv[i]) {
+            fprintf(stderr, "medtrain export: --set '%s': expected key=value\n", a->opt_value[i]);
+            return 2;
+        }
+        *eq = '\0';
+        add_param(es, kv[i], eq + 1);
+    }
+    return 0;
+}
+
+/* Builds the graph and loads the checkpoint into *m (info: the checkpoint's), checking the --input channels. */
+static mt_status load_model(const export_src *es, int in_c, mt_model **m, mt_checkpoint_info *info)
+{
+    mt_status st = MT_OK;
+    if (!mt_path_exists(es->graph))
+        st = MT_ERR(MT_ERR_IO, "graph file '%s' not found: cannot rebuild the model of '%s' (restore the graph or give --graph)",
+                    es->graph, es->ckpt);
+    if (st == MT_OK) st = mt_model_load_yaml(es->graph, es->n_args, es->args, mt_cpu(), 0, m);
+    if (st == MT_OK && (st = mt_checkpoint_load(es->ckpt, *m, NULL, NULL, info)) != MT_OK) {
+        char prev[1500];
+        snprintf(prev, sizeof prev, "%s", mt_last_error());
+        st = mt_error_replace(st, __FILE__, __LINE__,
+                              "graph '%s' does not match checkpoint '%s' (has the graph changed since training?): %s",
+                              es->graph, es->ckpt, prev);
+    }
+    if (st == MT_OK && in_c && in_c != mt_model_in_channels(*m))
+        st = MT_ERR(MT_ERR_INVALID, "--input: the model takes %d channels, not %d", mt_model_in_channels(*m), in_c);
+    return st;
+}
+
+/* The default output: <run dir>/model.<ext>, else the checkpoint's path with .h5 replaced by .<ext>. */
+static void default_output(const export_src *es, int onnx, char *out_buf, size_t len)
+{
+    const char *ext = onnx ? "onnx" : "safetensors";
+    if (es->run_dir) snprintf(out_buf, len, "%s/model.%s", es->run_dir, ext);
+    else {
+        size_t l = strlen(es->ckpt);
+        int cut = l > 3 && !strcmp(es->ckpt + l - 3, ".h5") ? 3 : 0;
+        snprintf(out_buf, len, "%.*s.%s", (int)(l - (size_t)cut), es->ckpt, ext);
+    }
+}
+
+/* Writes m to out as ONNX or safetensors with the medtrain metadata (version, source, params, config hash). */
+static mt_status write_model(mt_model *m, const export_src *es, const mt_checkpoint_info *info, int onnx,
+                             mt_export_options *eo, const char *out)
+{
+    char hash[17] = "";
+    if (info->config_yaml) fnv1a(info->config_yaml, hash);
+    const char *keys[6] = {"medtrain.version", "medtrain.source_checkpoint", "medtrain.graph_params"};
+    const char *vals[6] = {MT_GIT_DESCRIBE, es->ckpt, es->params};
+    int n_meta = 3;
+    if (hash[0]) keys[n_meta] = "medtrain.config_fnv1a64", vals[n_meta++] = hash;
+    if (onnx) {
+        eo->producer_version = MT_GIT_DESCRIBE;
+        eo->n_meta = n_meta, eo->meta_keys = keys, eo->meta_values = vals;
+        return mt_export_onnx(m, out, eo);
+    }
+    keys[n_meta] = "format", vals[n_meta++] = "pt";
+    keys[n_meta] = "medtrain.graph_name", vals[n_meta++] = mt_model_name(m);
+    return mt_safetensors_save(out, m, n_meta, keys, vals);
+}
+
 int cli_export(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse("export", argc, argv, k_spec, N_SPEC, &a);
     if (rc) return rc;
     if (a.help || a.n_pos != 1) return usage(&a);
-    const char *fmt = cli_opt(&a, "format", "onnx");
-    int onnx = !strcmp(fmt, "onnx");
-    if (!onnx && strcmp(fmt, "safetensors")) {
-        fprintf(stderr, "medtrain export: --format '%s': expected onnx or safetensors\n", fmt);
-        return 2;
-    }
+    int onnx = 0, in_c = 0;
     mt_export_options eo;
-    memset(&eo, 0, sizeof eo);
-    int in_c = 0;
-    if (cli_has(&a, "opset") && !parse_int(cli_opt(&a, "opset", ""), 1, &eo.opset)) {
-        fprintf(stderr, "medtrain export: --opset '%s': expected an integer\n", cli_opt(&a, "opset", ""));
-        return 2;
-    }
-    if (cli_has(&a, "batch") && !parse_int(cli_opt(&a, "batch", ""), 1, &eo.batch)) {
-        fprintf(stderr, "medtrain export: --batch '%s': expected an integer >= 1\n", cli_opt(&a, "batch", ""));
-        return 2;
-    }
-    if (cli_has(&a, "input") &&
-        (sscanf(cli_opt(&a, "input", ""), "%d,%d,%d", &in_c, &eo.in_h, &eo.in_w) != 3 || in_c < 1 || eo.in_h < 1 ||
-         eo.in_w < 1)) {
-        fprintf(stderr, "medtrain export: --input '%s': expected C,H,W (positive integers)\n", cli_opt(&a, "input", ""));
-        return 2;
-    }
-    eo.dynamic_batch = cli_has(&a, "dynamic-batch");
+    if ((rc = parse_options(&a, &onnx, &eo, &in_c)) != 0) return rc;
 
     export_src es;
     memset(&es, 0, sizeof es);
     mt_model *m = NULL;
     mt_checkpoint_info info;
     memset(&info, 0, sizeof info);
-    char kv[CLI_MAX_ARGS][256], out_buf[4200], hash[17] = "";
+    char kv[CLI_MAX_ARGS][256], out_buf[4200];
     mt_status st = resolve(a.pos[0], cli_opt(&a, "graph", NULL), &es);
-    for (int i = 0; st == MT_OK && i < a.n_opt; i++) {
-        if (strcmp(a.opt_name[i], "set")) continue;
-        snprintf(kv[i], sizeof kv[i], "%s", a.opt_value[i]);
-        char *eq = strchr(kv[i], '=');
-        if (!eq || eq == kv[i]) {
-            fprintf(stderr, "medtrain export: --set '%s': expected key=value\n", a.opt_value[i]);
-            rc = 2;
-            goto done;
-        }
-        *eq = '\0';
-        add_param(&es, kv[i], eq + 1);
-    }
-    if (st == MT_OK && !mt_path_exists(es.graph))
-        st = MT_ERR(MT_ERR_IO, "graph file '%s' not found: cannot rebuild the model of '%s' (restore the graph or give --graph)",
-                    es.graph, es.ckpt);
-    if (st == MT_OK) st = mt_model_load_yaml(es.graph, es.n_args, es.args, mt_cpu(), 0, &m);
-    if (st == MT_OK && (st = mt_checkpoint_load(es.ckpt, m, NULL, NULL, &info)) != MT_OK) {
-        char prev[1500];
-        snprintf(prev, sizeof prev, "%s", mt_last_error());
-        st = mt_error_replace(st, __FILE__, __LINE__,
-                              "graph '%s' does not match checkpoint '%s' (has the graph changed since training?): %s",
-                              es.graph, es.ckpt, prev);
-    }
-    if (st == MT_OK && in_c && in_c != mt_model_in_channels(m))
-        st = MT_ERR(MT_ERR_INVALID, "--input: the model takes %d channels, not %d", mt_model_in_channels(m), in_c);
+    if (st == MT_OK && (rc = add_set_options(&a, &es, kv)) != 0) goto done;
+    if (st == MT_OK) st = load_model(&es, in_c, &m, &info);
     if (st != MT_OK) goto fail;
 
     const char *out = cli_opt(&a, "output", NULL);
     if (!out) {
-        const char *ext = onnx ? "onnx" : "safetensors";
-        if (es.run_dir) snprintf(out_buf, sizeof out_buf, "%s/model.%s", es.run_dir, ext);
-        else {
-            size_t l = strlen(es.ckpt);
-            int cut = l > 3 && !strcmp(es.ckpt + l - 3, ".h5") ? 3 : 0;
-            snprintf(out_buf, sizeof out_buf, "%.*s.%s", (int)(l - (size_t)cut), es.ckpt, ext);
-        }
+        default_output(&es, onnx, out_buf, sizeof out_buf);
         out = out_buf;
     }
-    if (info.config_yaml) fnv1a(info.config_yaml, hash);
-    const char *keys[6] = {"medtrain.version", "medtrain.source_checkpoint", "medtrain.graph_params"};
-    const char *vals[6] = {MT_GIT_DESCRIBE, es.ckpt, es.params};
-    int n_meta = 3;
-    if (hash[0]) keys[n_meta] = "medtrain.config_fnv1a64", vals[n_meta++] = hash;
-    if (onnx) {
-        eo.producer_version = MT_GIT_DESCRIBE;
-        eo.n_meta = n_meta, eo.meta_keys = keys, eo.meta_values = vals;
-        st = mt_export_onnx(m, out, &eo);
-    } else {
-        keys[n_meta] = "format", vals[n_meta++] = "pt";
-        keys[n_meta] = "medtrain.graph_name", vals[n_meta++] = mt_model_name(m);
-        st = mt_safetensors_save(out, m, n_meta, keys, vals);
-    }
-    if (st != MT_OK) goto fail;
+    if ((st = write_model(m, &es, &info, onnx, &eo, out)) != MT_OK) goto fail;
     printf("wrote %s (%s, graph %s, %zu parameters, from %s)\n", out, onnx ? "ONNX" : "safetensors", mt_model_name(m),
            mt_model_param_count(m), es.ckpt);
     rc = 0;

@@ -249,84 +249,103 @@ done:
     return st;
 }
 
+/* Level l's host shape [N, A, H, W, no] of a 4-D [N, A*no, H, W] or 5-D prediction, checked. */
+static mt_status level_shape(const mt_yolo_head *head, const mt_tensor *t, int l, int s[5])
+{
+    const int no = 5 + head->nc;
+    if (!t || t->dtype != MT_REAL || (t->ndim != 5 && t->ndim != 4))
+        return MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: prediction %d missing or not a 4-D / 5-D real tensor", l);
+    if (t->ndim == 5) {
+        for (int k = 0; k < 5; k++) s[k] = t->shape[k];
+    } else {
+        s[0] = t->shape[0];
+        s[1] = head->na;
+        s[2] = t->shape[2];
+        s[3] = t->shape[3];
+        s[4] = no;
+        if (t->shape[1] != head->na * no)
+            return MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: level %d has %d channels, expected %d", l, t->shape[1],
+                          head->na * no);
+    }
+    return MT_OK;
+}
+
+/* Copies t to the host as [N, A, H, W, no] into *host (malloc'd; set even when a later step fails). */
+static mt_status level_to_host(const mt_tensor *t, const int s[5], mt_real **host)
+{
+    size_t cnt = mt_numel(t);
+    *host = mt_malloc(cnt * sizeof(mt_real));
+    if (!*host) return mt_last_status();
+    mt_status st = mt_tensor_to_host(t, *host, cnt * sizeof(mt_real));
+    if (st == MT_OK && t->ndim == 4) { /* [N, A, no, H, W] -> [N, A, H, W, no] */
+        mt_real *q = mt_malloc(cnt * sizeof *q);
+        if (!q) return mt_last_status();
+        const int N = s[0], A = s[1], H = s[2], W = s[3], no = s[4];
+        for (int b = 0; b < N; b++)
+            for (int a = 0; a < A; a++)
+                for (int j = 0; j < no; j++)
+                    for (int y = 0; y < H; y++)
+                        for (int x = 0; x < W; x++)
+                            q[((((size_t)b * A + a) * H + y) * W + x) * no + j] =
+                                (*host)[((((size_t)b * A + a) * no + j) * H + y) * W + x];
+        free(*host);
+        *host = q;
+    }
+    return st;
+}
+
+/* All levels on the host ([N, A, H, W, no] each) with their shapes and the shared batch size *N. */
+static mt_status levels_to_host(const mt_yolo_head *head, mt_tensor *const *preds, mt_real **host,
+                                int shapes[][5], int *N)
+{
+    mt_status st = MT_OK;
+    for (int l = 0; l < head->nl && st == MT_OK; l++) {
+        int s[5];
+        if ((st = level_shape(head, preds[l], l, s)) != MT_OK) break;
+        if (l == 0) *N = s[0];
+        if (s[0] != *N) {
+            st = MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: level %d batch %d differs from %d", l, s[0], *N);
+            break;
+        }
+        memcpy(shapes[l], s, sizeof s);
+        st = level_to_host(preds[l], s, &host[l]);
+    }
+    return st;
+}
+
+/* Image b: decode, NMS, and (medtrain_frame) the half-pixel shift into out[b]. */
+static mt_status detect_image(const mt_yolo_head *head, mt_real *const *host, const int (*shapes)[5], int b,
+                              mt_nms_params p, int medtrain_frame, mt_detections *out)
+{
+    out[b].n = 0;
+    out[b].det = NULL;
+    mt_detection *cand = NULL;
+    int nc = 0;
+    mt_status st = mt_yolo_decode(head, (const mt_real *const *)host, shapes, b, p.conf_thres, &cand, &nc);
+    if (st == MT_OK) st = nms_image(cand, nc, p, &out[b]);
+    free(cand);
+    if (st == MT_OK && medtrain_frame)
+        for (int k = 0; k < out[b].n; k++) {
+            out[b].det[k].x0 -= 0.5f;
+            out[b].det[k].y0 -= 0.5f;
+            out[b].det[k].x1 -= 0.5f;
+            out[b].det[k].y1 -= 0.5f;
+        }
+    return st;
+}
+
 mt_status mt_yolo_detect(const mt_yolo_head *head, mt_tensor *const *preds, mt_nms_params p, int medtrain_frame,
                          mt_detections *out)
 {
     MT_REQUIRE(head && preds && out && head->nl >= 1 && head->nl <= MT_YOLO_MAX_LEVELS,
                "mt_yolo_detect: bad arguments");
     MT_REQUIRE(p.max_det >= 0 && p.max_nms >= 1, "mt_yolo_detect: max_det %d, max_nms %d", p.max_det, p.max_nms);
-    const int no = 5 + head->nc;
     mt_real *host[MT_YOLO_MAX_LEVELS] = {0};
     int shapes[MT_YOLO_MAX_LEVELS][5];
-    mt_status st = MT_OK;
     int N = 0;
-    for (int l = 0; l < head->nl && st == MT_OK; l++) {
-        const mt_tensor *t = preds[l];
-        if (!t || t->dtype != MT_REAL || (t->ndim != 5 && t->ndim != 4)) {
-            st = MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: prediction %d missing or not a 4-D / 5-D real tensor", l);
-            break;
-        }
-        int s[5];
-        if (t->ndim == 5) {
-            for (int k = 0; k < 5; k++) s[k] = t->shape[k];
-        } else {
-            s[0] = t->shape[0];
-            s[1] = head->na;
-            s[2] = t->shape[2];
-            s[3] = t->shape[3];
-            s[4] = no;
-            if (t->shape[1] != head->na * no) {
-                st = MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: level %d has %d channels, expected %d", l, t->shape[1],
-                            head->na * no);
-                break;
-            }
-        }
-        if (l == 0) N = s[0];
-        if (s[0] != N) {
-            st = MT_ERR(MT_ERR_INVALID, "mt_yolo_detect: level %d batch %d differs from %d", l, s[0], N);
-            break;
-        }
-        memcpy(shapes[l], s, sizeof s);
-        size_t cnt = mt_numel(t);
-        host[l] = mt_malloc(cnt * sizeof(mt_real));
-        if (!host[l]) {
-            st = mt_last_status();
-            break;
-        }
-        st = mt_tensor_to_host(t, host[l], cnt * sizeof(mt_real));
-        if (st == MT_OK && t->ndim == 4) { /* [N, A, no, H, W] -> [N, A, H, W, no] */
-            mt_real *q = mt_malloc(cnt * sizeof *q);
-            if (!q) {
-                st = mt_last_status();
-                break;
-            }
-            const int A = s[1], H = s[2], W = s[3];
-            for (int b = 0; b < N; b++)
-                for (int a = 0; a < A; a++)
-                    for (int j = 0; j < no; j++)
-                        for (int y = 0; y < H; y++)
-                            for (int x = 0; x < W; x++)
-                                q[((((size_t)b * A + a) * H + y) * W + x) * no + j] =
-                                    host[l][((((size_t)b * A + a) * no + j) * H + y) * W + x];
-            free(host[l]);
-            host[l] = q;
-        }
-    }
+    mt_status st = levels_to_host(head, preds, host, shapes, &N);
     for (int b = 0; b < N && st == MT_OK; b++) {
-        out[b].n = 0;
-        out[b].det = NULL;
-        mt_detection *cand = NULL;
-        int nc = 0;
-        st = mt_yolo_decode(head, (const mt_real *const *)host, (const int(*)[5])shapes, b, p.conf_thres, &cand, &nc);
-        if (st == MT_OK) st = nms_image(cand, nc, p, &out[b]);
-        free(cand);
-        if (st == MT_OK && medtrain_frame)
-            for (int k = 0; k < out[b].n; k++) {
-                out[b].det[k].x0 -= 0.5f;
-                out[b].det[k].y0 -= 0.5f;
-                out[b].det[k].x1 -= 0.5f;
-                out[b].det[k].y1 -= 0.5f;
-            }
+        st = detect_image(head, host, (const int(*)[5])shapes, b, p, medtrain_frame, out);
         if (st != MT_OK) mt_detections_free(out, b + 1);
     }
     for (int l = 0; l < head->nl; l++) free(host[l]);

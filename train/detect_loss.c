@@ -280,6 +280,121 @@ static mt_status check_targets(const mt_yolo_head *hd, const float *tg, int nt, 
     return MT_OK;
 }
 
+/* Host arrays of the n assignments: flat cell index, anchor (w, h), smoothed one-hot class targets. */
+static void assign_arrays(const mt_yolo_hyp *hy, const yolo_assign *e, int n, const int dims[4], int nc, int32_t *ix,
+                          double *anc, double *tcls)
+{
+    const int A = dims[1], H = dims[2], W = dims[3];
+    const double cp = 1.0 - 0.5 * hy->label_smoothing, cn = 0.5 * hy->label_smoothing;
+    for (int i = 0; i < n; i++) {
+        ix[i] = ((e[i].b * A + e[i].a) * H + e[i].gj) * W + e[i].gi;
+        anc[2 * i] = e[i].aw;
+        anc[2 * i + 1] = e[i].ah;
+        if (tcls)
+            for (int k = 0; k < nc; k++) tcls[(size_t)i * nc + k] = k == e[i].cls ? cp : cn;
+    }
+}
+
+/* Objectness targets of the assigned cells: detached CIoU clamped at 0, the highest wins a shared cell, gr blend. */
+static mt_status fill_tobj(const mt_yolo_hyp *hy, const int32_t *ix, const mt_real *iouh, int n, float *tobj,
+                           size_t cells)
+{
+    int *hit = mt_calloc(cells, sizeof *hit);
+    if (!hit) return mt_last_status();
+    for (int i = 0; i < n; i++) {
+        float v = (float)iouh[i];
+        v = v > 0 ? v : 0;
+        if (!hit[ix[i]] || v > tobj[ix[i]]) tobj[ix[i]] = v;
+        hit[ix[i]] = 1;
+    }
+    if (hy->gr < 1)
+        for (size_t k = 0; k < cells; k++)
+            if (hit[k]) tobj[k] = (float)((1.0 - hy->gr) + hy->gr * tobj[k]);
+    free(hit);
+    return MT_OK;
+}
+
+/* Class BCE of the selected prediction rows ps against tcls ([n, nc]), added to *lcls. */
+static mt_status class_loss(tlist *L, const mt_yolo_hyp *hy, mt_device dev, mt_tensor *ps, const double *tcls, int n,
+                            int nc, mt_tensor **lcls)
+{
+    mt_tensor *pcls = keep(L, mt_slice(ps, 1, 5, 5 + nc));
+    mt_tensor *pw = NULL;
+    if (hy->cls_pw != 1.0) pw = upload(L, dev, 1, 1, &hy->cls_pw);
+    mt_tensor *lc = keep(L, mt_bce_with_logits(pcls, upload(L, dev, n, nc, tcls), NULL, pw, MT_REDUCE_MEAN));
+    if (!lc) return mt_last_status();
+    *lcls = *lcls ? keep(L, mt_add(*lcls, lc)) : lc;
+    return MT_OK;
+}
+
+/* The n assigned cells: box CIoU loss into *lbox, their objectness targets into tobj, class loss into *lcls. */
+static mt_status assigned_loss(tlist *L, const mt_yolo_hyp *hy, mt_device dev, mt_tensor *rows, const yolo_assign *e,
+                               int n, const int dims[4], int nc, float *tobj, mt_tensor **lbox, mt_tensor **lcls)
+{
+    const size_t cells = (size_t)dims[0] * dims[1] * dims[2] * dims[3];
+    mt_status st = MT_OK;
+    int32_t *ix = mt_malloc((size_t)n * sizeof *ix);
+    double *anc = mt_malloc((size_t)2 * n * sizeof *anc);
+    double *tcls = nc > 1 ? mt_malloc((size_t)n * nc * sizeof *tcls) : NULL;
+    mt_real *iouh = mt_malloc((size_t)n * sizeof *iouh);
+    if (!ix || !anc || (nc > 1 && !tcls) || !iouh) {
+        st = mt_last_status();
+        goto done;
+    }
+    assign_arrays(hy, e, n, dims, nc, ix, anc, tcls);
+    int s1[1] = {n};
+    mt_tensor *idx = keep(L, mt_tensor_new(MT_I32, dev, 1, s1));
+    if (!idx || mt_tensor_from_host_into(idx, ix, (size_t)n * sizeof *ix) != MT_OK) {
+        st = mt_last_status();
+        goto done;
+    }
+    mt_tensor *ps = keep(L, mt_index_select(rows, idx)); /* pi[b, a, gj, gi]: [n, 5 + nc] */
+    mt_tensor *pxy = keep(L, mt_scale(keep(L, mt_sigmoid(keep(L, mt_slice(ps, 1, 0, 2)))), 2, -0.5));
+    mt_tensor *s2 = keep(L, mt_scale(keep(L, mt_sigmoid(keep(L, mt_slice(ps, 1, 2, 4)))), 2, 0));
+    mt_tensor *pwh = keep(L, mt_mul(keep(L, mt_square(s2)), upload(L, dev, n, 2, anc)));
+    mt_tensor *ci = ciou(L, dev, pxy, pwh, e, n);
+    mt_tensor *lb = keep(L, mt_mean_all(keep(L, mt_scale(ci, -1, 1))));
+    if (!lb) {
+        st = mt_last_status();
+        goto done;
+    }
+    *lbox = *lbox ? keep(L, mt_add(*lbox, lb)) : lb;
+    if ((st = mt_tensor_to_host(ci, iouh, (size_t)n * sizeof *iouh)) != MT_OK) goto done;
+    if ((st = fill_tobj(hy, ix, iouh, n, tobj, cells)) != MT_OK) goto done;
+    if (nc > 1) st = class_loss(L, hy, dev, ps, tcls, n, nc, lcls);
+done:
+    free(ix);
+    free(anc);
+    free(tcls);
+    free(iouh);
+    return st;
+}
+
+/* Objectness BCE over all cells of p5 against tobj, times balance[l], added to *lobj. */
+static mt_status objectness_loss(tlist *L, const mt_yolo_hyp *hy, int l, mt_device dev, mt_tensor *p5,
+                                 const int dims[4], const float *tobj, mt_tensor **lobj)
+{
+    const size_t cells = (size_t)dims[0] * dims[1] * dims[2] * dims[3];
+    mt_status st = MT_OK;
+    mt_tensor *pobj = keep(L, mt_slice(p5, 4, 4, 5)); /* [N, A, H, W, 1] */
+    int s5[5] = {dims[0], dims[1], dims[2], dims[3], 1};
+    mt_tensor *tt = keep(L, mt_tensor_new(MT_REAL, dev, 5, s5));
+    if (tt) {
+        mt_real *hv = mt_malloc(cells * sizeof *hv);
+        if (!hv) return mt_last_status();
+        for (size_t k = 0; k < cells; k++) hv[k] = tobj[k];
+        st = mt_tensor_from_host_into(tt, hv, cells * sizeof *hv);
+        free(hv);
+    }
+    if (!tt || st != MT_OK) return mt_last_status();
+    mt_tensor *pw = NULL;
+    if (hy->obj_pw != 1.0) pw = upload(L, dev, 1, 1, &hy->obj_pw);
+    mt_tensor *lo = keep(L, mt_scale(keep(L, mt_bce_with_logits(pobj, tt, NULL, pw, MT_REDUCE_MEAN)), hy->balance[l], 0));
+    if (!lo) return mt_last_status();
+    *lobj = *lobj ? keep(L, mt_add(*lobj, lo)) : lo;
+    return *lobj ? MT_OK : mt_last_status();
+}
+
 /* Level l's contribution: adds to lbox / lobj / lcls (tensors or NULL = 0). */
 static mt_status level_loss(tlist *L, const mt_yolo_head *hd, const mt_yolo_hyp *hy, int l, mt_tensor *p,
                             const float *tg, int nt, mt_tensor **lbox, mt_tensor **lobj, mt_tensor **lcls, int *bs)
@@ -289,115 +404,22 @@ static mt_status level_loss(tlist *L, const mt_yolo_head *hd, const mt_yolo_hyp 
     mt_tensor *p5 = NULL;
     mt_tensor *rows = pred_rows(L, hd, l, p, dims, &p5);
     if (!rows) return mt_last_status();
-    const int N = dims[0], A = dims[1], H = dims[2], W = dims[3], nc = hd->nc;
+    const int N = dims[0], A = dims[1], H = dims[2], W = dims[3];
     *bs = N;
     if (l == 0) MT_TRY(check_targets(hd, tg, nt, N));
     yolo_assign *e = NULL;
     int n = 0;
     MT_TRY(build_level(hd, l, H, W, tg, nt, hy->anchor_t, &e, &n));
-    const size_t cells = (size_t)N * A * H * W;
-    float *tobj = mt_calloc(cells, sizeof *tobj);
-    mt_status st = MT_OK;
+    float *tobj = mt_calloc((size_t)N * A * H * W, sizeof *tobj);
     if (!tobj) {
         free(e);
         return mt_last_status();
     }
-    if (n > 0) {
-        int32_t *ix = mt_malloc((size_t)n * sizeof *ix);
-        double *anc = mt_malloc((size_t)2 * n * sizeof *anc);
-        double *tcls = nc > 1 ? mt_malloc((size_t)n * nc * sizeof *tcls) : NULL;
-        mt_real *iouh = mt_malloc((size_t)n * sizeof *iouh);
-        if (!ix || !anc || (nc > 1 && !tcls) || !iouh) {
-            st = mt_last_status();
-            goto level_done;
-        }
-        const double cp = 1.0 - 0.5 * hy->label_smoothing, cn = 0.5 * hy->label_smoothing;
-        for (int i = 0; i < n; i++) {
-            ix[i] = ((e[i].b * A + e[i].a) * H + e[i].gj) * W + e[i].gi;
-            anc[2 * i] = e[i].aw;
-            anc[2 * i + 1] = e[i].ah;
-            if (tcls)
-                for (int k = 0; k < nc; k++) tcls[(size_t)i * nc + k] = k == e[i].cls ? cp : cn;
-        }
-        int s1[1] = {n};
-        mt_tensor *idx = keep(L, mt_tensor_new(MT_I32, dev, 1, s1));
-        if (!idx || mt_tensor_from_host_into(idx, ix, (size_t)n * sizeof *ix) != MT_OK) {
-            st = mt_last_status();
-            goto level_done;
-        }
-        mt_tensor *ps = keep(L, mt_index_select(rows, idx)); /* pi[b, a, gj, gi]: [n, 5 + nc] */
-        mt_tensor *pxy = keep(L, mt_scale(keep(L, mt_sigmoid(keep(L, mt_slice(ps, 1, 0, 2)))), 2, -0.5));
-        mt_tensor *s2 = keep(L, mt_scale(keep(L, mt_sigmoid(keep(L, mt_slice(ps, 1, 2, 4)))), 2, 0));
-        mt_tensor *pwh = keep(L, mt_mul(keep(L, mt_square(s2)), upload(L, dev, n, 2, anc)));
-        mt_tensor *ci = ciou(L, dev, pxy, pwh, e, n);
-        mt_tensor *lb = keep(L, mt_mean_all(keep(L, mt_scale(ci, -1, 1))));
-        if (!lb) {
-            st = mt_last_status();
-            goto level_done;
-        }
-        *lbox = *lbox ? keep(L, mt_add(*lbox, lb)) : lb;
-        /* objectness targets: detached CIoU clamped at 0; the highest IoU wins a shared cell */
-        if ((st = mt_tensor_to_host(ci, iouh, (size_t)n * sizeof *iouh)) != MT_OK) goto level_done;
-        int *hit = mt_calloc(cells, sizeof *hit);
-        if (!hit) {
-            st = mt_last_status();
-            goto level_done;
-        }
-        for (int i = 0; i < n; i++) {
-            float v = (float)iouh[i];
-            v = v > 0 ? v : 0;
-            if (!hit[ix[i]] || v > tobj[ix[i]]) tobj[ix[i]] = v;
-            hit[ix[i]] = 1;
-        }
-        if (hy->gr < 1)
-            for (size_t k = 0; k < cells; k++)
-                if (hit[k]) tobj[k] = (float)((1.0 - hy->gr) + hy->gr * tobj[k]);
-        free(hit);
-        if (nc > 1) {
-            mt_tensor *pcls = keep(L, mt_slice(ps, 1, 5, 5 + nc));
-            mt_tensor *pw = NULL;
-            if (hy->cls_pw != 1.0) pw = upload(L, dev, 1, 1, &hy->cls_pw);
-            mt_tensor *lc = keep(L, mt_bce_with_logits(pcls, upload(L, dev, n, nc, tcls), NULL, pw, MT_REDUCE_MEAN));
-            if (!lc) {
-                st = mt_last_status();
-                goto level_done;
-            }
-            *lcls = *lcls ? keep(L, mt_add(*lcls, lc)) : lc;
-        }
-    level_done:
-        free(ix);
-        free(anc);
-        free(tcls);
-        free(iouh);
-        if (st != MT_OK) {
-            free(e);
-            free(tobj);
-            return st;
-        }
-    }
+    mt_status st = n > 0 ? assigned_loss(L, hy, dev, rows, e, n, dims, hd->nc, tobj, lbox, lcls) : MT_OK;
     free(e);
-    /* objectness over all cells */
-    mt_tensor *pobj = keep(L, mt_slice(p5, 4, 4, 5)); /* [N, A, H, W, 1] */
-    int s5[5] = {N, A, H, W, 1};
-    mt_tensor *tt = keep(L, mt_tensor_new(MT_REAL, dev, 5, s5));
-    if (tt) {
-        mt_real *hv = mt_malloc(cells * sizeof *hv);
-        if (!hv) {
-            free(tobj);
-            return mt_last_status();
-        }
-        for (size_t k = 0; k < cells; k++) hv[k] = tobj[k];
-        st = mt_tensor_from_host_into(tt, hv, cells * sizeof *hv);
-        free(hv);
-    }
+    if (st == MT_OK) st = objectness_loss(L, hy, l, dev, p5, dims, tobj, lobj);
     free(tobj);
-    if (!tt || st != MT_OK) return mt_last_status();
-    mt_tensor *pw = NULL;
-    if (hy->obj_pw != 1.0) pw = upload(L, dev, 1, 1, &hy->obj_pw);
-    mt_tensor *lo = keep(L, mt_scale(keep(L, mt_bce_with_logits(pobj, tt, NULL, pw, MT_REDUCE_MEAN)), hy->balance[l], 0));
-    if (!lo) return mt_last_status();
-    *lobj = *lobj ? keep(L, mt_add(*lobj, lo)) : lo;
-    return *lobj ? MT_OK : mt_last_status();
+    return st;
 }
 
 mt_status mt_yolo_loss(const mt_yolo_head *head, const mt_yolo_hyp *hyp, mt_tensor *const *preds,

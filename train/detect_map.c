@@ -65,7 +65,8 @@ static float box_iou1(const float *l, const mt_detection *d)
     return inter / (al + ad - inter + 1e-7f);
 }
 
-mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab)
+/* Argument checks of mt_map_acc_add: label and detection classes inside [0, nc). */
+static mt_status check_add(const mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab)
 {
     MT_REQUIRE(a && n_det >= 0 && n_lab >= 0 && (n_det == 0 || det) && (n_lab == 0 || labels),
                "mt_map_acc_add: bad arguments");
@@ -77,62 +78,80 @@ mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, cons
     for (int i = 0; i < n_det; i++)
         MT_REQUIRE(det[i].cls >= 0 && det[i].cls < a->nc, "mt_map_acc_add: detection %d class %d outside [0, %d)", i,
                    det[i].cls, a->nc);
-    for (int j = 0; j < n_lab; j++) a->n_lab[(int)labels[5 * j]]++;
-    a->n_labels += n_lab;
-    if (n_det == 0) return MT_OK;
-    if (a->n + n_det > a->cap) {
-        int cap = a->cap ? a->cap : 256;
-        while (cap < a->n + n_det) cap *= 2;
-        float *c = mt_realloc(a->conf, (size_t)cap * sizeof *c);
-        if (!c) return mt_last_status();
-        a->conf = c;
-        int *p = mt_realloc(a->pcls, (size_t)cap * sizeof *p);
-        if (!p) return mt_last_status();
-        a->pcls = p;
-        unsigned char *t = mt_realloc(a->tp, (size_t)cap * NIOU);
-        if (!t) return mt_last_status();
-        a->tp = t;
-        a->cap = cap;
-    }
-    unsigned char *tp = a->tp + (size_t)a->n * NIOU;
-    memset(tp, 0, (size_t)n_det * NIOU);
-    if (n_lab > 0) {
-        float *iou = mt_malloc((size_t)n_lab * n_det * sizeof *iou);
-        int *best_l = mt_malloc((size_t)n_det * sizeof *best_l), *lab_d = mt_malloc((size_t)n_lab * sizeof *lab_d);
-        if (!iou || !best_l || !lab_d) {
-            free(iou);
-            free(best_l);
-            free(lab_d);
-            return mt_last_status();
-        }
-        for (int j = 0; j < n_lab; j++)
-            for (int i = 0; i < n_det; i++) iou[(size_t)j * n_det + i] = box_iou1(labels + 5 * j + 1, &det[i]);
-        float thr[NIOU];
-        iou_thresholds(thr);
-        for (int k = 0; k < NIOU; k++) {
-            /* each detection: its highest-IoU label among matches (same class, IoU >= t) */
-            for (int i = 0; i < n_det; i++) {
-                best_l[i] = -1;
-                for (int j = 0; j < n_lab; j++) {
-                    float v = iou[(size_t)j * n_det + i];
-                    if ((int)labels[5 * j] != det[i].cls || !(v >= thr[k])) continue;
-                    if (best_l[i] < 0 || v > iou[(size_t)best_l[i] * n_det + i]) best_l[i] = j;
-                }
-            }
-            /* each label: the first detection (in order) that kept it */
-            for (int j = 0; j < n_lab; j++) lab_d[j] = -1;
-            for (int i = 0; i < n_det; i++)
-                if (best_l[i] >= 0 && lab_d[best_l[i]] < 0) lab_d[best_l[i]] = i;
-            for (int j = 0; j < n_lab; j++)
-                if (lab_d[j] >= 0) {
-                    tp[(size_t)lab_d[j] * NIOU + k] = 1;
-                    a->any_tp = 1;
-                }
-        }
+    return MT_OK;
+}
+
+/* Grows the detection arrays (doubling from 256) to hold at least `need` detections. */
+static mt_status acc_reserve(mt_map_acc *a, int need)
+{
+    if (need <= a->cap) return MT_OK;
+    int cap = a->cap ? a->cap : 256;
+    while (cap < need) cap *= 2;
+    float *c = mt_realloc(a->conf, (size_t)cap * sizeof *c);
+    if (!c) return mt_last_status();
+    a->conf = c;
+    int *p = mt_realloc(a->pcls, (size_t)cap * sizeof *p);
+    if (!p) return mt_last_status();
+    a->pcls = p;
+    unsigned char *t = mt_realloc(a->tp, (size_t)cap * NIOU);
+    if (!t) return mt_last_status();
+    a->tp = t;
+    a->cap = cap;
+    return MT_OK;
+}
+
+/* process_batch: tp[i * NIOU + k] = 1 when detection i matches a label at IoU threshold k (n_lab > 0). */
+static mt_status match_detections(mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab,
+                                  unsigned char *tp)
+{
+    float *iou = mt_malloc((size_t)n_lab * n_det * sizeof *iou);
+    int *best_l = mt_malloc((size_t)n_det * sizeof *best_l), *lab_d = mt_malloc((size_t)n_lab * sizeof *lab_d);
+    if (!iou || !best_l || !lab_d) {
         free(iou);
         free(best_l);
         free(lab_d);
+        return mt_last_status();
     }
+    for (int j = 0; j < n_lab; j++)
+        for (int i = 0; i < n_det; i++) iou[(size_t)j * n_det + i] = box_iou1(labels + 5 * j + 1, &det[i]);
+    float thr[NIOU];
+    iou_thresholds(thr);
+    for (int k = 0; k < NIOU; k++) {
+        /* each detection: its highest-IoU label among matches (same class, IoU >= t) */
+        for (int i = 0; i < n_det; i++) {
+            best_l[i] = -1;
+            for (int j = 0; j < n_lab; j++) {
+                float v = iou[(size_t)j * n_det + i];
+                if ((int)labels[5 * j] != det[i].cls || !(v >= thr[k])) continue;
+                if (best_l[i] < 0 || v > iou[(size_t)best_l[i] * n_det + i]) best_l[i] = j;
+            }
+        }
+        /* each label: the first detection (in order) that kept it */
+        for (int j = 0; j < n_lab; j++) lab_d[j] = -1;
+        for (int i = 0; i < n_det; i++)
+            if (best_l[i] >= 0 && lab_d[best_l[i]] < 0) lab_d[best_l[i]] = i;
+        for (int j = 0; j < n_lab; j++)
+            if (lab_d[j] >= 0) {
+                tp[(size_t)lab_d[j] * NIOU + k] = 1;
+                a->any_tp = 1;
+            }
+    }
+    free(iou);
+    free(best_l);
+    free(lab_d);
+    return MT_OK;
+}
+
+mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab)
+{
+    MT_TRY(check_add(a, det, n_det, labels, n_lab));
+    for (int j = 0; j < n_lab; j++) a->n_lab[(int)labels[5 * j]]++;
+    a->n_labels += n_lab;
+    if (n_det == 0) return MT_OK;
+    MT_TRY(acc_reserve(a, a->n + n_det));
+    unsigned char *tp = a->tp + (size_t)a->n * NIOU;
+    memset(tp, 0, (size_t)n_det * NIOU);
+    if (n_lab > 0) MT_TRY(match_detections(a, det, n_det, labels, n_lab, tp));
     for (int i = 0; i < n_det; i++) {
         a->conf[a->n + i] = det[i].score;
         a->pcls[a->n + i] = det[i].cls;
@@ -232,6 +251,76 @@ static int cmp_conf_desc(const void *a, const void *b)
 
 #define NPX 1000
 
+/* One class with labels: AP@0.5 (*ap50_c) and AP@0.5:0.95 (*ap_c) over its detections in confidence order o,
+ * and its recall / precision at -px (IoU 0.5) into rc / pc (NPX each). buf: 6 * (n + 2) doubles of work space.
+ * Returns the class's number of detections (0: nothing written). */
+static int class_ap(const mt_map_acc *a, const conf_idx *o, int c, double *buf, const double *px, double *pc,
+                    double *rc, double *ap50_c, double *ap_c)
+{
+    const int n = a->n, nl = a->n_lab[c];
+    const double eps = 1e-16;
+    double *negc = buf, *rec = buf + (n + 2), *pre = buf + 2 * (n + 2), *mrec = buf + 3 * (n + 2),
+           *mpre = buf + 4 * (n + 2), *rec0 = buf + 5 * (n + 2);
+    int np = 0;
+    for (int s = 0; s < n; s++)
+        if (a->pcls[o[s].i] == c) negc[np++] = -(double)o[s].c;
+    if (np == 0) return 0; /* AP, P, R stay 0 */
+    double cls_ap = 0;
+    for (int k = 0; k < NIOU; k++) {
+        int tpc = 0, fpc = 0, m = 0;
+        for (int s = 0; s < n; s++) {
+            const int i = o[s].i;
+            if (a->pcls[i] != c) continue;
+            if (a->tp[(size_t)i * NIOU + k])
+                tpc++;
+            else
+                fpc++;
+            rec[m] = tpc / (nl + eps);
+            pre[m] = (double)tpc / (tpc + fpc);
+            m++;
+        }
+        if (k == 0) {
+            memcpy(rec0, rec, (size_t)np * sizeof *rec);
+            for (int q = 0; q < NPX; q++) {
+                rc[q] = interp(-px[q], negc, rec0, np, 0.0, rec0[np - 1]);
+                pc[q] = interp(-px[q], negc, pre, np, 1.0, pre[np - 1]);
+            }
+        }
+        double v = compute_ap(rec, pre, np, mrec, mpre);
+        if (k == 0) *ap50_c = v;
+        cls_ap += v;
+    }
+    *ap_c = cls_ap / NIOU;
+    return np;
+}
+
+/* The confidence index of the best mean F1 over the classes with labels, box-filter smoothed (f = 0.1 -> 101 taps). */
+static int best_f1_index(const mt_map_acc *a, const double *pc, const double *rc, int ncls, double *f1, double *sm)
+{
+    const double eps = 1e-16;
+    for (int q = 0; q < NPX; q++) {
+        double s = 0;
+        for (int c = 0; c < a->nc; c++) {
+            if (a->n_lab[c] == 0) continue;
+            double p = pc[(size_t)c * NPX + q], rr = rc[(size_t)c * NPX + q];
+            s += 2 * p * rr / (p + rr + eps);
+        }
+        f1[q] = s / ncls;
+    }
+    const int nf = 101, half = nf / 2;
+    int best = 0;
+    for (int q = 0; q < NPX; q++) {
+        double s = 0;
+        for (int t = -half; t <= half; t++) {
+            int idx = q + t;
+            s += f1[idx < 0 ? 0 : (idx >= NPX ? NPX - 1 : idx)] * (1.0 / nf);
+        }
+        sm[q] = s;
+        if (s > sm[best]) best = q;
+    }
+    return best;
+}
+
 mt_status mt_detection_map(const mt_map_acc *a, mt_map_result *r, double *ap50, double *ap)
 {
     MT_REQUIRE(a && r, "mt_detection_map: NULL argument");
@@ -259,73 +348,21 @@ mt_status mt_detection_map(const mt_map_acc *a, mt_map_result *r, double *ap50, 
         o[i].i = i;
     }
     qsort(o, (size_t)n, sizeof *o, cmp_conf_desc);
-    double *negc = buf, *rec = buf + (n + 2), *pre = buf + 2 * (n + 2), *mrec = buf + 3 * (n + 2),
-           *mpre = buf + 4 * (n + 2), *rec0 = buf + 5 * (n + 2), *f1 = buf + 6 * (n + 2), *px = f1 + NPX,
-           *sm = px + NPX;
-    const double pstep = 1.0 / (NPX - 1), eps = 1e-16;
+    double *f1 = buf + 6 * (n + 2), *px = f1 + NPX, *sm = px + NPX;
+    const double pstep = 1.0 / (NPX - 1);
     for (int k = 0; k < NPX; k++) px[k] = k == NPX - 1 ? 1.0 : k * pstep;
     double sum_ap50 = 0, sum_ap = 0;
     for (int c = 0; c < nc; c++) {
-        const int nl = a->n_lab[c];
-        if (nl == 0) continue;
-        int np = 0;
-        for (int s = 0; s < n; s++)
-            if (a->pcls[o[s].i] == c) negc[np++] = -(double)o[s].c;
-        if (np == 0) continue; /* AP, P, R stay 0 */
-        double cls_ap = 0;
-        for (int k = 0; k < NIOU; k++) {
-            int tpc = 0, fpc = 0, m = 0;
-            for (int s = 0; s < n; s++) {
-                const int i = o[s].i;
-                if (a->pcls[i] != c) continue;
-                if (a->tp[(size_t)i * NIOU + k])
-                    tpc++;
-                else
-                    fpc++;
-                rec[m] = tpc / (nl + eps);
-                pre[m] = (double)tpc / (tpc + fpc);
-                m++;
-            }
-            if (k == 0) {
-                memcpy(rec0, rec, (size_t)np * sizeof *rec);
-                for (int q = 0; q < NPX; q++) {
-                    rc[(size_t)c * NPX + q] = interp(-px[q], negc, rec0, np, 0.0, rec0[np - 1]);
-                    pc[(size_t)c * NPX + q] = interp(-px[q], negc, pre, np, 1.0, pre[np - 1]);
-                }
-            }
-            double v = compute_ap(rec, pre, np, mrec, mpre);
-            if (k == 0) {
-                sum_ap50 += v;
-                if (ap50) ap50[c] = v;
-            }
-            cls_ap += v;
-        }
-        cls_ap /= NIOU;
-        sum_ap += cls_ap;
-        if (ap) ap[c] = cls_ap;
+        double v50 = 0, vap = 0;
+        if (a->n_lab[c] == 0 || !class_ap(a, o, c, buf, px, pc + (size_t)c * NPX, rc + (size_t)c * NPX, &v50, &vap))
+            continue;
+        sum_ap50 += v50;
+        if (ap50) ap50[c] = v50;
+        sum_ap += vap;
+        if (ap) ap[c] = vap;
     }
-    /* mean F1 over the classes with labels, box-filter smoothed (f = 0.1 -> 101 taps), argmax */
     const int ncls = r->n_classes;
-    for (int q = 0; q < NPX; q++) {
-        double s = 0;
-        for (int c = 0; c < nc; c++) {
-            if (a->n_lab[c] == 0) continue;
-            double p = pc[(size_t)c * NPX + q], rr = rc[(size_t)c * NPX + q];
-            s += 2 * p * rr / (p + rr + eps);
-        }
-        f1[q] = s / ncls;
-    }
-    const int nf = 101, half = nf / 2;
-    int best = 0;
-    for (int q = 0; q < NPX; q++) {
-        double s = 0;
-        for (int t = -half; t <= half; t++) {
-            int idx = q + t;
-            s += f1[idx < 0 ? 0 : (idx >= NPX ? NPX - 1 : idx)] * (1.0 / nf);
-        }
-        sm[q] = s;
-        if (s > sm[best]) best = q;
-    }
+    const int best = best_f1_index(a, pc, rc, ncls, f1, sm);
     double mp = 0, mr = 0;
     for (int c = 0; c < nc; c++) {
         if (a->n_lab[c] == 0) continue;
