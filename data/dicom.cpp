@@ -89,6 +89,27 @@ struct pre_reader {
     size_t size;
     bool big = false;
     std::string err;
+    /* top-level image geometry seen by walk (0 = absent): Rows, Columns, Samples per
+     * Pixel, Bits Allocated, Number of Frames; the Pixel Data length (-1 = undefined) */
+    uint32_t rows = 0, cols = 0, spp = 0, bits = 0, frames = 0;
+    long long pixel_len = -2;
+    void note(uint16_t g, uint16_t e, size_t at, uint32_t len)
+    {
+        if (g == 0x7FE0 && e == 0x0010) pixel_len = len == 0xFFFFFFFFu ? -1 : (long long)len;
+        if (g != 0x0028) return;
+        if (len == 2 && (e == 0x0010 || e == 0x0011 || e == 0x0002 || e == 0x0100)) {
+            uint32_t v = u16(at);
+            if (e == 0x0010) rows = v;
+            else if (e == 0x0011) cols = v;
+            else if (e == 0x0002) spp = v;
+            else bits = v;
+        } else if (e == 0x0008 && len > 0 && len < 16) { /* Number of Frames, IS */
+            char t[16];
+            memcpy(t, b + at, len);
+            t[len] = '\0';
+            frames = (uint32_t)strtoul(t, NULL, 10);
+        }
+    }
     uint16_t u16(size_t at) const
     {
         return big ? (uint16_t)(b[at] << 8 | b[at + 1]) : (uint16_t)(b[at] | b[at + 1] << 8);
@@ -180,6 +201,7 @@ struct pre_reader {
                 }
             }
             *pos = at + hdr;
+            if (len == 0xFFFFFFFFu && depth == 0) note(g, e, *pos, len);
             if (len == 0xFFFFFFFFu) {
                 /* undefined length: a sequence (SQ, or UN / implicit holding one) or
                  * encapsulated Pixel Data (a sequence of fragments) */
@@ -197,6 +219,7 @@ struct pre_reader {
                 continue;
             }
             if ((size_t)len > end - *pos) return fail(at, g == 0x7FE0 ? "Pixel Data" : "element", g, e);
+            if (depth == 0) note(g, e, *pos, len);
             if (sq) {
                 size_t p2 = *pos;
                 if (!walk(&p2, *pos + len, implicit, depth + 1, false)) return false;
@@ -210,6 +233,30 @@ struct pre_reader {
         return true;
     }
 };
+
+/* The decoded image a header promises, against MEDTRAIN_DICOM_MAX_PIXELS (default 2^28:
+ * a 16384 x 16384 image, 1 GiB of float32) and, for uncompressed Pixel Data, against the
+ * bytes actually present: a small fuzzed header must not make the decoder allocate GBs. */
+mt_status check_image_size(const char *path, const pre_reader &pr)
+{
+    if (pr.pixel_len == -2) return MT_OK; /* no Pixel Data: GDCM reports it */
+    double frames = pr.frames ? pr.frames : 1, spp = pr.spp ? pr.spp : 1;
+    double pixels = (double)pr.rows * pr.cols * frames * spp;
+    double limit = 268435456.0;
+    const char *env = getenv("MEDTRAIN_DICOM_MAX_PIXELS");
+    if (env && atof(env) > 0) limit = atof(env);
+    if (pr.rows == 0 || pr.cols == 0)
+        return MT_ERR(MT_ERR_IO, "%s: Rows (0028,0010) or Columns (0028,0011) is missing or 0", path);
+    if (pixels > limit)
+        return MT_ERR(MT_ERR_IO, "%s: the header declares %u x %u x %g frames x %g samples = %.0f pixels, over the "
+                      "limit of %.0f (raise it with the environment variable MEDTRAIN_DICOM_MAX_PIXELS)",
+                      path, pr.rows, pr.cols, frames, spp, pixels, limit);
+    double need = pixels * (pr.bits ? pr.bits : 16) / 8.0;
+    if (pr.pixel_len >= 0 && (double)pr.pixel_len + 1 < need)
+        return MT_ERR(MT_ERR_IO, "%s: Pixel Data holds %lld bytes but Rows x Columns x frames x samples x Bits "
+                      "Allocated needs %.0f (truncated or corrupt file)", path, pr.pixel_len, need);
+    return MT_OK;
+}
 
 mt_status precheck(const char *path)
 {
@@ -267,7 +314,7 @@ mt_status precheck(const char *path)
     }
     if (!pr.walk(&pos, buf.size(), implicit, 0, false))
         return MT_ERR(MT_ERR_IO, "%s: %s", path, pr.err.c_str());
-    return MT_OK;
+    return check_image_size(path, pr);
 }
 
 /* Reads and decodes `path` into `sl`. Errors carry file:line of the caller's choice. */

@@ -303,3 +303,35 @@ TEST(robust_data_cli_evaluate_refuses_locked_run_predict_reads_it)
     rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "evaluate on the released run failed (%d):\n%s", rc, out);
 }
+
+/* A DICOM header that promises 65535 x 65535 pixels in an 830-byte file, and one whose Pixel
+ * Data is shorter than Rows x Columns x Bits Allocated: refused by the pre-parser naming the
+ * file, the pixel count and the limit (MEDTRAIN_DICOM_MAX_PIXELS), before GDCM allocates. */
+TEST(robust_data_dicom_pixel_count_checked_before_decode)
+{
+    char big[1024], shrt[1024];
+    mt_test_path("tests/data/bad/oom-dicom-huge-rows-cols.dcm", big, sizeof big);
+    mt_test_path("tests/data/bad/truncated-dicom-pixel-data-short.dcm", shrt, sizeof shrt);
+    static mt_import_spec spec; /* large: inputs by value */
+    mt_import_spec_init(&spec);
+    char out[900];
+    snprintf(out, sizeof out, "%.800s/robust_dicom_big.h5", mt_test_tmpdir());
+    spec.source = MT_IMPORT_DICOM;
+    spec.n_inputs = 1;
+    snprintf(spec.inputs[0], sizeof spec.inputs[0], "%s", big);
+    snprintf(spec.output, sizeof spec.output, "%s", out);
+    mt_import_result res;
+    mt_status st = mt_import_run(&spec, &res);
+    CHECK(st != MT_OK && strstr(mt_last_error(), "oom-dicom-huge-rows-cols.dcm") &&
+              strstr(mt_last_error(), "MEDTRAIN_DICOM_MAX_PIXELS") && strstr(mt_last_error(), "4294836225"),
+          "huge Rows x Columns: status %d: %s", (int)st, mt_last_error());
+    CHECK(access(out, F_OK) != 0, "an output was written");
+    mt_error_clear();
+    snprintf(spec.inputs[0], sizeof spec.inputs[0], "%s", shrt);
+    st = mt_import_run(&spec, &res);
+    CHECK(st != MT_OK && strstr(mt_last_error(), "truncated-dicom-pixel-data-short.dcm") &&
+              strstr(mt_last_error(), "Pixel Data holds"),
+          "short Pixel Data: status %d: %s", (int)st, mt_last_error());
+    CHECK(access(out, F_OK) != 0, "an output was written");
+    mt_error_clear();
+}
