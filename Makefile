@@ -1,7 +1,8 @@
 # medtrain Makefile. Two commands do all set-up on a fresh Debian machine:
 #   make demo   installs the Debian packages, builds, trains the S1 U-Net on the shipped CT sample
 #   make test   installs, builds (CUDA too when nvcc + cuDNN exist) and runs every test
-# Other targets: all (library + CLI), bench, fixtures (regenerate PyTorch fixtures), clean.
+# Other targets: all (library + CLI), bench, fixtures (regenerate PyTorch fixtures), clean,
+#   test-sanitize (ASan+UBSan test subset), fuzz (libFuzzer harnesses, tests/fuzz/README.md).
 # Sources are found by wildcard: a new core/ops/foo.c (and its twin foo.cu) needs no edit here.
 
 SHELL := /bin/bash
@@ -197,6 +198,50 @@ $(BENCH_NETS): $(BUILD)/f32/experiments/bench/bench_nets.o $(LIB)
 .PHONY: bench-nets
 bench-nets: $(BENCH_NETS)
 	BIN=$(BENCH_NETS) bash experiments/bench/bench_nets.sh
+
+# ASan + UBSan run of a subset of the tests (issue 12; not part of `make test`): builds the
+# library, CLI and test runner into $(SAN_BUILD) (-O1 -g, no CUDA), then runs, in one process,
+# the tests whose name or file contains one of SAN_TESTS: the parsers (config/YAML, graph,
+# import, IDX, DICOM, NIfTI, datasets, checkpoints, weights) and the robustness paths (robust_*,
+# metrics, plots, loader, detection, a corrupt checkpoint refused by the CLI, missing dataset
+# keys), with every sanitizer report fatal: 47-75 s on 2 cores (the first build about 4 minutes). The full suite (15-20
+# minutes uninstrumented) is too slow under ASan. tests/run_sanitize.sh, tests/lsan.supp.
+SAN_BUILD ?= build-asan
+SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
+SAN_TESTS ?= test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
+             test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt
+.PHONY: test-sanitize
+test-sanitize: deps
+	@CFLAGS='$(SAN_FLAGS)' CXXFLAGS='$(SAN_FLAGS)' $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) MT_CUDA=0 \
+	  $(SAN_BUILD)/run_tests $(SAN_BUILD)/medtrain
+	@bash tests/run_sanitize.sh $(SAN_BUILD)/run_tests $(SAN_TESTS)
+
+# libFuzzer harnesses (tests/fuzz/README.md): clang, -fsanitize=fuzzer,address,undefined, the
+# library built with coverage into $(FUZZ_BUILD); each runs FUZZ_SECONDS on its seed corpus
+# (a copy under $(FUZZ_BUILD)/corpus, so the repository's stays small); crashes land in
+# $(FUZZ_BUILD)/crashes/<name>/, full logs in $(FUZZ_BUILD)/logs/. `make fuzz-build` only builds.
+FUZZ_BUILD ?= build-fuzz
+FUZZ_SECONDS ?= 60
+FUZZ_TARGETS ?= config graph nifti dicom image idx
+FUZZ_CC ?= clang
+FUZZ_CXX ?= clang++
+FUZZ_FLAGS := -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer
+FUZZ_BINS := $(FUZZ_TARGETS:%=$(FUZZ_BUILD)/fuzz_%)
+.PHONY: fuzz fuzz-build
+fuzz-build: deps
+	@CFLAGS='$(FUZZ_FLAGS)' CXXFLAGS='$(FUZZ_FLAGS)' $(MAKE) --no-print-directory BUILD=$(FUZZ_BUILD) MT_CUDA=0 \
+	  CC=$(FUZZ_CC) CXX=$(FUZZ_CXX) $(FUZZ_BINS)
+$(FUZZ_BUILD)/fuzz_%: tests/fuzz/fuzz_%.c tests/fuzz/fuzz_common.h $(LIB)
+	$(FUZZ_CXX) $(filter-out -fsanitize=fuzzer-no-link%,$(CFLAGS)) -x c -fsanitize=fuzzer,address,undefined \
+	  $< -x none $(LIB) -o $@ $(LDLIBS)
+fuzz: fuzz-build
+	@set -o pipefail; rc=0; for t in $(FUZZ_TARGETS); do \
+	  mkdir -p $(FUZZ_BUILD)/corpus/$$t $(FUZZ_BUILD)/crashes/$$t $(FUZZ_BUILD)/logs; \
+	  cp -n tests/fuzz/corpus/$$t/* $(FUZZ_BUILD)/corpus/$$t/ 2>/dev/null; \
+	  echo "== fuzz_$$t for $(FUZZ_SECONDS) s"; \
+	  $(FUZZ_BUILD)/fuzz_$$t -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=1024 -malloc_limit_mb=1024 -timeout=10 \
+	    -artifact_prefix=$(FUZZ_BUILD)/crashes/$$t/ $(FUZZ_BUILD)/corpus/$$t 2>&1 | tee $(FUZZ_BUILD)/logs/$$t.log | tail -n 25 || { rc=1; echo "fuzz_$$t: FAILED"; }; \
+	done; exit $$rc
 
 # Compile-only check of every CUDA file (CI has nvcc but no GPU).
 cuda-check:

@@ -336,6 +336,7 @@ static mt_status parse_entry(yaml_parser_t *p, parse_state *ps, mt_yaml_node *n,
         free(key);
         return s;
     }
+    free(c->key); /* an alias's copy carries the anchored entry's own key (ASan: leaked) */
     c->key = key;
     c->key_line = kl;
     c->key_col = kc;

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include <gdcmByteValue.h>
 #include <gdcmImage.h>
 #include <gdcmImageReader.h>
 #include <gdcmPhotometricInterpretation.h>
@@ -128,6 +129,15 @@ struct pre_reader {
         err = m;
         return false;
     }
+    static bool known_vr(const unsigned char *vr)
+    {
+        static const char *const k[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO",
+                                        "LT", "OB", "OD", "OF", "OL", "OV", "OW", "PN", "SH", "SL", "SQ",
+                                        "SS", "ST", "SV", "TM", "UC", "UI", "UL", "UN", "UR", "US", "UT", "UV"};
+        for (const char *v : k)
+            if (vr[0] == v[0] && vr[1] == v[1]) return true;
+        return false;
+    }
     static bool long_vr(const unsigned char *vr)
     {
         static const char *const l[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "UC", "UN", "UR", "UT", "SV", "UV"};
@@ -183,7 +193,7 @@ struct pre_reader {
                 hdr = 8;
             } else {
                 const unsigned char *vr = b + at + 4;
-                if (!isupper(vr[0]) || !isupper(vr[1])) {
+                if (!known_vr(vr)) { /* GDCM asserts on an unknown VR in the File Meta (fuzz_dicom) */
                     char m[160];
                     snprintf(m, sizeof m, "element (%04X,%04X) at byte %zu has no valid VR (corrupt or truncated file)",
                              g, e, at);
@@ -220,6 +230,12 @@ struct pre_reader {
             }
             if ((size_t)len > end - *pos) return fail(at, g == 0x7FE0 ? "Pixel Data" : "element", g, e);
             if (depth == 0) note(g, e, *pos, len);
+            if (g == 0x0028 && e == 0x0002 && len == 2 && (u16(*pos) == 0 || u16(*pos) > 4)) {
+                /* GDCM asserts (aborts) on SamplesPerPixel above 4 (fuzz_dicom) */
+                err = "SamplesPerPixel (0028,0002) is " + std::to_string(u16(*pos)) +
+                      " (1 to 4 allowed): corrupt or truncated file";
+                return false;
+            }
             if (sq) {
                 size_t p2 = *pos;
                 if (!walk(&p2, *pos + len, implicit, depth + 1, false)) return false;
@@ -236,7 +252,9 @@ struct pre_reader {
 
 /* The decoded image a header promises, against MEDTRAIN_DICOM_MAX_PIXELS (default 2^28:
  * a 16384 x 16384 image, 1 GiB of float32) and, for uncompressed Pixel Data, against the
- * bytes actually present: a small fuzzed header must not make the decoder allocate GBs. */
+ * bytes actually present: a small fuzzed header must not make the decoder allocate GBs, and
+ * GDCM's RAW codec copies Rows x Columns x BitsAllocated bytes from the element whatever its
+ * length (a heap overflow fuzz_dicom found: Rows 6 -> 1542, tests/data/bad/README.md). */
 mt_status check_image_size(const char *path, const pre_reader &pr)
 {
     if (pr.pixel_len == -2) return MT_OK; /* no Pixel Data: GDCM reports it */
@@ -280,6 +298,13 @@ mt_status precheck(const char *path)
         if (pos + 12 > buf.size() || pr.u16(pos) != 0x0002 || pr.u16(pos + 2) != 0x0000)
             return MT_ERR(MT_ERR_IO, "%s: DICOM File Meta Information has no group length (0002,0000) "
                           "(corrupt or truncated file of %zu bytes)", path, buf.size());
+        /* the group length element itself: GDCM reads it with the length it declares and
+         * asserts (aborts) when that runs past the end (fuzz_dicom, tests/data/bad/README.md) */
+        if (buf[pos + 4] != 'U' || buf[pos + 5] != 'L' || pr.u16(pos + 6) != 4)
+            return MT_ERR(MT_ERR_IO, "%s: DICOM File Meta group length (0002,0000) is not a 4-byte UL element "
+                          "(VR '%c%c', length %u): corrupt or truncated file", path,
+                          isprint(buf[pos + 4]) ? buf[pos + 4] : '?', isprint(buf[pos + 5]) ? buf[pos + 5] : '?',
+                          (unsigned)pr.u16(pos + 6));
         uint32_t glen = pr.u32(pos + 8);
         size_t meta_end = pos + 12 + glen;
         if (glen > buf.size() || meta_end > buf.size())

@@ -118,17 +118,21 @@ static int cmp_entry(const void *a, const void *b)
 
 int main(int argc, char **argv)
 {
-    const char *filter = NULL;
-    int verbose = 0;
+    /* filters: a test runs when its name or file contains any of them (none: every test) */
+    const char **filters = calloc((size_t)argc, sizeof *filters);
+    int n_filters = 0, verbose = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "-v")) verbose = 1;
-        else filter = argv[i];
+        else if (filters) filters[n_filters++] = argv[i];
     }
     atexit(remove_tmp);
     qsort(g_tests, (size_t)g_n, sizeof *g_tests, cmp_entry);
     int passed = 0, failed = 0, skipped = 0;
     for (int i = 0; i < g_n; i++) {
-        if (filter && !strstr(g_tests[i].name, filter) && !strstr(g_tests[i].file, filter)) continue;
+        int match = n_filters == 0;
+        for (int f = 0; f < n_filters && !match; f++)
+            match = strstr(g_tests[i].name, filters[f]) || strstr(g_tests[i].file, filters[f]);
+        if (!match) continue;
         mt_test_ctx ctx;
         memset(&ctx, 0, sizeof ctx);
         mt_error_clear();
@@ -151,6 +155,7 @@ int main(int argc, char **argv)
         fflush(stdout);
     }
     printf("%d passed, %d failed, %d skipped\n", passed, failed, skipped);
+    free(filters);
     return failed ? 1 : 0;
 }
 

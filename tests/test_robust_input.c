@@ -188,11 +188,14 @@ TEST(robust_yaml_cli_train_refuses_without_crash)
 }
 
 static const char *const g_bad_dcm[] = {"gdcm-abort-truncated-200B.dcm", "gdcm-abort-truncated-header.dcm",
-                                        "silent-accept-truncated-jpegls-3000B.dcm"};
+                                        "silent-accept-truncated-jpegls-3000B.dcm",
+                                        "gdcm-abort-group-length-vl-7684.dcm", "gdcm-overflow-rows-1542.dcm",
+                                        "gdcm-abort-meta-vr-UA.dcm", "gdcm-abort-samples-per-pixel.dcm"};
+#define N_BAD_DCM ((int)(sizeof g_bad_dcm / sizeof *g_bad_dcm))
 
 TEST(robust_dicom_truncated_refused_by_library)
 {
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_BAD_DCM; i++) {
         char rel[256], path[1024];
         snprintf(rel, sizeof rel, "tests/data/bad/%s", g_bad_dcm[i]);
         mt_test_path(rel, path, sizeof path);
@@ -224,7 +227,7 @@ TEST(robust_dicom_cli_import_refuses_and_leaves_nothing)
     const char *tmp = mt_test_tmpdir();
     char out[1024], msg[8192];
     snprintf(out, sizeof out, "%s/o.h5", tmp);
-    for (int i = 0; i < 3; i++) {
+    for (int i = 0; i < N_BAD_DCM; i++) {
         char rel[256], path[1024];
         snprintf(rel, sizeof rel, "tests/data/bad/%s", g_bad_dcm[i]);
         mt_test_path(rel, path, sizeof path);
