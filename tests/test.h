@@ -96,6 +96,10 @@ const char *mt_test_shared_data(const char *rel, char *buf, size_t len);
 int mt_test_run(const char *cmd, char *out, size_t len);
 /* Path of the medtrain CLI built next to this test binary, or NULL if it is not there. */
 const char *mt_test_medtrain(void);
+/* Ends a test's synthetic dataset: ok = 1 commits it (split val_frac / test_frac, seed 0) and
+ * returns 1 on success; ok = 0 discards the temporary file and returns 0. */
+struct mt_dataset_writer;
+int mt_test_dataset_close(struct mt_dataset_writer *w, int ok, double val_frac, double test_frac);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

@@ -67,11 +67,7 @@ static int make_dataset(const char *path, int n, int size)
     }
     free(img);
     free(msk);
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.2, 0.2, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.2, 0.2);
 }
 
 /* Writes the tiny experiment config; `extra` is appended verbatim (YAML); dropout 0.5

@@ -238,11 +238,7 @@ static int make_dataset(const char *path, int n, int size)
     }
     free(img);
     free(msk);
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }
 
 TEST(robust_data_cli_evaluate_refuses_locked_run_predict_reads_it)

@@ -144,11 +144,7 @@ static int make_dataset(const char *path, int size, int k, int classes, int boxe
         snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
         ok = mt_dataset_writer_add(w, &s) == MT_OK;
     }
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.2, 0.2, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.2, 0.2);
 }
 
 /* ---- networks: graph + params, their YAML and their initial weights ------ */

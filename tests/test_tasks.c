@@ -58,11 +58,7 @@ static int make_dataset(const char *path, int n, int size, int with_mask, int wi
     }
     free(img);
     free(msk);
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }
 
 static int write_text(const char *path, const char *text)
@@ -94,33 +90,31 @@ TEST(tasks_missing_dataset_keys_refused_before_training)
     const char *mt = mt_test_medtrain();
     if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
     const char *tmp = mt_test_tmpdir();
-    char ds[1024], cfg[1024], run[1024], text[8192], out[16384], cnn[PATH_MAX], unet[PATH_MAX], yolo[PATH_MAX];
+    char ds[1024], cfg[1024], run[1024], text[24576], out[16384], cnn[PATH_MAX], unet[PATH_MAX], yolo[PATH_MAX];
     CHECK(abs_path("tests/data/task_cnn.yaml", cnn) && abs_path("configs/models/unet.yaml", unet) &&
               abs_path("configs/models/yolov5s.yaml", yolo),
           "graphs missing");
     snprintf(ds, sizeof ds, "%s/tasks_plain.h5", tmp); /* images only: no labels, no masks, no boxes */
     CHECK(make_dataset(ds, 8, 32, 0, 0), "dataset: %s", mt_last_error());
-    snprintf(cfg, sizeof cfg, "%s/tasks_cls.yaml", tmp);
-    snprintf(text, sizeof text,
-             "task: {kind: classification}\nmodel: {graph: %s, params: {classes: 2}}\ndata: {dataset: %s}\n"
-             "loss: {kind: cross_entropy}\ntrain: {epochs: 1, batch_size: 2}\n", cnn, ds);
-    CHECK(write_text(cfg, text), "config");
-    snprintf(run, sizeof run, "%s/tasks_cls_run", tmp);
-    CHECK(refused(mt, cfg, run, "/labels", ds, out, sizeof out), "classification without labels:\n%s", out);
-    snprintf(cfg, sizeof cfg, "%s/tasks_det.yaml", tmp);
-    snprintf(text, sizeof text,
-             "task: {kind: detection}\nmodel: {graph: %s, params: {nc: 1, in_channels: 1}}\ndata: {dataset: %s}\n"
-             "train: {epochs: 1, batch_size: 2}\n", yolo, ds);
-    CHECK(write_text(cfg, text), "config");
-    snprintf(run, sizeof run, "%s/tasks_det_run", tmp);
-    CHECK(refused(mt, cfg, run, "/boxes", ds, out, sizeof out), "detection without boxes:\n%s", out);
-    snprintf(cfg, sizeof cfg, "%s/tasks_seg.yaml", tmp);
-    snprintf(text, sizeof text,
-             "model: {graph: %s, params: {base: 4, depth: 2, in_channels: 1, out_channels: 1}}\ndata: {dataset: %s}\n"
-             "train: {epochs: 1, batch_size: 2}\n", unet, ds);
-    CHECK(write_text(cfg, text), "config");
-    snprintf(run, sizeof run, "%s/tasks_seg_run", tmp);
-    CHECK(refused(mt, cfg, run, "/masks", ds, out, sizeof out), "segmentation without masks:\n%s", out);
+    /* per task: its config head (graph path filled in), the key its refusal must name */
+    const struct {
+        const char *name, *head, *graph, *key;
+    } cases[3] = {
+        {"cls", "task: {kind: classification}\nmodel: {graph: %s, params: {classes: 2}}\nloss: {kind: cross_entropy}\n",
+         cnn, "/labels"},
+        {"det", "task: {kind: detection}\nmodel: {graph: %s, params: {nc: 1, in_channels: 1}}\n", yolo, "/boxes"},
+        {"seg", "model: {graph: %s, params: {base: 4, depth: 2, in_channels: 1, out_channels: 1}}\n", unet, "/masks"},
+    };
+    for (int i = 0; i < 3; i++) {
+        char head[2 * PATH_MAX];
+        snprintf(head, sizeof head, cases[i].head, cases[i].graph);
+        snprintf(text, sizeof text, "%sdata: {dataset: %s}\ntrain: {epochs: 1, batch_size: 2}\n", head, ds);
+        snprintf(cfg, sizeof cfg, "%s/tasks_%s.yaml", tmp, cases[i].name);
+        CHECK(write_text(cfg, text), "config");
+        snprintf(run, sizeof run, "%s/tasks_%s_run", tmp, cases[i].name);
+        CHECK(refused(mt, cfg, run, cases[i].key, ds, out, sizeof out), "%s without %s:\n%s", cases[i].name,
+              cases[i].key, out);
+    }
 }
 
 /* builds a graph with params and saves it as a checkpoint (frozen networks' init_from) */
@@ -374,11 +368,7 @@ static int make_box_dataset(const char *path, int n, int size)
         ok = mt_dataset_writer_add(w, &s) == MT_OK;
     }
     free(img);
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }
 
 TEST(tasks_detection_run_writes_map_and_boxes)

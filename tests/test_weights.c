@@ -717,11 +717,7 @@ static int make_dataset(const char *path, int n, int size)
     }
     free(img);
     free(msk);
-    if (!ok) {
-        mt_dataset_writer_close(w, 0, 0, 0, 0);
-        return 0;
-    }
-    return mt_dataset_writer_close(w, 1, 0.25, 0.25, 0) == MT_OK;
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }
 
 /* model.init_from / init_map / init_strict: parsed and resolved by the config;

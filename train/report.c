@@ -105,12 +105,6 @@ mt_status mt_plot_run_curves(const char *run_dir)
     return st;
 }
 
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.8g", v);
-    else fprintf(f, "null");
-}
-
 /* metrics.json: the run's summary and the task's evaluation members */
 static mt_status write_metrics_json(mt_trainer *t, const mt_eval *ev, int use_best, const char *split)
 {
@@ -124,7 +118,7 @@ static mt_status write_metrics_json(mt_trainer *t, const mt_eval *ev, int use_be
     fprintf(f, "{\n  \"run\": \"%s\",\n  \"task\": \"%s\",\n  \"epochs\": %d,\n  \"steps\": %ld,\n  \"stopped_early\": %s,\n",
             t->run_dir, t->s.task->kind, t->epoch, t->step, t->stopped_early ? "true" : "false");
     fprintf(f, "  \"best_epoch\": %d,\n  \"best_%s\": ", t->best_epoch, e->checkpoint.monitor);
-    json_num(f, t->ckpt_best);
+    mt_json_number(f, t->ckpt_best);
     fprintf(f, ",\n  \"weights\": \"%s\",\n  \"train_seconds\": %.1f,\n  \"split\": \"%s\",\n",
             use_best ? "best.h5" : "last.h5", t->train_seconds, ev ? split : "");
     fprintf(f, "  \"postprocess_hu_window\": ");

@@ -105,12 +105,17 @@ mt_tensor *mt_task_bce_const(mt_tensor *logits, double target)
     return l;
 }
 
+void mt_json_number(FILE *f, double v)
+{
+    if (isfinite(v)) fprintf(f, "%.8g", v);
+    else fprintf(f, "null");
+}
+
 void mt_eval_json_members(FILE *f, const mt_eval *e, int indent)
 {
     for (int i = 0; i < e->n; i++) {
         fprintf(f, ",\n%*s\"%s\": ", indent, "", e->names[i]);
-        if (isfinite(e->values[i])) fprintf(f, "%.8g", e->values[i]);
-        else fprintf(f, "null");
+        mt_json_number(f, e->values[i]);
     }
 }
 

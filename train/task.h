@@ -100,6 +100,8 @@ extern const mt_task mt_task_adversarial;
 extern const mt_task mt_task_gdc;
 
 /* Helpers shared by the tasks (task.c). */
+/* A JSON number with %.8g, or null when v is not finite. */
+void mt_json_number(FILE *f, double v);
 /* Writes ",\n<indent>\"name\": value" for every named metric of e (null when not finite). */
 void mt_eval_json_members(FILE *f, const mt_eval *e, int indent);
 /* Prints "  name  value" lines for every named metric of e. */

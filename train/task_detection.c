@@ -33,9 +33,21 @@
 static const char *const k_metrics[] = {"map50", "map50_95", "precision", "recall"};
 static const char *const k_terms[] = {"box", "obj", "cls"};
 
-/* the head of the session's model: levels = outputs, nc from the last dimension */
+typedef struct det_state {
+    mt_yolo_head head;
+    mt_yolo_hyp hyp;
+} det_state;
+
+/* the head of the session's model: levels = outputs, nc from the last dimension
+ * (traced once with meta tensors, then kept in s->task_state: it is asked every step) */
 static mt_status head_of(mt_session *s, mt_yolo_head *head, mt_yolo_hyp *hyp)
 {
+    const det_state *cached = s->task_state;
+    if (cached) {
+        *head = cached->head;
+        *hyp = cached->hyp;
+        return MT_OK;
+    }
     int nl = mt_model_output_count(s->model);
     if (nl < 1 || nl > 3)
         return MT_ERR(MT_ERR_INVALID, "%s: task detection needs a model with 1 to 3 outputs (one per level); it has %d",
@@ -60,7 +72,18 @@ static mt_status head_of(mt_session *s, mt_yolo_head *head, mt_yolo_hyp *hyp)
     hyp->cls = s->exp.task.cls_gain;
     hyp->anchor_t = s->exp.task.anchor_t;
     mt_yolo_hyp_scale(hyp, head->nc, nl, s->in_h);
+    det_state *st = mt_malloc(sizeof *st);
+    if (!st) return mt_last_status();
+    st->head = *head;
+    st->hyp = *hyp;
+    s->task_state = st;
     return MT_OK;
+}
+
+static void det_free(mt_session *s)
+{
+    free(s->task_state);
+    s->task_state = NULL;
 }
 
 static mt_status check(mt_session *s)
@@ -243,4 +266,5 @@ const mt_task mt_task_detection = {
     .print = det_print,
     .json = det_json,
     .pictures = det_pictures,
+    .free = det_free,
 };

@@ -79,8 +79,41 @@ static mt_tensor *frozen_logit(mt_session *s, const char *name, mt_tensor *x)
     return o[0];
 }
 
-/* the fracture row of C's last linear layer: the last 2-D parameter, row `out - 1` */
-static mt_status cam_weights(mt_model *c, int k, float *w)
+/* the fracture row of C's last linear layer: the last 2-D parameter, row `out - 1`
+ * (C is frozen: read once, then kept in s->task_state as [k] floats after k) */
+typedef struct gdc_state {
+    int k;
+    float w[];
+} gdc_state;
+
+static mt_status cam_weights_read(mt_model *c, int k, float *w);
+
+static mt_status cam_weights(mt_session *s, mt_model *c, int k, float *w)
+{
+    gdc_state *g = s->task_state;
+    if (!g) {
+        g = mt_malloc(sizeof *g + sizeof(float) * (size_t)k);
+        if (!g) return mt_last_status();
+        g->k = k;
+        mt_status st = cam_weights_read(c, k, g->w);
+        if (st != MT_OK) {
+            free(g);
+            return st;
+        }
+        s->task_state = g;
+    }
+    MT_REQUIRE(g->k == k, "task.cam_layer changed its channel count (%d, was %d)", k, g->k);
+    memcpy(w, g->w, sizeof(float) * (size_t)k);
+    return MT_OK;
+}
+
+static void gdc_free(mt_session *s)
+{
+    free(s->task_state);
+    s->task_state = NULL;
+}
+
+static mt_status cam_weights_read(mt_model *c, int k, float *w)
 {
     for (int i = mt_model_state_count(c) - 1; i >= 0; i--) {
         mt_tensor *t = mt_model_state_tensor(c, i);
@@ -114,7 +147,7 @@ static mt_tensor *cam_map(mt_session *s, mt_tensor *x)
     float *wk = mt_malloc(sizeof(float) * (size_t)k), *ha = mt_task_host_floats(a);
     mt_real *cam = mt_malloc(sizeof(mt_real) * (size_t)n * hw);
     mt_tensor *small = NULL, *up = NULL;
-    if (wk && ha && cam && cam_weights(c, k, wk) == MT_OK) {
+    if (wk && ha && cam && cam_weights(s, c, k, wk) == MT_OK) {
         for (int i = 0; i < n; i++) {
             double lo = INFINITY, hi = -INFINITY;
             for (size_t p = 0; p < hw; p++) {
@@ -319,4 +352,5 @@ const mt_task mt_task_gdc = {
     .print = gdc_print,
     .json = gdc_json,
     .pictures = gdc_pictures,
+    .free = gdc_free,
 };

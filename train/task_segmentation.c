@@ -375,20 +375,14 @@ static void seg_print(FILE *f, const mt_session *s, const char *title, const mt_
         if (!strncmp(e->names[i], "dsc_", 4)) fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
 }
 
-static void json_num(FILE *f, double v)
-{
-    if (isfinite(v)) fprintf(f, "%.8g", v);
-    else fprintf(f, "null");
-}
-
 static void json_metrics(FILE *f, const char *name, const mt_seg_metrics *mean, const mt_seg_metrics *sd, const char *pad)
 {
     fprintf(f, "%s\"%s\": {", pad, name);
     for (int i = 0; i < MT_SEG_METRIC_COUNT; i++) {
         fprintf(f, "%s\"%s\": {\"mean\": ", i ? ", " : "", mt_seg_metric_names[i]);
-        json_num(f, mt_seg_metric_get(mean, i));
+        mt_json_number(f, mt_seg_metric_get(mean, i));
         fprintf(f, ", \"sd\": ");
-        json_num(f, mt_seg_metric_get(sd, i));
+        mt_json_number(f, mt_seg_metric_get(sd, i));
         fprintf(f, "}");
     }
     fprintf(f, "}");
@@ -400,9 +394,9 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     char pad[32];
     snprintf(pad, sizeof pad, "%*s", indent, "");
     fprintf(f, "%s\"n_images\": %d,\n%s\"loss\": ", pad, d->n_images * d->k, pad);
-    json_num(f, e->loss);
+    mt_json_number(f, e->loss);
     fprintf(f, ",\n%s\"pixel_auc\": ", pad);
-    json_num(f, d->auc);
+    mt_json_number(f, d->auc);
     fprintf(f, ",\n");
     json_metrics(f, "raw", &d->raw_mean, &d->raw_sd, pad);
     fprintf(f, ",\n");
@@ -410,7 +404,7 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     for (int i = 0; i < e->n; i++)
         if (!strncmp(e->names[i], "dsc_", 4)) {
             fprintf(f, ",\n%s\"%s\": ", pad, e->names[i]);
-            json_num(f, e->values[i]);
+            mt_json_number(f, e->values[i]);
         }
     if (d->k > 1) { /* per mask channel: means over images after post-processing */
         fprintf(f, ",\n%s\"per_class_post\": [", pad);
@@ -422,7 +416,7 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
             fprintf(f, "%s{\"channel\": %d", c ? ", " : "", c);
             for (int j = 0; j < MT_SEG_METRIC_COUNT; j++) {
                 fprintf(f, ", \"%s\": ", mt_seg_metric_names[j]);
-                json_num(f, mt_seg_metric_get(&mean, j));
+                mt_json_number(f, mt_seg_metric_get(&mean, j));
             }
             fprintf(f, "}");
         }
@@ -432,7 +426,7 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     fprintf(f, ",\n%s\"per_image_dsc_post\": [", pad);
     for (int i = 0; i < d->n_images * d->k; i++) {
         if (i) fprintf(f, ", ");
-        json_num(f, d->post[i].dsc);
+        mt_json_number(f, d->post[i].dsc);
     }
     fprintf(f, "]\n");
 }
