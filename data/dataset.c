@@ -97,11 +97,11 @@ struct mt_dataset_writer {
     float *boxes;    /* n_boxes * 6 */
     int n_boxes, cap_boxes;
     int split_by_sample;
-    char **names[3];
-    int n_names[3];
+    char **names[4];
+    int n_names[4];
 };
 
-static const char *const k_name_attrs[3] = {"channel_names", "mask_names", "class_names"};
+static const char *const k_name_attrs[4] = {"channel_names", "mask_names", "class_names", "point_names"};
 
 static hid_t create_chunked(hid_t file, const char *name, hid_t type, int rank, const hsize_t *chunk,
                             int gzip, int shuffle)
@@ -128,7 +128,7 @@ static void writer_free(mt_dataset_writer *w)
         free(w->meta[i].source);
         free(w->meta[i].patient_id);
     }
-    for (int k = 0; k < 3; k++) {
+    for (int k = 0; k < 4; k++) {
         for (int i = 0; i < w->n_names[k]; i++) free(w->names[k][i]);
         free(w->names[k]);
     }
@@ -220,7 +220,7 @@ mt_status mt_dataset_writer_set_split(mt_dataset_writer *w, int i, const char *s
 
 int mt_dataset_name_kind(const char *which)
 {
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (which && !strcmp(which, k_name_attrs[k])) return k;
     return -1;
 }
@@ -229,7 +229,7 @@ mt_status mt_dataset_writer_set_names(mt_dataset_writer *w, const char *which, c
 {
     MT_REQUIRE(w && (names || n == 0) && n >= 0, "mt_dataset_writer_set_names: bad arguments");
     int k = mt_dataset_name_kind(which);
-    MT_REQUIRE(k >= 0, "mt_dataset_writer_set_names: '%s' is not channel_names, mask_names or class_names",
+    MT_REQUIRE(k >= 0, "mt_dataset_writer_set_names: '%s' is not channel_names, mask_names, class_names or point_names",
                which ? which : "(null)");
     char **copy = n ? mt_calloc((size_t)n, sizeof *copy) : NULL;
     if (n && !copy) return MT_ERR_NOMEM;
@@ -559,7 +559,7 @@ static mt_status writer_finish(mt_dataset_writer *w, const uint8_t *split)
     if ((st = write_str_attr(w->file, "description", w->description, path_))) goto fail;
     if ((st = write_str_attr(w->file, "preprocess", w->preprocess, path_))) goto fail;
     if ((st = write_str_attr(w->file, "split_by", w->split_by_sample ? "sample" : "patient", path_))) goto fail;
-    for (int k = 0; k < 3; k++)
+    for (int k = 0; k < 4; k++)
         if (w->n_names[k] > 0 &&
             (st = write_str_array_attr(w->file, k_name_attrs[k], w->names[k], w->n_names[k], path_)))
             goto fail;

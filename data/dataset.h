@@ -6,7 +6,7 @@
  *   /points  float32 [N, P, 2]      (if P > 0; NaN = missing)
  *   /meta/<field> per-sample metadata (source, patient_id, sex, age_years, height_m, weight_kg,
  *                 spacing [N,3], slice_position, origin [N,3], direction [N,9], split)
- *   root attributes: format_version, channel/mask/class names, creation command (description),
+ *   root attributes: format_version, channel/mask/class/point names, creation command (description),
  *                 pre-processing (preprocess), split_by ("patient" or "sample").
  * Writer in data/dataset.c, reader in data/dataset_read.c.
  * Written to "<path>.tmp-XXXXXX" and renamed on success, so a failed import
@@ -51,7 +51,7 @@ mt_status mt_dataset_writer_close(mt_dataset_writer *w, int commit, double val_f
  * volume cut into slices. Call before close. Off by default. (Additive, helper F.) */
 mt_status mt_dataset_writer_set_split_by_sample(mt_dataset_writer *w, int on);
 /* Names stored as a root attribute (array of strings): which = "channel_names",
- * "mask_names" or "class_names". Copied; call before close. */
+ * "mask_names", "class_names" or "point_names" (the landmarks of /points, in order). Copied; call before close. */
 mt_status mt_dataset_writer_set_names(mt_dataset_writer *w, const char *which, const char *const *names, int n);
 /* Puts sample i (0-based, already added) into split "train", "val" or "test" for good: close
  * keeps it there and splits only the other samples by the fractions (e.g. the official test

@@ -438,7 +438,7 @@ void mt_dataset_free_names(char **names, int n)
 mt_status mt_dataset_names(mt_dataset *d, const char *which, char ***names, int *n)
 {
     MT_REQUIRE(d && names && n, "mt_dataset_names: NULL argument");
-    MT_REQUIRE(mt_dataset_name_kind(which) >= 0, "mt_dataset_names: '%s' is not channel_names, mask_names or class_names",
+    MT_REQUIRE(mt_dataset_name_kind(which) >= 0, "mt_dataset_names: '%s' is not channel_names, mask_names, class_names or point_names",
                which ? which : "(null)");
     *names = NULL;
     *n = 0;

@@ -143,6 +143,23 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
     if (!strcmp(key, "mask_names")) return s->n_mask_names = 0, parse_list(key, v, s->mask_names, &s->n_mask_names);
     if (!strcmp(key, "classes")) return s->n_classes = 0, parse_list(key, v, s->classes, &s->n_classes);
     if (!strcmp(key, "points")) return s->n_points = 0, parse_list(key, v, s->points, &s->n_points);
+    if (!strcmp(key, "box_points")) {
+        int n = 0;
+        char items[MT_IMPORT_MAX][MT_IMPORT_NAME];
+        MT_TRY(parse_list(key, v, items, &n));
+        if (n != 2) return MT_ERR(MT_ERR_INVALID, "import spec: box_points = \"%s\": give two point labels A,B", v);
+        memcpy(s->box_names, items, sizeof s->box_names); /* resolved against `points` in mt_import_run */
+        return MT_OK;
+    }
+    if (!strcmp(key, "box_offsets")) {
+        double o[4];
+        int n = sscanf(v, "%lf,%lf,%lf,%lf", &o[0], &o[1], &o[2], &o[3]);
+        if (n != 4 || !(o[0] < o[2]) || !(o[1] < o[3]))
+            return MT_ERR(MT_ERR_INVALID, "import spec: box_offsets = \"%s\": give x0,y0,x1,y1 with x0 < x1 and y0 < y1", v);
+        memcpy(s->box_offsets, o, sizeof o);
+        return MT_OK;
+    }
+    if (!strcmp(key, "box_class")) return parse_int(key, v, &s->box_class);
     if (!strcmp(key, "isotropic")) return parse_int(key, v, &s->isotropic);
     if (!strcmp(key, "mask_classes")) return parse_int(key, v, &s->mask_classes);
     if (!strcmp(key, "roi_crop")) return parse_int(key, v, &s->roi_crop);
@@ -454,6 +471,41 @@ static mt_status check_points_exist(const mt_import_spec *spec, const label_ctx 
 
 /* ---------------------------------------------------------------- pre-processing */
 
+/* box_points: one box anchored at point A, scaled by L = |B - A|, in the final pixel frame */
+static int point_index(const mt_import_spec *spec, int which)
+{
+    for (int i = 0; i < spec->n_points; i++)
+        if (!strcmp(spec->points[i], spec->box_names[which])) return i;
+    return -1;
+}
+
+static mt_status add_keypoint_box(const mt_import_spec *spec, mt_sample *s)
+{
+    int ia = point_index(spec, 0), ib = point_index(spec, 1);
+    MT_REQUIRE(ia >= 0 && ib >= 0 && s->points, "%s: box_points: the sample has no landmarks", s->meta.source);
+    const float *a = s->points + 2 * ia, *b = s->points + 2 * ib;
+    if (isnan(a[0]) || isnan(b[0]))
+        return MT_ERR(MT_ERR_FORMAT, "%s: box_points: landmark %s is missing in its annotation", s->meta.source,
+                      isnan(a[0]) ? spec->box_names[0] : spec->box_names[1]);
+    double l = hypot((double)b[0] - a[0], (double)b[1] - a[1]);
+    if (!(l > 0))
+        return MT_ERR(MT_ERR_FORMAT, "%s: box_points: %s and %s coincide, the box has no size", s->meta.source,
+                      spec->box_names[0], spec->box_names[1]);
+    float q[5];
+    for (int i = 0; i < 4; i++) {
+        double v = (i % 2 ? a[1] : a[0]) + spec->box_offsets[i] * l, hi = i % 2 ? s->h - 1 : s->w - 1;
+        q[i] = (float)(v < 0 ? 0 : v > hi ? hi : v);
+    }
+    q[4] = (float)spec->box_class;
+    if (!(q[2] > q[0] && q[3] > q[1]))
+        return MT_ERR(MT_ERR_FORMAT, "%s: box_points: the box lies outside the %dx%d image", s->meta.source, s->h, s->w);
+    float *nb = realloc(s->boxes, sizeof(float) * 5 * (size_t)(s->n_boxes + 1));
+    if (!nb) return MT_ERR_NOMEM;
+    s->boxes = nb;
+    memcpy(s->boxes + 5 * s->n_boxes++, q, sizeof q);
+    return MT_OK;
+}
+
 static mt_status preprocess(const mt_import_spec *spec, mt_sample *s)
 {
     size_t n = (size_t)s->c * s->h * s->w;
@@ -487,6 +539,7 @@ static mt_status preprocess(const mt_import_spec *spec, mt_sample *s)
     }
     if (spec->resize_h > 0) MT_TRY(mt_sample_resize(s, spec->resize_h, spec->resize_w));
     if (spec->pad_multiple > 1) MT_TRY(mt_sample_pad_multiple(s, spec->pad_multiple, 0.0f));
+    if (spec->box_names[0][0]) MT_TRY(add_keypoint_box(spec, s));
     return MT_OK;
 }
 
@@ -506,6 +559,9 @@ static void describe_preprocess(const mt_import_spec *s, char *buf, size_t cap)
     if (s->roi_crop) ADD("; ROI crop margin %g", s->roi_margin);
     if (s->resize_h) ADD("; resize %dx%d (image bilinear, mask nearest)", s->resize_h, s->resize_w);
     if (s->pad_multiple > 1) ADD("; pad bottom/right to a multiple of %d", s->pad_multiple);
+    if (s->box_names[0][0])
+        ADD("; box from points %s,%s: A + [%g, %g, %g, %g] |B - A| (class %d)", s->box_names[0], s->box_names[1],
+            s->box_offsets[0], s->box_offsets[1], s->box_offsets[2], s->box_offsets[3], s->box_class);
     if (s->test_input[0]) ADD("; test split = %s", s->test_input);
     ADD("; split_by=%s", s->split_by_sample || s->source == MT_IMPORT_IDX ? "sample" : "patient");
 #undef ADD
@@ -532,6 +588,11 @@ static mt_status emit(const mt_import_spec *spec, writer_ctx *wc, mt_sample *s, 
             const char *names[MT_IMPORT_MAX];
             for (int i = 0; i < spec->n_classes; i++) names[i] = spec->classes[i];
             MT_TRY(mt_dataset_writer_set_names(wc->w, "class_names", names, spec->n_classes));
+        }
+        if (spec->n_points > 0) {
+            const char *names[MT_IMPORT_MAX];
+            for (int i = 0; i < spec->n_points; i++) names[i] = spec->points[i];
+            MT_TRY(mt_dataset_writer_set_names(wc->w, "point_names", names, spec->n_points));
         }
         if (s->k > 0) {
             const char *names[MT_IMPORT_MAX];
@@ -756,6 +817,12 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
     MT_REQUIRE(!spec->labels_csv[0] || (spec->csv_key[0] && spec->csv_label[0]),
                "import: labels_csv needs csv_key and csv_label");
     MT_REQUIRE(!spec->labelme_dir[0] || spec->n_points > 0, "import: labelme_dir needs `points` (the labels to keep)");
+    if (spec->box_names[0][0]) {
+        MT_REQUIRE(point_index(spec, 0) >= 0 && point_index(spec, 1) >= 0, "import: box_points %s,%s must both be listed in `points` (%d given)",
+                   spec->box_names[0], spec->box_names[1], spec->n_points);
+        MT_REQUIRE(spec->box_offsets[0] < spec->box_offsets[2] && spec->box_offsets[1] < spec->box_offsets[3],
+                   "import: box_points needs box_offsets x0,y0,x1,y1 (in units of |B - A|, e.g. -0.15,-0.12,0.45,0.48)");
+    }
     int is_vol = spec->source == MT_IMPORT_NIFTI || spec->source == MT_IMPORT_DICOM_SERIES;
     MT_REQUIRE(!is_vol || !(spec->mias_info[0] || spec->labelme_dir[0] || spec->mask_dir[0]),
                "import: mias_info / labelme_dir / mask_dir apply to 2D sources (dicom, images)");

@@ -37,6 +37,13 @@
  *   mask_dir      folder of mask images named <image stem>.<png|tif|pgm|jpg|...>
  *   mask_classes  K > 0: mask pixel values 1..K are classes -> K channels; 0 (default):
  *                 nonzero = 1, one channel
+ *   box_points    A,B: two of `points`; each sample gets one box placed relative to them,
+ *                 in the final pixel frame (after resize and pad): with L = |B - A| (pixels),
+ *                 box = [A.x + x0 L, A.y + y0 L, A.x + x1 L, A.y + y1 L] clipped to the image
+ *                 (a keypoint-anchored box, e.g. the S4 nasal-bone box from nasion l2 and
+ *                 subnasale l15: docs/import.md). A sample missing A or B is refused.
+ *   box_offsets   x0,y0,x1,y1 for box_points (required with it; x0 < x1, y0 < y1)
+ *   box_class     class id of those boxes (default 0)
  *   -- pre-processing (applied in this order) --
  *   window        LEVEL,WIDTH in HU: clip, then scale to [0,1]
  *   scale         LO,HI: (x - LO)/(HI - LO) clipped to [0,1] (e.g. 0,255 for 8-bit)
@@ -103,6 +110,9 @@ typedef struct mt_import_spec {
     char points[MT_IMPORT_MAX][MT_IMPORT_NAME];
     char mask_dir[MT_IMPORT_PATH];
     int mask_classes;
+    char box_names[2][MT_IMPORT_NAME]; /* box_points A, B ("" = off) */
+    double box_offsets[4];   /* x0, y0, x1, y1 in units of |B - A| from A */
+    int box_class;
     /* pre-processing */
     int window;          /* 1: HU window + scale to [0,1] */
     double level, width; /* HU */
