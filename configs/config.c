@@ -57,7 +57,12 @@ typedef struct cfg_key {
     {p ".init_from", T_OPTPATH, "\"\"", NULL, OFF(f.init_from), -1, 0, 0, NULL,                                 \
      who ": weights (a medtrain checkpoint such as an earlier run's best.h5, Keras .h5, .safetensors)."},          \
     {p ".init_map", T_OPTPATH, "\"\"", NULL, OFF(f.init_map), -1, 0, 0, NULL, who ": name map of init_from."},  \
-    {p ".init_strict", T_BOOL, "true", NULL, OFF(f.init_strict), -1, 0, 0, NULL, who ": shape mismatches are errors."}
+    {p ".init_strict", T_BOOL, "true", NULL, OFF(f.init_strict), -1, 0, 0, NULL, who ": shape mismatches are errors."}, \
+    {p ".input_scale", T_FLOAT, "1", NULL, OFF(f.input_scale), -1, 0, 0, NULL,                                    \
+     who ": the task's (normalised) input is multiplied by this before the network (e.g. 255 for a Keras "      \
+     "EfficientNet C trained on 0-255 crops while G works in [0, 1])."},                                          \
+    {p ".input_channels", T_INT, "0", NULL, OFF(f.input_channels), -1, 0, 0, NULL,                                \
+     who ": 3 replicates a grey input to 3 channels before the network (as data.channels); 0 = as is."}
 
 static const cfg_key g_keys[] = {
     SCALAR("name", T_STR, "\"\"", name, "Run name (run directory runs/<name>-<time>); empty: the config file's name."),

@@ -330,10 +330,20 @@ def run_adversarial(cfg, data, dtype):
     return losses, terms, {"model": state_of(g), "D": state_of(d)}
 
 
-def cam_map(c, cam_layer, x):
+def net_input(section, x):
+    """mt_session_model_input: x * input_scale, grey replicated to input_channels 3."""
+    scale = float(section.get("input_scale", 1))
+    if scale != 1:
+        x = x * scale
+    if int(section.get("input_channels", 0)) == 3 and x.shape[1] == 1:
+        x = x.repeat(1, 3, 1, 1)
+    return x
+
+
+def cam_map(c, cam_layer, x, section=None):
     """F from C's class-activation map (task_gdc.c cam_map), no gradient."""
     with torch.no_grad():
-        a = c.values(x)[cam_layer]
+        a = c.values(net_input(section or {}, x))[cam_layer]
         w = c.fc.weight[-1]
         cam = F.relu(torch.einsum("k,nkhw->nhw", w, a))
         lo = cam.flatten(1).min(1)[0].view(-1, 1, 1)
@@ -363,14 +373,14 @@ def run_gdc(cfg, data, dtype):
         if restore:
             f = run_restore_map(g1, x, float(t["change_threshold"]))
         else:
-            f = cam_map(c, t["cam_layer"], x)
+            f = cam_map(c, t["cam_layer"], x, t["classifier"])
         m = f if literal else 1 - f
         mx = m * x
         gx = g(x)
         l_g = F.l1_loss(mx, m * gx)
         adj = mx + (1 - m) * gx
         l_d = bce_const(d(g(adj))[0], 1.0)
-        l_c = bce_const(c(adj), 0.0)
+        l_c = bce_const(c(net_input(t["classifier"], adj)), 0.0)
         loss = w_g * l_g + w_d * l_d + w_c * l_c
         loss.backward()
         opt.step()

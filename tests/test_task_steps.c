@@ -160,6 +160,7 @@ static const net_spec UNET3 = {"configs/models/unet.yaml",
                                {{"in_channels", "1"}, {"out_channels", "3"}, {"base", "4"}, {"depth", "2"}, {"dropout", "0"}}};
 static const net_spec CNN3 = {"tests/data/task_cnn.yaml", {{"classes", "3"}}};
 static const net_spec CNN1 = {"tests/data/task_cnn.yaml", {{"classes", "1"}}};
+static const net_spec CNN1_RGB = {"tests/data/task_cnn.yaml", {{"classes", "1"}, {"in_channels", "3"}}};
 static const net_spec GEN = {"configs/models/skip_ganomaly_g.yaml",
                              {{"img_size", "32"}, {"num_downs", "5"}, {"ngf", "4"}}};
 static const net_spec DIS = {"configs/models/skip_ganomaly_d.yaml", {{"img_size", "32"}, {"ndf", "4"}, {"nz", "8"}}};
@@ -322,6 +323,7 @@ typedef struct step_case {
     int img;                   /* dataset image size (0: IMG) */
     int boxes;                 /* dataset with boxes (detection) */
     int loss_f32_floor;        /* steps 2-3: loss bound max(1e-5, 4 x torch float32's deviation) (header) */
+    const char *c_extra;       /* YAML lines of task.classifier (indent 4), e.g. input_scale */
 } step_case;
 
 /* Compares the state_dict tensors of net `net` (torch.h5 /f64/state/<net>) with
@@ -423,6 +425,7 @@ static void run_case(mt_test_ctx *T_, const step_case *sc)
           mt_last_error());
     if (sc->d) CHECK(net_section(sc->d, dir, "d", 12, "    ", dsec, sizeof dsec), "initial D: %s", mt_last_error());
     if (sc->c) CHECK(net_section(sc->c, dir, "c", 13, "    ", csec, sizeof csec), "initial C: %s", mt_last_error());
+    if (sc->c_extra) snprintf(csec + strlen(csec), sizeof csec - strlen(csec), "%s", sc->c_extra);
     if (sc->g1)
         CHECK(net_section(sc->g1, dir, "g1", 14, "    ", g1sec, sizeof g1sec), "initial G1: %s", mt_last_error());
     snprintf(cfg, sizeof cfg, "%s/config.yaml", dir);
@@ -573,6 +576,18 @@ TEST(task_steps_gdc_localize)
     static const step_case c = {"gdc_localize", "gdc", &GEN, &DIS, &CNN1, 0, 0, 2,
                                 "  gdc_step: localize\n  cam_layer: conv2\n  mask_polarity: background\n",
                                 ADAM "  betas: [0.5, 0.999]\n", 3, {"g", "d", "c"}};
+    run_case(T_, &c);
+}
+
+/* C fed through task.classifier.input_scale / input_channels (S4: a 0-255 RGB
+ * EfficientNet C against G's [0, 1] grey images), in L_C and in the CAM */
+TEST(task_steps_gdc_classifier_input)
+{
+    static const step_case c = {.name = "gdc_classifier_input", .kind = "gdc", .model = &GEN, .d = &DIS,
+                                .c = &CNN1_RGB, .classes = 2,
+                                .task_extra = "  gdc_step: localize\n  cam_layer: conv2\n",
+                                .extra = ADAM "  betas: [0.5, 0.999]\n", .n_terms = 3, .terms = {"g", "d", "c"},
+                                .c_extra = "    input_scale: 2.5\n    input_channels: 3\n"};
     run_case(T_, &c);
 }
 

@@ -265,6 +265,32 @@ mt_tensor *mt_session_normalize(mt_session *s, mt_tensor *raw)
     return x;
 }
 
+mt_tensor *mt_session_model_input(mt_session *s, const char *name, mt_tensor *x)
+{
+    const mt_exp_model *cfg = NULL;
+    const char *section = "";
+    for (int i = 0; i < s->n_models; i++)
+        if (!strcmp(s->models[i].name, name)) cfg = s->models[i].cfg, section = s->models[i].section;
+    if (!x || !cfg) {
+        if (!cfg) MT_ERR(MT_ERR_INVALID, "mt_session_model_input: no session network called %s", name);
+        return NULL;
+    }
+    int scaled = cfg->input_scale > 0 && cfg->input_scale != 1.0; /* 0: the trained model, which has no such key */
+    mt_tensor *y = scaled ? mt_scale(x, cfg->input_scale, 0) : mt_tensor_retain(x);
+    if (y && cfg->input_channels > 0 && cfg->input_channels != y->shape[1]) {
+        if (cfg->input_channels != 3 || y->shape[1] != 1) {
+            MT_ERR(MT_ERR_INVALID, "%s.input_channels %d: only a 1-channel input can be replicated to 3 (it has %d)",
+                   section, cfg->input_channels, y->shape[1]);
+            mt_tensor_release(y);
+            return NULL;
+        }
+        mt_tensor *three[3] = {y, y, y}, *z = mt_concat(3, three, 1);
+        mt_tensor_release(y);
+        y = z;
+    }
+    return y;
+}
+
 void mt_display_window(const mt_session *s, const float *img, size_t n, double *lo, double *hi)
 {
     float mn = img[0], mx = img[0];

@@ -76,6 +76,13 @@ mt_status mt_session_fit_batch(mt_session *s, mt_batch *b);
  * HU): the normalisation above. New tensor without grad; NULL on error. */
 mt_tensor *mt_session_normalize(mt_session *s, mt_tensor *raw);
 
+/* The input of session network `name` from the task's input x [N, C, H, W]: x times its
+ * section's input_scale, replicated to 3 channels when input_channels is 3 and C is 1
+ * (e.g. a frozen Keras EfficientNet C trained on 0-255 RGB crops fed G's [0, 1] grey
+ * images). Differentiable (gradients flow back into x); a new reference to x when the
+ * section asks for nothing. NULL on error (unknown name, other channel counts). */
+mt_tensor *mt_session_model_input(mt_session *s, const char *name, mt_tensor *x);
+
 /* Display window of an image for pictures: soft tissue [-160, 240] HU (L 40 W
  * 400) when the values look like CT in HU, else data.window for normalize:
  * window, else the image's own range. */

@@ -4,7 +4,9 @@
  * classifier C (task.classifier, from the classifier run; one logit, fracture =
  * 1), and in the restore step a frozen step-1 generator G1 (task.generator1).
  * Frozen networks run in evaluation mode (batch-norm running statistics) with
- * requires_grad 0: gradients flow through them into G only.
+ * requires_grad 0: gradients flow through them into G only. Each sees the task's
+ * input through its section's input_scale / input_channels (mt_session_model_input:
+ * S4's C takes 0-255 RGB while G and D work on [0, 1] grey).
  *
  * For a batch X (normalised images):
  *   F(X)   the fracture map, constant (no gradient):
@@ -73,8 +75,10 @@ static mt_status check(mt_session *s)
 static mt_tensor *frozen_logit(mt_session *s, const char *name, mt_tensor *x)
 {
     mt_model *m = mt_session_find_model(s, name);
-    mt_tensor *o[4] = {0};
-    if (mt_model_forward_all(m, x, 0, o) != MT_OK) return NULL;
+    mt_tensor *o[4] = {0}, *in = mt_session_model_input(s, name, x);
+    mt_status st = in ? mt_model_forward_all(m, in, 0, o) : mt_last_status();
+    mt_tensor_release(in);
+    if (st != MT_OK) return NULL;
     for (int i = 1; i < mt_model_output_count(m) && i < 4; i++) mt_tensor_release(o[i]);
     return o[0];
 }
@@ -135,8 +139,10 @@ static mt_tensor *cam_map(mt_session *s, mt_tensor *x)
 {
     mt_model *c = mt_session_find_model(s, "C");
     const char *name = s->exp.task.cam_layer;
-    mt_tensor *a = NULL;
-    if (mt_model_run_values(c, x, 0, NULL, 1, &name, &a) != MT_OK) return NULL;
+    mt_tensor *a = NULL, *in = mt_session_model_input(s, "C", x);
+    mt_status st = in ? mt_model_run_values(c, in, 0, NULL, 1, &name, &a) : mt_last_status();
+    mt_tensor_release(in);
+    if (st != MT_OK) return NULL;
     if (a->ndim != 4) {
         MT_ERR(MT_ERR_INVALID, "task.cam_layer '%s' is not a [N, K, h, w] activation", name);
         mt_tensor_release(a);
