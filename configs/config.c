@@ -57,6 +57,9 @@ typedef struct cfg_key {
     {p ".init_from", T_OPTPATH, "\"\"", NULL, OFF(f.init_from), -1, 0, 0, NULL,                                 \
      who ": weights (a medtrain checkpoint such as an earlier run's best.h5, Keras .h5, .safetensors)."},          \
     {p ".init_map", T_OPTPATH, "\"\"", NULL, OFF(f.init_map), -1, 0, 0, NULL, who ": name map of init_from."},  \
+    {p ".init_net", T_STR, "\"\"", NULL, OFF(f.init_net), -1, 0, 0, NULL,                                        \
+     who ": which network of a multi-network checkpoint init_from holds (e.g. D of a G-D run's best.h5, stored "   \
+     "under /nets/D); empty = the run's trained network."},                                                        \
     {p ".init_strict", T_BOOL, "true", NULL, OFF(f.init_strict), -1, 0, 0, NULL, who ": shape mismatches are errors."}, \
     {p ".input_scale", T_FLOAT, "1", NULL, OFF(f.input_scale), -1, 0, 0, NULL,                                    \
      who ": the task's (normalised) input is multiplied by this before the network (e.g. 255 for a Keras "      \

@@ -70,6 +70,7 @@ typedef struct mt_exp_model {
     mt_model_arg *args;     /* keys/values owned by the experiment */
     char *init_from;        /* absolute path of pretrained weights or a checkpoint, "" = none (layers/weights.h) */
     char *init_map;         /* absolute path of their name map, "" = default names */
+    char *init_net;         /* extra networks: which network of a multi-network checkpoint ("" = its network 0) */
     int init_strict;        /* 0: shape mismatches are skipped and reported */
     double input_scale;     /* extra networks: the task's input x this before the network (1 = as is) */
     int input_channels;     /* extra networks: 3 replicates a grey input to 3 channels (0 = as is) */

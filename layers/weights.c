@@ -96,8 +96,14 @@ static mt_status detect(const char *path, mt_weights_format *fmt)
 
 mt_status mt_wsrc_open(const char *path, mt_weights_format format, mt_wsrc *s)
 {
+    return mt_wsrc_open_net(path, format, NULL, s);
+}
+
+mt_status mt_wsrc_open_net(const char *path, mt_weights_format format, const char *net, mt_wsrc *s)
+{
     memset(s, 0, sizeof *s);
     s->path = path;
+    s->net = net && net[0] ? net : NULL;
     s->h5 = -1;
     s->fd = -1;
     mt_status st = MT_OK;
@@ -544,7 +550,10 @@ void mt_weights_report_print(FILE *f, const mt_weights_report *rep, const char *
 static mt_status load(wload *w, const mt_weights_options *opt, mt_weights_report *rep)
 {
     MT_TRY(opt->map_path ? mt_wmap_load(opt->map_path, &w->map) : mt_wmap_default(&w->map));
-    MT_TRY(mt_wsrc_open(w->path, opt->format, &w->src));
+    MT_TRY(mt_wsrc_open_net(w->path, opt->format, opt->checkpoint_net, &w->src));
+    MT_REQUIRE(!w->src.net || w->src.format == MT_WEIGHTS_CHECKPOINT,
+               "weights '%s': a network name (%s) applies to medtrain checkpoints only, this file is %s", w->path,
+               w->src.net, mt_weights_format_name(w->src.format));
     int nt = mt_model_state_count(w->m);
     w->a = mt_calloc((size_t)w->src.n + 1, sizeof *w->a);
     w->owner = mt_calloc((size_t)nt + 1, sizeof *w->owner);

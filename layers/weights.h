@@ -82,6 +82,9 @@ typedef struct mt_weights_options {
     mt_weights_format format; /* MT_WEIGHTS_AUTO: detect */
     const char *map_path;     /* name map YAML (docs/weights.md), or NULL for the default names */
     int skip_mismatched;      /* 1: tensors whose shapes differ are skipped and reported (strict: false) */
+    const char *checkpoint_net; /* medtrain checkpoint of several networks (train/checkpoint.h): NULL or ""
+                                 * = network 0 (/state_dict), "D" = /nets/D/state_dict (e.g. the
+                                 * discriminator of a G-D run) */
 } mt_weights_options;
 
 /* One tensor of a report. `source` is the name in the file (NULL for a

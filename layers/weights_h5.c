@@ -238,22 +238,27 @@ static herr_t collect_link(hid_t g, const char *name, const H5L_info_t *info, vo
 
 static mt_status list_checkpoint(mt_wsrc *s)
 {
-    hid_t g = H5Gopen2((hid_t)s->h5, "/state_dict", H5P_DEFAULT);
-    if (g < 0) return MT_ERR(MT_ERR_FORMAT, "weights '%s': no /state_dict group", s->path);
+    char group[300];
+    if (s->net) snprintf(group, sizeof group, "/nets/%s/state_dict", s->net);
+    else snprintf(group, sizeof group, "/state_dict");
+    hid_t g = H5Lexists((hid_t)s->h5, "/nets", H5P_DEFAULT) > 0 || !s->net ? H5Gopen2((hid_t)s->h5, group, H5P_DEFAULT) : -1;
+    if (g < 0)
+        return MT_ERR(MT_ERR_FORMAT, "weights '%s': no %s group%s", s->path, group,
+                      s->net ? " (that network is not in this checkpoint)" : "");
     link_list l = {{0}, 0};
     hsize_t idx = 0;
     /* by name: checkpoints do not track creation order (the model's order is restored by the loader) */
     herr_t e = H5Literate(g, H5_INDEX_NAME, H5_ITER_INC, &idx, collect_link, &l);
     H5Gclose(g);
-    mt_status st = l.failed ? MT_ERR_NOMEM : e < 0 ? MT_ERR(MT_ERR_FORMAT, "weights '%s': cannot list /state_dict", s->path) : MT_OK;
+    mt_status st = l.failed ? MT_ERR_NOMEM : e < 0 ? MT_ERR(MT_ERR_FORMAT, "weights '%s': cannot list %s", s->path, group) : MT_OK;
     for (int i = 0; i < l.names.n && st == MT_OK; i++) {
-        size_t len = strlen(l.names.v[i]) + 13;
+        size_t len = strlen(l.names.v[i]) + strlen(group) + 2;
         char *dpath = mt_malloc(len);
         if (!dpath) {
             st = MT_ERR_NOMEM;
             break;
         }
-        snprintf(dpath, len, "/state_dict/%s", l.names.v[i]);
+        snprintf(dpath, len, "%s/%s", group, l.names.v[i]);
         st = add_dataset(s, dpath, l.names.v[i], NULL, 0);
         free(dpath);
     }

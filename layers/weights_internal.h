@@ -46,6 +46,7 @@ typedef struct mt_wsrc {
     const char *path;      /* not owned */
     int n, cap;
     mt_wsrc_tensor *t;
+    const char *net;       /* checkpoints: NULL = network 0 (/state_dict), else /nets/<net>/state_dict */
     int64_t h5;            /* hid_t of an open HDF5 file, or -1 */
     int fd;                /* safetensors file descriptor, or -1 */
     uint64_t file_size;
@@ -54,6 +55,8 @@ typedef struct mt_wsrc {
 /* Opens `path` (format forced or MT_WEIGHTS_AUTO) and lists its tensors
  * without reading their values. Errors name the file (weights.h). */
 mt_status mt_wsrc_open(const char *path, mt_weights_format format, mt_wsrc *s);
+/* The same for checkpoints of several networks: `net` names the one to read (NULL = network 0). */
+mt_status mt_wsrc_open_net(const char *path, mt_weights_format format, const char *net, mt_wsrc *s);
 /* Reads tensor i as numel doubles in stored (row-major) order. `counter`:
  * integer dtypes are allowed (the target is a counter). */
 mt_status mt_wsrc_read(mt_wsrc *s, int i, double *out, size_t numel, int counter);

@@ -448,6 +448,33 @@ TEST(tasks_input_normalisation_window_scale_channels)
     mt_tensor_release(raw);
 }
 
+/* data.input_size: a batch resized 8x8 -> 4x4 moves its boxes with the pixel-centre
+ * convention of docs/dataset.md, x' = (x + 0.5) s - 0.5 (the importer's resize) */
+TEST(tasks_fit_batch_moves_boxes_by_pixel_centres)
+{
+    mt_session s;
+    memset(&s, 0, sizeof s);
+    s.dev = mt_cpu();
+    s.in_h = 4;
+    s.in_w = 2;
+    int shape[4] = {1, 1, 8, 8};
+    mt_real v[64] = {0};
+    mt_batch b;
+    memset(&b, 0, sizeof b);
+    b.n = 1;
+    b.images = mt_tensor_from_host(mt_cpu(), 4, shape, v);
+    float boxes[6] = {0, 1, 2, 5, 7, 0};
+    b.boxes = boxes;
+    b.n_boxes = 1;
+    CHECK(b.images, "tensor");
+    CHECK_OK(mt_session_fit_batch(&s, &b));
+    CHECK(b.images->shape[2] == 4 && b.images->shape[3] == 2, "resized to %dx%d", b.images->shape[2], b.images->shape[3]);
+    const float want[4] = {(1 + 0.5f) * 0.25f - 0.5f, (2 + 0.5f) * 0.5f - 0.5f, (5 + 0.5f) * 0.25f - 0.5f,
+                           (7 + 0.5f) * 0.5f - 0.5f};
+    for (int i = 0; i < 4; i++) CHECK(fabsf(boxes[1 + i] - want[i]) < 1e-6, "box[%d] %g, want %g", i, boxes[1 + i], want[i]);
+    mt_tensor_release(b.images);
+}
+
 /* Multi-class segmentation evaluation with a window per class: a hand-set 1x1 conv predicts
  * "muscle" (class 1) wherever HU > -25 and "fat" (class 2) wherever HU < -25; the class
  * windows [-29, 150] and [-190, -30] remove bone (500 HU) and air (-1000 HU), so the

@@ -797,3 +797,37 @@ TEST(weights_config_init_from_applied_by_train)
     CHECK(rc == 0 && strstr(out, "loaded 40 tensors") && access(ck, F_OK) == 0, "import-weights RUN_DIR (exit %d):\n%s",
           rc, out);
 }
+
+/* init_net: the second network of a multi-network checkpoint (/nets/D/state_dict, as a G-D
+ * run's best.h5 stores its discriminator) loads bit-exactly into a model of its graph;
+ * network 0 stays the default; a network the file lacks is an error naming the group. */
+TEST(weights_checkpoint_net_selects_nets_group)
+{
+    mt_model *g = NULL, *d = NULL, *dst = NULL;
+    CHECK_OK(tiny(3, 21, &g));
+    CHECK_OK(tiny(5, 22, &d));
+    CHECK_OK(tiny(5, 23, &dst));
+    char file[1200];
+    snprintf(file, sizeof file, "%s/two_nets.h5", mt_test_tmpdir());
+    mt_checkpoint_net nets[2] = {{"model", g, NULL, NULL}, {"D", d, NULL, NULL}};
+    mt_checkpoint_info info = {0};
+    CHECK_OK(mt_checkpoint_save_nets(file, 2, nets, &info));
+    mt_weights_options opt = {MT_WEIGHTS_AUTO, NULL, 0, "D"};
+    CHECK_OK(mt_weights_load(dst, file, &opt, NULL));
+    size_t n1 = 0, n2 = 0;
+    mt_real *want = state_copy(d, &n1), *got = state_copy(dst, &n2);
+    CHECK(want && got && n1 == n2 && n1 > 0, "state sizes %zu and %zu", n1, n2);
+    CHECK(!memcmp(want, got, n1 * sizeof *want), "D's weights differ after loading /nets/D");
+    free(want);
+    free(got);
+    /* without a name: network 0, whose head has 3 classes, not 5: a strict shape error */
+    CHECK(mt_weights_load(dst, file, NULL, NULL) != MT_OK, "network 0 (3 classes) loaded into a 5-class model");
+    mt_error_clear();
+    opt.checkpoint_net = "X";
+    CHECK(mt_weights_load(dst, file, &opt, NULL) != MT_OK, "a missing network was accepted");
+    CHECK(strstr(mt_last_error(), "/nets/X/state_dict") != NULL, "message: %s", mt_last_error());
+    mt_error_clear();
+    mt_model_free(g);
+    mt_model_free(d);
+    mt_model_free(dst);
+}

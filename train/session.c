@@ -49,7 +49,8 @@ static mt_status build_one(mt_session *s, mt_session_model *sm, uint64_t seed, i
                       s->exp.config_path, s->task->kind, sm->section, sm->name);
     mt_status st = mt_model_load_yaml(c->graph, c->n_args, c->args, s->dev, seed, &sm->model);
     if (st != MT_OK || !load_init || !c->init_from || !c->init_from[0]) return st;
-    mt_weights_options opt = {MT_WEIGHTS_AUTO, c->init_map && c->init_map[0] ? c->init_map : NULL, !c->init_strict};
+    mt_weights_options opt = {MT_WEIGHTS_AUTO, c->init_map && c->init_map[0] ? c->init_map : NULL, !c->init_strict,
+                              c->init_net};
     mt_weights_report rep;
     if (mt_weights_load(sm->model, c->init_from, &opt, &rep) != MT_OK) {
         char msg[2048];
@@ -202,12 +203,12 @@ mt_status mt_session_fit_batch(mt_session *s, mt_batch *b)
     mt_tensor_release(b->masks);
     b->images = rx;
     b->masks = rm;
-    for (int j = 0; j < b->n_boxes; j++) {
+    for (int j = 0; j < b->n_boxes; j++) { /* pixel centres (docs/dataset.md): x' = (x + 0.5) s - 0.5 */
         float *o = b->boxes + 6 * j;
-        o[1] *= sx;
-        o[2] *= sy;
-        o[3] *= sx;
-        o[4] *= sy;
+        o[1] = (o[1] + 0.5f) * sx - 0.5f;
+        o[2] = (o[2] + 0.5f) * sy - 0.5f;
+        o[3] = (o[3] + 0.5f) * sx - 0.5f;
+        o[4] = (o[4] + 0.5f) * sy - 0.5f;
     }
     return MT_OK;
 }
