@@ -457,13 +457,13 @@ def localization(maps_val, masks_val, maps, masks):
 
 def run_gdc(args):
     gd_cfg, c1_cfg, c2_cfg = load_cfg(args.gd, args.set), load_cfg(args.step1, args.set), load_cfg(args.step2, args.set)
-    c_cfg = load_cfg(args.config, args.set)
+    c_cfg = load_cfg(args.config, args.c_set)
     all_ds = Dataset(args.data)
     frac = Dataset(args.data, labels_keep=[1])
     c, _ = train_classifier(c_cfg, all_ds, args.seed, int(args.c_epochs or c_cfg["train"]["epochs"]))
     g, d = train_gd(gd_cfg, all_ds, args.seed, int(args.gd_epochs or gd_cfg["train"]["epochs"]))
-    g1 = train_gdc(c1_cfg, frac, args.seed, int(args.gdc_epochs or c1_cfg["train"]["epochs"]), d, c)
-    g2 = train_gdc(c2_cfg, frac, args.seed, int(args.gdc_epochs or c2_cfg["train"]["epochs"]), d, c, g1.eval())
+    g1 = train_gdc(c1_cfg, frac, args.seed, int(args.gdc1_epochs or c1_cfg["train"]["epochs"]), d, c)
+    g2 = train_gdc(c2_cfg, frac, args.seed, int(args.gdc2_epochs or c2_cfg["train"]["epochs"]), d, c, g1.eval())
     t1 = c1_cfg["task"]
     out = {}
     maps = {}
@@ -491,10 +491,12 @@ def main():
     ap.add_argument("--config", help="detector / classifier config (gdc: the classifier's)")
     ap.add_argument("--gd"), ap.add_argument("--step1"), ap.add_argument("--step2")
     ap.add_argument("--set", action="append", default=[], help="key.path=value, as medtrain's --set")
+    ap.add_argument("--c_set", action="append", default=[], help="gdc: --set for the classifier's config only")
     ap.add_argument("--epochs", type=int, default=0)
     ap.add_argument("--c_epochs", type=int, default=0)
     ap.add_argument("--gd_epochs", type=int, default=0)
-    ap.add_argument("--gdc_epochs", type=int, default=0)
+    ap.add_argument("--gdc1_epochs", type=int, default=0)
+    ap.add_argument("--gdc2_epochs", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save", help="classifier: write its state_dict here")
     args = ap.parse_args()

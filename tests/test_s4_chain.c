@@ -1,0 +1,62 @@
+/* tests/test_s4_chain.c: the whole S4 chain of experiments/s4_nasal/run.sh at tiny sizes
+ * (TINY=1: 64 px films, a 1/16-width YOLOv5s, 32 px crops, one epoch per stage, no PyTorch
+ * peer): import with the landmark box, detector, crops from the detector, synthetic
+ * fractures, classifier C, G-D, G-D-C step 1 and step 2, localization scores, the table.
+ * Checks that every stage ran from its YAML with the previous stage's checkpoint (the
+ * runs' metrics.json exist, the step-2 run loaded G1 from step 1's best.h5) and that the
+ * table holds the figures, each a number in [0, 1]. */
+#include <libgen.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "test.h"
+
+#define PY "/usr/bin/python3"
+
+/* medtrain's column of the table row starting with `row` ("| figure | paper | medtrain |"):
+ * the number after the row's third '|' */
+static double table_value(const char *table, const char *row)
+{
+    const char *p = strstr(table, row);
+    for (int bars = 0; p && *p && *p != '\n'; p++)
+        if (*p == '|' && ++bars == 3) return strtod(p + 1, NULL);
+    return -1;
+}
+
+TEST(s4_chain_tiny_runs_every_stage)
+{
+    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536];
+    if (!mt_test_shared_data("hamedan_cephalometric/images", data, sizeof data))
+        SKIP("skipped: ../shared/data/hamedan_cephalometric is not here");
+    if (mt_test_run(PY " -c 'import h5py, numpy, PIL'", log, sizeof log) != 0)
+        SKIP("skipped: " PY " with h5py, numpy and PIL is needed by run.sh's reports");
+    const char *mt = mt_test_medtrain();
+    CHECK(mt, "build/medtrain is missing");
+    char bin[PATH_MAX], root[PATH_MAX];
+    snprintf(bin, sizeof bin, "%s", mt);
+    snprintf(out, sizeof out, "%s/s4", mt_test_tmpdir());
+    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=1 bash '%s' 2>&1", out, dirname(bin),
+             mt_test_path("experiments/s4_nasal/run.sh", root, sizeof root));
+    int rc = mt_test_run(cmd, log, sizeof log);
+    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, log + (strlen(log) > 6000 ? strlen(log) - 6000 : 0));
+    static const char *const runs[] = {"detector", "classifier_s0.5_seed3", "gd", "gdc1", "gdc2"};
+    for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
+        char path[PATH_MAX + 128];
+        snprintf(path, sizeof path, "%s/%s/metrics.json", out, runs[i]);
+        FILE *f = fopen(path, "r");
+        CHECK(f, "stage %s wrote no %s", runs[i], path);
+        fclose(f);
+    }
+    CHECK(strstr(log, "gdc1/best.h5"), "step 2 did not load G1 from step 1's best.h5:\n%s", log);
+    static const char *const rows[] = {
+        "| detector mAP@0.5 (test films) |", "| C accuracy (n = ", "| C AUC |",
+        "| G-D-C step 1 change map: pointing game |", "| G-D-C step 2 change map: IoU at the val threshold |",
+        "| C's CAM alone: pointing game |", "| random map: pointing game |",
+    };
+    for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
+        double v = table_value(log, rows[i]);
+        CHECK(v >= 0 && v <= 1, "table row %s: %g (want a number in [0, 1]):\n%s", rows[i], v, log);
+    }
+}
