@@ -204,12 +204,13 @@ bench-nets: $(BENCH_NETS)
 # the tests whose name or file contains one of SAN_TESTS: the parsers (config/YAML, graph,
 # import, IDX, DICOM, NIfTI, datasets, checkpoints, weights) and the robustness paths (robust_*,
 # metrics, plots, loader, detection, a corrupt checkpoint refused by the CLI, missing dataset
-# keys), with every sanitizer report fatal: 47-75 s on 2 cores (the first build about 4 minutes). The full suite (15-20
+# keys, the synthetic-fracture generator), with every sanitizer report fatal: 75-105 s on 2 cores (the first build about 4 minutes). The full suite (15-20
 # minutes uninstrumented) is too slow under ASan. tests/run_sanitize.sh, tests/lsan.supp.
 SAN_BUILD ?= build-asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SAN_TESTS ?= test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
-             test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt
+             test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt \
+             synth_fracture
 .PHONY: test-sanitize
 test-sanitize: deps
 	@CFLAGS='$(SAN_FLAGS)' CXXFLAGS='$(SAN_FLAGS)' $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) MT_CUDA=0 \

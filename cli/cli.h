@@ -61,5 +61,6 @@ int cli_import_weights(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_synth_fracture(int argc, char **argv);
 
 #endif

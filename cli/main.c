@@ -8,6 +8,7 @@
  *   medtrain export RUN_DIR|CHECKPOINT.h5 [--graph G.yaml] --format onnx|safetensors [--output F]
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
  *   medtrain bench [args for experiments/bench]
+ *   medtrain synth-fracture CROPS.h5 --out BENCH.h5 --strength S [--fraction F] [--seed N] [--examples DIR]
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +27,8 @@ static void usage(FILE *f)
             "  import-weights  pretrained Keras .h5 / safetensors weights into a medtrain checkpoint\n"
             "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
-            "  bench      run the training-step benchmark (experiments/bench)\n");
+            "  bench      run the training-step benchmark (experiments/bench)\n"
+            "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +48,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "export")) return cli_export(sub_argc, sub_argv);
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(sub_argc, sub_argv);
+    if (!strcmp(cmd, "synth-fracture")) return cli_synth_fracture(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

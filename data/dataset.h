@@ -78,6 +78,9 @@ int mt_dataset_label(const mt_dataset *d, int i);
  * absent. Caller frees with mt_dataset_free_names. */
 mt_status mt_dataset_names(mt_dataset *d, const char *which, char ***names, int *n);
 void mt_dataset_free_names(char **names, int n);
+/* Root string attribute `name` ("description", "preprocess", "split_by"): *value is a malloc'ed
+ * copy, NULL when the attribute is absent. Errors: MT_ERR_IO (unreadable attribute), MT_ERR_NOMEM. */
+mt_status mt_dataset_attr_string(mt_dataset *d, const char *name, char **value);
 
 #ifdef __cplusplus
 }

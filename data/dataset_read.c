@@ -481,3 +481,32 @@ fail:
 }
 
 int mt_dataset_box_count(const mt_dataset *d) { return d && d->box_start ? d->box_start[d->n] : 0; }
+
+mt_status mt_dataset_attr_string(mt_dataset *d, const char *name, char **value)
+{
+    MT_REQUIRE(d && name && value, "mt_dataset_attr_string: NULL argument");
+    *value = NULL;
+    mt_status st = MT_OK;
+    const char *path_ = d->path;
+    hid_t a = -1, t = -1, ft = -1;
+    char *raw = NULL;
+    pthread_mutex_lock(&mt_dataset_h5_lock);
+    mt_dataset_h5_quiet();
+    if (H5Aexists(d->file, name) <= 0) goto fail;
+    H5CHK(a = H5Aopen(d->file, name, H5P_DEFAULT));
+    H5CHK(ft = H5Aget_type(a));
+    if (H5Tget_class(ft) != H5T_STRING || H5Tis_variable_str(ft) <= 0) {
+        st = MT_ERR(MT_ERR_FORMAT, "%s: attribute '%s' is not a variable-length string", d->path, name);
+        goto fail;
+    }
+    H5CHK(t = mt_dataset_h5_vlen_str());
+    H5CHK(H5Aread(a, t, &raw));
+    if (!(*value = mt_strdup(raw ? raw : ""))) st = MT_ERR_NOMEM;
+    H5free_memory(raw);
+fail:
+    mt_dataset_h5_close(t);
+    mt_dataset_h5_close(ft);
+    mt_dataset_h5_close(a);
+    pthread_mutex_unlock(&mt_dataset_h5_lock);
+    return st;
+}
