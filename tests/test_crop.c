@@ -225,3 +225,112 @@ TEST(detect_mean_iou_top_box)
     CHECK(n == 2 && fabs(sum / n - 81.0 / 119.0 / 2) < 1e-12, "mean %g over %d images, expected %g over 2", sum / n, n,
           81.0 / 119.0 / 2);
 }
+
+/* n grey images size x size, one bright square each (class 0) and its box; split by sample */
+static int make_square_dataset(const char *path, int n, int size)
+{
+    mt_dataset_spec spec = {1, size, size, 0, 0, "test_crop squares", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
+    float *img = malloc(sizeof(float) * size * size), box[5];
+    int ok = img != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        int side = size / 4 + (int)(size / 4 * mt_philox_uniform(51, (uint64_t)i));
+        int x0 = (int)((size - side) * mt_philox_uniform(52, (uint64_t)i)), y0 = (int)((size - side) * mt_philox_uniform(53, (uint64_t)i));
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                img[y * size + x] = (x >= x0 && x < x0 + side && y >= y0 && y < y0 + side) ? 200.f : 40.f;
+        box[0] = (float)x0, box[1] = (float)y0, box[2] = (float)(x0 + side - 1), box[3] = (float)(y0 + side - 1), box[4] = 0;
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size;
+        s.image = img;
+        s.n_boxes = 1;
+        s.boxes = box;
+        snprintf(s.meta.source, sizeof s.meta.source, "square-%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
+}
+
+/* the root string attribute `name` of an HDF5 file into buf ("" when absent) */
+static void read_str_attr(const char *path, const char *name, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+    if (f < 0) return;
+    hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+    if (a >= 0) {
+        hid_t t = H5Aget_type(a); /* the file's own variable-length string type (UTF-8) */
+        char *v = NULL;
+        if (H5Aread(a, t, &v) >= 0 && v) {
+            snprintf(buf, len, "%s", v);
+            H5free_memory(v);
+        }
+        H5Tclose(t);
+        H5Aclose(a);
+    }
+    H5Fclose(f);
+}
+
+TEST(crop_detector_boxes_for_test_split)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], run[1024], plain[1024], det[1024], cmd[8192], out[16384], text[9000], yolo[PATH_MAX];
+    char rel[PATH_MAX];
+    CHECK(realpath(mt_test_path("configs/models/yolov5s.yaml", rel, sizeof rel), yolo), "graph missing");
+    snprintf(ds, sizeof ds, "%s/crop_squares.h5", tmp);
+    CHECK(make_square_dataset(ds, 16, 64), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/crop_det.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: detection, conf_threshold: 0.001}\n"
+             "model: {graph: %s, params: {in_channels: 1, nc: 1, img_size: 64, width_multiple: 0.125}}\n"
+             "data: {dataset: %s, normalize: window, window: [0, 255]}\n"
+             "optimizer: {kind: adam, lr: 0.001}\ntrain: {epochs: 1, batch_size: 4, seed: 1, log_every: 1}\n",
+             yolo, ds);
+    FILE *f = fopen(cfg, "w");
+    CHECK(f && fputs(text, f) >= 0 && fclose(f) == 0, "config");
+    snprintf(run, sizeof run, "%s/crop_det_run", tmp);
+    snprintf(cmd, sizeof cmd, "rm -rf %s && %s train %s --device cpu --out %s --quiet 2>&1", run, mt, cfg, run);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "detector training failed:\n%s", out);
+    snprintf(plain, sizeof plain, "%s/crop_plain.h5", tmp);
+    snprintf(det, sizeof det, "%s/crop_det.h5", tmp);
+    snprintf(cmd, sizeof cmd, "%s crop %s --out %s --size 32 2>&1", mt, ds, plain);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0, "plain crop:\n%s", out);
+    snprintf(cmd, sizeof cmd, "%s crop %s --out %s --size 32 --detector %s --detector_splits test --device cpu 2>&1", mt,
+             ds, det, run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "wrote") && strstr(out, "boxes from detector"), "detector crop rc %d:\n%s", rc, out);
+    read_str_attr(det, "preprocess", text, sizeof text);
+    CHECK(strstr(text, "boxes from detector") && strstr(text, "crop_det_run") && strstr(text, "4 samples"),
+          "preprocess attribute: %s", text);
+    mt_dataset *a = NULL, *b = NULL;
+    CHECK_OK(mt_dataset_open(plain, &a));
+    CHECK_OK(mt_dataset_open(det, &b));
+    int ok = mt_dataset_size(a) == 16 && mt_dataset_size(b) == 16, n_train = 0, n_test = 0, test_differ = 0;
+    char why[256] = "sizes";
+    for (int i = 0; ok && i < 16; i++) {
+        mt_sample p, q;
+        mt_sample_init(&p);
+        mt_sample_init(&q);
+        ok = mt_dataset_read(a, i, &p) == MT_OK && mt_dataset_read(b, i, &q) == MT_OK && !strcmp(p.meta.split, q.meta.split);
+        int same = ok && !memcmp(p.image, q.image, sizeof(float) * 32 * 32);
+        if (ok && !strcmp(p.meta.split, "train")) {
+            n_train++;
+            if (!same) ok = 0, snprintf(why, sizeof why, "train crop %d differs from the landmark crop", i);
+        }
+        if (ok && !strcmp(p.meta.split, "test")) n_test++, test_differ += !same;
+        mt_sample_free(&p);
+        mt_sample_free(&q);
+    }
+    mt_dataset_close(a);
+    mt_dataset_close(b);
+    CHECK(ok, "%s", why);
+    CHECK(n_train == 8 && n_test == 4, "%d train, %d test crops", n_train, n_test);
+    CHECK(test_differ == 4, "%d of 4 test crops differ from the landmark crops", test_differ);
+}
