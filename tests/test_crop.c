@@ -6,7 +6,8 @@
  *  - a sample without a box refused, naming it; no output left;
  *  - the detection metric mean_iou (mt_top_box_iou) on crafted detections;
  *  - the detector path on a tiny YOLO trained here: test-split crops come from its
- *    boxes, train-split crops equal the landmark crops, "boxes from detector" recorded. */
+ *    boxes, train-split crops equal the landmark crops, "boxes from detector" recorded;
+ *    with no detection, the test films fall back to the train-split mean box (counted). */
 #include <hdf5.h>
 #include <limits.h>
 #include <math.h>
@@ -333,4 +334,47 @@ TEST(crop_detector_boxes_for_test_split)
     CHECK(ok, "%s", why);
     CHECK(n_train == 8 && n_test == 4, "%d train, %d test crops", n_train, n_test);
     CHECK(test_differ == 4, "%d of 4 test crops differ from the landmark crops", test_differ);
+
+    /* a detector that finds nothing (conf_threshold 1): every test film falls back to the train-split mean box */
+    snprintf(cmd, sizeof cmd, "cd %s && sed -i 's/conf_threshold: .*/conf_threshold: 1/' config.yaml && grep -c "
+             "'conf_threshold: 1$' config.yaml", run);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0, "could not set conf_threshold in %s/config.yaml:\n%s", run, out);
+    snprintf(cmd, sizeof cmd, "%s crop %s --out %s --size 32 --detector %s --device cpu 2>&1", mt, ds, det, run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "4 without a detection"), "fallback crop rc %d:\n%s", rc, out);
+    read_str_attr(det, "preprocess", text, sizeof text);
+    CHECK(strstr(text, "4 without a detection fell back to the train-split mean box: square-"), "preprocess: %s", text);
+    double mean[4] = {0, 0, 0, 0};
+    int n_mean = 0;
+    CHECK_OK(mt_dataset_open(ds, &a));
+    CHECK_OK(mt_dataset_open(det, &b));
+    for (int i = 0; ok && i < 16; i++) {
+        mt_sample p;
+        mt_sample_init(&p);
+        ok = mt_dataset_read(a, i, &p) == MT_OK;
+        if (ok && !strcmp(p.meta.split, "train"))
+            for (int k = 0; k < 4; k++) mean[k] += p.boxes[k] / 8.0, n_mean += k == 0;
+        mt_sample_free(&p);
+    }
+    /* the mean box moved into its own crop: square side max(w, h) around its centre, 32 px */
+    double side = fmax(mean[2] - mean[0], mean[3] - mean[1]), cx = (mean[0] + mean[2]) / 2, cy = (mean[1] + mean[3]) / 2;
+    float want[4] = {(float)((mean[0] - cx + side / 2) * 32 / side - 0.5), (float)((mean[1] - cy + side / 2) * 32 / side - 0.5),
+                     (float)((mean[2] - cx + side / 2) * 32 / side - 0.5), (float)((mean[3] - cy + side / 2) * 32 / side - 0.5)};
+    int n_fb = 0;
+    for (int i = 0; ok && i < 16; i++) {
+        mt_sample q;
+        mt_sample_init(&q);
+        ok = mt_dataset_read(b, i, &q) == MT_OK;
+        if (ok && !strcmp(q.meta.split, "test")) {
+            n_fb++;
+            for (int k = 0; k < 4 && ok; k++)
+                if (q.n_boxes != 1 || fabsf(q.boxes[k] - want[k]) > 1e-3f)
+                    ok = 0, snprintf(why, sizeof why, "test crop %d box[%d] %g, expected %g (mean box)", i, k,
+                                     q.n_boxes ? q.boxes[k] : NAN, want[k]);
+        }
+        mt_sample_free(&q);
+    }
+    mt_dataset_close(a);
+    mt_dataset_close(b);
+    CHECK(ok && n_mean == 8 && n_fb == 4, "%s (%d train boxes, %d fallbacks)", why, n_mean, n_fb);
 }
