@@ -57,6 +57,7 @@ int cli_train(int argc, char **argv);
 int cli_evaluate(int argc, char **argv);
 int cli_predict(int argc, char **argv);
 int cli_import(int argc, char **argv);
+int cli_crop(int argc, char **argv);
 int cli_import_weights(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_info(int argc, char **argv);

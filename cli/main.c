@@ -4,6 +4,7 @@
  *   medtrain evaluate RUN_DIR|CHECKPOINT.h5 [--split test] [--out DIR]
  *   medtrain predict RUN_DIR|CHECKPOINT.h5 INPUT... --out DIR
  *   medtrain import --spec SPEC.yaml | options ...
+ *   medtrain crop DATASET --out OUT.h5 [--size 256] [--detector RUN_DIR] ...
  *   medtrain import-weights GRAPH|RUN_DIR WEIGHTS [--map MAP.yaml] [--skip-mismatched] --output CKPT.h5
  *   medtrain export RUN_DIR|CHECKPOINT.h5 [--graph G.yaml] --format onnx|safetensors [--output F]
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
@@ -24,6 +25,7 @@ static void usage(FILE *f)
             "  evaluate   test-split metrics (DSC, IoU, accuracy: mean +- SD per image) of a run\n"
             "  predict    masks and overlays for DICOM / NIfTI / PNG slices\n"
             "  import     convert DICOM / NIfTI / images + labels into a medtrain HDF5 dataset\n"
+            "  crop       square box-centred crops of a dataset (boxes from the data or a detector)\n"
             "  import-weights  pretrained Keras .h5 / safetensors weights into a medtrain checkpoint\n"
             "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
@@ -44,6 +46,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "evaluate")) return cli_evaluate(sub_argc, sub_argv);
     if (!strcmp(cmd, "predict")) return cli_predict(sub_argc, sub_argv);
     if (!strcmp(cmd, "import")) return cli_import(sub_argc, sub_argv);
+    if (!strcmp(cmd, "crop")) return cli_crop(sub_argc, sub_argv);
     if (!strcmp(cmd, "import-weights")) return cli_import_weights(sub_argc, sub_argv);
     if (!strcmp(cmd, "export")) return cli_export(sub_argc, sub_argv);
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);

@@ -254,7 +254,7 @@ static const char *const k_tasks_doc =
     "pictures/confusion_matrix.png, roc.png |\n"
     "| `detection` | `/boxes` | one output per level [N, A, H, W, 5 + classes] (yolov5s.yaml) | YOLOv5's CIoU + "
     "objectness + class BCE (`task.box_gain`, `obj_gain`, `cls_gain`, `anchor_t`, `anchors`) | map50, map50_95, "
-    "precision, recall (`task.conf_threshold`, `nms_iou`) | pictures/boxes_*.png |\n"
+    "precision, recall (`task.conf_threshold`, `nms_iou`), mean_iou (top-confidence box vs true box, per image) | pictures/boxes_*.png |\n"
     "| `adversarial` | images (labels optional: val_auc) | `model` = G; `task.discriminator` = D with outputs "
     "[logit, features] | L_G = w_adv BCE(1, D(G(X))) + w_con abs(X - G(X)) + w_lat MSE(f(X), f(G(X))); L_D = "
     "BCE(1, D(X)) + BCE(0, D(G(X))) + w_lat L_lat; G then D each step | con, adv, lat, d, auc | "

@@ -402,13 +402,15 @@ TEST(tasks_detection_run_writes_map_and_boxes)
     const char *m = strstr(json, "\"map50\": "), *l = strstr(json, "\"labels\": ");
     CHECK(m && l && strstr(json, "\"task\": \"detection\""), "metrics.json:\n%s", json);
     double map50 = atof(m + 9);
+    const char *mi = strstr(json, "\"mean_iou\": ");
+    CHECK(mi && atof(mi + 12) >= 0 && atof(mi + 12) <= 1, "metrics.json has no mean_iou in [0, 1]:\n%s", json);
     CHECK(map50 >= 0 && map50 <= 1 && atof(l + 10) == 4, "mAP@0.5 %g, labels %g (4 test boxes)", map50, atof(l + 10));
     snprintf(path, sizeof path, "%s/log.csv", run);
     f = fopen(path, "r");
     char line[512] = "";
     CHECK(f && fgets(line, sizeof line, f), "log.csv");
     fclose(f);
-    CHECK(strstr(line, "val_map50,val_map50_95,val_precision,val_recall,loss_box,loss_obj,loss_cls"), "log.csv header: %s", line);
+    CHECK(strstr(line, "val_map50,val_map50_95,val_precision,val_recall,val_mean_iou,loss_box,loss_obj,loss_cls"), "log.csv header: %s", line);
     int pngs = 0;
     for (int i = 0; i < 16; i++) {
         snprintf(path, sizeof path, "%s/pictures/boxes_%04d.png", run, i);

@@ -164,6 +164,24 @@ mt_nms_params mt_nms_params_default(void);
 mt_status mt_yolo_detect(const mt_yolo_head *head, mt_tensor *const *preds, mt_nms_params p, int medtrain_frame,
                          mt_detections *out);
 
+/* --------------------------------------------------------- mean IoU --- */
+
+/* IoU of one image's top-confidence detection with its best-overlapping true box
+ * (the detection task's `mean_iou` metric, averaged over images with a true box):
+ * the detection with the highest score (first maximum) among det[0..n_det), and
+ * among the labels (host float [n_lab, 5]: class, x0, y0, x1, y1, same pixel frame)
+ * of its class the largest IoU = inter / (area_d + area_l - inter) (double, widths
+ * clamped at 0, no eps). 0 when n_det = 0 or no label has its class; NaN when
+ * n_lab = 0 (the image does not count). */
+double mt_top_box_iou(const mt_detection *det, int n_det, const float *labels, int n_lab);
+
+/* Adds a batch to the mean IoU sums: det[0..n_images) per-image detections and the
+ * batch's boxes host [n_boxes, 6] (row, x0, y0, x1, y1, class; mt_batch.boxes); for
+ * each image with at least one box, *sum += mt_top_box_iou and *count += 1.
+ * Errors: MT_ERR_INVALID (a box row outside [0, n_images)), MT_ERR_NOMEM. */
+mt_status mt_top_box_iou_add_batch(const mt_detections *det, int n_images, const float *boxes, int n_boxes,
+                                   double *sum, int *count);
+
 /* ------------------------------------------------------------------ mAP --- */
 
 /* Accumulates val.py statistics over images: for each image,

@@ -15,7 +15,10 @@
  * lcls) * batch size. Logged terms: box, obj, cls (after the gains).
  * Evaluation: decoding + class-aware NMS (task.conf_threshold 0.001,
  * task.nms_iou 0.6: val.py's), then val.py's matching and ap_per_class:
- * val_map50, val_map50_95, val_precision, val_recall (at the max-F1 confidence).
+ * val_map50, val_map50_95, val_precision, val_recall (at the max-F1 confidence),
+ * and val_mean_iou: per image with a true box, the IoU of its top-confidence
+ * detection with the best-overlapping true box of its class (0 without a
+ * detection), averaged (mt_top_box_iou; S4 crops with the top box).
  * Pictures: boxes/ PNGs with true (green) and predicted (red) boxes. */
 #include <math.h>
 #include <stdio.h>
@@ -24,13 +27,14 @@
 
 #include "../core/ops.h"
 #include "detect.h"
+#include "detector.h"
 #include "plot.h"
 #include "run_dir.h"
 #include "task.h"
 
 #define MAX_LEVELS MT_YOLO_MAX_LEVELS
 
-static const char *const k_metrics[] = {"map50", "map50_95", "precision", "recall"};
+static const char *const k_metrics[] = {"map50", "map50_95", "precision", "recall", "mean_iou"};
 static const char *const k_terms[] = {"box", "obj", "cls"};
 
 typedef struct det_state {
@@ -129,6 +133,25 @@ static mt_nms_params nms_params(const mt_session *s)
     return p;
 }
 
+mt_status mt_detection_infer(mt_session *s, mt_tensor *images, mt_detections *det)
+{
+    MT_REQUIRE(s && images && det, "mt_detection_infer: NULL argument");
+    MT_REQUIRE(s->task == &mt_task_detection, "mt_detection_infer: the session's task is %s, not detection",
+               s->task ? s->task->kind : "none");
+    mt_yolo_head head;
+    mt_yolo_hyp hyp;
+    MT_TRY(head_of(s, &head, &hyp));
+    mt_tensor *outs[MAX_LEVELS] = {0};
+    int prev = mt_set_grad_enabled(0);
+    mt_tensor *x = mt_session_normalize(s, images);
+    mt_status st = x ? mt_model_forward_all(s->model, x, 0, outs) : mt_last_status();
+    if (st == MT_OK) st = mt_yolo_detect(&head, outs, nms_params(s), 1, det);
+    for (int i = 0; i < MAX_LEVELS; i++) mt_tensor_release(outs[i]);
+    mt_tensor_release(x);
+    mt_set_grad_enabled(prev);
+    return st;
+}
+
 /* forward (eval) + loss + detections of one batch */
 static mt_status run_batch(mt_session *s, const mt_batch *b, double *loss, mt_detections *det)
 {
@@ -157,7 +180,8 @@ static mt_status det_evaluate(mt_session *s, const int *idx, int n, int batch_si
     mt_map_acc *acc = mt_map_acc_new(head.nc);
     mt_detections *det = mt_calloc((size_t)batch_size, sizeof *det);
     mt_status st = acc && det ? MT_OK : mt_last_status();
-    double loss_sum = 0;
+    double loss_sum = 0, iou_sum = 0;
+    int iou_n = 0;
     int prev = mt_set_grad_enabled(0);
     for (int b0 = 0; b0 < n && st == MT_OK; b0 += batch_size) {
         int bn = n - b0 < batch_size ? n - b0 : batch_size;
@@ -166,6 +190,7 @@ static mt_status det_evaluate(mt_session *s, const int *idx, int n, int batch_si
         st = mt_session_read_batch(s, idx + b0, bn, &b);
         if (st == MT_OK) st = run_batch(s, &b, &lv, det);
         if (st == MT_OK) st = mt_map_acc_add_batch(acc, det, bn, b.boxes, b.n_boxes);
+        if (st == MT_OK) st = mt_top_box_iou_add_batch(det, bn, b.boxes, b.n_boxes, &iou_sum, &iou_n);
         if (st == MT_OK) loss_sum += lv; /* YOLOv5's loss is already x batch size */
         mt_detections_free(det, bn);
         mt_batch_free(&b);
@@ -180,6 +205,7 @@ static mt_status det_evaluate(mt_session *s, const int *idx, int n, int batch_si
         mt_eval_set(out, "map50_95", r.map);
         mt_eval_set(out, "precision", r.precision);
         mt_eval_set(out, "recall", r.recall);
+        mt_eval_set(out, "mean_iou", iou_n > 0 ? iou_sum / iou_n : NAN);
         mt_eval_set(out, "labels", r.n_labels);
     }
     mt_map_acc_free(acc);
@@ -256,7 +282,7 @@ static mt_status det_pictures(mt_session *s, const mt_eval *e, const int *idx, i
 
 const mt_task mt_task_detection = {
     .kind = "detection",
-    .n_log_metrics = 4,
+    .n_log_metrics = 5,
     .log_metrics = k_metrics,
     .n_terms = 3,
     .terms = k_terms,
