@@ -46,7 +46,8 @@ mt_status mt_detector_open(mt_session *s, const char *run_or_ckpt, const char *d
     return MT_OK;
 }
 
-/* the highest-scoring detection of one image (first maximum), scaled by (sx, sy) */
+/* the highest-scoring detection of one image (first maximum), moved from the network input
+ * to the dataset frame by pixel centres: x = (x' + 0.5) sx - 0.5 (sx = dataset / input size) */
 static void top_of(const mt_detections *d, double sx, double sy, mt_top_box *o)
 {
     memset(o, 0, sizeof *o);
@@ -57,10 +58,10 @@ static void top_of(const mt_detections *d, double sx, double sy, mt_top_box *o)
     if (best < 0) return;
     const mt_detection *e = &d->det[best];
     o->found = 1;
-    o->x0 = (float)(e->x0 * sx);
-    o->y0 = (float)(e->y0 * sy);
-    o->x1 = (float)(e->x1 * sx);
-    o->y1 = (float)(e->y1 * sy);
+    o->x0 = (float)((e->x0 + 0.5) * sx - 0.5);
+    o->y0 = (float)((e->y0 + 0.5) * sy - 0.5);
+    o->x1 = (float)((e->x1 + 0.5) * sx - 0.5);
+    o->y1 = (float)((e->y1 + 0.5) * sy - 0.5);
     o->score = e->score;
     o->cls = e->cls;
 }
@@ -69,7 +70,7 @@ mt_status mt_detector_top_boxes(mt_session *s, const int *idx, int n, int batch_
 {
     MT_REQUIRE(s && s->ds && (n == 0 || (idx && out)) && n >= 0 && batch_size > 0,
                "mt_detector_top_boxes: bad arguments");
-    /* the session scales dataset boxes by in/dataset size; undo it */
+    /* the session moves dataset boxes to the input size by pixel centres (mt_session_fit_batch); undo it */
     const double sx = (double)s->geo.w / s->in_w, sy = (double)s->geo.h / s->in_h;
     mt_detections *det = mt_calloc((size_t)batch_size, sizeof *det);
     if (!det) return mt_last_status();
