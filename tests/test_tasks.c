@@ -751,6 +751,25 @@ TEST(tasks_gdc_localization_scores_fracture_only)
     CHECK(n_images == n1 && loc == n1, "n_images %g, loc_images %g: the test split has %d label-1 samples", n_images,
           loc, n1);
     CHECK(fabs(pr - area) < 0.1, "random map's pointing rate %g vs mean defect area fraction %g", pr, area);
+    /* log.csv: a val_pointing_change ... val_iou_random column each, filled in epoch 1's val row */
+    snprintf(path, sizeof path, "%s/log.csv", run);
+    char *csv = slurp(path);
+    const char *row = csv ? strstr(csv, ",val,") : NULL;
+    int filled = csv && row, col = 0;
+    for (const char *h = csv; filled && *h != '\n'; h++) col += *h == ','; /* header columns - 1 */
+    static const char *const loc_cols[6] = {"val_pointing_change", "val_iou_change", "val_pointing_cam",
+                                            "val_iou_cam", "val_pointing_random", "val_iou_random"};
+    while (row && row > csv && row[-1] != '\n') row--;
+    for (int i = 0; filled && i < 6; i++) {
+        const char *h = strstr(csv, loc_cols[i]);
+        int k = 0;
+        for (const char *c = csv; h && c < h; c++) k += *c == ',';
+        const char *f = row;
+        for (int j = 0; f && j < k; j++) f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
+        filled = h && k <= col && f && *f != ',' && *f != '\n';
+    }
+    free(csv);
+    CHECK(filled, "log.csv lacks a localization column or its val row leaves one empty");
     snprintf(path, sizeof path, "%s/overlays_test", run);
     char ls[2400];
     snprintf(ls, sizeof ls, "ls %s | grep -c '^change_.*\\.png$'", path);

@@ -41,6 +41,8 @@
  *                   the val split's images with a defect, applied unchanged to
  *                   the evaluated split;
  *   loc_images      the evaluated images with a defect.
+ * log.csv has val_pointing_<map> and val_iou_<map> columns (empty without /masks);
+ * metrics.json and eval_<split>.json have all of them.
  * Only samples with /labels in data.labels_keep take part (session.h). */
 #include <math.h>
 #include <stdio.h>
@@ -53,7 +55,10 @@
 #include "task_gdc.h"
 #include "trainer.h"
 
-static const char *const k_metrics[] = {"g", "d", "c", "changed"};
+/* log.csv columns: the loss terms, the changed fraction, then the localization scores of the
+ * val split (empty cells when the dataset has no /masks, or no task.cam_layer for cam) */
+static const char *const k_metrics[] = {"g", "d", "c", "changed", "pointing_change", "iou_change",
+                                        "pointing_cam", "iou_cam", "pointing_random", "iou_random"};
 static const char *const k_terms[] = {"g", "d", "c"};
 
 static int restore_step(const mt_session *s) { return s->exp.task.gdc_step == 1; }
@@ -295,7 +300,7 @@ static mt_status gdc_evaluate(mt_session *s, const int *idx, int n, int batch_si
     if (st != MT_OK) return st;
     out->n_samples = n;
     out->loss = sum[0] / n;
-    for (int j = 0; j < 4; j++) mt_eval_set(out, k_metrics[j], sum[j + 1] / n);
+    for (int j = 0; j < 4; j++) mt_eval_set(out, k_metrics[j], sum[j + 1] / n); /* g, d, c, changed */
     return mt_gdc_localize(s, idx, n, batch_size, out);
 }
 
@@ -366,7 +371,7 @@ static mt_status gdc_pictures(mt_session *s, const mt_eval *e, const int *idx, i
 
 const mt_task mt_task_gdc = {
     .kind = "gdc",
-    .n_log_metrics = 4,
+    .n_log_metrics = 10,
     .log_metrics = k_metrics,
     .n_terms = 3,
     .terms = k_terms,
