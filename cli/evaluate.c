@@ -124,7 +124,7 @@ int cli_evaluate(int argc, char **argv)
     mt_status st = mt_session_open_dataset(&s);
     if (st == MT_OK) st = mt_session_build_models(&s, s.exp.train.seed, 0);
     if (st == MT_OK) st = mt_session_load_weights(&s, weights);
-    if (st == MT_OK) st = mt_dataset_split_indices(s.ds, split, &idx, &n);
+    if (st == MT_OK) st = mt_session_split_indices(&s, split, &idx, &n);
     if (st == MT_OK && n == 0)
         st = MT_ERR(MT_ERR_INVALID, "split '%s' of %s is empty (splits: train, val, test)", split, s.exp.data.dataset);
     if (st == MT_OK) st = s.task->evaluate(&s, idx, n, s.exp.train.batch_size > 0 ? s.exp.train.batch_size : 4, &ev);

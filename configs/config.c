@@ -100,7 +100,9 @@ static const cfg_key g_keys[] = {
     SCALAR("task.change_threshold", T_FLOAT, "0.06", task.change_threshold, "gdc restore: threshold on |G1(X) - X|."),
     ENUM("task.mask_polarity", "background", "background|literal", task.mask_literal,
          "gdc: background = M = 1 - F (only the fracture region may change); literal = M = F as printed."),
-    SCALAR("task.cam_layer", T_STR, "\"\"", task.cam_layer, "gdc localize: the classifier's layer whose output is the CAM's activation (its last conv); required."),
+    SCALAR("task.cam_layer", T_STR, "\"\"", task.cam_layer,
+           "gdc: the classifier's layer whose output is the CAM's activation (its last conv); required in localize, "
+           "optional in restore (adds the `cam` localization scores)."),
     SCALAR("task.d_lr", T_FLOAT, "0", task.d_lr, "adversarial: D's learning rate; 0 = optimizer.lr."),
     SCALAR("task.box_gain", T_FLOAT, "0.05", task.box_gain, "detection: weight of the CIoU box loss (YOLOv5 hyp box)."),
     SCALAR("task.obj_gain", T_FLOAT, "1", task.obj_gain, "detection: weight of the objectness BCE (hyp obj)."),
@@ -116,6 +118,9 @@ static const cfg_key g_keys[] = {
     SCALAR("data.train_split", T_STR, "train", data.train_split, "Split used for training."),
     SCALAR("data.val_split", T_STR, "val", data.val_split, "Split used for validation (early stopping, best.h5)."),
     SCALAR("data.test_split", T_STR, "test", data.test_split, "Split used by `medtrain evaluate`."),
+    LIST("data.labels_keep", T_INTS, "[]", NULL, data.labels_keep, data.n_labels_keep, MT_CFG_MAX_LIST,
+         "Only samples whose /labels value is listed take part in training, validation and evaluation "
+         "(S4's G-D-C steps train on fracture crops: [1]); empty = all. Needs a dataset with /labels."),
     FIXED("data.input_size", T_INTS, "[0, 0]", data.input_size, 2, "Network input [H, W] in px; [0, 0] = the dataset's size."),
     ENUM("data.normalize", "none", "none|window|zscore|minmax", data.normalize,
          "Intensity mapping: window = clip to data.window and scale to [0, 1]; zscore = (x - mean) / std; "
@@ -261,7 +266,16 @@ static const char *const k_tasks_doc =
     "pictures/change_*.png |\n"
     "| `gdc` | images | `model` = G; frozen `task.discriminator`, `task.classifier`, `task.generator1` (restore) "
     "from earlier runs (`init_from`) | w_g L_G + w_d L_D + w_c L_C with M = 1 - F (`task.mask_polarity`), F = C's "
-    "CAM (`task.cam_layer`) or abs(G1(X) - X) > `task.change_threshold` | g, d, c, changed | pictures/change_*.png |\n\n"
+    "CAM (`task.cam_layer`) or abs(G1(X) - X) > `task.change_threshold` | g, d, c, changed; with /masks (S4's "
+    "recorded `defect`): pointing_, iou_, tau_ of the maps change, cam, random (tau picked on val) | "
+    "pictures/change_*.png (defect outlined) |\n\n"
+    "`data.labels_keep` restricts every split to samples with those /labels values (S4's G-D-C: `[1]`, fracture "
+    "crops). The gdc localization scores (train/localize.h, train/task_gdc_localize.c): per image three maps, each "
+    "min-max normalised to [0, 1]: `change` = abs(G(X) - X) (mean over channels), `cam` = C's class-activation map "
+    "(when `task.cam_layer` is set), `random` = uniform noise from (train.seed, sample); over the images whose defect "
+    "mask is non-empty, `pointing_<map>` = the share whose argmax pixel (the first in row-major order) lies in the "
+    "mask, `iou_<map>` = mean IoU of (map > tau) with the mask, tau = `tau_<map>` from 0.05, 0.10, ..., 0.95 "
+    "maximising the mean IoU on the val split and applied unchanged to the evaluated split.\n\n"
     "Input normalisation: `data.normalize` (window / zscore / minmax / none), then x `data.output_scale` "
     "(255: Keras EfficientNet's 0-255 input), then `data.channels: 3` replicates a grey image to 3 channels.\n\n";
 

@@ -377,6 +377,32 @@ TEST(plot_heatmap_colours_and_bar)
     CHECK(nan_white && half, "NaN shows the image %d, alpha 0.5 blend %d", nan_white, half);
 }
 
+/* A heat map with a mask (the recorded defect of S4): its outline opaque in the mask colour,
+ * the map unchanged away from it, the legend named. */
+TEST(plot_heatmap_mask_outline)
+{
+    enum { H = 64, W = 64 };
+    float img[H * W], map[H * W];
+    uint8_t m[H * W] = {0};
+    for (int i = 0; i < H * W; i++) img[i] = 0, map[i] = 0;
+    for (int y = 16; y < 48; y++)
+        for (int x = 16; x < 48; x++) m[y * W + x] = 1;
+    mt_plot_mask mk = {m, 230, 40, 40, "defect"};
+    char path[1024];
+    CHECK_OK(mt_plot_heatmap_masks(tmp_path("heat_mask.png", path, sizeof path), img, H, W, 0, 1, map, 0, 1, 1.0,
+                                   NULL, 1, &mk, NULL));
+    rgb_png p;
+    CHECK(png_load(path, &p, 0), "read %s", path);
+    /* scale 6: the mask's left edge at x = 96 (2 px line), its top at y = 96 */
+    int edge = near(&p, 96, 200, 230, 40, 40, 3) && near(&p, 95, 200, 230, 40, 40, 3) && near(&p, 200, 96, 230, 40, 40, 3);
+    int outside = near(&p, 40, 300, 68, 1, 84, 2), inside_tinted = !near(&p, 200, 200, 68, 1, 84, 10);
+    free(p.px);
+    CHECK(p.w == 384 + 96 && edge && outside && inside_tinted, "width %d, red edge %d, plain outside %d, tint inside %d",
+          p.w, edge, outside, inside_tinted);
+    CHECK(mt_plot_heatmap_masks(path, img, H, W, 0, 1, map, 0, 1, 1.0, NULL, 1, NULL, NULL) != MT_OK, "NULL masks accepted");
+    mt_error_clear();
+}
+
 /* A 3-column sheet of 5 tiles: size, a mask tint inside a tile, the empty slot dark. */
 TEST(plot_contact_sheet_grid)
 {

@@ -6,7 +6,9 @@
  *    checkpoint) killed with SIGKILL and resumed ends bit-identical to an
  *    uninterrupted run (every network's state_dict, G's optimizer state);
  *  - a classification run writes its metrics, confusion matrix and ROC PNGs,
- *    and its metrics.json confusion matrix agrees with its accuracy. */
+ *    and its metrics.json confusion matrix agrees with its accuracy;
+ *  - a G-D-C run on fracture samples only (data.labels_keep) of a dataset with
+ *    defect masks scores its change, CAM and random maps (pointing, IoU, tau). */
 #include <hdf5.h>
 #include <limits.h>
 #include <math.h>
@@ -634,4 +636,172 @@ TEST(tasks_fashion_mnist_short_vs_torch)
     printf("    Fashion-MNIST short (7,000 train, 2 epochs): test accuracy medtrain %.4f, PyTorch %.4f\n", acc_mt, acc_t);
     CHECK(acc_mt >= 0.80 && acc_t >= 0.80, "test accuracy medtrain %.4f, PyTorch %.4f (want >= 0.80)", acc_mt, acc_t);
     CHECK(fabs(acc_mt - acc_t) <= 0.03, "medtrain %.4f vs PyTorch %.4f: more than 3 points apart", acc_mt, acc_t);
+}
+
+/* n grey images size x size of S4's synthetic-fracture benchmark in miniature: label 1
+ * (fracture, odd i) has a bright disc of radius size/4 recorded in the one mask channel
+ * (`defect`), label 0 (normal) plain noise and an all-zero mask. */
+static int make_defect_dataset(const char *path, int n, int size, double val_frac, double test_frac)
+{
+    mt_dataset_spec spec = {1, size, size, 1, 0, "test_tasks synthetic defects", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    const char *names[1] = {"defect"};
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK || mt_dataset_writer_set_names(w, "mask_names", names, 1))
+        return 0;
+    float *img = malloc(sizeof(float) * size * size);
+    uint8_t *msk = malloc((size_t)size * size);
+    int ok = img && msk;
+    for (int i = 0; ok && i < n; i++) {
+        int label = i % 2;
+        float cx = size * (0.3f + 0.4f * mt_philox_uniform(41, (uint64_t)i));
+        float cy = size * (0.3f + 0.4f * mt_philox_uniform(42, (uint64_t)i)), r = size * 0.25f;
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                int in = label && (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+                float noise = 0.2f * (mt_philox_uniform(43, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
+                img[y * size + x] = (in ? 0.9f : 0.5f) + noise;
+                msk[y * size + x] = (uint8_t)in;
+            }
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size, s.k = 1;
+        s.image = img;
+        s.mask = msk;
+        s.label = label;
+        snprintf(s.meta.source, sizeof s.meta.source, "defect-%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    free(msk);
+    return mt_test_dataset_close(w, ok, val_frac, test_frac);
+}
+
+/* label-1 samples of a split and their mean defect-mask area fraction */
+static int defect_stats(const char *path, const char *split, int *n1, double *area)
+{
+    mt_dataset *d = NULL;
+    int *idx = NULL, n = 0, ok = mt_dataset_open(path, &d) == MT_OK &&
+                                mt_dataset_split_indices(d, split, &idx, &n) == MT_OK;
+    *n1 = 0;
+    *area = 0;
+    for (int i = 0; ok && i < n; i++) {
+        if (mt_dataset_label(d, idx[i]) != 1) continue;
+        mt_sample s;
+        mt_sample_init(&s);
+        ok = mt_dataset_read(d, idx[i], &s) == MT_OK;
+        long in = 0;
+        for (int p = 0; ok && p < s.h * s.w; p++) in += s.mask[p] != 0;
+        if (ok) *area += (double)in / (s.h * s.w), ++*n1;
+        mt_sample_free(&s);
+    }
+    if (*n1) *area /= *n1;
+    free(idx);
+    if (d) mt_dataset_close(d);
+    return ok;
+}
+
+/* A G-D-C localize run on fracture crops only (data.labels_keep: [1]) of a dataset with
+ * /labels and defect masks: evaluate's JSON holds pointing / IoU / tau of the change, CAM
+ * and random maps in [0, 1], n_images = the label-1 samples of the test split, the random
+ * map's pointing rate near the mean defect area fraction (its argmax is a uniform pixel:
+ * 200 images, SD of the rate about 0.03, tolerance 0.1), and change maps drawn with the
+ * defect outline. labels_keep on a dataset without labels, or keeping nothing, is refused. */
+TEST(tasks_gdc_localization_scores_fracture_only)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], plain[1024], cfg[1024], run[1024], initd[1024], initc[1024], cmd[4096], out[16384], text[24576];
+    char gen[PATH_MAX], dis[PATH_MAX], cnn[PATH_MAX], path[1200];
+    CHECK(abs_path("configs/models/skip_ganomaly_g.yaml", gen) && abs_path("configs/models/skip_ganomaly_d.yaml", dis) &&
+              abs_path("tests/data/task_cnn.yaml", cnn),
+          "graphs missing");
+    snprintf(ds, sizeof ds, "%s/loc_defects.h5", tmp);
+    CHECK(make_defect_dataset(ds, 800, 32, 0.15, 0.5), "dataset: %s", mt_last_error());
+    mt_model_arg dargs[3] = {{"img_size", "32"}, {"ndf", "4"}, {"nz", "8"}}, cargs[1] = {{"classes", "1"}};
+    snprintf(initd, sizeof initd, "%s/loc_d.h5", tmp);
+    snprintf(initc, sizeof initc, "%s/loc_c.h5", tmp);
+    CHECK(save_net(dis, 3, dargs, 11, initd) && save_net(cnn, 1, cargs, 12, initc), "frozen nets: %s", mt_last_error());
+    const char *fmt = "task:\n  kind: gdc\n  gdc_step: localize\n  cam_layer: conv2\n"
+                      "  discriminator: {graph: %s, params: {img_size: 32, ndf: 4, nz: 8}, init_from: %s}\n"
+                      "  classifier: {graph: %s, params: {classes: 1}, init_from: %s}\n"
+                      "model: {graph: %s, params: {img_size: 32, num_downs: 5, ngf: 4}}\n"
+                      "data: {dataset: %s, labels_keep: [%s]}\n"
+                      "optimizer: {kind: adam, lr: 2.0e-4, betas: [0.5, 0.999]}\n"
+                      "train: {epochs: 1, batch_size: 16, seed: 5}\n";
+    /* refusals: a dataset without labels; a label no sample has */
+    snprintf(plain, sizeof plain, "%s/loc_plain.h5", tmp);
+    CHECK(make_dataset(plain, 8, 32, 0, 0), "dataset: %s", mt_last_error());
+    const struct {
+        const char *data, *keep, *msg;
+    } bad[2] = {{plain, "1", "has none (/labels"}, {ds, "7", "keeps none of the"}};
+    for (int i = 0; i < 2; i++) {
+        snprintf(text, sizeof text, fmt, dis, initd, cnn, initc, gen, bad[i].data, bad[i].keep);
+        snprintf(cfg, sizeof cfg, "%s/loc_bad%d.yaml", tmp, i);
+        CHECK(write_text(cfg, text), "config");
+        snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s/loc_bad%d_run --quiet", mt, cfg, tmp, i);
+        int rc = mt_test_run(cmd, out, sizeof out);
+        CHECK(rc == 1 && strstr(out, "data.labels_keep") && strstr(out, bad[i].msg) &&
+                  (i == 0 ? strstr(out, plain) != NULL : strstr(out, "split 'train'") != NULL),
+              "labels_keep [%s] on %s: rc %d\n%s", bad[i].keep, bad[i].data, rc, out);
+    }
+    snprintf(text, sizeof text, fmt, dis, initd, cnn, initc, gen, ds, "1");
+    snprintf(cfg, sizeof cfg, "%s/loc_gdc.yaml", tmp);
+    CHECK(write_text(cfg, text), "config");
+    snprintf(run, sizeof run, "%s/loc_gdc_run", tmp);
+    snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --quiet", mt, cfg, run);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "G-D-C run failed:\n%s", out);
+    snprintf(cmd, sizeof cmd, "%s evaluate %s --device cpu --overlays 2", mt, run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0 && strstr(out, "pointing_change"), "evaluate failed:\n%s", out);
+    snprintf(path, sizeof path, "%s/eval_test.json", run);
+    char *json = slurp(path);
+    CHECK(json, "%s missing", path);
+    int n1 = 0;
+    double area = 0;
+    int stats_ok = defect_stats(ds, "test", &n1, &area);
+    double n_images = json_number(json, "\"n_images\": "), loc = json_number(json, "\"loc_images\": ");
+    static const char *const keys[] = {"pointing_change", "iou_change", "tau_change", "pointing_cam", "iou_cam",
+                                       "tau_cam", "pointing_random", "iou_random", "tau_random"};
+    int in_range = 1;
+    char key[64];
+    for (int i = 0; i < 9; i++) {
+        snprintf(key, sizeof key, "\"%s\": ", keys[i]);
+        double v = json_number(json, key);
+        if (!(v >= 0 && v <= 1)) in_range = 0, printf("     %s = %g\n", keys[i], v);
+    }
+    double pr = json_number(json, "\"pointing_random\": ");
+    if (!in_range || !stats_ok || n_images != n1 || loc != n1 || !(fabs(pr - area) < 0.1)) printf("%s\n", json);
+    free(json);
+    CHECK(stats_ok && n1 >= 150, "test split: %d label-1 samples (%s)", n1, mt_last_error());
+    CHECK(in_range, "a localization score outside [0, 1] or missing");
+    CHECK(n_images == n1 && loc == n1, "n_images %g, loc_images %g: the test split has %d label-1 samples", n_images,
+          loc, n1);
+    CHECK(fabs(pr - area) < 0.1, "random map's pointing rate %g vs mean defect area fraction %g", pr, area);
+    /* log.csv: a val_pointing_change ... val_iou_random column each, filled in epoch 1's val row */
+    snprintf(path, sizeof path, "%s/log.csv", run);
+    char *csv = slurp(path);
+    const char *row = csv ? strstr(csv, ",val,") : NULL;
+    int filled = csv && row, col = 0;
+    for (const char *h = csv; filled && *h != '\n'; h++) col += *h == ','; /* header columns - 1 */
+    static const char *const loc_cols[6] = {"val_pointing_change", "val_iou_change", "val_pointing_cam",
+                                            "val_iou_cam", "val_pointing_random", "val_iou_random"};
+    while (row && row > csv && row[-1] != '\n') row--;
+    for (int i = 0; filled && i < 6; i++) {
+        const char *h = strstr(csv, loc_cols[i]);
+        int k = 0;
+        for (const char *c = csv; h && c < h; c++) k += *c == ',';
+        const char *f = row;
+        for (int j = 0; f && j < k; j++) f = strchr(f, ',') ? strchr(f, ',') + 1 : NULL;
+        filled = h && k <= col && f && *f != ',' && *f != '\n';
+    }
+    free(csv);
+    CHECK(filled, "log.csv lacks a localization column or its val row leaves one empty");
+    snprintf(path, sizeof path, "%s/overlays_test", run);
+    char ls[2400];
+    snprintf(ls, sizeof ls, "ls %s | grep -c '^change_.*\\.png$'", path);
+    rc = mt_test_run(ls, out, sizeof out);
+    CHECK(rc == 0 && atoi(out) == 2, "overlays_test has %s change maps (2 expected)", out);
 }

@@ -186,6 +186,13 @@ mt_status mt_plot_boxes(const char *path, const float *image, int h, int w, doub
  * alpha=alpha) + colorbar. */
 mt_status mt_plot_heatmap(const char *path, const float *image, int h, int w, double lo, double hi, const float *map,
                           double map_lo, double map_hi, double alpha, const char *map_label, const char *caption);
+/* mt_plot_heatmap with `n_masks` masks drawn over the map as mt_plot_overlay does
+ * (tint and outline; a legend of the named ones), e.g. the recorded defect of S4's
+ * synthetic-fracture benchmark, so a reader sees whether the map hits it. `masks`
+ * may be NULL when n_masks = 0. Errors: as mt_plot_heatmap; a NULL mask. */
+mt_status mt_plot_heatmap_masks(const char *path, const float *image, int h, int w, double lo, double hi,
+                                const float *map, double map_lo, double map_hi, double alpha, const char *map_label,
+                                int n_masks, const mt_plot_mask *masks, const char *caption);
 
 /* One tile of a contact sheet: an image with its window, masks and caption. */
 typedef struct mt_plot_tile {

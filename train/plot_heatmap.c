@@ -108,6 +108,15 @@ static void draw_colour_bar(cairo_t *cr, int h, int w, int s, double map_lo, dou
 mt_status mt_plot_heatmap(const char *path, const float *image, int h, int w, double lo, double hi, const float *map,
                           double map_lo, double map_hi, double alpha, const char *map_label, const char *caption)
 {
+    return mt_plot_heatmap_masks(path, image, h, w, lo, hi, map, map_lo, map_hi, alpha, map_label, 0, NULL, caption);
+}
+
+mt_status mt_plot_heatmap_masks(const char *path, const float *image, int h, int w, double lo, double hi,
+                                const float *map, double map_lo, double map_hi, double alpha, const char *map_label,
+                                int n_masks, const mt_plot_mask *masks, const char *caption)
+{
+    MT_REQUIRE(n_masks >= 0 && n_masks <= 16 && (n_masks == 0 || masks), "heat map %s: %d masks", path, n_masks);
+    for (int k = 0; k < n_masks; k++) MT_REQUIRE(masks[k].mask, "heat map %s: mask %d is NULL", path, k);
     MT_TRY(mtp_check_image("heat map", path, image, h, w, lo, hi));
     MT_REQUIRE(map && isfinite(map_lo) && isfinite(map_hi) && map_hi > map_lo,
                "heat map %s: no map or empty map range [%g, %g]", path, map_lo, map_hi);
@@ -121,6 +130,18 @@ mt_status mt_plot_heatmap(const char *path, const float *image, int h, int w, do
     cairo_t *cr = c.cr;
     mt_status st = mtp_draw_image(cr, 0, 0, s, image, h, w, lo, hi);
     if (st == MT_OK) st = draw_map(cr, path, map, h, w, s, map_lo, map_hi, alpha);
+    if (st == MT_OK) st = mtp_draw_masks(cr, 0, 0, s, h, w, n_masks, masks, 2);
+    if (st == MT_OK && n_masks > 0) {
+        const char *names[16];
+        uint8_t rgb[16][3];
+        const uint8_t *cols[16];
+        for (int k = 0; k < n_masks; k++) {
+            names[k] = masks[k].name;
+            rgb[k][0] = masks[k].r, rgb[k][1] = masks[k].g, rgb[k][2] = masks[k].b;
+            cols[k] = rgb[k];
+        }
+        mtp_image_legend(cr, 0, 0, n_masks, names, cols);
+    }
     if (st == MT_OK) {
         draw_colour_bar(cr, h, w, s, map_lo, map_hi, map_label);
         if (caption) mtp_caption(cr, 0, h * s, W, cap, caption);

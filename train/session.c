@@ -38,7 +38,51 @@ mt_status mt_session_open_dataset(mt_session *s)
                       "%s: data.channels %d: the dataset %s has %d channel(s); only 1 -> 3 (grey replicated) is "
                       "supported",
                       s->exp.config_path, s->in_c, s->exp.data.dataset, s->geo.c);
+    if (s->exp.data.n_labels_keep > 0) {
+        int labelled = 0;
+        for (int i = 0; i < mt_dataset_size(s->ds) && !labelled; i++) labelled = mt_dataset_label(s->ds, i) >= 0;
+        if (!labelled)
+            return MT_ERR(MT_ERR_INVALID,
+                          "%s: data.labels_keep selects samples by /labels, but dataset %s has none (/labels all -1 "
+                          "or missing): import it with labels, or set data.labels_keep: []",
+                          s->exp.config_path, s->exp.data.dataset);
+    }
     return s->task->check(s);
+}
+
+/* 1 when label is one of data.labels_keep */
+static int label_kept(const mt_experiment *e, int label)
+{
+    for (int j = 0; j < e->data.n_labels_keep; j++)
+        if (e->data.labels_keep[j] == label) return 1;
+    return 0;
+}
+
+mt_status mt_session_split_indices(mt_session *s, const char *split, int **idx, int *n)
+{
+    MT_REQUIRE(s && s->ds, "mt_session_split_indices: the dataset is not open");
+    MT_TRY(mt_dataset_split_indices(s->ds, split, idx, n));
+    const mt_experiment *e = &s->exp;
+    if (e->data.n_labels_keep == 0 || *n == 0) return MT_OK;
+    int kept = 0;
+    for (int i = 0; i < *n; i++)
+        if (label_kept(e, mt_dataset_label(s->ds, (*idx)[i]))) (*idx)[kept++] = (*idx)[i];
+    if (kept == 0) {
+        char list[256] = "";
+        size_t len = 0;
+        for (int j = 0; j < e->data.n_labels_keep && len < sizeof list - 16; j++)
+            len += (size_t)snprintf(list + len, sizeof list - len, "%s%d", j ? ", " : "", e->data.labels_keep[j]);
+        int total = *n;
+        free(*idx);
+        *idx = NULL;
+        *n = 0;
+        return MT_ERR(MT_ERR_INVALID,
+                      "%s: data.labels_keep [%s] keeps none of the %d samples of split '%s' of %s (their /labels "
+                      "differ): change data.labels_keep or the split",
+                      e->config_path, list, total, split, e->data.dataset);
+    }
+    *n = kept;
+    return MT_OK;
 }
 
 static mt_status build_one(mt_session *s, mt_session_model *sm, uint64_t seed, int load_init)

@@ -55,6 +55,13 @@ mt_status mt_session_load(mt_session *s, const char *config_path, int n_sets, co
 /* Opens the dataset and lets the task check it has what it needs (masks,
  * /labels, /boxes); errors name the missing key and the dataset file. */
 mt_status mt_session_open_dataset(mt_session *s);
+/* Indices of the samples of a split ("train", "val", "test") that take part in
+ * this experiment: the dataset's split, then only the samples whose /labels
+ * value is in data.labels_keep (when that list is not empty). The one place
+ * training and evaluation get their indices. Caller frees *idx. Errors: an
+ * unknown split; MT_ERR_INVALID naming data.labels_keep and the split when the
+ * split has samples but none is kept. An empty split stays empty (no error). */
+mt_status mt_session_split_indices(mt_session *s, const char *split, int **idx, int *n);
 /* Builds the task's networks on s->dev, initialised from `seed` (the trained
  * one first); frozen networks and `with_init` = 1 also load their init_from
  * weights (a fresh run: 1; resume, evaluate and predict: 0 for the trained

@@ -107,7 +107,8 @@ void mt_eval_json_members(FILE *f, const mt_eval *e, int indent);
 /* Prints "  name  value" lines for every named metric of e. */
 void mt_eval_print_members(FILE *f, const mt_eval *e);
 /* change maps |G(X) - X| (heat maps over the input) of the first n_max images of idx into
- * dir/change_<index>.png; G = the session's trained model (adversarial, gdc). */
+ * dir/change_<index>.png, with the first mask channel outlined (S4: the recorded defect)
+ * when the dataset has /masks; G = the session's trained model (adversarial, gdc). */
 mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, const char *dir);
 /* Host copy of a tensor's values as float (n = numel); caller frees. NULL on error. */
 float *mt_task_host_floats(const mt_tensor *t);

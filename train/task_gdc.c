@@ -25,8 +25,27 @@
  *   L      = w_g L_G + w_d L_D + w_c L_C         (task.w_g 80, w_d 1, w_c 4)
  * Logged: loss = L; terms g, d, c (unweighted). Validation: the same (val_loss
  * = L, val_g, val_d, val_c) and val_changed, the mean fraction of pixels with
- * |G(X) - X| > change_threshold. Pictures: change maps |G(X) - X| per image.
- * The metrics.json and each checkpoint record the mask polarity used. */
+ * |G(X) - X| > change_threshold. Pictures: change maps |G(X) - X| per image
+ * (the first mask channel outlined when the dataset has /masks).
+ * The metrics.json and each checkpoint record the mask polarity used.
+ *
+ * Localization scores (task_gdc_localize.c), when the dataset has /masks (S4's
+ * synthetic-fracture benchmark: channel `defect`, the recorded fracture):
+ * three maps per image, each min-max normalised per image to [0, 1]:
+ *   change  |G(X) - X| (mean over channels);
+ *   cam     C's class-activation map as above (whenever task.cam_layer is set);
+ *   random  uniform values of the counter-based stream (train.seed, sample).
+ * Over the images whose mask is non-empty (train/localize.h):
+ *   pointing_<map>  share of images whose map argmax (first in row-major order)
+ *                   lies in the mask (pointing game);
+ *   iou_<map>       mean IoU of (map > tau) with the mask;
+ *   tau_<map>       tau from 0.05, 0.10, ..., 0.95 maximising the mean IoU over
+ *                   the val split's images with a defect, applied unchanged to
+ *                   the evaluated split;
+ *   loc_images      the evaluated images with a defect.
+ * log.csv has val_pointing_<map> and val_iou_<map> columns (empty without /masks);
+ * metrics.json and eval_<split>.json have all of them.
+ * Only samples with /labels in data.labels_keep take part (session.h). */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,9 +54,13 @@
 #include "../core/ops.h"
 #include "plot.h"
 #include "run_dir.h"
+#include "task_gdc.h"
 #include "trainer.h"
 
-static const char *const k_metrics[] = {"g", "d", "c", "changed"};
+/* log.csv columns: the loss terms, the changed fraction, then the localization scores of the
+ * val split (empty cells when the dataset has no /masks, or no task.cam_layer for cam) */
+static const char *const k_metrics[] = {"g", "d", "c", "changed", "pointing_change", "iou_change",
+                                        "pointing_cam", "iou_cam", "pointing_random", "iou_random"};
 static const char *const k_terms[] = {"g", "d", "c"};
 
 static int restore_step(const mt_session *s) { return s->exp.task.gdc_step == 1; }
@@ -135,7 +158,7 @@ static mt_status cam_weights_read(mt_model *c, int k, float *w)
 }
 
 /* F from C's CAM: [N, 1, H, W] in [0, 1] */
-static mt_tensor *cam_map(mt_session *s, mt_tensor *x)
+mt_tensor *mt_gdc_cam_map(mt_session *s, mt_tensor *x)
 {
     mt_model *c = mt_session_find_model(s, "C");
     const char *name = s->exp.task.cam_layer;
@@ -201,7 +224,7 @@ static mt_status gdc_loss(mt_session *s, mt_tensor *x, int training, gdc_losses 
 {
     const mt_experiment *e = &s->exp;
     int prev = mt_set_grad_enabled(0);
-    mt_tensor *f = restore_step(s) ? change_map(s, x) : cam_map(s, x);
+    mt_tensor *f = restore_step(s) ? change_map(s, x) : mt_gdc_cam_map(s, x);
     mt_tensor *m = f ? (e->task.mask_literal ? mt_tensor_retain(f) : mt_scale(f, -1.0, 1.0)) : NULL;
     mt_tensor *inv = m ? mt_scale(m, -1.0, 1.0) : NULL; /* 1 - M */
     mt_tensor *mx = inv ? mt_mul(m, x) : NULL;
@@ -283,8 +306,8 @@ static mt_status gdc_evaluate(mt_session *s, const int *idx, int n, int batch_si
     if (st != MT_OK) return st;
     out->n_samples = n;
     out->loss = sum[0] / n;
-    for (int j = 0; j < 4; j++) mt_eval_set(out, k_metrics[j], sum[j + 1] / n);
-    return MT_OK;
+    for (int j = 0; j < 4; j++) mt_eval_set(out, k_metrics[j], sum[j + 1] / n); /* g, d, c, changed */
+    return mt_gdc_localize(s, idx, n, batch_size, out);
 }
 
 static void gdc_print(FILE *f, const mt_session *s, const char *title, const mt_eval *e)
@@ -317,7 +340,10 @@ mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, c
         mt_tensor *x = mt_session_normalize(s, b.images), *g = x ? mt_model_forward(s->model, x, 0) : NULL;
         mt_set_grad_enabled(prev);
         float *hx = g ? mt_task_host_floats(x) : NULL, *hg = hx ? mt_task_host_floats(g) : NULL;
-        if (!hg) st = mt_last_status();
+        float *hm = hg && b.masks ? mt_task_host_floats(b.masks) : NULL;
+        uint8_t *mask = hm ? mt_malloc(plane) : NULL;
+        if (!hg || (b.masks && !mask)) st = mt_last_status();
+        for (size_t p = 0; mask && p < plane; p++) mask[p] = hm[p] > 0.5f; /* the first mask channel (S4: defect) */
         double lo = 0, hi = 0;
         for (size_t p = 0; st == MT_OK && p < plane; p++) {
             lo = p == 0 || hx[p] < lo ? hx[p] : lo;
@@ -328,9 +354,13 @@ mt_status mt_task_change_maps(mt_session *s, const int *idx, int n, int n_max, c
         snprintf(path, sizeof path, "%s/change_%04d.png", dir, idx[i]);
         snprintf(caption, sizeof caption, "sample %d: |G(X) - X|, pixels above %g count as changed", idx[i],
                  s->exp.task.change_threshold);
+        mt_plot_mask outline = {mask, 230, 40, 40, "recorded defect"};
         if (st == MT_OK)
-            st = mt_plot_heatmap(path, hx, s->in_h, s->in_w, lo, hi > lo ? hi : lo + 1, hg, 0,
-                                 4 * s->exp.task.change_threshold, 0.6, "|G(X) - X|", caption);
+            st = mt_plot_heatmap_masks(path, hx, s->in_h, s->in_w, lo, hi > lo ? hi : lo + 1, hg, 0,
+                                       4 * s->exp.task.change_threshold, 0.6, "|G(X) - X|", mask ? 1 : 0, &outline,
+                                       caption);
+        free(hm);
+        free(mask);
         free(hx);
         free(hg);
         mt_tensor_release(x);
@@ -347,7 +377,7 @@ static mt_status gdc_pictures(mt_session *s, const mt_eval *e, const int *idx, i
 
 const mt_task mt_task_gdc = {
     .kind = "gdc",
-    .n_log_metrics = 4,
+    .n_log_metrics = 10,
     .log_metrics = k_metrics,
     .n_terms = 3,
     .terms = k_terms,

@@ -100,9 +100,9 @@ static mt_status setup_optim(mt_trainer *t, int i)
 static mt_status setup_data(mt_trainer *t)
 {
     const mt_experiment *e = &t->s.exp;
-    MT_TRY(mt_dataset_split_indices(t->s.ds, e->data.train_split, &t->train_idx, &t->n_train));
-    MT_TRY(mt_dataset_split_indices(t->s.ds, e->data.val_split, &t->val_idx, &t->n_val));
-    MT_TRY(mt_dataset_split_indices(t->s.ds, e->data.test_split, &t->test_idx, &t->n_test));
+    MT_TRY(mt_session_split_indices(&t->s, e->data.train_split, &t->train_idx, &t->n_train));
+    MT_TRY(mt_session_split_indices(&t->s, e->data.val_split, &t->val_idx, &t->n_val));
+    MT_TRY(mt_session_split_indices(&t->s, e->data.test_split, &t->test_idx, &t->n_test));
     if (t->n_train == 0)
         return MT_ERR(MT_ERR_INVALID, "dataset %s has no samples in split '%s' (data.train_split)", e->data.dataset,
                       e->data.train_split);
