@@ -11,7 +11,7 @@
 static const cli_optspec k_spec[] = {
     {"out", 1, 0, "output dataset OUT.h5 (required)"},
     {"size", 1, 0, "crop side in pixels (default 256)"},
-    {"margin", 1, 0, "side = max(box w, h) * (1 + 2 * margin) (default 0)"},
+    {"margin", 1, 0, "side = max(box w, h) * (1 + 2 * margin) (default 0; > -0.5, negative = tighter than the box)"},
     {"variants", 1, 0, "crops per sample: 0 plain, 1.. jittered (default 1)"},
     {"jitter", 1, 0, "variants move the centre by uniform(-J, J) * side in x and y (default 0)"},
     {"scale_jitter", 1, 0, "variants scale the side by uniform(1 - S, 1 + S) (default 0)"},

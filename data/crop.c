@@ -10,7 +10,7 @@
 mt_status mt_crop_window_of_box(const float box[4], double margin, mt_crop_window *out)
 {
     MT_REQUIRE(box && out, "mt_crop_window_of_box: NULL argument");
-    MT_REQUIRE(margin >= 0 && isfinite(margin), "crop: margin %g must be >= 0", margin);
+    MT_REQUIRE(margin > -0.5 && isfinite(margin), "crop: margin %g must be > -0.5 (negative: tighter than the box)", margin);
     for (int k = 0; k < 4; k++)
         MT_REQUIRE(isfinite(box[k]), "crop: box (%g, %g, %g, %g) is not finite", box[0], box[1], box[2], box[3]);
     double w = (double)box[2] - box[0], h = (double)box[3] - box[1];

@@ -36,7 +36,7 @@ typedef struct mt_crop_window {
 
 /* The plain window of a box (x0, y0, x1, y1, pixels): centre of the box, side =
  * max(w, h) * (1 + 2 margin). Errors: MT_ERR_INVALID for a non-finite or empty box
- * (x1 <= x0 and y1 <= y0) or margin < 0. */
+ * (x1 <= x0 and y1 <= y0) or margin <= -0.5 (a negative margin crops inside the box). */
 mt_status mt_crop_window_of_box(const float box[4], double margin, mt_crop_window *out);
 
 /* Variant `variant` of a plain window: variant 0 is the window itself; variant v > 0

@@ -185,7 +185,7 @@ static mt_status check_options(const mt_crop_options *o)
     MT_REQUIRE(o && o->input && o->output, "crop: input and output datasets are required");
     MT_REQUIRE(o->size >= 1 && o->size <= 8192, "crop: --size %d must be in [1, 8192]", o->size);
     MT_REQUIRE(o->variants >= 1, "crop: --variants %d must be >= 1", o->variants);
-    MT_REQUIRE(o->margin >= 0, "crop: --margin %g must be >= 0", o->margin);
+    MT_REQUIRE(o->margin > -0.5, "crop: --margin %g must be > -0.5 (negative: a window tighter than the box)", o->margin);
     MT_REQUIRE(o->jitter >= 0, "crop: --jitter %g must be >= 0", o->jitter);
     MT_REQUIRE(o->scale_jitter >= 0 && o->scale_jitter < 1, "crop: --scale_jitter %g must be in [0, 1)",
                o->scale_jitter);
