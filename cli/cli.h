@@ -61,5 +61,7 @@ int cli_import_weights(int argc, char **argv);
 int cli_export(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
+int cli_quantify(int argc, char **argv);
+int cli_label(int argc, char **argv);
 
 #endif

@@ -8,6 +8,8 @@
  *   medtrain export RUN_DIR|CHECKPOINT.h5 [--graph G.yaml] --format onnx|safetensors [--output F]
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
  *   medtrain bench [args for experiments/bench]
+ *   medtrain quantify IMAGE --mask NAME=FILE[@IDS] ... [--sex --height --weight --patients --reference] --out DIR
+ *   medtrain label threshold|backproject|grabcut IMAGE [--slice K] --box x0,y0,x1,y1 --output F.h5|F.png
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -26,7 +28,9 @@ static void usage(FILE *f)
             "  import-weights  pretrained Keras .h5 / safetensors weights into a medtrain checkpoint\n"
             "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
-            "  bench      run the training-step benchmark (experiments/bench)\n");
+            "  bench      run the training-step benchmark (experiments/bench)\n"
+            "  quantify   body composition of CT slices: areas, HU, sarcopenia indices, T-scores (S3)\n"
+            "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n");
 }
 
 int main(int argc, char **argv)
@@ -46,6 +50,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "export")) return cli_export(sub_argc, sub_argv);
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(sub_argc, sub_argv);
+    if (!strcmp(cmd, "quantify")) return cli_quantify(sub_argc, sub_argv);
+    if (!strcmp(cmd, "label")) return cli_label(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;
