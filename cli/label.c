@@ -72,7 +72,9 @@ static mt_status read_reference(const char *arg, const mt_volume *img, int z, in
 
 static mt_status write_dataset(const char *path, mt_sample *s, const char *name, const char *what)
 {
-    mt_dataset_spec spec = {1, s->h, s->w, 1, 0, what, "none: values in HU as read"};
+    char pre[1700];
+    snprintf(pre, sizeof pre, "none: values in HU as read; mask %s by %s", name, what);
+    mt_dataset_spec spec = {1, s->h, s->w, 1, 0, what, pre};
     mt_dataset_writer *dw = NULL;
     MT_TRY(mt_dataset_writer_open(path, &spec, &dw));
     const char *names[1] = {name};
@@ -106,7 +108,7 @@ static mt_status label_run(const cli_args *a, const mt_label_params *p, mt_volum
     MT_TRY(mt_label_slice(s->image, s->h, s->w, p, s->mask));
     char what[512], desc[1400];
     mt_label_describe(p, what, sizeof what);
-    snprintf(desc, sizeof desc, "medtrain label %s; %s slice %d (method recorded per dataset)", what, a->pos[1], z);
+    snprintf(desc, sizeof desc, "medtrain label %s; %s slice %d", what, a->pos[1], z);
     const char *name = cli_opt(a, "name", mt_label_method_name(p->method));
     size_t area = 0;
     for (size_t i = 0; i < n; i++) area += s->mask[i];
