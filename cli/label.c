@@ -47,10 +47,9 @@ static int parse_params(const cli_args *a, mt_label_params *p)
         fprintf(stderr, "medtrain label: --window '%s': expected level,width in HU (width > 0)\n", w);
         return 2;
     }
-    if (cli_has(a, "bins")) p->bins = atoi(cli_opt(a, "bins", "0"));
-    if (cli_has(a, "min_ratio")) p->min_ratio = atof(cli_opt(a, "min_ratio", "-1"));
-    if (cli_has(a, "iterations")) p->iterations = atoi(cli_opt(a, "iterations", "0"));
-    if (cli_has(a, "margin")) p->margin = atoi(cli_opt(a, "margin", "-1"));
+    if (cli_int(a, "bins", p->bins, &p->bins) || cli_double(a, "min_ratio", p->min_ratio, &p->min_ratio) ||
+        cli_int(a, "iterations", p->iterations, &p->iterations) || cli_int(a, "margin", p->margin, &p->margin))
+        return 2;
     return 0;
 }
 
@@ -91,14 +90,13 @@ static int ends_with(const char *s, const char *suf)
     return a >= b && !strcmp(s + a - b, suf);
 }
 
-static mt_status label_run(const cli_args *a, const mt_label_params *p, mt_volume *img, mt_sample *s)
+static mt_status label_run(const cli_args *a, const mt_label_params *p, int z, mt_volume *img, mt_sample *s)
 {
     const char *out = cli_opt(a, "output", "");
     MT_REQUIRE(ends_with(out, ".h5") || ends_with(out, ".png"), "--output %s: expected a .h5 dataset or a .png mask", out);
     MT_TRY(mt_ct_volume_read(a->pos[1], img));
     MT_REQUIRE(cli_has(a, "slice") || img->nz == 1, "%s has %d axial slices: choose one with --slice K", a->pos[1],
                img->nz);
-    int z = atoi(cli_opt(a, "slice", "0"));
     MT_REQUIRE(z >= 0 && z < img->nz, "--slice %d: %s has axial slices 0..%d", z, a->pos[1], img->nz - 1);
     MT_TRY(mt_volume_slice(img, MT_PLANE_AXIAL, z, s));
     size_t n = (size_t)s->h * s->w;
@@ -156,12 +154,13 @@ int cli_label(int argc, char **argv)
         return a.help ? 0 : 2;
     }
     mt_label_params p;
-    if ((rc = parse_params(&a, &p)) != 0) return rc;
+    int z;
+    if ((rc = parse_params(&a, &p)) != 0 || (rc = cli_int(&a, "slice", 0, &z)) != 0) return rc;
     mt_volume img;
     memset(&img, 0, sizeof img);
     mt_sample s;
     mt_sample_init(&s);
-    mt_status st = label_run(&a, &p, &img, &s);
+    mt_status st = label_run(&a, &p, z, &img, &s);
     mt_sample_free(&s);
     mt_volume_free(&img);
     return st == MT_OK ? 0 : cli_fail("label");

@@ -233,8 +233,11 @@ static mt_status quantify_run(qrun *q, mt_sarc_reference *ref, int *usage)
         else MT_TRY(mt_mask_volume_read(q->m[t].path, q->m[t].ids, q->m[t].n_ids, &q->img, &q->m[t].vol));
     }
     q->z0 = 0, q->z1 = q->img.nz - 1;
-    if (cli_has(a, "slice")) q->z0 = q->z1 = atoi(cli_opt(a, "slice", "0"));
-    if (cli_has(a, "slices") && sscanf(cli_opt(a, "slices", ""), "%d:%d", &q->z0, &q->z1) != 2)
+    char tail;
+    if (cli_has(a, "slice") && sscanf(cli_opt(a, "slice", ""), "%d%c", &q->z0, &tail) != 1)
+        return MT_ERR(MT_ERR_INVALID, "--slice '%s': expected a slice index", cli_opt(a, "slice", ""));
+    if (cli_has(a, "slice")) q->z1 = q->z0;
+    if (cli_has(a, "slices") && sscanf(cli_opt(a, "slices", ""), "%d:%d%c", &q->z0, &q->z1, &tail) != 2)
         return MT_ERR(MT_ERR_INVALID, "--slices '%s': expected A:B", cli_opt(a, "slices", ""));
     if (q->z0 < 0 || q->z1 >= q->img.nz || q->z0 > q->z1)
         return MT_ERR(MT_ERR_INVALID, "slices %d..%d: %s has axial slices 0..%d", q->z0, q->z1, a->pos[0], q->img.nz - 1);
