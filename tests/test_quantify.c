@@ -11,6 +11,7 @@
 
 #include "../data/bodycomp.h"
 #include "../data/ct_volume.h"
+#include "../data/image_io.h"
 #include "../data/sarcopenia.h"
 #include "../train/plot.h"
 #include "../train/run_dir.h"
@@ -94,7 +95,14 @@ TEST(quantify_nifti_matches_numpy)
              "--weight 79 --out %s", mt_, masks, dir);
     CHECK(mt_test_run(cmd, out, sizeof out) == 0, "quantify failed:\n%s", out);
     snprintf(png, sizeof png, "%s/example_ct_sm_z015_quant.png", dir);
-    CHECK(access(png, F_OK) == 0, "no overlay %s:\n%s", png, out);
+    mt_sample pic;
+    mt_sample_init(&pic);
+    CHECK_OK(mt_image_read(png, &pic));
+    int pw = pic.w, ph = pic.h, pc = pic.c;
+    mt_sample_free(&pic);
+    /* 122x101 slice upscaled 4x, under it 8 px + 5 caption lines of 20 px (patient, sex/height/
+     * weight, two lines of indices and T-scores, the reference) */
+    CHECK(pw == 4 * 122 && ph == 4 * 101 + 8 + 5 * 20 && pc == 3, "overlay %s is %dx%dx%d", png, pw, ph, pc);
     snprintf(cmd, sizeof cmd, "/usr/bin/python3 tests/bodycomp_check.py %s/quantify.csv " SAMPLE
              "example_ct_sm.nii.gz %s --slices 10:19 --sex M --height 1.75 --weight 79", dir, masks);
     int rc = mt_test_run(cmd, out, sizeof out);
