@@ -1,7 +1,8 @@
 /* data/sarcopenia.c: sarcopenia indices, T-scores and reference tables (sarcopenia.h). */
 #include "sarcopenia.h"
 
-#include <ctype.h>
+#include "csv_table.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -73,120 +74,6 @@ int mt_sex_normalize(const char *s, char out[8])
     return -1;
 }
 
-/* ------------------------------------------------------------- CSV --- */
-
-/* A whole CSV file split into trimmed cells (no quoting: cells may not hold commas). */
-typedef struct csv {
-    char *text;
-    int n_rows;
-    int *n_cells;   /* per row */
-    char ***cells;  /* cells[r][c] point into text */
-    int *line;      /* 1-based line number of each row */
-} csv;
-
-static void csv_free(csv *c)
-{
-    for (int r = 0; r < c->n_rows; r++) free(c->cells[r]);
-    free(c->cells);
-    free(c->n_cells);
-    free(c->line);
-    free(c->text);
-    memset(c, 0, sizeof *c);
-}
-
-static char *trim(char *s)
-{
-    while (isspace((unsigned char)*s)) s++;
-    size_t n = strlen(s);
-    while (n && isspace((unsigned char)s[n - 1])) s[--n] = '\0';
-    if (n >= 2 && s[0] == '"' && s[n - 1] == '"') s[n - 1] = '\0', s++;
-    return s;
-}
-
-static mt_status csv_read(const char *path, csv *c)
-{
-    memset(c, 0, sizeof *c);
-    FILE *f = fopen(path, "rb");
-    if (!f) return MT_ERR(MT_ERR_IO, "cannot open CSV %s", path);
-    size_t cap = 4096, len = 0;
-    c->text = mt_malloc(cap);
-    size_t got;
-    while (c->text && (got = fread(c->text + len, 1, cap - len - 1, f)) > 0) {
-        len += got;
-        if (len + 1 == cap) {
-            char *t = mt_realloc(c->text, cap *= 2);
-            if (!t) free(c->text);
-            c->text = t;
-        }
-    }
-    int err = ferror(f);
-    fclose(f);
-    if (!c->text) return mt_last_status();
-    if (err) return csv_free(c), MT_ERR(MT_ERR_IO, "cannot read CSV %s", path);
-    c->text[len] = '\0';
-    int lines = 1;
-    for (size_t i = 0; i < len; i++) lines += c->text[i] == '\n';
-    c->n_cells = mt_calloc((size_t)lines, sizeof *c->n_cells);
-    c->cells = mt_calloc((size_t)lines, sizeof *c->cells);
-    c->line = mt_calloc((size_t)lines, sizeof *c->line);
-    if (!c->n_cells || !c->cells || !c->line) return csv_free(c), mt_last_status();
-    char *p = c->text;
-    for (int ln = 1; p; ln++) {
-        char *nl = strchr(p, '\n');
-        if (nl) *nl = '\0';
-        char *row = trim(p);
-        if (*row && *row != '#') {
-            int n = 1;
-            for (char *q = row; *q; q++) n += *q == ',';
-            char **cells = mt_malloc(sizeof(char *) * (size_t)n);
-            if (!cells) return csv_free(c), mt_last_status();
-            int k = 0;
-            for (char *q = row;; k++) {
-                char *comma = strchr(q, ',');
-                if (comma) *comma = '\0';
-                cells[k] = trim(q);
-                if (!comma) break;
-                q = comma + 1;
-            }
-            c->cells[c->n_rows] = cells;
-            c->n_cells[c->n_rows] = n;
-            c->line[c->n_rows++] = ln;
-        }
-        p = nl ? nl + 1 : NULL;
-    }
-    if (c->n_rows == 0) return csv_free(c), MT_ERR(MT_ERR_FORMAT, "CSV %s is empty (no header row)", path);
-    return MT_OK;
-}
-
-static int csv_column(const csv *c, const char *name)
-{
-    for (int k = 0; k < c->n_cells[0]; k++)
-        if (!strcasecmp(c->cells[0][k], name)) return k;
-    return -1;
-}
-
-/* Cell (r, col) as a number: NaN for an absent column or an empty cell; error otherwise. */
-static mt_status csv_number(const csv *c, const char *path, int r, int col, double *out)
-{
-    *out = NAN;
-    if (col < 0 || !c->cells[r][col][0]) return MT_OK;
-    char *end;
-    double v = strtod(c->cells[r][col], &end);
-    if (*end || !isfinite(v))
-        return MT_ERR(MT_ERR_FORMAT, "%s:%d: column '%s': '%s' is not a number", path, c->line[r], c->cells[0][col],
-                      c->cells[r][col]);
-    *out = v;
-    return MT_OK;
-}
-
-static mt_status csv_check_row(const csv *c, const char *path, int r)
-{
-    if (c->n_cells[r] != c->n_cells[0])
-        return MT_ERR(MT_ERR_FORMAT, "%s:%d: %d cells, the header has %d", path, c->line[r], c->n_cells[r],
-                      c->n_cells[0]);
-    return MT_OK;
-}
-
 /* Sums for a mean and a sample SD (Welford) of one index of one group. */
 typedef struct acc {
     int n;
@@ -202,10 +89,10 @@ static void acc_add(acc *a, double x)
     a->m2 += d * (x - a->mean);
 }
 
-static mt_status reference_rows(const csv *c, const char *path, mt_sarc_reference *ref)
+static mt_status reference_rows(const mt_csv *c, const char *path, mt_sarc_reference *ref)
 {
-    int c_sex = csv_column(c, "sex"), c_sma = csv_column(c, "sma_cm2");
-    int c_ht = csv_column(c, "height_m"), c_wt = csv_column(c, "weight_kg");
+    int c_sex = mt_csv_column(c, "sex"), c_sma = mt_csv_column(c, "sma_cm2");
+    int c_ht = mt_csv_column(c, "height_m"), c_wt = mt_csv_column(c, "weight_kg");
     if (c_sex < 0 || c_sma < 0)
         return MT_ERR(MT_ERR_FORMAT, "reference CSV %s: needs the columns sex and sma_cm2 (optional height_m, weight_kg)",
                       path);
@@ -213,14 +100,14 @@ static mt_status reference_rows(const csv *c, const char *path, mt_sarc_referenc
     memset(a, 0, sizeof a);
     int n[2] = {0, 0};
     for (int r = 1; r < c->n_rows; r++) {
-        MT_TRY(csv_check_row(c, path, r));
+        MT_TRY(mt_csv_check_row(c, path, r));
         char sex[8];
         if (mt_sex_normalize(c->cells[r][c_sex], sex) != 0)
             return MT_ERR(MT_ERR_FORMAT, "%s:%d: sex '%s' is not M or F", path, c->line[r], c->cells[r][c_sex]);
         double sma, ht, wt, idx[MT_SARC_N];
-        MT_TRY(csv_number(c, path, r, c_sma, &sma));
-        MT_TRY(csv_number(c, path, r, c_ht, &ht));
-        MT_TRY(csv_number(c, path, r, c_wt, &wt));
+        MT_TRY(mt_csv_number(c, path, r, c_sma, &sma));
+        MT_TRY(mt_csv_number(c, path, r, c_ht, &ht));
+        MT_TRY(mt_csv_number(c, path, r, c_wt, &wt));
         if (isnan(sma)) return MT_ERR(MT_ERR_FORMAT, "%s:%d: sma_cm2 is empty", path, c->line[r]);
         mt_sarc_indices(sma, ht, wt, idx);
         int g = sex[0] == 'F';
@@ -243,21 +130,21 @@ mt_status mt_sarc_reference_csv(const char *path, mt_sarc_reference *ref)
 {
     MT_REQUIRE(path && ref, "mt_sarc_reference_csv: NULL argument");
     memset(ref, 0, sizeof *ref);
-    csv c;
-    MT_TRY(csv_read(path, &c));
+    mt_csv c;
+    MT_TRY(mt_csv_read(path, &c));
     mt_status st = reference_rows(&c, path, ref);
-    csv_free(&c);
+    mt_csv_free(&c);
     if (st == MT_OK)
         snprintf(ref->source, sizeof ref->source, "cohort %s (men n=%d, women n=%d)", path, ref->men.n, ref->women.n);
     return st;
 }
 
-static mt_status body_row(const csv *c, const char *path, int r, mt_body_info *b)
+static mt_status body_row(const mt_csv *c, const char *path, int r, mt_body_info *b)
 {
-    int c_sex = csv_column(c, "sex"), c_ht = csv_column(c, "height_m"), c_wt = csv_column(c, "weight_kg");
+    int c_sex = mt_csv_column(c, "sex"), c_ht = mt_csv_column(c, "height_m"), c_wt = mt_csv_column(c, "weight_kg");
     double ht, wt;
-    MT_TRY(csv_number(c, path, r, c_ht, &ht));
-    MT_TRY(csv_number(c, path, r, c_wt, &wt));
+    MT_TRY(mt_csv_number(c, path, r, c_ht, &ht));
+    MT_TRY(mt_csv_number(c, path, r, c_wt, &wt));
     if (!b->sex[0] && c_sex >= 0 && c->cells[r][c_sex][0]) {
         if (mt_sex_normalize(c->cells[r][c_sex], b->sex) != 0)
             return MT_ERR(MT_ERR_FORMAT, "%s:%d: sex '%s' is not M or F", path, c->line[r], c->cells[r][c_sex]);
@@ -271,17 +158,17 @@ static mt_status body_row(const csv *c, const char *path, int r, mt_body_info *b
 mt_status mt_body_info_from_csv(const char *path, const char *patient_id, mt_body_info *b)
 {
     MT_REQUIRE(path && patient_id && b, "mt_body_info_from_csv: NULL argument");
-    csv c;
-    MT_TRY(csv_read(path, &c));
-    int c_id = csv_column(&c, "patient_id");
+    mt_csv c;
+    MT_TRY(mt_csv_read(path, &c));
+    int c_id = mt_csv_column(&c, "patient_id");
     mt_status st = c_id < 0 ? MT_ERR(MT_ERR_FORMAT, "patients CSV %s: no patient_id column", path) : MT_OK;
     for (int r = 1; st == MT_OK && r < c.n_rows; r++) {
-        st = csv_check_row(&c, path, r);
+        st = mt_csv_check_row(&c, path, r);
         if (st == MT_OK && !strcmp(c.cells[r][c_id], patient_id)) {
             st = body_row(&c, path, r, b);
             break;
         }
     }
-    csv_free(&c);
+    mt_csv_free(&c);
     return st;
 }
