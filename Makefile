@@ -16,7 +16,8 @@ PYTHON ?= /usr/bin/python3
 # Debian packages medtrain builds and tests with (installed by `make deps`).
 DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
-             libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcairo2-dev fonts-dejavu-core
+             libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcairo2-dev fonts-dejavu-core \
+             libopencv-dev
 # Only needed to regenerate fixtures / run the PyTorch peers and cross-checks (scikit-learn: the
 # classification-metric fixtures; dataset-fashion-mnist: experiments/fashion_mnist and test_idx).
 DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx \
@@ -26,13 +27,18 @@ PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 
+# OpenCV (semi-automatic labeling, data/cv_seg.cpp only): the core and imgproc modules, not the
+# whole list `pkg-config --libs opencv4` prints.
+CV_CFLAGS := $(shell pkg-config --cflags opencv4 2>/dev/null)
+CV_LIBS := $(shell pkg-config --libs-only-L opencv4 2>/dev/null) -lopencv_imgproc -lopencv_core
+
 WARN := -Wall -Wextra -Wno-unused-parameter -Wno-missing-field-initializers
 CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) $(PKG_CFLAGS) -I/usr/include/nifti -I/usr/include/gdcm-3.0 -I.
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -I/usr/include/gdcm-3.0 -I/usr/include/nifti -I.
 LDLIBS := $(PKG_LIBS) -lprotobuf-c -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
-          -lz -lstdc++ -lpthread -lm -fopenmp
+          $(CV_LIBS) -lz -lstdc++ -lpthread -lm -fopenmp
 
 # CUDA backend: built when nvcc and cuDNN are present (MT_CUDA=0 to disable).
 HAVE_CUDA := $(shell test -x $(NVCC) && test -f $(CUDA_HOME)/include/cudnn.h && echo 1 || echo 0)
@@ -113,6 +119,7 @@ $(ONNX_PB_O): $(ONNX_PB_C)
 	$(CC) $(CFLAGS) -I$(GEN) -c $< -o $@
 $(BUILD)/f32/layers/export_onnx.o: $(GEN)/onnx.pb-c.h
 $(BUILD)/f32/layers/export_onnx.o: CFLAGS += -I$(GEN)
+$(BUILD)/f32/data/cv_seg.o: CXXFLAGS += $(CV_CFLAGS)
 $(BUILD)/f32/cli/export.o: CFLAGS += -DMT_GIT_DESCRIBE='"$(shell git describe --always --dirty 2>/dev/null || echo unknown)"'
 
 $(BUILD)/f32/%.o: %.c

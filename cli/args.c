@@ -1,4 +1,7 @@
 /* cli/args.c: option parsing, --device, error reporting for the subcommands. */
+#include <errno.h>
+#include <limits.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -111,6 +114,37 @@ void cli_print_help(FILE *f, const char *usage, const char *about, const cli_opt
         fprintf(f, "  %-24s %s\n", left, spec[i].help);
     }
     fprintf(f, "  %-24s %s\n", "--help", "show this help");
+}
+
+int cli_int(const cli_args *a, const char *name, int def, int *out)
+{
+    const char *s = cli_opt(a, name, NULL);
+    *out = def;
+    if (!s) return 0;
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < INT_MIN || v > INT_MAX) {
+        fprintf(stderr, "medtrain %s: --%s '%s' is not an integer\n", a->cmd, name, s);
+        return 2;
+    }
+    *out = (int)v;
+    return 0;
+}
+
+int cli_double(const cli_args *a, const char *name, double def, double *out)
+{
+    const char *s = cli_opt(a, name, NULL);
+    *out = def;
+    if (!s) return 0;
+    char *end;
+    double v = strtod(s, &end);
+    if (end == s || *end || !isfinite(v)) {
+        fprintf(stderr, "medtrain %s: --%s '%s' is not a number\n", a->cmd, name, s);
+        return 2;
+    }
+    *out = v;
+    return 0;
 }
 
 int cli_device(const cli_args *a, mt_device *dev)

@@ -46,6 +46,10 @@ const char *cli_opt(const cli_args *a, const char *name, const char *def);
 int cli_has(const cli_args *a, const char *name);
 /* Prints "usage" text and the option table. */
 void cli_print_help(FILE *f, const char *usage, const char *about, const cli_optspec *spec, int n);
+/* Integer / number value of an option (`def` when absent) into *out; 0, or prints
+ * "--name 'x' is not an integer/number" and returns 2. */
+int cli_int(const cli_args *a, const char *name, int def, int *out);
+int cli_double(const cli_args *a, const char *name, double def, double *out);
 /* Parses --device (NULL: mt_default_device()). Prints and returns 2 if invalid or unavailable. */
 int cli_device(const cli_args *a, mt_device *dev);
 /* Reports a library error ("medtrain cmd: <mt_last_error()>") and returns 1. */
@@ -63,5 +67,7 @@ int cli_export(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_synth_fracture(int argc, char **argv);
+int cli_quantify(int argc, char **argv);
+int cli_label(int argc, char **argv);
 
 #endif

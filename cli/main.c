@@ -10,6 +10,8 @@
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
  *   medtrain bench [args for experiments/bench]
  *   medtrain synth-fracture CROPS.h5 --out BENCH.h5 --strength S [--fraction F] [--seed N] [--examples DIR]
+ *   medtrain quantify IMAGE --mask NAME=FILE[@IDS] ... [--sex --height --weight --patients --reference] --out DIR
+ *   medtrain label threshold|backproject|grabcut IMAGE [--slice K] --box x0,y0,x1,y1 --output F.h5|F.png
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -30,7 +32,9 @@ static void usage(FILE *f)
             "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
             "  bench      run the training-step benchmark (experiments/bench)\n"
-            "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n");
+            "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n"
+            "  quantify   body composition of CT slices: areas, HU, sarcopenia indices, T-scores (S3)\n"
+            "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n");
 }
 
 int main(int argc, char **argv)
@@ -52,6 +56,8 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(sub_argc, sub_argv);
     if (!strcmp(cmd, "synth-fracture")) return cli_synth_fracture(sub_argc, sub_argv);
+    if (!strcmp(cmd, "quantify")) return cli_quantify(sub_argc, sub_argv);
+    if (!strcmp(cmd, "label")) return cli_label(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

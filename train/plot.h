@@ -153,6 +153,13 @@ typedef struct mt_plot_mask {
 mt_status mt_plot_overlay(const char *path, const float *image, int h, int w, double lo, double hi, int n_masks,
                           const mt_plot_mask *masks, const char *caption);
 
+/* mt_plot_overlay with a caption of n_lines lines (0..64; NULL entries are blank lines),
+ * each in its own 20 px row of the dark strip under the image (one line: the same 28 px
+ * strip as mt_plot_overlay); e.g. the measurements of a quantified slice.
+ * Errors: as mt_plot_overlay, and MT_ERR_INVALID for n_lines outside 0..64 or NULL lines. */
+mt_status mt_plot_overlay_lines(const char *path, const float *image, int h, int w, double lo, double hi, int n_masks,
+                                const mt_plot_mask *masks, int n_lines, const char *const *lines);
+
 /* An axis-aligned box in image pixel coordinates: x0 <= x1, y0 <= y1, top-left
  * (x0, y0) to bottom-right (x1, y1), e.g. a YOLO box (cx -+ w/2, cy -+ h/2) in pixels. */
 typedef struct mt_plot_box {

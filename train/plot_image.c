@@ -174,13 +174,15 @@ void mtp_caption(cairo_t *cr, double x, double y, double w, double h, const char
     cairo_restore(cr);
 }
 
-mt_status mt_plot_overlay(const char *path, const float *image, int h, int w, double lo, double hi, int n_masks,
-                          const mt_plot_mask *masks, const char *caption)
+mt_status mt_plot_overlay_lines(const char *path, const float *image, int h, int w, double lo, double hi, int n_masks,
+                                const mt_plot_mask *masks, int n_lines, const char *const *lines)
 {
     MT_TRY(mtp_check_image("overlay", path, image, h, w, lo, hi));
     MT_REQUIRE(n_masks >= 0 && (n_masks == 0 || masks), "overlay %s: %d masks given as NULL", path, n_masks);
+    MT_REQUIRE(n_lines >= 0 && n_lines <= 64 && (n_lines == 0 || lines), "overlay %s: %d caption lines", path, n_lines);
     for (int k = 0; k < n_masks; k++) MT_REQUIRE(masks[k].mask, "overlay %s: mask %d is NULL", path, k);
-    int s = mt_plot_image_scale(h, w), cap = caption ? MTP_CAPTION_H : 0;
+    int s = mt_plot_image_scale(h, w), line_h = n_lines > 1 ? 20 : MTP_CAPTION_H, cap = n_lines * line_h;
+    if (n_lines > 1) cap += 8;
     MT_REQUIRE((long)w * s <= 32767 && (long)h * s + cap <= 32767, "overlay %s: %dx%d too large", path, h, w);
     mtp_canvas c;
     MT_TRY(mtp_canvas_new(&c, w * s, h * s + cap, 0, 0, 0));
@@ -197,11 +199,19 @@ mt_status mt_plot_overlay(const char *path, const float *image, int h, int w, do
             cols[k] = rgb[k];
         }
         mtp_image_legend(c.cr, 0, 0, nl, names, cols);
-        if (caption) mtp_caption(c.cr, 0, h * s, w * s, cap, caption);
+        if (n_lines > 1) mtp_caption(c.cr, 0, h * s, w * s, cap, NULL);
+        for (int i = 0; i < n_lines; i++) mtp_caption(c.cr, 0, h * s + (n_lines > 1 ? 4 : 0) + i * line_h, w * s, line_h,
+                                                     lines[i]);
         st = mtp_canvas_write(&c, path);
     }
     mtp_canvas_free(&c);
     return st;
+}
+
+mt_status mt_plot_overlay(const char *path, const float *image, int h, int w, double lo, double hi, int n_masks,
+                          const mt_plot_mask *masks, const char *caption)
+{
+    return mt_plot_overlay_lines(path, image, h, w, lo, hi, n_masks, masks, caption ? 1 : 0, &caption);
 }
 
 typedef struct mask_png {
