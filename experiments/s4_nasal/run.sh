@@ -41,9 +41,10 @@ fi
 for kv in $DEFAULTS; do k=${kv%%=*}; [ -n "${!k:-}" ] || eval "$kv"; done
 NUM_DOWNS=$($PY -c "import math; print(int(math.log2($SIZE)))")
 mkdir -p "$OUT"
+OUT=$(realpath "$OUT")   # --set paths are resolved against the config file
 make -s BUILD="$BUILD" "$MT"
 T="--set train.threads=$THREADS --quiet"
-[ "$TINY" = 1 ] && T="$T --set train.num_workers=1"
+[ "$TINY" = 1 ] && T="$T --set data.num_workers=1"
 
 # ---- 1. films with the nasal-bone box, both annotators -------------------------------------
 for ann in mollabashi farhadifar; do
@@ -60,7 +61,7 @@ $PY experiments/s4_nasal/boxes.py "$OUT/films_mollabashi.h5" "$OUT/films_farhadi
 DET=$OUT/detector
 if [ ! -f "$DET/metrics.json" ]; then
   rm -rf "$DET"
-  $MT train configs/s4_detector.yaml --out "$DET" $T --set data.dataset="$PWD/$FILMS_H5" \
+  $MT train configs/s4_detector.yaml --out "$DET" $T --set data.dataset="$FILMS_H5" \
     --set train.epochs=$DET_EPOCHS --set train.batch_size=$DET_BATCH --set "data.input_size=[$DET_SIZE,$DET_SIZE]" \
     --set model.params.img_size=$DET_SIZE --set model.params.width_multiple=$DET_WIDTH
 fi
@@ -87,7 +88,7 @@ for s in ${STRENGTHS//,/ }; do
     > "$OUT/bench_s$s.txt"
   R=$OUT/classifier_s${s}_seed3
   [ -f "$R/metrics.json" ] || { rm -rf "$R"; $MT train configs/s4_classifier.yaml --out "$R" $T $C_SET \
-    --set data.dataset="$PWD/$B" --set train.seed=3; }
+    --set data.dataset="$B" --set train.seed=3; }
 done
 STRENGTH=$($PY - "$OUT" ${STRENGTHS//,/ } <<'PYEOF'
 import json, sys
@@ -104,7 +105,7 @@ echo "benchmark strength: $STRENGTH ($BENCH)"
 for seed in ${SEEDS//,/ }; do
   R=$OUT/classifier_s${STRENGTH}_seed$seed
   [ -f "$R/metrics.json" ] || { rm -rf "$R"; $MT train configs/s4_classifier.yaml --out "$R" $T $C_SET \
-    --set data.dataset="$PWD/$BENCH" --set train.seed=$seed; }
+    --set data.dataset="$BENCH" --set train.seed=$seed; }
   P=$OUT/peer_classifier_seed$seed.json
   if [ "$PEER" = 1 ] && [ ! -f "$P" ]; then
     $PY experiments/s4_nasal/peer_torch.py classifier --data "$BENCH" --config configs/s4_classifier.yaml \
@@ -112,11 +113,11 @@ for seed in ${SEEDS//,/ }; do
   fi
 done
 C_RUN=$OUT/classifier_s${STRENGTH}_seed${SEEDS%%,*}
-INIT="--set task.discriminator.init_from=$PWD/$OUT/gd/best.h5 --set task.classifier.init_from=$PWD/$C_RUN/best.h5"
+INIT="--set task.discriminator.init_from=$OUT/gd/best.h5 --set task.classifier.init_from=$C_RUN/best.h5"
 
 # ---- 6. G-D, G-D-C step 1, step 2 ----------------------------------------------------------------
 G_SET="--set model.params.img_size=$SIZE --set model.params.num_downs=$NUM_DOWNS --set model.params.ngf=$NGF
-       --set train.batch_size=$GAN_BATCH --set data.dataset=$PWD/$BENCH"
+       --set train.batch_size=$GAN_BATCH --set data.dataset=$BENCH"
 D_SET="--set task.discriminator.params.img_size=$SIZE --set task.discriminator.params.ndf=$NGF"
 C_NET="--set task.classifier.params.size=$SIZE --set task.classifier.params.width=$C_WIDTH"
 G1_SET="--set task.generator1.params.img_size=$SIZE --set task.generator1.params.num_downs=$NUM_DOWNS
@@ -126,7 +127,7 @@ G1_SET="--set task.generator1.params.img_size=$SIZE --set task.generator1.params
 [ -f "$OUT/gdc1/metrics.json" ] || { rm -rf "$OUT/gdc1"; $MT train configs/s4_gdc1.yaml --out "$OUT/gdc1" $T \
   $G_SET $D_SET $C_NET $INIT --set train.epochs=$GDC1_EPOCHS; }
 [ -f "$OUT/gdc2/metrics.json" ] || { rm -rf "$OUT/gdc2"; $MT train configs/s4_gdc2.yaml --out "$OUT/gdc2" $T \
-  $G_SET $D_SET $C_NET $G1_SET $INIT --set task.generator1.init_from=$PWD/$OUT/gdc1/best.h5 \
+  $G_SET $D_SET $C_NET $G1_SET $INIT --set task.generator1.init_from=$OUT/gdc1/best.h5 \
   --set train.epochs=$GDC2_EPOCHS; }
 P=$OUT/peer_gdc.json
 if [ "$PEER" = 1 ] && [ ! -f "$P" ]; then

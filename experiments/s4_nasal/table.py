@@ -40,7 +40,7 @@ def main(out, strength, strengths, seeds, peer, settings):
           % iou_txt)
     crops = open(os.path.join(out, "crops.txt")).read().strip().splitlines()
     print("Crops: %s\n" % (crops[-1] if crops else "?"))
-    print("C's test accuracy by defect strength (seed 3; the benchmark is the one nearest 85-95%%, the paper's 95%%):\n")
+    print("C's test accuracy by defect strength (seed 3; the benchmark is the one nearest 85-95%, the paper's 95%):\n")
     print("| strength | accuracy | AUC |\n|---:|---:|---:|")
     for s in strengths:
         r = os.path.join(out, "classifier_s%s_seed3" % s)
@@ -50,7 +50,7 @@ def main(out, strength, strengths, seeds, peer, settings):
     runs = [os.path.join(out, "classifier_s%s_seed%s" % (strength, sd)) for sd in seeds]
     pc = [p("peer_classifier_seed%s.json" % sd) or {} for sd in seeds]
     pg = p("peer_gdc.json") or {}
-    n_c = int(test(runs[0], "n_images")) if not math.isnan(test(runs[0], "n_images")) else "?"
+    n_c = int(test(runs[0], "n_samples")) if not math.isnan(test(runs[0], "n_samples")) else "?"
     print("\n| figure | paper | medtrain | PyTorch peer |\n|---|---:|---:|---:|")
     print("| detector mAP@0.5 (test films) | figures only | %.3f | %s |" %
           (test(det, "map50"), "%.3f" % pd["map50"] if "map50" in pd else "n/a"))
