@@ -40,10 +40,11 @@ def main(out, strength, strengths, seeds, peer, settings):
           % iou_txt)
     crops = open(os.path.join(out, "crops.txt")).read().strip().splitlines()
     print("Crops: %s\n" % (crops[-1] if crops else "?"))
-    print("C's test accuracy by defect strength (seed 3; the benchmark is the one nearest 85-95%, the paper's 95%):\n")
+    print("C's test accuracy by defect strength (seed %s; the benchmark is the one nearest 85-95%%, the paper's 95%%):\n"
+          % seeds[0])
     print("| strength | accuracy | AUC |\n|---:|---:|---:|")
     for s in strengths:
-        r = os.path.join(out, "classifier_s%s_seed3" % s)
+        r = os.path.join(out, "classifier_s%s_seed%s" % (s, seeds[0]))
         print("| %s%s | %.3f | %.3f |" % (s, " (benchmark)" if s == strength else "", test(r, "accuracy"), test(r, "auc")))
     det = os.path.join(out, "detector")
     pd = p("peer_detector.json") or {}
