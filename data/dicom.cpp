@@ -4,7 +4,12 @@
 #include "dicom.h"
 
 #include <dirent.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
@@ -13,7 +18,9 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <new>
 #include <iostream>
+#include <memory>
 #include <exception>
 #include <mutex>
 #include <sstream>
@@ -342,15 +349,9 @@ mt_status precheck(const char *path)
     return check_image_size(path, pr);
 }
 
-/* Reads and decodes `path` into `sl`. Errors carry file:line of the caller's choice. */
-mt_status read_one(const char *path, slice &sl)
+/* Decodes `path` into `sl` with GDCM, in this process (decode_isolated runs it in a child). */
+mt_status decode(const char *path, slice &sl)
 {
-    struct stat st;
-    if (stat(path, &st) != 0)
-        return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM file: %s", path, strerror(errno));
-    if (!S_ISREG(st.st_mode)) return MT_ERR(MT_ERR_IO, "%s: not a regular file", path);
-    MT_TRY(precheck(path));
-
     /* GDCM reports a short native Pixel Data element only as a warning on its global
      * trace stream, so reads are serialised and the warnings captured. */
     static std::mutex trace_lock;
@@ -467,6 +468,161 @@ mt_status read_one(const char *path, slice &sl)
 }
 
 } // namespace
+
+/* ---- isolation: GDCM asserts (aborts the process) on some malformed files the pre-parser
+ * lets through, and fuzzed files of a few KB can make it allocate gigabytes
+ * (tests/fuzz/README.md). So each file is decoded in a child process (fork) under an
+ * address-space limit of MEDTRAIN_DICOM_MAX_MEMORY bytes above the parent's (default 2 GiB);
+ * the child sends the decoded slice back through a pipe. A child killed by a signal (an
+ * assertion, an allocation past the limit) becomes an error naming the file, and the
+ * caller's process, its import and its temporary files are unaffected.
+ * MEDTRAIN_DICOM_IN_PROCESS=1 decodes in this process (debugging; GDCM aborts then kill it). */
+struct wire_header {
+    int status, rows, cols, has_ipp, has_iop;
+    double ipp[3], iop[6], pos;
+    mt_meta meta;
+    uint64_t n_px;
+    char where[256];  /* "file:line" of the child's error */
+    char msg[1800];   /* its message */
+};
+
+bool write_all(int fd, const void *p, size_t n)
+{
+    const char *c = (const char *)p;
+    while (n > 0) {
+        ssize_t w = write(fd, c, n);
+        if (w < 0 && errno == EINTR) continue;
+        if (w <= 0) return false;
+        c += w, n -= (size_t)w;
+    }
+    return true;
+}
+
+bool read_all(int fd, void *p, size_t n)
+{
+    char *c = (char *)p;
+    while (n > 0) {
+        ssize_t r = read(fd, c, n);
+        if (r < 0 && errno == EINTR) continue;
+        if (r <= 0) return false;
+        c += r, n -= (size_t)r;
+    }
+    return true;
+}
+
+/* the child: decode, send the header (and pixels), exit without running atexit handlers */
+[[noreturn]] void child_decode(const char *path, int fd)
+{
+    double budget = 2.0 * 1024 * 1024 * 1024;
+    if (const char *e = getenv("MEDTRAIN_DICOM_MAX_MEMORY")) budget = atof(e) > 0 ? atof(e) : budget;
+    long pages = 0;
+    if (FILE *f = fopen("/proc/self/statm", "r")) {
+        if (fscanf(f, "%ld", &pages) != 1) pages = 0;
+        fclose(f);
+    }
+    struct rlimit rl;
+    rl.rlim_cur = rl.rlim_max = (rlim_t)((double)pages * (double)sysconf(_SC_PAGESIZE) + budget);
+    setrlimit(RLIMIT_AS, &rl);
+    int devnull = open("/dev/null", O_WRONLY);
+    if (devnull >= 0) dup2(devnull, 2); /* GDCM's own assertion text: the parent reports it */
+    static wire_header h;
+    memset(&h, 0, sizeof h);
+    slice sl;
+    mt_status st;
+    try {
+        st = decode(path, sl);
+    } catch (const std::bad_alloc &) {
+        st = MT_ERR(MT_ERR_NOMEM, "%s: GDCM ran out of memory decoding this file (limit MEDTRAIN_DICOM_MAX_MEMORY "
+                    "%.0f bytes): corrupt or hostile file", path, budget);
+    } catch (const std::exception &e) {
+        st = MT_ERR(MT_ERR_IO, "%s: GDCM error: %s", path, e.what());
+    } catch (...) {
+        st = MT_ERR(MT_ERR_IO, "%s: unknown GDCM error while reading", path);
+    }
+    h.status = (int)st;
+    if (st != MT_OK) {
+        const char *m = mt_last_error(), *sep = strstr(m, ": ");
+        snprintf(h.where, sizeof h.where, "%.*s", sep ? (int)(sep - m) : 0, m);
+        snprintf(h.msg, sizeof h.msg, "%s", sep ? sep + 2 : m);
+    } else {
+        h.rows = sl.rows, h.cols = sl.cols, h.has_ipp = sl.has_ipp, h.has_iop = sl.has_iop, h.pos = sl.pos;
+        memcpy(h.ipp, sl.ipp, sizeof h.ipp);
+        memcpy(h.iop, sl.iop, sizeof h.iop);
+        h.meta = sl.meta;
+        h.n_px = sl.px.size();
+    }
+    bool ok = write_all(fd, &h, sizeof h) && (st != MT_OK || write_all(fd, sl.px.data(), sl.px.size() * sizeof(float)));
+    _exit(ok ? 0 : 3);
+}
+
+mt_status decode_isolated(const char *path, slice &sl)
+{
+    const char *inproc = getenv("MEDTRAIN_DICOM_IN_PROCESS");
+    if (inproc && inproc[0] == '1') return decode(path, sl);
+    int fd[2];
+    if (pipe(fd) != 0) return MT_ERR(MT_ERR_IO, "%s: cannot create a pipe for the DICOM decoder: %s", path, strerror(errno));
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) {
+        close(fd[0]);
+        close(fd[1]);
+        return MT_ERR(MT_ERR_IO, "%s: cannot start the DICOM decoder process: %s", path, strerror(errno));
+    }
+    if (pid == 0) {
+        close(fd[0]);
+        child_decode(path, fd[1]);
+    }
+    close(fd[1]);
+    std::unique_ptr<wire_header> hp(new (std::nothrow) wire_header());
+    if (!hp) {
+        close(fd[0]);
+        kill(pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return MT_ERR_NOMEM;
+    }
+    wire_header &h = *hp;
+    bool got = read_all(fd[0], &h, sizeof h);
+    if (got && h.status == MT_OK) {
+        sl.px.resize((size_t)h.n_px);
+        got = read_all(fd[0], sl.px.data(), sl.px.size() * sizeof(float));
+    }
+    close(fd[0]);
+    int wst = 0;
+    while (waitpid(pid, &wst, 0) < 0 && errno == EINTR) {
+    }
+    if (WIFSIGNALED(wst))
+        return MT_ERR(MT_ERR_FORMAT, "%s: GDCM crashed decoding this file (signal %d, %s: an internal assertion or "
+                      "more memory than MEDTRAIN_DICOM_MAX_MEMORY allows): a malformed DICOM file",
+                      path, WTERMSIG(wst), strsignal(WTERMSIG(wst)));
+    if (!got || !WIFEXITED(wst) || WEXITSTATUS(wst) != 0)
+        return MT_ERR(MT_ERR_IO, "%s: the DICOM decoder process ended without a result (exit %d)", path,
+                      WIFEXITED(wst) ? WEXITSTATUS(wst) : -1);
+    if (h.status != MT_OK) {
+        char file[256];
+        int line = 0;
+        const char *colon = strrchr(h.where, ':');
+        snprintf(file, sizeof file, "%.*s", colon ? (int)(colon - h.where) : 0, h.where);
+        if (colon) line = atoi(colon + 1);
+        return mt_error_set((mt_status)h.status, file[0] ? file : __FILE__, file[0] ? line : __LINE__, "%s", h.msg);
+    }
+    sl.rows = h.rows, sl.cols = h.cols, sl.has_ipp = h.has_ipp, sl.has_iop = h.has_iop, sl.pos = h.pos;
+    memcpy(sl.ipp, h.ipp, sizeof h.ipp);
+    memcpy(sl.iop, h.iop, sizeof h.iop);
+    sl.meta = h.meta;
+    sl.path = path;
+    return MT_OK;
+}
+
+/* Reads and decodes `path` into `sl`: pre-parser, then GDCM in a child process. */
+mt_status read_one(const char *path, slice &sl)
+{
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return MT_ERR(MT_ERR_IO, "%s: cannot open DICOM file: %s", path, strerror(errno));
+    if (!S_ISREG(st.st_mode)) return MT_ERR(MT_ERR_IO, "%s: not a regular file", path);
+    MT_TRY(precheck(path));
+    return decode_isolated(path, sl);
+}
 
 extern "C" float mt_dicom_parse_age(const char *as)
 {

@@ -27,7 +27,12 @@
  * Meta group and every element, item and encapsulated Pixel Data fragment: each must
  * end inside the file and undefined-length sequences need their delimiter, so a
  * truncated file (compressed ones included) is refused naming the file. GDCM
- * exceptions are caught inside the wrapper and never cross into C.
+ * exceptions are caught inside the wrapper and never cross into C. GDCM itself then runs
+ * in a child process (fork) under an address-space limit (MEDTRAIN_DICOM_MAX_MEMORY bytes
+ * above the caller's, default 2 GiB): an assertion (SIGABRT) or runaway allocation on a
+ * file the pre-parser let through becomes an MT_ERR_FORMAT naming the file ("GDCM crashed
+ * decoding this file") and the caller goes on; the decoded pixels and tags come back
+ * through a pipe. MEDTRAIN_DICOM_IN_PROCESS=1 decodes in the calling process (debugging).
  */
 #ifndef MT_DATA_DICOM_H
 #define MT_DATA_DICOM_H

@@ -220,6 +220,55 @@ TEST(robust_dicom_truncated_refused_by_library)
     mt_sample_free(&s);
 }
 
+/* Files the pre-parser lets through but GDCM asserts on (tests/fuzz/README.md): the decoder runs
+ * in a child process (data/dicom.cpp decode_isolated), so the caller survives and gets an error
+ * naming the file; the CLI import exits 1 and leaves no dataset or temporary file. */
+static const char *const g_gdcm_assert[] = {
+    "gdcm-assert-acr-nema-recognition-code.dcm", "gdcm-assert-gdcmAttribute-445.dcm",
+    "gdcm-assert-gdcmFileMetaInformation-375.dcm", "gdcm-assert-gdcmFileMetaInformation-467.dcm",
+    "gdcm-assert-gdcmPixmapReader-1227.dcm"};
+
+TEST(robust_dicom_gdcm_assertions_contained_in_child)
+{
+    const char *bin = mt_test_medtrain();
+    char tmp[1024], out[1100], msg[8192];
+    snprintf(tmp, sizeof tmp, "%s", mt_test_tmpdir());
+    snprintf(out, sizeof out, "%s/g.h5", tmp);
+    for (size_t i = 0; i < sizeof g_gdcm_assert / sizeof *g_gdcm_assert; i++) {
+        char rel[256], path[1024];
+        snprintf(rel, sizeof rel, "tests/data/bad/%s", g_gdcm_assert[i]);
+        mt_test_path(rel, path, sizeof path);
+        mt_sample s;
+        mt_sample_init(&s);
+        mt_status st = mt_dicom_read_slice(path, &s);
+        CHECK(st != MT_OK && !s.image, "%s: read (status %d)", g_gdcm_assert[i], (int)st);
+        CHECK(strstr(mt_last_error(), g_gdcm_assert[i]) && strstr(mt_last_error(), "GDCM crashed"),
+              "message lacks the file or the cause: %s", mt_last_error());
+        mt_error_clear();
+        if (!bin) continue;
+        char *argv[] = {(char *)bin, "import", "--source", "dicom", "--input", path, "--output", out, NULL};
+        int rc = run_argv(argv, msg, sizeof msg);
+        CHECK(rc == 1, "import %s: exit %d (negative: killed by signal %d)\n%s", g_gdcm_assert[i], rc, -100 - rc, msg);
+        CHECK(strstr(msg, g_gdcm_assert[i]), "message does not name %s:\n%s", g_gdcm_assert[i], msg);
+        CHECK(access(out, F_OK) != 0 && count_prefix(tmp, "g.h5") == 0, "failed import left g.h5* in %s", tmp);
+    }
+    /* a good slice still decodes (through the child) to the same pixels as in this process */
+    char good[1024];
+    mt_sample a, b;
+    mt_sample_init(&a);
+    mt_sample_init(&b);
+    CHECK_OK(mt_dicom_read_slice(mt_test_path("tests/data/tiny_signed.dcm", good, sizeof good), &a));
+    setenv("MEDTRAIN_DICOM_IN_PROCESS", "1", 1);
+    mt_status st = mt_dicom_read_slice(good, &b);
+    unsetenv("MEDTRAIN_DICOM_IN_PROCESS");
+    CHECK_OK(st);
+    CHECK(a.h == b.h && a.w == b.w && !memcmp(a.image, b.image, sizeof(float) * (size_t)a.h * a.w) &&
+              !strcmp(a.meta.patient_id, b.meta.patient_id) && a.meta.spacing[0] == b.meta.spacing[0],
+          "child and in-process decodes differ");
+    mt_sample_free(&a);
+    mt_sample_free(&b);
+}
+
 TEST(robust_dicom_cli_import_refuses_and_leaves_nothing)
 {
     const char *bin = mt_test_medtrain();
