@@ -45,6 +45,10 @@
  *   box_offsets   x0,y0,x1,y1 for box_points (required with it; x0 < x1, y0 < y1)
  *   box_class     class id of those boxes (default 0)
  *   -- pre-processing (applied in this order) --
+ *   reorient      0|1 (source dicom): put every axial slice in the standard layout (patient's
+ *                 right on the image left, anterior at the top) from its Image Orientation
+ *                 (Patient), flipping / transposing image, masks, boxes and points
+ *                 (mt_sample_reorient_axial); slices that are not axial are refused
  *   window        LEVEL,WIDTH in HU: clip, then scale to [0,1]
  *   scale         LO,HI: (x - LO)/(HI - LO) clipped to [0,1] (e.g. 0,255 for 8-bit)
  *   roi_crop      0|1: crop around the mask's bounding box (else boxes, else points)
@@ -114,6 +118,7 @@ typedef struct mt_import_spec {
     double box_offsets[4];   /* x0, y0, x1, y1 in units of |B - A| from A */
     int box_class;
     /* pre-processing */
+    int reorient;        /* 1: axial slices to the standard layout (DICOM orientation) */
     int window;          /* 1: HU window + scale to [0,1] */
     double level, width; /* HU */
     int scale;           /* 1: range scaling */
@@ -152,6 +157,7 @@ typedef struct mt_import_result {
      * with split_by patient each is grouped by its source file, so for single-slice DICOM
      * one patient's slices can land in different splits (`medtrain import` warns) */
     int n_no_patient_id;
+    int n_reoriented; /* `reorient`: slices that were flipped / transposed to the standard layout */
 } mt_import_result;
 
 /* Runs the import: reads every input, attaches labels, pre-processes, writes the

@@ -239,3 +239,87 @@ mt_status mt_sample_pad_multiple(mt_sample *s, int multiple, float image_fill)
     s->w = nw;
     return MT_OK;
 }
+
+mt_status mt_sample_reorient_axial(mt_sample *s, int *changed)
+{
+    MT_REQUIRE(s && s->image && s->h > 0 && s->w > 0, "mt_sample_reorient_axial: empty sample");
+    *changed = 0;
+    const double *d = s->meta.direction; /* row-major 3x3, column a = direction of index axis a (RAS) */
+    int world[2], flip[2];
+    for (int a = 0; a < 2; a++) {
+        int best = 0;
+        for (int r = 1; r < 3; r++)
+            if (fabs(d[r * 3 + a]) > fabs(d[best * 3 + a])) best = r;
+        if (best == 2 || !(fabs(d[best * 3 + a]) > 0))
+            return MT_ERR(MT_ERR_FORMAT,
+                          "%s: reorient: not an axial slice (image %s axis runs along %s): only axial slices "
+                          "are reoriented",
+                          s->meta.source, a ? "row" : "column", best == 2 ? "the patient's z axis" : "no axis");
+        world[a] = best;
+        flip[a] = d[best * 3 + a] > 0; /* wanted: RAS -1 (towards L for x, P for y) */
+    }
+    MT_REQUIRE(world[0] != world[1], "%s: reorient: both image axes run along world axis %d", s->meta.source, world[0]);
+    int transpose = world[0] == 1;
+    if (!transpose && !flip[0] && !flip[1]) return MT_OK;
+    int h = s->h, w = s->w, nh = transpose ? w : h, nw = transpose ? h : w;
+    float *img = mt_malloc(sizeof(float) * (size_t)s->c * h * w);
+    uint8_t *mask = s->mask && s->k ? mt_malloc((size_t)s->k * h * w) : NULL;
+    if (!img || (s->mask && s->k && !mask)) {
+        free(img);
+        free(mask);
+        return MT_ERR_NOMEM;
+    }
+    /* input pixel (x, y) -> o[world axis]: x' = o[0] (world x), y' = o[1] (world y) */
+#define MAP(x, y, ox, oy)                                                              \
+    do {                                                                               \
+        double o_[2], i_[2] = {(x), (y)}, n_[2] = {w, h};                              \
+        for (int a_ = 0; a_ < 2; a_++)                                                 \
+            o_[world[a_]] = flip[a_] ? n_[a_] - 1 - i_[a_] : i_[a_];                   \
+        (ox) = o_[0], (oy) = o_[1];                                                    \
+    } while (0)
+    for (int y = 0; y < h; y++)
+        for (int x = 0; x < w; x++) {
+            double ox, oy;
+            MAP(x, y, ox, oy);
+            size_t to = (size_t)oy * nw + (size_t)ox, from = (size_t)y * w + x, plane = (size_t)h * w;
+            for (int c = 0; c < s->c; c++) img[c * plane + to] = s->image[c * plane + from];
+            for (int c = 0; mask && c < s->k; c++) mask[c * plane + to] = s->mask[c * plane + from];
+        }
+    for (int i = 0; i < s->n_points; i++) {
+        float *p = s->points + 2 * i;
+        if (isnan(p[0]) || isnan(p[1])) continue;
+        double ox, oy;
+        MAP(p[0], p[1], ox, oy);
+        p[0] = (float)ox, p[1] = (float)oy;
+    }
+    for (int i = 0; i < s->n_boxes; i++) {
+        float *b = s->boxes + 5 * i;
+        double ax, ay, bx, by;
+        MAP(b[0], b[1], ax, ay);
+        MAP(b[2], b[3], bx, by);
+        b[0] = (float)fmin(ax, bx), b[1] = (float)fmin(ay, by), b[2] = (float)fmax(ax, bx), b[3] = (float)fmax(ay, by);
+    }
+#undef MAP
+    mt_meta old = s->meta;
+    int n[2] = {w, h};
+    for (int r = 0; r < 3; r++) { /* the world position of the old pixel that lands on (0, 0) */
+        double p = old.origin[r];
+        for (int a = 0; a < 2; a++)
+            if (flip[a]) p += old.direction[r * 3 + a] * old.spacing[a] * (n[a] - 1);
+        s->meta.origin[r] = p;
+    }
+    for (int a = 0; a < 2; a++) {
+        int b = world[a];
+        s->meta.spacing[b] = old.spacing[a];
+        for (int r = 0; r < 3; r++) s->meta.direction[r * 3 + b] = (flip[a] ? -1.0 : 1.0) * old.direction[r * 3 + a];
+    }
+    free(s->image);
+    s->image = img;
+    if (mask) {
+        free(s->mask);
+        s->mask = mask;
+    }
+    s->h = nh, s->w = nw;
+    *changed = 1;
+    return MT_OK;
+}

@@ -54,6 +54,17 @@ mt_status mt_sample_resize(mt_sample *s, int oh, int ow);
  * falling outside become NaN), meta.origin is moved to the new pixel (0,0). */
 mt_status mt_sample_crop(mt_sample *s, int x0, int y0, int x1, int y1);
 
+/* Puts an axial slice in the standard layout from its direction (DICOM Image Orientation
+ * (Patient), kept in meta.direction in RAS): columns towards the patient's left, rows towards
+ * posterior, i.e. the patient's right on the image left and anterior at the top (as
+ * data/recon.h's axial images and a standard CT slice). The in-plane axes are matched to the
+ * nearest world axis (x or y), then the image, mask, boxes and points are flipped and/or
+ * transposed; meta.direction, origin (the world position of the new pixel (0,0)) and spacing
+ * follow. *changed tells whether anything moved. A slice already in that layout is left
+ * untouched. Errors: MT_ERR_FORMAT naming meta.source when the slice is not axial (an in-plane
+ * axis nearest the z axis) or its direction is degenerate; MT_ERR_NOMEM. */
+mt_status mt_sample_reorient_axial(mt_sample *s, int *changed);
+
 /* Bounding box (x0,y0,x1,y1, inclusive pixels) of the nonzero pixels of any channel of
  * a uint8 mask [k,h,w]. Errors: MT_ERR_INVALID when the mask is empty. */
 mt_status mt_mask_bbox(const uint8_t *mask, int k, int h, int w, int box[4]);

@@ -294,3 +294,99 @@ TEST(import_fix_single_slice_spacing_and_boxes_layout)
     mt_sample_free(&s);
     mt_dataset_close(d);
 }
+
+/* mt_sample_reorient_axial on a 3x2 slice stored rotated by 180 degrees (DICOM IOP
+ * (-1,0,0, 0,-1,0), i.e. RAS direction columns (+1,0,0), (0,+1,0)): image, mask, point and
+ * box flipped in both axes, origin moved to the old last pixel; then a slice stored
+ * transposed (IOP (0,-1,0, 1,0,0)) comes out 2x3 with the pixel at (x, y) moved to
+ * (y, w - 1 - x). A coronal slice is refused naming its source. */
+TEST(import_reorient_axial_flips_and_transposes)
+{
+    mt_sample s;
+    mt_sample_init(&s);
+    s.c = 1, s.h = 2, s.w = 3, s.k = 1;
+    s.image = malloc(6 * sizeof(float));
+    s.mask = malloc(6);
+    s.points = malloc(2 * sizeof(float));
+    s.boxes = malloc(5 * sizeof(float));
+    CHECK(s.image && s.mask && s.points && s.boxes, "alloc");
+    for (int i = 0; i < 6; i++) s.image[i] = (float)i, s.mask[i] = (uint8_t)(i == 1);
+    s.n_points = 1, s.points[0] = 0, s.points[1] = 0;
+    s.n_boxes = 1;
+    const float box[5] = {0, 0, 1, 1, 7};
+    memcpy(s.boxes, box, sizeof box);
+    snprintf(s.meta.source, sizeof s.meta.source, "rot180.dcm");
+    const double dir[9] = {1, 0, 0, 0, 1, 0, 0, 0, 1};
+    memcpy(s.meta.direction, dir, sizeof dir);
+    s.meta.spacing[0] = 0.5, s.meta.spacing[1] = 0.7;
+    s.meta.origin[0] = 10, s.meta.origin[1] = 20, s.meta.origin[2] = 30;
+    int changed = 0;
+    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK(changed && s.h == 2 && s.w == 3, "changed %d, %dx%d", changed, s.w, s.h);
+    for (int i = 0; i < 6; i++) CHECK(s.image[i] == (float)(5 - i), "pixel %d: %g, want %d", i, s.image[i], 5 - i);
+    CHECK(s.mask[4] == 1 && s.mask[1] == 0, "mask not flipped");
+    CHECK(s.points[0] == 2 && s.points[1] == 1, "point (%g, %g), want (2, 1)", s.points[0], s.points[1]);
+    CHECK(s.boxes[0] == 1 && s.boxes[1] == 0 && s.boxes[2] == 2 && s.boxes[3] == 1 && s.boxes[4] == 7, "box %g %g %g %g",
+          s.boxes[0], s.boxes[1], s.boxes[2], s.boxes[3]);
+    CHECK(fabs(s.meta.origin[0] - 11) < 1e-12 && fabs(s.meta.origin[1] - 20.7) < 1e-12, "origin %g %g",
+          s.meta.origin[0], s.meta.origin[1]);
+    CHECK(s.meta.direction[0] == -1 && s.meta.direction[4] == -1, "direction not the standard one");
+    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK(!changed, "a standard slice must stay as it is");
+    /* transposed storage: column index along -y (anterior), row index along +x (left) in LPS,
+     * i.e. RAS columns (0,+1,0) and (-1,0,0) */
+    for (int i = 0; i < 6; i++) s.image[i] = (float)i;
+    const double tdir[9] = {0, -1, 0, 1, 0, 0, 0, 0, 1};
+    memcpy(s.meta.direction, tdir, sizeof tdir);
+    s.n_points = 0, s.n_boxes = 0;
+    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK(changed && s.h == 3 && s.w == 2, "transposed shape %dx%d", s.w, s.h);
+    for (int y = 0; y < 2; y++)
+        for (int x = 0; x < 3; x++)
+            CHECK(s.image[(2 - x) * 2 + y] == (float)(y * 3 + x), "input (%d, %d) misplaced", x, y);
+    const double cor[9] = {-1, 0, 0, 0, 0, 1, 0, 1, 0};
+    memcpy(s.meta.direction, cor, sizeof cor);
+    CHECK(mt_sample_reorient_axial(&s, &changed) == MT_ERR_FORMAT && strstr(mt_last_error(), "rot180.dcm") &&
+              strstr(mt_last_error(), "not an axial slice"),
+          "coronal slice: %s", mt_last_error());
+    mt_error_clear();
+    mt_sample_free(&s);
+}
+
+/* The TCGA slices stored rotated (IOP (-1,0,0,0,-1,0) and (0,-1,0,1,0,0), all of the
+ * non-contrast class: orientation would leak the label) come out of `--reorient 1` equal to a
+ * pydicom + numpy placement of every pixel by its patient position (tests/reorient_check.py). */
+TEST(import_reorient_tcga_matches_numpy)
+{
+    char dir[1024], py[1100], out[1200], cmd[8192], msg[4096];
+    if (!mt_test_shared_data("tcga_ct_contrast_slices/dicom", dir, sizeof dir))
+        SKIP("skipped: ../shared/data/tcga_ct_contrast_slices is not here");
+    if (mt_test_run("/usr/bin/python3 -c 'import pydicom, h5py, numpy'", msg, sizeof msg) != 0)
+        SKIP("skipped: /usr/bin/python3 with pydicom, h5py and numpy is needed");
+    static const char *const files[] = {"ID_0001_AGE_0069_CONTRAST_1_CT.dcm", "ID_0050_AGE_0074_CONTRAST_0_CT.dcm",
+                                        "ID_0052_AGE_0072_CONTRAST_0_CT.dcm", "ID_0076_AGE_0068_CONTRAST_0_CT.dcm"};
+    mt_import_spec *sp = calloc(1, sizeof *sp);
+    CHECK(sp, "alloc");
+    mt_import_spec_init(sp);
+    snprintf(out, sizeof out, "%s/reoriented.h5", mt_test_tmpdir());
+    int n = snprintf(cmd, sizeof cmd, "/usr/bin/python3 '%s' '%s'", mt_test_path("tests/reorient_check.py", py, sizeof py),
+                     out);
+    for (int i = 0; i < 4; i++) {
+        char p[1300];
+        snprintf(p, sizeof p, "%s/%s", dir, files[i]);
+        CHECK_OK(mt_import_spec_set(sp, "input", p));
+        n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", p);
+    }
+    CHECK_OK(mt_import_spec_set(sp, "source", "dicom"));
+    CHECK_OK(mt_import_spec_set(sp, "reorient", "1"));
+    CHECK_OK(mt_import_spec_set(sp, "split_by", "sample"));
+    CHECK_OK(mt_import_spec_set(sp, "output", out));
+    mt_import_result res;
+    mt_status st = mt_import_run(sp, &res);
+    free(sp);
+    CHECK_OK(st);
+    CHECK(res.n_reoriented == 3 && res.n_samples == 4, "reoriented %d of %d (want 3 of 4)", res.n_reoriented,
+          res.n_samples);
+    int rc = mt_test_run(cmd, msg, sizeof msg);
+    CHECK(rc == 0, "numpy disagrees (%d): %s", rc, msg);
+}
