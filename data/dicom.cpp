@@ -520,8 +520,10 @@ bool read_all(int fd, void *p, size_t n)
         if (fscanf(f, "%ld", &pages) != 1) pages = 0;
         fclose(f);
     }
-    struct rlimit rl;
+    struct rlimit rl, cur;
     rl.rlim_cur = rl.rlim_max = (rlim_t)((double)pages * (double)sysconf(_SC_PAGESIZE) + budget);
+    if (getrlimit(RLIMIT_AS, &cur) == 0 && cur.rlim_cur != RLIM_INFINITY && cur.rlim_cur < rl.rlim_cur)
+        rl = cur; /* never raise a limit the caller set (e.g. `ulimit -v`) */
     setrlimit(RLIMIT_AS, &rl);
     int devnull = open("/dev/null", O_WRONLY);
     if (devnull >= 0) dup2(devnull, 2); /* GDCM's own assertion text: the parent reports it */
