@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -300,4 +301,82 @@ TEST(robust_dicom_cli_import_refuses_and_leaves_nothing)
     CHECK(rc > 0 && rc < 128, "import of %s: exit %d\n%s", dir, rc, msg);
     CHECK(strstr(msg, "b_bad.dcm"), "message does not name b_bad.dcm:\n%s", msg);
     CHECK(access(out, F_OK) != 0 && count_prefix(tmp, "o.h5") == 0, "failed multi-file import left o.h5* in %s", tmp);
+}
+
+/* Every input-file reproducer of tests/data/bad through the CLI (import for images and volumes,
+ * info for configs; the dataset files, refused when a sample is read, are covered by
+ * test_robust_data.c, and nifti-image-4x3x2.nii is the valid image of the probability mask),
+ * each in its own process: refused with exit 1 or 2 (never killed by a
+ * signal), and the peak resident memory of all of them, GDCM's decoder processes included,
+ * stays under 1 GiB (the issue's hostile inputs once grew to 4.2 GB and 22 GB). */
+TEST(robust_bad_inputs_refused_under_1gib)
+{
+    const char *bin = mt_test_medtrain();
+    if (!bin) SKIP("skipped: build/medtrain not built");
+    char dir[1024];
+    mt_test_path("tests/data/bad", dir, sizeof dir);
+    DIR *d = opendir(dir);
+    CHECK(d, "cannot list %s", dir);
+    char names[64][256];
+    int n = 0;
+    for (struct dirent *e; n < 64 && (e = readdir(d));)
+        if (e->d_name[0] != '.' && !strstr(e->d_name, ".md") && !strstr(e->d_name, ".h5") &&
+            strcmp(e->d_name, "nifti-image-4x3x2.nii"))
+            snprintf(names[n++], sizeof names[0], "%s", e->d_name);
+    closedir(d);
+    CHECK(n >= 18, "only %d reproducers in %s", n, dir);
+    int fd[2];
+    CHECK(pipe(fd) == 0, "pipe");
+    pid_t pid = fork();
+    CHECK(pid >= 0, "fork");
+    if (pid == 0) { /* a fresh process: RUSAGE_CHILDREN then covers exactly these runs */
+        close(fd[0]);
+        char report[8192] = "";
+        for (int i = 0; i < n; i++) {
+            const char *f = names[i];
+            char cmd[4096], out[1100];
+            snprintf(out, sizeof out, "%s/bad_%d.h5", mt_test_tmpdir(), i);
+            if (strstr(f, ".dcm"))
+                snprintf(cmd, sizeof cmd, "'%s' import --source dicom --input '%s/%s' --output '%s'", bin, dir, f, out);
+            else if (strstr(f, "mask"))
+                snprintf(cmd, sizeof cmd, "'%s' import --source nifti --input '%s/nifti-image-4x3x2.nii' --mask '%s/%s' "
+                         "--output '%s'", bin, dir, dir, f, out);
+            else if (strstr(f, ".nii"))
+                snprintf(cmd, sizeof cmd, "'%s' import --source nifti --input '%s/%s' --output '%s'", bin, dir, f, out);
+            else if (strstr(f, "idx3"))
+                snprintf(cmd, sizeof cmd, "'%s' import --source idx --input '%s/%s' --idx_labels '%s/idx-3-labels.idx1-ubyte' "
+                         "--output '%s'", bin, dir, f, dir, out);
+            else if (strstr(f, "idx1"))
+                snprintf(cmd, sizeof cmd, "'%s' import --source idx --input '%s/idx-bad-magic.idx3-ubyte' --idx_labels "
+                         "'%s/%s' --output '%s'", bin, dir, dir, f, out);
+            else
+                snprintf(cmd, sizeof cmd, "'%s' info '%s/%s'", bin, dir, f);
+            strcat(cmd, " >/dev/null 2>&1");
+            int st = system(cmd);
+            int ok = WIFEXITED(st) && (WEXITSTATUS(st) == 1 || WEXITSTATUS(st) == 2);
+            if (!ok && strlen(report) < sizeof report - 300)
+                snprintf(report + strlen(report), sizeof report - strlen(report), "%s: %s %d; ", f,
+                         WIFEXITED(st) ? "exit" : "signal", WIFEXITED(st) ? WEXITSTATUS(st) : WTERMSIG(st));
+        }
+        struct rusage ru;
+        getrusage(RUSAGE_CHILDREN, &ru);
+        char msg[8400];
+        int len = snprintf(msg, sizeof msg, "%ld|%s", ru.ru_maxrss, report);
+        ssize_t w = write(fd[1], msg, (size_t)len);
+        _exit(w == len ? 0 : 3);
+    }
+    close(fd[1]);
+    char msg[8400] = "";
+    ssize_t r = read(fd[0], msg, sizeof msg - 1);
+    close(fd[0]);
+    int st = 0;
+    waitpid(pid, &st, 0);
+    CHECK(r > 0 && WIFEXITED(st) && WEXITSTATUS(st) == 0, "the checking process failed");
+    msg[r] = '\0';
+    long maxrss_kb = strtol(msg, NULL, 10);
+    const char *report = strchr(msg, '|') + 1;
+    CHECK(!report[0], "not refused cleanly: %s", report);
+    CHECK(maxrss_kb > 0 && maxrss_kb < 1024L * 1024, "peak resident memory %ld KiB over %d reproducers (limit 1 GiB)",
+          maxrss_kb, n);
+    printf("       %d reproducers refused, peak RSS %.0f MiB\n", n, maxrss_kb / 1024.0);
 }
