@@ -170,7 +170,9 @@ demo: deps
 	@echo "demo done: see $(DEMO_RUN)/ (log.csv, metrics.json, eval_test.json, curves_*.png, overlays/, predict/)"
 
 # Runs both test binaries and prints the combined "N passed, N failed, N skipped".
+# The sanitizer subset first (its own summary line), then every test: the last line is the suite's.
 test: deps deps-py deps-node
+	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)
 
@@ -217,7 +219,7 @@ SAN_BUILD ?= build-asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SAN_TESTS ?= test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
              test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt \
-             synth_fracture
+             synth_fracture crop_ import_box import_reorient localize robust_dicom_gdcm
 .PHONY: test-sanitize
 test-sanitize: deps
 	@CFLAGS='$(SAN_FLAGS)' CXXFLAGS='$(SAN_FLAGS)' $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) MT_CUDA=0 \

@@ -380,3 +380,31 @@ TEST(robust_bad_inputs_refused_under_1gib)
           maxrss_kb, n);
     printf("       %d reproducers refused, peak RSS %.0f MiB\n", n, maxrss_kb / 1024.0);
 }
+
+/* A JPEG-lossless CQ500 slice cut anywhere from 3 KB to 100 KB (inside its encapsulated Pixel
+ * Data fragments) is refused naming the file, never imported as a mostly constant image. */
+TEST(robust_dicom_jpeg_lossless_truncated_anywhere_refused)
+{
+    char src[1024];
+    if (!mt_test_shared_data("cq500_head_ct_sample/dicom/CT000092.dcm", src, sizeof src))
+        SKIP("skipped: ../shared/data/cq500_head_ct_sample is not here");
+    FILE *f = fopen(src, "rb");
+    CHECK(f, "cannot open %s", src);
+    static unsigned char buf[1 << 20];
+    size_t n = fread(buf, 1, sizeof buf, f);
+    fclose(f);
+    CHECK(n > 100000, "%s is only %zu bytes", src, n);
+    static const size_t cuts[] = {3000, 7000, 15000, 30000, 50000, 75000, 100000};
+    for (size_t i = 0; i < sizeof cuts / sizeof *cuts; i++) {
+        char path[1100];
+        snprintf(path, sizeof path, "%s/jpegll-cut-%zu.dcm", mt_test_tmpdir(), cuts[i]);
+        FILE *o = fopen(path, "wb");
+        CHECK(o && fwrite(buf, 1, cuts[i], o) == cuts[i] && fclose(o) == 0, "cannot write %s", path);
+        mt_sample s;
+        mt_sample_init(&s);
+        mt_status st = mt_dicom_read_slice(path, &s);
+        CHECK(st != MT_OK && !s.image, "cut at %zu bytes was read", cuts[i]);
+        CHECK(strstr(mt_last_error(), "jpegll-cut-"), "message does not name the file: %s", mt_last_error());
+        mt_error_clear();
+    }
+}
