@@ -46,7 +46,8 @@ static const cli_optspec k_spec[] = {
     {"box_class", 1, 0, "class id of the box_points boxes (default 0)"},
     {"mask_dir", 1, 0, "folder of mask images named like the inputs"},
     {"mask_classes", 1, 0, "K: mask values 1..K are classes (0: nonzero = 1)"},
-    {"reorient", 1, 0, "1: axial DICOM slices to the standard layout from Image Orientation (Patient)"},
+    {"reorient", 1, 0, "auto (default), 1 or 0: axial DICOM slices to the standard layout from Image Orientation "
+                       "(Patient); 1 also refuses non-axial slices, 0 keeps all as stored"},
     {"window", 1, 0, "LEVEL,WIDTH in HU: clip and scale to [0,1]"},
     {"scale", 1, 0, "LO,HI: scale to [0,1]"},
     {"roi_crop", 1, 0, "0|1: crop around the mask / boxes / points"},
@@ -160,7 +161,7 @@ int cli_import(int argc, char **argv)
     if (st == MT_OK)
         printf("wrote %s: %d samples from %d files, image [%d, %d, %d], %d mask channels, %d points\n", sp->output,
                res.n_samples, res.n_files, res.c, res.h, res.w, res.k, res.n_points);
-    if (st == MT_OK && sp->reorient)
+    if (st == MT_OK && sp->source == MT_IMPORT_DICOM && sp->reorient != 0)
         printf("reoriented %d of %d slices to the standard axial layout (Image Orientation (Patient))\n",
                res.n_reoriented, res.n_samples);
     if (st == MT_OK && res.n_no_patient_id > 0 && !sp->split_by_sample &&

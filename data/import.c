@@ -28,6 +28,7 @@ void mt_import_spec_init(mt_import_spec *s)
     s->plane = MT_PLANE_AXIAL;
     s->isotropic = 1;
     s->slice_first = s->slice_last = -1;
+    s->reorient = -1; /* auto: on for single DICOM slices */
     s->roi_margin = 0.1;
     s->val_frac = 0.15;
     s->test_frac = 0.15;
@@ -163,7 +164,12 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
     if (!strcmp(key, "isotropic")) return parse_int(key, v, &s->isotropic);
     if (!strcmp(key, "mask_classes")) return parse_int(key, v, &s->mask_classes);
     if (!strcmp(key, "roi_crop")) return parse_int(key, v, &s->roi_crop);
-    if (!strcmp(key, "reorient")) return parse_int(key, v, &s->reorient);
+    if (!strcmp(key, "reorient")) {
+        if (!strcmp(v, "auto")) return s->reorient = -1, MT_OK;
+        MT_TRY(parse_int(key, v, &s->reorient));
+        MT_REQUIRE(s->reorient == 0 || s->reorient == 1, "import spec: reorient = \"%s\" (0, 1 or auto)", v);
+        return MT_OK;
+    }
     if (!strcmp(key, "pad_multiple")) return parse_int(key, v, &s->pad_multiple);
     if (!strcmp(key, "roi_margin")) return parse_double(key, v, &s->roi_margin);
     if (!strcmp(key, "val_frac")) return parse_double(key, v, &s->val_frac);
@@ -554,7 +560,8 @@ static void describe_preprocess(const mt_import_spec *s, char *buf, size_t cap)
             (const char *[]){"axial", "coronal", "sagittal"}[s->plane]);
         if (s->n_recon) ADD("; recon=%d channel(s) (mip/aip/mid), isotropic=%d", s->n_recon, s->isotropic);
     }
-    if (s->reorient) ADD("; axial slices reoriented to the standard layout from Image Orientation (Patient)");
+    if (s->reorient == 1 || (s->reorient < 0 && s->source == MT_IMPORT_DICOM))
+        ADD("; axial slices reoriented to the standard layout from Image Orientation (Patient)");
     if (s->window) ADD("; HU window level %g width %g, scaled to [0,1]", s->level, s->width);
     if (s->scale) ADD("; scaled (x-%g)/(%g-%g) clipped to [0,1]", s->scale_lo, s->scale_hi, s->scale_lo);
     if (s->mias_info[0]) ADD("; MIAS circles rasterised as masks (approximation of the mass outline)");
@@ -580,9 +587,9 @@ typedef struct writer_ctx {
 
 static mt_status emit(const mt_import_spec *spec, writer_ctx *wc, mt_sample *s, mt_import_result *res)
 {
-    if (spec->reorient) {
+    if (spec->reorient == 1 || (spec->reorient < 0 && spec->source == MT_IMPORT_DICOM)) {
         int changed = 0;
-        MT_TRY(mt_sample_reorient_axial(s, &changed));
+        MT_TRY(mt_sample_reorient_axial(s, spec->reorient == 1, &changed));
         res->n_reoriented += changed;
     }
     MT_TRY(preprocess(spec, s));
@@ -831,7 +838,7 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
                    "import: box_points needs box_offsets x0,y0,x1,y1 (in units of |B - A|, e.g. -0.15,-0.12,0.45,0.48)");
     }
     int is_vol = spec->source == MT_IMPORT_NIFTI || spec->source == MT_IMPORT_DICOM_SERIES;
-    MT_REQUIRE(!spec->reorient || spec->source == MT_IMPORT_DICOM,
+    MT_REQUIRE(spec->reorient != 1 || spec->source == MT_IMPORT_DICOM,
                "import: reorient applies to source dicom (single slices; volumes are always reoriented)");
     MT_REQUIRE(!is_vol || !(spec->mias_info[0] || spec->labelme_dir[0] || spec->mask_dir[0]),
                "import: mias_info / labelme_dir / mask_dir apply to 2D sources (dicom, images)");

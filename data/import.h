@@ -45,10 +45,11 @@
  *   box_offsets   x0,y0,x1,y1 for box_points (required with it; x0 < x1, y0 < y1)
  *   box_class     class id of those boxes (default 0)
  *   -- pre-processing (applied in this order) --
- *   reorient      0|1 (source dicom): put every axial slice in the standard layout (patient's
- *                 right on the image left, anterior at the top) from its Image Orientation
- *                 (Patient), flipping / transposing image, masks, boxes and points
- *                 (mt_sample_reorient_axial); slices that are not axial are refused
+ *   reorient      auto (default) | 1 | 0 (source dicom): put every axial slice in the standard
+ *                 layout (patient's right on the image left, anterior at the top) from its Image
+ *                 Orientation (Patient), flipping / transposing image, masks, boxes and points
+ *                 (mt_sample_reorient_axial); auto keeps non-axial slices as stored, 1 refuses
+ *                 them, 0 keeps every slice as stored
  *   window        LEVEL,WIDTH in HU: clip, then scale to [0,1]
  *   scale         LO,HI: (x - LO)/(HI - LO) clipped to [0,1] (e.g. 0,255 for 8-bit)
  *   roi_crop      0|1: crop around the mask's bounding box (else boxes, else points)
@@ -118,7 +119,7 @@ typedef struct mt_import_spec {
     double box_offsets[4];   /* x0, y0, x1, y1 in units of |B - A| from A */
     int box_class;
     /* pre-processing */
-    int reorient;        /* 1: axial slices to the standard layout (DICOM orientation) */
+    int reorient;        /* -1 auto (dicom: axial slices), 1 strict, 0 off: standard axial layout */
     int window;          /* 1: HU window + scale to [0,1] */
     double level, width; /* HU */
     int scale;           /* 1: range scaling */

@@ -240,7 +240,7 @@ mt_status mt_sample_pad_multiple(mt_sample *s, int multiple, float image_fill)
     return MT_OK;
 }
 
-mt_status mt_sample_reorient_axial(mt_sample *s, int *changed)
+mt_status mt_sample_reorient_axial(mt_sample *s, int strict, int *changed)
 {
     MT_REQUIRE(s && s->image && s->h > 0 && s->w > 0, "mt_sample_reorient_axial: empty sample");
     *changed = 0;
@@ -250,6 +250,7 @@ mt_status mt_sample_reorient_axial(mt_sample *s, int *changed)
         int best = 0;
         for (int r = 1; r < 3; r++)
             if (fabs(d[r * 3 + a]) > fabs(d[best * 3 + a])) best = r;
+        if (best == 2 && !strict) return MT_OK; /* coronal / sagittal: kept as stored */
         if (best == 2 || !(fabs(d[best * 3 + a]) > 0))
             return MT_ERR(MT_ERR_FORMAT,
                           "%s: reorient: not an axial slice (image %s axis runs along %s): only axial slices "

@@ -61,9 +61,10 @@ mt_status mt_sample_crop(mt_sample *s, int x0, int y0, int x1, int y1);
  * nearest world axis (x or y), then the image, mask, boxes and points are flipped and/or
  * transposed; meta.direction, origin (the world position of the new pixel (0,0)) and spacing
  * follow. *changed tells whether anything moved. A slice already in that layout is left
- * untouched. Errors: MT_ERR_FORMAT naming meta.source when the slice is not axial (an in-plane
- * axis nearest the z axis) or its direction is degenerate; MT_ERR_NOMEM. */
-mt_status mt_sample_reorient_axial(mt_sample *s, int *changed);
+ * untouched, and so is a slice that is not axial (an in-plane axis nearest the z axis) unless
+ * `strict`. Errors: MT_ERR_FORMAT naming meta.source for a non-axial slice when strict or a
+ * degenerate direction; MT_ERR_NOMEM. */
+mt_status mt_sample_reorient_axial(mt_sample *s, int strict, int *changed);
 
 /* Bounding box (x0,y0,x1,y1, inclusive pixels) of the nonzero pixels of any channel of
  * a uint8 mask [k,h,w]. Errors: MT_ERR_INVALID when the mask is empty. */

@@ -321,7 +321,7 @@ TEST(import_reorient_axial_flips_and_transposes)
     s.meta.spacing[0] = 0.5, s.meta.spacing[1] = 0.7;
     s.meta.origin[0] = 10, s.meta.origin[1] = 20, s.meta.origin[2] = 30;
     int changed = 0;
-    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK_OK(mt_sample_reorient_axial(&s, 1, &changed));
     CHECK(changed && s.h == 2 && s.w == 3, "changed %d, %dx%d", changed, s.w, s.h);
     for (int i = 0; i < 6; i++) CHECK(s.image[i] == (float)(5 - i), "pixel %d: %g, want %d", i, s.image[i], 5 - i);
     CHECK(s.mask[4] == 1 && s.mask[1] == 0, "mask not flipped");
@@ -331,7 +331,7 @@ TEST(import_reorient_axial_flips_and_transposes)
     CHECK(fabs(s.meta.origin[0] - 11) < 1e-12 && fabs(s.meta.origin[1] - 20.7) < 1e-12, "origin %g %g",
           s.meta.origin[0], s.meta.origin[1]);
     CHECK(s.meta.direction[0] == -1 && s.meta.direction[4] == -1, "direction not the standard one");
-    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK_OK(mt_sample_reorient_axial(&s, 1, &changed));
     CHECK(!changed, "a standard slice must stay as it is");
     /* transposed storage: column index along -y (anterior), row index along +x (left) in LPS,
      * i.e. RAS columns (0,+1,0) and (-1,0,0) */
@@ -339,14 +339,16 @@ TEST(import_reorient_axial_flips_and_transposes)
     const double tdir[9] = {0, -1, 0, 1, 0, 0, 0, 0, 1};
     memcpy(s.meta.direction, tdir, sizeof tdir);
     s.n_points = 0, s.n_boxes = 0;
-    CHECK_OK(mt_sample_reorient_axial(&s, &changed));
+    CHECK_OK(mt_sample_reorient_axial(&s, 1, &changed));
     CHECK(changed && s.h == 3 && s.w == 2, "transposed shape %dx%d", s.w, s.h);
     for (int y = 0; y < 2; y++)
         for (int x = 0; x < 3; x++)
             CHECK(s.image[(2 - x) * 2 + y] == (float)(y * 3 + x), "input (%d, %d) misplaced", x, y);
     const double cor[9] = {-1, 0, 0, 0, 0, 1, 0, 1, 0};
     memcpy(s.meta.direction, cor, sizeof cor);
-    CHECK(mt_sample_reorient_axial(&s, &changed) == MT_ERR_FORMAT && strstr(mt_last_error(), "rot180.dcm") &&
+    CHECK_OK(mt_sample_reorient_axial(&s, 0, &changed)); /* auto: a coronal slice is kept as stored */
+    CHECK(!changed, "a coronal slice moved in auto mode");
+    CHECK(mt_sample_reorient_axial(&s, 1, &changed) == MT_ERR_FORMAT && strstr(mt_last_error(), "rot180.dcm") &&
               strstr(mt_last_error(), "not an axial slice"),
           "coronal slice: %s", mt_last_error());
     mt_error_clear();
@@ -354,7 +356,8 @@ TEST(import_reorient_axial_flips_and_transposes)
 }
 
 /* The TCGA slices stored rotated (IOP (-1,0,0,0,-1,0) and (0,-1,0,1,0,0), all of the
- * non-contrast class: orientation would leak the label) come out of `--reorient 1` equal to a
+ * non-contrast class: orientation would leak the label) come out of a default import (reorient
+ * auto) equal to a
  * pydicom + numpy placement of every pixel by its patient position (tests/reorient_check.py). */
 TEST(import_reorient_tcga_matches_numpy)
 {
@@ -378,8 +381,7 @@ TEST(import_reorient_tcga_matches_numpy)
         n += snprintf(cmd + n, sizeof cmd - (size_t)n, " '%s'", p);
     }
     CHECK_OK(mt_import_spec_set(sp, "source", "dicom"));
-    CHECK_OK(mt_import_spec_set(sp, "reorient", "1"));
-    CHECK_OK(mt_import_spec_set(sp, "split_by", "sample"));
+    CHECK_OK(mt_import_spec_set(sp, "split_by", "sample")); /* reorient: the default (auto) */
     CHECK_OK(mt_import_spec_set(sp, "output", out));
     mt_import_result res;
     mt_status st = mt_import_run(sp, &res);
