@@ -238,7 +238,10 @@ static mt_status picture_one(mt_session *s, int index, const char *dir, const ch
     mt_set_grad_enabled(prev);
     float *img = st == MT_OK ? mt_task_host_floats(b.images) : NULL;
     mt_plot_box *truth = mt_malloc(sizeof *truth * (size_t)(b.n_boxes + 1));
-    int np = det.n < 20 ? det.n : 20; /* the 20 most confident */
+    /* the detections a reader would keep: score >= 0.25 (YOLOv5's detect.py default), at most 20,
+     * and at least the most confident one (det is sorted by score) */
+    int np = 0;
+    while (np < det.n && np < 20 && (np == 0 || det.det[np].score >= 0.25f)) np++;
     mt_plot_box *pred = mt_malloc(sizeof *pred * (size_t)(np + 1));
     if (st == MT_OK && (!img || !truth || !pred)) st = mt_last_status();
     if (st == MT_OK) {
@@ -252,9 +255,10 @@ static mt_status picture_one(mt_session *s, int index, const char *dir, const ch
         }
         double lo, hi;
         mt_display_window(s, img, (size_t)s->in_h * s->in_w, &lo, &hi);
-        char path[2400], caption[96];
+        char path[2400], caption[128];
         snprintf(path, sizeof path, "%s/boxes_%04d.png", dir, index);
-        snprintf(caption, sizeof caption, "sample %d: %d true, %d predicted (top %d drawn)", index, b.n_boxes, det.n, np);
+        snprintf(caption, sizeof caption, "sample %d: %d true, %d predicted, %d drawn (score >= 0.25)",
+                 index, b.n_boxes, det.n, np);
         st = mt_plot_boxes(path, img, s->in_h, s->in_w, lo, hi, b.n_boxes, truth, np, pred, names, caption);
     }
     free(img);
