@@ -425,6 +425,25 @@ static void seg_print(FILE *f, const mt_session *s, const char *title, const mt_
     for (int i = 0; i < e->n; i++)
         if (!strncmp(e->names[i], "dsc_", 4) || !strncmp(e->names[i], "iou_", 4))
             fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
+    if (d->k < 2) return;
+    char **names = NULL;
+    int nn = 0;
+    if (mt_dataset_names(s->ds, "mask_names", &names, &nn) != MT_OK) mt_error_clear();
+    double *v = mt_malloc(sizeof(double) * (size_t)d->n_images);
+    fprintf(f, "  IoU bins (images per bin %s, %s, %s, %s; post-processed):\n", mt_iou_bin_names[0], mt_iou_bin_names[1],
+            mt_iou_bin_names[2], mt_iou_bin_names[3]);
+    for (int j = 0; v && j <= d->k; j++) {
+        for (int i = 0; i < d->n_images; i++) v[i] = j < d->k ? d->post[i * d->k + j].iou : d->merged_post[i].iou;
+        int c[MT_IOU_BIN_COUNT];
+        mt_iou_bin_counts(v, d->n_images, c);
+        char name[40];
+        if (j < d->k && j < nn && names[j]) snprintf(name, sizeof name, "%.30s", names[j]);
+        else if (j < d->k) snprintf(name, sizeof name, "channel %d", j);
+        else snprintf(name, sizeof name, "merged");
+        fprintf(f, "    %-10s %d / %d / %d / %d\n", name, c[0], c[1], c[2], c[3]);
+    }
+    free(v);
+    mt_dataset_free_names(names, nn);
 }
 
 static void json_metrics(FILE *f, const char *name, const mt_seg_metrics *mean, const mt_seg_metrics *sd, const char *pad)
