@@ -39,7 +39,7 @@ static const char *const k_terms[] = {"bce", "dice"};
 typedef struct seg_detail {
     int n_images, k;
     mt_seg_metrics *raw, *post; /* [n_images * k] */
-    mt_seg_metrics *merged_raw, *merged_post; /* [n_images]: the k masks as one foreground */
+    mt_seg_metrics *merged_post; /* [n_images]: the k masks as one foreground, post-processed */
     mt_seg_metrics raw_mean, raw_sd, post_mean, post_sd;
     double auc;
 } seg_detail;
@@ -49,7 +49,6 @@ static void detail_free(void *p)
     seg_detail *d = p;
     free(d->raw);
     free(d->post);
-    free(d->merged_raw);
     free(d->merged_post);
     free(d);
 }
@@ -261,8 +260,8 @@ static mt_status scores_of(mt_session *s, mt_tensor *logits, mt_tensor **pred, m
     return st;
 }
 
-/* Merged-label metrics (any mask channel = foreground) of a batch into d rows b0..: raw at thr,
- * post-processed with each channel's HU window on the input's first channel. */
+/* Merged-label metrics (any mask channel = foreground) of a batch into d rows b0..: each
+ * channel above thr and within its HU window on the input's first channel (post-processing). */
 static mt_status eval_merged(mt_session *s, const mt_batch *b, mt_tensor *pred, const float *ht, double thr, int b0,
                              seg_detail *d)
 {
@@ -270,9 +269,8 @@ static mt_status eval_merged(mt_session *s, const mt_batch *b, mt_tensor *pred, 
     size_t plane = (size_t)s->in_h * s->in_w;
     float *hp = mt_task_host_floats(pred), *img = hp ? mt_task_host_floats(b->images) : NULL;
     float *gated = img ? mt_malloc(sizeof(float) * (size_t)bn * k * plane) : NULL;
-    mt_confusion *cr = gated ? mt_calloc((size_t)bn, sizeof *cr) : NULL, *cp = cr ? mt_calloc((size_t)bn, sizeof *cp) : NULL;
+    mt_confusion *cp = gated ? mt_calloc((size_t)bn, sizeof *cp) : NULL;
     mt_status st = cp ? MT_OK : mt_last_status();
-    if (st == MT_OK) st = mt_confusion_merged(hp, ht, bn, k, plane, thr, cr);
     for (int i = 0; st == MT_OK && i < bn; i++)
         for (int j = 0; j < k; j++) {
             double lo, hi;
@@ -284,14 +282,10 @@ static mt_status eval_merged(mt_session *s, const mt_batch *b, mt_tensor *pred, 
             }
         }
     if (st == MT_OK) st = mt_confusion_merged(gated, ht, bn, k, plane, 0.5, cp);
-    for (int i = 0; st == MT_OK && i < bn; i++) {
-        d->merged_raw[b0 + i] = mt_seg_metrics_from_confusion(cr[i]);
-        d->merged_post[b0 + i] = mt_seg_metrics_from_confusion(cp[i]);
-    }
+    for (int i = 0; st == MT_OK && i < bn; i++) d->merged_post[b0 + i] = mt_seg_metrics_from_confusion(cp[i]);
     free(hp);
     free(img);
     free(gated);
-    free(cr);
     free(cp);
     return st;
 }
@@ -324,7 +318,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
         }
         memcpy(all_p + (size_t)b0 * k * plane, hp, sizeof(float) * (size_t)bn * k * plane);
         memcpy(all_t + (size_t)b0 * k * plane, ht, sizeof(float) * (size_t)bn * k * plane);
-        st = eval_merged(s, b, pred, ht, thr, b0, d);
+        if (k > 1) st = eval_merged(s, b, pred, ht, thr, b0, d);
     }
     free(hp);
     free(ht);
@@ -379,10 +373,9 @@ static mt_status seg_evaluate(mt_session *s, const int *idx, int n, int batch_si
     d->k = k;
     d->raw = mt_calloc((size_t)n * k, sizeof *d->raw);
     d->post = mt_calloc((size_t)n * k, sizeof *d->post);
-    d->merged_raw = mt_calloc((size_t)n, sizeof *d->merged_raw);
     d->merged_post = mt_calloc((size_t)n, sizeof *d->merged_post);
     float *all_p = mt_malloc(sizeof(float) * (size_t)n * k * plane), *all_t = mt_malloc(sizeof(float) * (size_t)n * k * plane);
-    mt_status st = d->raw && d->post && d->merged_raw && d->merged_post && all_p && all_t ? MT_OK : mt_last_status();
+    mt_status st = d->raw && d->post && d->merged_post && all_p && all_t ? MT_OK : mt_last_status();
     int prev = mt_set_grad_enabled(0);
     double loss_sum = 0;
     for (int b0 = 0; b0 < n && st == MT_OK; b0 += batch_size) {
