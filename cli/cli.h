@@ -69,5 +69,6 @@ int cli_bench(int argc, char **argv);
 int cli_synth_fracture(int argc, char **argv);
 int cli_quantify(int argc, char **argv);
 int cli_label(int argc, char **argv);
+int cli_pseudo_label(int argc, char **argv);
 
 #endif

@@ -12,6 +12,7 @@
  *   medtrain synth-fracture CROPS.h5 --out BENCH.h5 --strength S [--fraction F] [--seed N] [--examples DIR]
  *   medtrain quantify IMAGE --mask NAME=FILE[@IDS] ... [--sex --height --weight --patients --reference] --out DIR
  *   medtrain label threshold|backproject|grabcut IMAGE [--slice K] --box x0,y0,x1,y1 --output F.h5|F.png
+ *   medtrain pseudo-label RUN_DIR --data DS.h5 --labelled K --out OUT.h5
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -34,7 +35,8 @@ static void usage(FILE *f)
             "  bench      run the training-step benchmark (experiments/bench)\n"
             "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n"
             "  quantify   body composition of CT slices: areas, HU, sarcopenia indices, T-scores (S3)\n"
-            "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n");
+            "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n"
+            "  pseudo-label  a run's predicted masks for the unlabelled training slices, flagged (S3)\n");
 }
 
 int main(int argc, char **argv)
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "synth-fracture")) return cli_synth_fracture(sub_argc, sub_argv);
     if (!strcmp(cmd, "quantify")) return cli_quantify(sub_argc, sub_argv);
     if (!strcmp(cmd, "label")) return cli_label(sub_argc, sub_argv);
+    if (!strcmp(cmd, "pseudo-label")) return cli_pseudo_label(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

@@ -1,8 +1,9 @@
 /* cli/predict.c: `medtrain predict RUN_DIR|CHECKPOINT.h5 INPUT... --out DIR`:
  * for each DICOM slice (.dcm or DICOM file), NIfTI volume (.nii/.nii.gz; every
  * axial slice, or --slice K, oriented as the importer does) or 2D image
- * (PNG/TIFF/PGM/JPEG), writes <name>_mask.png (0/255) and <name>_overlay.png
- * (prediction over the windowed image) at the input's resolution.
+ * (PNG/TIFF/PGM/JPEG), writes <name>_mask.png (0/255; a multi-class run:
+ * <name>_classes.png holding class ids 0 = background, 1..K in mask order) and
+ * <name>_overlay.png (prediction over the windowed image) at the input's resolution.
  * Inputs must be in the dataset's units (HU for CT datasets imported without
  * a window); the config's post-processing (HU window) is applied. */
 #include <libgen.h>
@@ -17,6 +18,7 @@
 #include "../core/ops.h"
 #include "../data/recon.h"
 #include "../train/plot.h"
+#include "../train/segment.h"
 #include "../train/trainer.h"
 #include "cli.h"
 
@@ -50,72 +52,77 @@ static void stem_of(const char *path, char *out, size_t len)
         }
 }
 
+/* one line per mask: pixels and mm^2 */
+static void print_area(const char *name, const char *what, const uint8_t *m, size_t n, const mt_sample *smp)
+{
+    size_t area = 0;
+    for (size_t i = 0; i < n; i++) area += m[i] != 0;
+    double px = smp->meta.spacing[0] * smp->meta.spacing[1];
+    printf("%s: %s%zu mask pixels", name, what, area);
+    if (px > 0) printf(" (%.1f mm^2)", (double)area * px);
+    printf("\n");
+}
+
 static mt_status predict_sample(mt_session *s, const mt_sample *smp, const char *name, const char *out_dir)
 {
     MT_REQUIRE(smp->c == s->geo.c, "%s: image has %d channels, the model was trained on %d", smp->meta.source, smp->c,
                s->geo.c);
-    int h = smp->h, w = smp->w, c = smp->c, ih = s->in_h, iw = s->in_w;
-    size_t plane = (size_t)ih * iw;
+    int h = smp->h, w = smp->w, c = smp->c, ih = s->in_h, iw = s->in_w, k = s->geo.k;
+    size_t plane = (size_t)ih * iw, hw = (size_t)h * w;
     float *rs = mt_malloc(sizeof(float) * (size_t)c * plane);
     mt_real *buf = mt_malloc(sizeof(mt_real) * (size_t)c * plane);
-    mt_real *hb = mt_malloc(sizeof(mt_real) * plane);
-    uint8_t *m_in = mt_malloc(plane), *m_out = mt_malloc((size_t)h * w);
-    mt_status st = (rs && buf && hb && m_in && m_out) ? MT_OK : mt_last_status();
+    uint8_t *m_in = mt_malloc((size_t)k * plane), *m_out = mt_malloc((size_t)k * hw), *ids = mt_calloc(hw, 1);
+    mt_status st = (rs && buf && m_in && m_out && ids) ? MT_OK : mt_last_status();
     if (st == MT_OK) st = mt_resize_bilinear(smp->image, c, h, w, rs, ih, iw);
-    mt_tensor *x = NULL, *p = NULL, *bin = NULL;
+    mt_tensor *x = NULL;
     if (st == MT_OK) {
         for (size_t i = 0; i < (size_t)c * plane; i++) buf[i] = rs[i];
         int shape[4] = {1, c, ih, iw};
         x = mt_tensor_from_host(s->dev, 4, shape, buf);
-        int prev = mt_set_grad_enabled(0);
-        mt_tensor *xn = mt_session_normalize(s, x), *logits = xn ? mt_model_forward(s->model, xn, 0) : NULL;
-        p = logits ? mt_sigmoid(logits) : NULL;
-        mt_tensor_release(xn);
-        mt_tensor_release(logits);
-        mt_set_grad_enabled(prev);
-        int gate = s->exp.postprocess.hu_window_enabled && c == 1;
-        bin = mt_binarize_gated(p, s->exp.metrics.threshold, gate ? x : NULL, s->exp.postprocess.hu_window[0],
-                                s->exp.postprocess.hu_window[1]);
-        st = bin ? MT_OK : mt_last_status();
+        st = x ? mt_segmentation_masks(s, x, m_in) : mt_last_status();
     }
-    /* first mask channel only (binary segmentation) */
-    if (st == MT_OK) {
-        mt_tensor *first = s->geo.k > 1 ? mt_slice(bin, 1, 0, 1) : mt_tensor_retain(bin);
-        st = first ? mt_tensor_to_host(first, hb, sizeof(mt_real) * plane) : mt_last_status();
-        mt_tensor_release(first);
-    }
-    if (st == MT_OK) {
-        for (size_t i = 0; i < plane; i++) m_in[i] = hb[i] > 0.5f;
-        st = mt_resize_nearest_u8(m_in, 1, ih, iw, m_out, h, w);
-    }
+    if (st == MT_OK) st = mt_resize_nearest_u8(m_in, k, ih, iw, m_out, h, w);
+    char **names = NULL;
+    int nn = 0;
+    if (st == MT_OK && k > 1 && mt_dataset_names(s->ds, "mask_names", &names, &nn) != MT_OK) mt_error_clear();
     char path[2600];
-    if (st == MT_OK) {
+    if (st == MT_OK && k == 1) {
         snprintf(path, sizeof path, "%s/%s_mask.png", out_dir, name);
         st = mt_plot_mask_png(path, m_out, h, w);
+    } else if (st == MT_OK) { /* class ids: 1 + the first set channel */
+        for (size_t i = 0; i < hw; i++)
+            for (int j = k - 1; j >= 0; j--)
+                if (m_out[(size_t)j * hw + i]) ids[i] = (uint8_t)(j + 1);
+        snprintf(path, sizeof path, "%s/%s_classes.png", out_dir, name);
+        st = mt_plot_label_png(path, ids, h, w);
     }
     if (st == MT_OK) {
+        static const uint8_t rgb[6][3] = {{255, 230, 0}, {0, 200, 255}, {255, 80, 200}, {80, 255, 80}, {255, 140, 0}, {160, 120, 255}};
+        mt_plot_mask mk[6];
+        int nm = k < 6 ? k : 6;
+        for (int j = 0; j < nm; j++)
+            mk[j] = (mt_plot_mask){m_out + (size_t)j * hw, rgb[j][0], rgb[j][1], rgb[j][2],
+                                   k == 1 ? "prediction" : j < nn ? names[j] : NULL};
         double lo, hi;
-        mt_display_window(s, smp->image, (size_t)h * w, &lo, &hi);
+        mt_display_window(s, smp->image, hw, &lo, &hi);
         snprintf(path, sizeof path, "%s/%s_overlay.png", out_dir, name);
-        mt_plot_mask mk = {m_out, 255, 230, 0, "prediction"};
-        st = mt_plot_overlay(path, smp->image, h, w, lo, hi, 1, &mk, NULL);
+        st = mt_plot_overlay(path, smp->image, h, w, lo, hi, nm, mk, NULL);
     }
     if (st == MT_OK) {
-        size_t area = 0;
-        for (size_t i = 0; i < (size_t)h * w; i++) area += m_out[i];
-        double px = smp->meta.spacing[0] * smp->meta.spacing[1];
-        printf("%s: %zu mask pixels", name, area);
-        if (px > 0) printf(" (%.1f mm^2)", (double)area * px);
-        printf(" -> %s/%s_mask.png, %s_overlay.png\n", out_dir, name, name);
+        for (int j = 0; j < k; j++) {
+            char what[80] = "";
+            if (k > 1) snprintf(what, sizeof what, "class %d %s: ", j + 1, j < nn ? names[j] : "");
+            print_area(name, what, m_out + (size_t)j * hw, hw, smp);
+        }
+        printf("%s -> %s/%s_%s.png, %s_overlay.png\n", name, out_dir, name, k == 1 ? "mask" : "classes", name);
     }
+    mt_dataset_free_names(names, nn);
     mt_tensor_release(x);
-    mt_tensor_release(p);
-    mt_tensor_release(bin);
     free(rs);
     free(buf);
-    free(hb);
     free(m_in);
     free(m_out);
+    free(ids);
     return st;
 }
 

@@ -121,6 +121,9 @@ static const cfg_key g_keys[] = {
     LIST("data.labels_keep", T_INTS, "[]", NULL, data.labels_keep, data.n_labels_keep, MT_CFG_MAX_LIST,
          "Only samples whose /labels value is listed take part in training, validation and evaluation "
          "(S4's G-D-C steps train on fracture crops: [1]); empty = all. Needs a dataset with /labels."),
+    SCALAR("data.train_limit", T_INT, "0", data.train_limit,
+           "Train on only the first N samples (in dataset order) of the training split, after data.labels_keep; 0 = "
+           "all (S3's pseudo-label loop: model v1 on the k labelled slices, `medtrain pseudo-label --labelled k`)."),
     FIXED("data.input_size", T_INTS, "[0, 0]", data.input_size, 2, "Network input [H, W] in px; [0, 0] = the dataset's size."),
     ENUM("data.normalize", "none", "none|window|zscore|minmax", data.normalize,
          "Intensity mapping: window = clip to data.window and scale to [0, 1]; zscore = (x - mean) / std; "

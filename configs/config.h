@@ -117,6 +117,7 @@ typedef struct mt_experiment {
         char *train_split, *val_split, *test_split; /* split names in the dataset */
         int n_labels_keep;      /* 0 = every sample */
         int labels_keep[MT_CFG_MAX_LIST]; /* only samples whose /labels value is listed (S4 G-D-C: [1]) */
+        int train_limit;        /* > 0: only the first N samples (dataset order) of the training split */
         int input_size[2];      /* network input [H, W] ([0, 0] = the dataset's) */
         mt_norm_kind normalize;
         double window[2];       /* MT_NORM_WINDOW: [lo, hi] in stored units (HU for CT) */

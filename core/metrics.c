@@ -182,6 +182,41 @@ mt_seg_metrics mt_seg_metrics_from_confusion(mt_confusion c)
     return m;
 }
 
+mt_status mt_confusion_merged(const float *pred, const float *target, int n, int k, size_t plane, double threshold,
+                              mt_confusion *counts)
+{
+    MT_REQUIRE(pred && target && counts && n > 0 && k > 0 && plane > 0,
+               "mt_confusion_merged: NULL array or empty shape (n %d, k %d, plane %zu)", n, k, plane);
+    for (int i = 0; i < n; i++) {
+        mt_confusion c = {0, 0, 0, 0};
+        for (size_t q = 0; q < plane; q++) {
+            int p = 0, t = 0;
+            for (int j = 0; j < k; j++) {
+                size_t at = ((size_t)i * k + j) * plane + q;
+                p |= pred[at] > threshold;
+                t |= target[at] > 0.5f;
+            }
+            c.tp += p && t;
+            c.fp += p && !t;
+            c.fn += !p && t;
+            c.tn += !p && !t;
+        }
+        counts[i] = c;
+    }
+    return MT_OK;
+}
+
+const char *const mt_iou_bin_names[MT_IOU_BIN_COUNT] = {">=0.90", "0.80-0.89", "0.70-0.79", "<0.70"};
+
+void mt_iou_bin_counts(const double *iou, int n, int counts[MT_IOU_BIN_COUNT])
+{
+    for (int b = 0; b < MT_IOU_BIN_COUNT; b++) counts[b] = 0;
+    for (int i = 0; i < n; i++) {
+        double v = iou[i];
+        counts[v >= 0.90 ? 0 : v >= 0.80 ? 1 : v >= 0.70 ? 2 : 3]++;
+    }
+}
+
 void mt_mean_sd(const double *x, int n, double *mean, double *sd)
 {
     double m = 0, ss = 0;

@@ -84,6 +84,22 @@ mt_seg_metrics mt_seg_metrics_from_confusion(mt_confusion c);
  * over images, not pooled counts). sd may be NULL. n = 0 gives zeros. */
 void mt_seg_metrics_mean_sd(const mt_seg_metrics *per_image, int n, mt_seg_metrics *mean, mt_seg_metrics *sd);
 
+/* Per-image confusion of the merged label (S3: M + SAT + VAT as one foreground):
+ * a pixel is predicted positive when any of the K channels of `pred` is > threshold,
+ * reference positive when any channel of `target` is > 0.5. Host arrays
+ * [n, k, plane] (float); counts: caller's array of n. Equivalent numpy:
+ * (pred > thr).any(1) against (target > 0.5).any(1), tp/fp/fn/tn per image.
+ * Errors: MT_ERR_INVALID on NULL arrays or n, k, plane < 1. */
+mt_status mt_confusion_merged(const float *pred, const float *target, int n, int k, size_t plane, double threshold,
+                              mt_confusion *counts);
+
+/* IoU bins of S3's Table 3 (papers.md): counts[0] IoU >= 0.90, counts[1] 0.80 <= IoU < 0.90
+ * ("0.80-0.89"), counts[2] 0.70 <= IoU < 0.80, counts[3] IoU < 0.70 (a NaN IoU counts
+ * there too). iou: n per-image values. */
+#define MT_IOU_BIN_COUNT 4
+extern const char *const mt_iou_bin_names[MT_IOU_BIN_COUNT]; /* ">=0.90", "0.80-0.89", "0.70-0.79", "<0.70" */
+void mt_iou_bin_counts(const double *iou, int n, int counts[MT_IOU_BIN_COUNT]);
+
 /* Mean and sample SD (ddof = 1) of n doubles; sd may be NULL. */
 void mt_mean_sd(const double *x, int n, double *mean, double *sd);
 

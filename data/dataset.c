@@ -83,6 +83,7 @@ typedef struct meta_rec {
     float age_years, height_m, weight_kg;
     double spacing[3], slice_position, origin[3], direction[9];
     uint8_t fixed_split; /* 0: assigned at close; 1 + k: split k set by mt_dataset_writer_set_split */
+    uint8_t pseudo_label; /* 1: the mask is a model's prediction */
 } meta_rec;
 
 struct mt_dataset_writer {
@@ -355,6 +356,7 @@ mt_status mt_dataset_writer_add(mt_dataset_writer *w, const mt_sample *s)
     m->weight_kg = s->meta.weight_kg;
     memcpy(m->spacing, s->meta.spacing, sizeof m->spacing);
     m->slice_position = s->meta.slice_position;
+    m->pseudo_label = s->meta.pseudo_label ? 1 : 0;
     memcpy(m->origin, s->meta.origin, sizeof m->origin);
     memcpy(m->direction, s->meta.direction, sizeof m->direction);
     w->labels[w->n] = s->label;
@@ -551,6 +553,13 @@ static mt_status writer_finish(mt_dataset_writer *w, const uint8_t *split)
     for (int i = 0; i < n; i++) memcpy(dbl + 9 * i, w->meta[i].direction, 9 * sizeof(double));
     hsize_t d9[2] = {(hsize_t)n, 9};
     if ((st = write_full(meta, "direction", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, 2, d9, dbl, path_))) goto fail;
+    int any_pseudo = 0;
+    for (int i = 0; i < n; i++) any_pseudo |= w->meta[i].pseudo_label;
+    if (any_pseudo) { /* /meta/pseudo_label only where some mask is a prediction (docs/dataset.md) */
+        uint8_t *flag = (uint8_t *)f; /* n floats of room hold n bytes */
+        for (int i = 0; i < n; i++) flag[i] = w->meta[i].pseudo_label;
+        if ((st = write_full(meta, "pseudo_label", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dn, flag, path_))) goto fail;
+    }
 
     int version = MT_DATASET_FORMAT_VERSION;
     H5CHK(sp = H5Screate(H5S_SCALAR));

@@ -14,7 +14,7 @@
 struct mt_dataset {
     char *path;
     hid_t file, d_images, d_masks, d_points;
-    hid_t m_source, m_patient, m_sex, m_age, m_height, m_weight, m_spacing, m_slice, m_origin, m_direction;
+    hid_t m_source, m_patient, m_sex, m_age, m_height, m_weight, m_spacing, m_slice, m_origin, m_direction, m_pseudo;
     mt_dataset_spec spec;
     int n;
     int *labels;
@@ -34,7 +34,7 @@ void mt_dataset_close(mt_dataset *d)
     if (!d) return;
     pthread_mutex_lock(&mt_dataset_h5_lock);
     hid_t ids[] = {d->d_images, d->d_masks, d->d_points, d->m_source, d->m_patient, d->m_sex, d->m_age,
-                   d->m_height, d->m_weight, d->m_spacing, d->m_slice, d->m_origin, d->m_direction, d->file};
+                   d->m_height, d->m_weight, d->m_spacing, d->m_slice, d->m_origin, d->m_direction, d->m_pseudo, d->file};
     for (size_t i = 0; i < sizeof ids / sizeof ids[0]; i++) mt_dataset_h5_close(ids[i]);
     pthread_mutex_unlock(&mt_dataset_h5_lock);
     free(d->labels);
@@ -216,6 +216,7 @@ static void open_meta(mt_dataset *d)
     d->m_slice = open_opt(d->file, "meta/slice_position");
     d->m_origin = open_opt(d->file, "meta/origin");
     d->m_direction = open_opt(d->file, "meta/direction");
+    d->m_pseudo = open_opt(d->file, "meta/pseudo_label"); /* only in pseudo-labelled datasets */
 }
 
 /* Refuses a file whose format_version is newer than this reader. */
@@ -256,7 +257,7 @@ mt_status mt_dataset_open(const char *path, mt_dataset **out)
     if (!d) return MT_ERR_NOMEM;
     d->file = d->d_images = d->d_masks = d->d_points = -1;
     d->m_source = d->m_patient = d->m_sex = d->m_age = d->m_height = d->m_weight = -1;
-    d->m_spacing = d->m_slice = d->m_origin = d->m_direction = -1;
+    d->m_spacing = d->m_slice = d->m_origin = d->m_direction = d->m_pseudo = -1;
     d->path = mt_strdup(path);
     if (!d->path) {
         free(d);
@@ -334,6 +335,7 @@ static mt_status read_meta(mt_dataset *d, hsize_t i, mt_meta *m)
     if (d->m_spacing >= 0) MT_TRY(read_row(d->m_spacing, 2, three, i, H5T_NATIVE_DOUBLE, m->spacing, path_));
     if (d->m_origin >= 0) MT_TRY(read_row(d->m_origin, 2, three, i, H5T_NATIVE_DOUBLE, m->origin, path_));
     if (d->m_direction >= 0) MT_TRY(read_row(d->m_direction, 2, nine, i, H5T_NATIVE_DOUBLE, m->direction, path_));
+    if (d->m_pseudo >= 0) MT_TRY(read_row(d->m_pseudo, 1, &one, i, H5T_NATIVE_UINT8, &m->pseudo_label, path_));
     if (d->split[i] < 3) snprintf(m->split, sizeof m->split, "%s", mt_dataset_split_names[d->split[i]]);
     return MT_OK;
 }

@@ -40,6 +40,8 @@ typedef struct mt_meta {
     double origin[3];             /* mm, patient/world position of voxel (0,0,0) */
     double direction[9];          /* row-major 3x3: columns are the x,y,z axis directions */
     char split[16];               /* "train", "val", "test" or "" before splitting */
+    uint8_t pseudo_label;         /* 1: the mask is a model's prediction (S3 pseudo-label loop,
+                                     train/pseudo_label.h), 0: a reference label (/meta/pseudo_label) */
 } mt_meta;
 
 /* One 2D training sample: image plus whatever labels it has. */

@@ -1,8 +1,6 @@
 /* train/detector.c: a detection run as a detector (detector.h). */
 #include "detector.h"
 
-#include <libgen.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,36 +12,7 @@
 mt_status mt_detector_open(mt_session *s, const char *run_or_ckpt, const char *dataset, mt_device dev,
                            char *weights_used, size_t cap)
 {
-    MT_REQUIRE(s && run_or_ckpt && dataset, "mt_detector_open: NULL argument");
-    char weights[PATH_MAX + 16], cfg[PATH_MAX + 16], tmp[PATH_MAX];
-    if (mt_path_is_dir(run_or_ckpt)) {
-        snprintf(weights, sizeof weights, "%s/best.h5", run_or_ckpt);
-        if (!mt_path_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", run_or_ckpt);
-        snprintf(cfg, sizeof cfg, "%s/config.yaml", run_or_ckpt);
-    } else {
-        snprintf(weights, sizeof weights, "%s", run_or_ckpt);
-        snprintf(tmp, sizeof tmp, "%s", run_or_ckpt);
-        snprintf(cfg, sizeof cfg, "%s/config.yaml", dirname(tmp));
-    }
-    if (!mt_path_exists(weights))
-        return MT_ERR(MT_ERR_IO, "detector %s: no checkpoint (best.h5 / last.h5 of a run directory, or a .h5 file)",
-                      run_or_ckpt);
-    if (!mt_path_exists(cfg))
-        return MT_ERR(MT_ERR_IO, "detector %s: no config.yaml at %s (the run's resolved config)", run_or_ckpt, cfg);
-    char abs[PATH_MAX], set[PATH_MAX + 32];
-    if (!realpath(dataset, abs)) return MT_ERR(MT_ERR_IO, "dataset %s: cannot resolve the path", dataset);
-    snprintf(set, sizeof set, "data.dataset=%s", abs);
-    const char *sets[1] = {set};
-    MT_TRY(mt_session_load(s, cfg, 1, sets));
-    if (s->task != &mt_task_detection)
-        return MT_ERR(MT_ERR_INVALID, "detector %s: its config %s has task.kind %s, not detection", run_or_ckpt, cfg,
-                      s->task->kind);
-    s->dev = dev;
-    MT_TRY(mt_session_open_dataset(s));
-    MT_TRY(mt_session_build_models(s, s->exp.train.seed, 0));
-    MT_TRY(mt_session_load_weights(s, weights));
-    if (weights_used && cap) snprintf(weights_used, cap, "%s", weights);
-    return MT_OK;
+    return mt_session_open_run(s, "detector", mt_task_detection.kind, run_or_ckpt, dataset, dev, weights_used, cap);
 }
 
 /* the highest-scoring detection of one image (first maximum), moved from the network input

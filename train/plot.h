@@ -227,6 +227,10 @@ mt_status mt_plot_contact_sheet(const char *path, int n, const mt_plot_tile *til
  * Errors: MT_ERR_INVALID (NULL mask, h or w < 1), MT_ERR_IO, MT_ERR_NOMEM.
  * Source: PIL.Image.fromarray(mask * 255).save(path). */
 mt_status mt_plot_mask_png(const char *path, const uint8_t *mask, int h, int w);
+/* A label map as an 8-bit grey PNG holding the values as they are (class ids: 0 =
+ * background, 1..K), h x w, written atomically. `medtrain quantify --mask NAME=F.png@ID`
+ * reads one class of it. Errors as mt_plot_mask_png. Source: PIL.Image.fromarray(labels). */
+mt_status mt_plot_label_png(const char *path, const uint8_t *labels, int h, int w);
 
 #ifdef __cplusplus
 }

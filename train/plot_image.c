@@ -217,6 +217,7 @@ mt_status mt_plot_overlay(const char *path, const float *image, int h, int w, do
 typedef struct mask_png {
     const uint8_t *mask;
     int h, w;
+    int raw; /* 1: values as they are (class ids), 0: nonzero -> 255 */
 } mask_png;
 
 static mt_status write_mask(const char *tmp_path, int fd, void *ctx)
@@ -226,7 +227,7 @@ static mt_status write_mask(const char *tmp_path, int fd, void *ctx)
     size_t n = (size_t)m->h * m->w;
     uint8_t *g = mt_malloc(n);
     if (!g) return MT_ERR_NOMEM;
-    for (size_t i = 0; i < n; i++) g[i] = m->mask[i] ? 255 : 0;
+    for (size_t i = 0; i < n; i++) g[i] = m->raw ? m->mask[i] : m->mask[i] ? 255 : 0;
     mt_status st = mt_image_write_png(tmp_path, g, m->w, m->h, 1);
     free(g);
     return st;
@@ -235,6 +236,13 @@ static mt_status write_mask(const char *tmp_path, int fd, void *ctx)
 mt_status mt_plot_mask_png(const char *path, const uint8_t *mask, int h, int w)
 {
     MT_REQUIRE(mask && h > 0 && w > 0, "mask PNG %s: no mask or size %dx%d", path, h, w);
-    mask_png m = {mask, h, w};
+    mask_png m = {mask, h, w, 0};
+    return mtp_write_atomic(path, write_mask, &m);
+}
+
+mt_status mt_plot_label_png(const char *path, const uint8_t *labels, int h, int w)
+{
+    MT_REQUIRE(labels && h > 0 && w > 0, "label PNG %s: no label map or size %dx%d", path, h, w);
+    mask_png m = {labels, h, w, 1};
     return mtp_write_atomic(path, write_mask, &m);
 }

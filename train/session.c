@@ -63,7 +63,11 @@ mt_status mt_session_split_indices(mt_session *s, const char *split, int **idx, 
     MT_REQUIRE(s && s->ds, "mt_session_split_indices: the dataset is not open");
     MT_TRY(mt_dataset_split_indices(s->ds, split, idx, n));
     const mt_experiment *e = &s->exp;
-    if (e->data.n_labels_keep == 0 || *n == 0) return MT_OK;
+    int limit = e->data.train_limit > 0 && !strcmp(split, e->data.train_split) ? e->data.train_limit : 0;
+    if (e->data.n_labels_keep == 0 || *n == 0) {
+        if (limit && *n > limit) *n = limit; /* the split's indices are in dataset order */
+        return MT_OK;
+    }
     int kept = 0;
     for (int i = 0; i < *n; i++)
         if (label_kept(e, mt_dataset_label(s->ds, (*idx)[i]))) (*idx)[kept++] = (*idx)[i];
@@ -81,7 +85,7 @@ mt_status mt_session_split_indices(mt_session *s, const char *split, int **idx, 
                       "differ): change data.labels_keep or the split",
                       e->config_path, list, total, split, e->data.dataset);
     }
-    *n = kept;
+    *n = limit && kept > limit ? limit : kept;
     return MT_OK;
 }
 

@@ -13,8 +13,11 @@
  * precision, recall (sensitivity), specificity, at metrics.threshold on the
  * sigmoid (binary) or by argmax (cross_entropy); before and after the HU-window
  * post-processing; mean +- SD over images. Logged: the means over images and
- * channels (post-processed when configured), plus dsc_<mask name> per channel
- * when K > 1, and the pixel ROC AUC.
+ * channels (post-processed when configured), plus dsc_<mask name> and
+ * iou_<mask name> per channel and dsc_merged / iou_merged (the K masks as one
+ * foreground, S3's "all" label map) when K > 1, and the pixel ROC AUC. The JSON adds
+ * the per-image IoU per channel and merged, and their counts in S3's Table 3 IoU bins
+ * (core/metrics.h mt_iou_bin_counts).
  * Pictures: overlays of prediction (green, yellow contour) and reference (red
  * contour) on the windowed input. */
 #include <math.h>
@@ -26,6 +29,7 @@
 #include "../core/ops.h"
 #include "plot.h"
 #include "run_dir.h"
+#include "segment.h"
 #include "task.h"
 
 static const char *const k_metrics[] = {"dsc", "iou", "accuracy", "precision", "recall", "specificity", "auc"};
@@ -35,6 +39,7 @@ static const char *const k_terms[] = {"bce", "dice"};
 typedef struct seg_detail {
     int n_images, k;
     mt_seg_metrics *raw, *post; /* [n_images * k] */
+    mt_seg_metrics *merged_post; /* [n_images]: the k masks as one foreground, post-processed */
     mt_seg_metrics raw_mean, raw_sd, post_mean, post_sd;
     double auc;
 } seg_detail;
@@ -44,6 +49,7 @@ static void detail_free(void *p)
     seg_detail *d = p;
     free(d->raw);
     free(d->post);
+    free(d->merged_post);
     free(d);
 }
 
@@ -254,6 +260,36 @@ static mt_status scores_of(mt_session *s, mt_tensor *logits, mt_tensor **pred, m
     return st;
 }
 
+/* Merged-label metrics (any mask channel = foreground) of a batch into d rows b0..: each
+ * channel above thr and within its HU window on the input's first channel (post-processing). */
+static mt_status eval_merged(mt_session *s, const mt_batch *b, mt_tensor *pred, const float *ht, double thr, int b0,
+                             seg_detail *d)
+{
+    int bn = b->n, k = d->k, c = s->geo.c;
+    size_t plane = (size_t)s->in_h * s->in_w;
+    float *hp = mt_task_host_floats(pred), *img = hp ? mt_task_host_floats(b->images) : NULL;
+    float *gated = img ? mt_malloc(sizeof(float) * (size_t)bn * k * plane) : NULL;
+    mt_confusion *cp = gated ? mt_calloc((size_t)bn, sizeof *cp) : NULL;
+    mt_status st = cp ? MT_OK : mt_last_status();
+    for (int i = 0; st == MT_OK && i < bn; i++)
+        for (int j = 0; j < k; j++) {
+            double lo, hi;
+            int g = gate_of(s, j, &lo, &hi);
+            const float *in = img + (size_t)i * c * plane;
+            for (size_t q = 0; q < plane; q++) {
+                size_t at = ((size_t)i * k + j) * plane + q;
+                gated[at] = hp[at] > thr && (!g || (in[q] >= lo && in[q] <= hi));
+            }
+        }
+    if (st == MT_OK) st = mt_confusion_merged(gated, ht, bn, k, plane, 0.5, cp);
+    for (int i = 0; st == MT_OK && i < bn; i++) d->merged_post[b0 + i] = mt_seg_metrics_from_confusion(cp[i]);
+    free(hp);
+    free(img);
+    free(gated);
+    free(cp);
+    return st;
+}
+
 /* Evaluates one batch into d (rows b0..), collecting AUC inputs into all_p/all_t. */
 static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail *d, float *all_p, float *all_t,
                             double *loss_sum)
@@ -282,6 +318,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
         }
         memcpy(all_p + (size_t)b0 * k * plane, hp, sizeof(float) * (size_t)bn * k * plane);
         memcpy(all_t + (size_t)b0 * k * plane, ht, sizeof(float) * (size_t)bn * k * plane);
+        if (k > 1) st = eval_merged(s, b, pred, ht, thr, b0, d);
     }
     free(hp);
     free(ht);
@@ -303,14 +340,20 @@ static void fill_metrics(mt_session *s, seg_detail *d, mt_eval *out)
     int nn = 0;
     if (mt_dataset_names(s->ds, "mask_names", &names, &nn) != MT_OK) mt_error_clear();
     double *v = mt_malloc(sizeof(double) * (size_t)d->n_images);
-    for (int j = 0; v && j < d->k; j++) {
-        for (int i = 0; i < d->n_images; i++) v[i] = d->post[i * d->k + j].dsc;
+    for (int m = 0; v && m < 2; m++) { /* dsc_<mask>, then iou_<mask> */
+        for (int j = 0; j < d->k; j++) {
+            for (int i = 0; i < d->n_images; i++) v[i] = m ? d->post[i * d->k + j].iou : d->post[i * d->k + j].dsc;
+            double mean;
+            mt_mean_sd(v, d->n_images, &mean, NULL);
+            char name[32];
+            if (j < nn && names[j] && strlen(names[j]) < 24) snprintf(name, sizeof name, "%s_%s", m ? "iou" : "dsc", names[j]);
+            else snprintf(name, sizeof name, "%s_%d", m ? "iou" : "dsc", j);
+            mt_eval_set(out, name, mean);
+        }
+        for (int i = 0; i < d->n_images; i++) v[i] = m ? d->merged_post[i].iou : d->merged_post[i].dsc;
         double mean;
         mt_mean_sd(v, d->n_images, &mean, NULL);
-        char name[32];
-        if (j < nn && names[j] && strlen(names[j]) < 24) snprintf(name, sizeof name, "dsc_%s", names[j]);
-        else snprintf(name, sizeof name, "dsc_%d", j);
-        mt_eval_set(out, name, mean);
+        mt_eval_set(out, m ? "iou_merged" : "dsc_merged", mean);
     }
     free(v);
     mt_dataset_free_names(names, nn);
@@ -330,8 +373,9 @@ static mt_status seg_evaluate(mt_session *s, const int *idx, int n, int batch_si
     d->k = k;
     d->raw = mt_calloc((size_t)n * k, sizeof *d->raw);
     d->post = mt_calloc((size_t)n * k, sizeof *d->post);
+    d->merged_post = mt_calloc((size_t)n, sizeof *d->merged_post);
     float *all_p = mt_malloc(sizeof(float) * (size_t)n * k * plane), *all_t = mt_malloc(sizeof(float) * (size_t)n * k * plane);
-    mt_status st = d->raw && d->post && all_p && all_t ? MT_OK : mt_last_status();
+    mt_status st = d->raw && d->post && d->merged_post && all_p && all_t ? MT_OK : mt_last_status();
     int prev = mt_set_grad_enabled(0);
     double loss_sum = 0;
     for (int b0 = 0; b0 < n && st == MT_OK; b0 += batch_size) {
@@ -372,7 +416,27 @@ static void seg_print(FILE *f, const mt_session *s, const char *title, const mt_
     }
     fprintf(f, "  %-12s %.5f\n  %-12s %.4f\n", "loss", e->loss, "pixel AUC", d->auc);
     for (int i = 0; i < e->n; i++)
-        if (!strncmp(e->names[i], "dsc_", 4)) fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
+        if (!strncmp(e->names[i], "dsc_", 4) || !strncmp(e->names[i], "iou_", 4))
+            fprintf(f, "  %-12s %.4f\n", e->names[i], e->values[i]);
+    if (d->k < 2) return;
+    char **names = NULL;
+    int nn = 0;
+    if (mt_dataset_names(s->ds, "mask_names", &names, &nn) != MT_OK) mt_error_clear();
+    double *v = mt_malloc(sizeof(double) * (size_t)d->n_images);
+    fprintf(f, "  IoU bins (images per bin %s, %s, %s, %s; post-processed):\n", mt_iou_bin_names[0], mt_iou_bin_names[1],
+            mt_iou_bin_names[2], mt_iou_bin_names[3]);
+    for (int j = 0; v && j <= d->k; j++) {
+        for (int i = 0; i < d->n_images; i++) v[i] = j < d->k ? d->post[i * d->k + j].iou : d->merged_post[i].iou;
+        int c[MT_IOU_BIN_COUNT];
+        mt_iou_bin_counts(v, d->n_images, c);
+        char name[40];
+        if (j < d->k && j < nn && names[j]) snprintf(name, sizeof name, "%.30s", names[j]);
+        else if (j < d->k) snprintf(name, sizeof name, "channel %d", j);
+        else snprintf(name, sizeof name, "merged");
+        fprintf(f, "    %-10s %d / %d / %d / %d\n", name, c[0], c[1], c[2], c[3]);
+    }
+    free(v);
+    mt_dataset_free_names(names, nn);
 }
 
 static void json_metrics(FILE *f, const char *name, const mt_seg_metrics *mean, const mt_seg_metrics *sd, const char *pad)
@@ -386,6 +450,42 @@ static void json_metrics(FILE *f, const char *name, const mt_seg_metrics *mean, 
         fprintf(f, "}");
     }
     fprintf(f, "}");
+}
+
+/* S3's Table 3 form: per-image IoU (post-processed) per channel and merged, and their bin counts */
+static void json_iou_bins(FILE *f, const mt_session *s, const seg_detail *d, const char *pad)
+{
+    char **names = NULL;
+    int nn = 0;
+    if (mt_dataset_names(s->ds, "mask_names", &names, &nn) != MT_OK) mt_error_clear();
+    double *v = mt_malloc(sizeof(double) * (size_t)d->n_images);
+    fprintf(f, ",\n%s\"iou_bin_names\": [", pad);
+    for (int b = 0; b < MT_IOU_BIN_COUNT; b++) fprintf(f, "%s\"%s\"", b ? ", " : "", mt_iou_bin_names[b]);
+    fprintf(f, "],\n%s\"per_image_iou_post\": {", pad);
+    for (int j = 0; v && j <= d->k; j++) {
+        if (j < d->k && j < nn && names[j]) fprintf(f, "%s\"%s\": [", j ? ", " : "", names[j]);
+        else if (j < d->k) fprintf(f, "%s\"%d\": [", j ? ", " : "", j);
+        else fprintf(f, ", \"merged\": [");
+        for (int i = 0; i < d->n_images; i++) {
+            if (i) fprintf(f, ", ");
+            mt_json_number(f, j < d->k ? d->post[i * d->k + j].iou : d->merged_post[i].iou);
+        }
+        fprintf(f, "]");
+    }
+    fprintf(f, "},\n%s\"iou_bins_post\": {", pad);
+    for (int j = 0; v && j <= d->k; j++) {
+        for (int i = 0; i < d->n_images; i++) v[i] = j < d->k ? d->post[i * d->k + j].iou : d->merged_post[i].iou;
+        int counts[MT_IOU_BIN_COUNT];
+        mt_iou_bin_counts(v, d->n_images, counts);
+        if (j < d->k && j < nn && names[j]) fprintf(f, "%s\"%s\": [", j ? ", " : "", names[j]);
+        else if (j < d->k) fprintf(f, "%s\"%d\": [", j ? ", " : "", j);
+        else fprintf(f, ", \"merged\": [");
+        for (int b = 0; b < MT_IOU_BIN_COUNT; b++) fprintf(f, "%s%d", b ? ", " : "", counts[b]);
+        fprintf(f, "]");
+    }
+    fprintf(f, "}");
+    free(v);
+    mt_dataset_free_names(names, nn);
 }
 
 static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
@@ -402,7 +502,7 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
     fprintf(f, ",\n");
     json_metrics(f, "post", &d->post_mean, &d->post_sd, pad);
     for (int i = 0; i < e->n; i++)
-        if (!strncmp(e->names[i], "dsc_", 4)) {
+        if (!strncmp(e->names[i], "dsc_", 4) || !strncmp(e->names[i], "iou_", 4)) {
             fprintf(f, ",\n%s\"%s\": ", pad, e->names[i]);
             mt_json_number(f, e->values[i]);
         }
@@ -428,7 +528,9 @@ static void seg_json(FILE *f, const mt_session *s, const mt_eval *e, int indent)
         if (i) fprintf(f, ", ");
         mt_json_number(f, d->post[i].dsc);
     }
-    fprintf(f, "]\n");
+    fprintf(f, "]");
+    if (d->k > 1) json_iou_bins(f, s, d, pad);
+    fprintf(f, "\n");
 }
 
 static mt_status overlay_one(mt_session *s, int index, const char *dir)
@@ -481,6 +583,38 @@ static mt_status overlay_one(mt_session *s, int index, const char *dir)
     mt_tensor *tmp[] = {x, logits, pred, prob, bin};
     for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) mt_tensor_release(tmp[i]);
     mt_batch_free(&b);
+    return st;
+}
+
+mt_status mt_segmentation_masks(mt_session *s, mt_tensor *images, uint8_t *out)
+{
+    MT_REQUIRE(s && s->model && images && out && images->ndim == 4, "mt_segmentation_masks: bad arguments");
+    MT_REQUIRE(s->task == &mt_task_segmentation, "%s: task.kind is %s; masks need a segmentation run",
+               s->exp.config_path, s->task->kind);
+    int n = images->shape[0], k = s->geo.k;
+    size_t plane = (size_t)images->shape[2] * images->shape[3];
+    int prev = mt_set_grad_enabled(0);
+    mt_tensor *x = mt_session_normalize(s, images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
+    mt_tensor *pred = NULL, *prob = NULL;
+    mt_status st = logits ? scores_of(s, logits, &pred, &prob) : mt_last_status();
+    mt_set_grad_enabled(prev);
+    float *hp = st == MT_OK ? mt_task_host_floats(pred) : NULL, *img = hp ? mt_task_host_floats(images) : NULL;
+    if (st == MT_OK && !img) st = mt_last_status();
+    double thr = multiclass(s) ? 0.5 : s->exp.metrics.threshold;
+    for (int i = 0; st == MT_OK && i < n; i++)
+        for (int j = 0; j < k; j++) {
+            double lo, hi;
+            int g = gate_of(s, j, &lo, &hi);
+            const float *in = img + (size_t)i * images->shape[1] * plane;
+            for (size_t q = 0; q < plane; q++) {
+                size_t at = ((size_t)i * k + j) * plane + q;
+                out[at] = hp[at] > thr && (!g || (in[q] >= lo && in[q] <= hi));
+            }
+        }
+    free(hp);
+    free(img);
+    mt_tensor *tmp[] = {x, logits, pred, prob};
+    for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) mt_tensor_release(tmp[i]);
     return st;
 }
 

@@ -109,6 +109,17 @@ mt_status mt_trainer_save(mt_trainer *t, const char *path);
 mt_status mt_trainer_load(mt_trainer *t, const char *path);
 /* Loads only the network weights of a checkpoint into the session's networks. */
 mt_status mt_session_load_weights(mt_session *s, const char *path);
+/* Opens a trained run `run_or_ckpt` (a run directory: its config.yaml and best.h5,
+ * else last.h5; or a checkpoint .h5 with config.yaml beside it) as a session on
+ * `dev` whose data.dataset is `dataset` (so sample indices are that dataset's):
+ * the run's networks built and their weights loaded. *s must be zeroed; free with
+ * mt_session_free (also on failure). weights_used (may be NULL; `cap` bytes)
+ * receives the checkpoint path. `what` names the caller in messages ("detector");
+ * `kind` (may be NULL = any) the task kind the run must have. Errors: MT_ERR_IO (no
+ * checkpoint / config, naming the path), MT_ERR_INVALID (another task.kind), config,
+ * dataset (the task's checks against `dataset`) and checkpoint errors. */
+mt_status mt_session_open_run(mt_session *s, const char *what, const char *kind, const char *run_or_ckpt,
+                              const char *dataset, mt_device dev, char *weights_used, size_t cap);
 
 /* RUN/curves_loss.png (train loss, val loss per epoch) and RUN/curves_metrics.png
  * (the first validation metrics of the task) from RUN/log.csv (by column name). */

@@ -4,12 +4,51 @@
  * frozen networks are stored too, so a checkpoint is the whole experiment),
  * the loader position, early stopping and the resolved config. Written
  * atomically by mt_checkpoint_save_nets (temporary file, fsync, rename). */
+#include <libgen.h>
+#include <limits.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "checkpoint.h"
+#include "run_dir.h"
 #include "trainer.h"
+
+mt_status mt_session_open_run(mt_session *s, const char *what, const char *kind, const char *run_or_ckpt,
+                              const char *dataset, mt_device dev, char *weights_used, size_t cap)
+{
+    MT_REQUIRE(s && what && run_or_ckpt && dataset, "mt_session_open_run: NULL argument");
+    char weights[PATH_MAX + 16], cfg[PATH_MAX + 16], tmp[PATH_MAX];
+    if (mt_path_is_dir(run_or_ckpt)) {
+        snprintf(weights, sizeof weights, "%s/best.h5", run_or_ckpt);
+        if (!mt_path_exists(weights)) snprintf(weights, sizeof weights, "%s/last.h5", run_or_ckpt);
+        snprintf(cfg, sizeof cfg, "%s/config.yaml", run_or_ckpt);
+    } else {
+        snprintf(weights, sizeof weights, "%s", run_or_ckpt);
+        snprintf(tmp, sizeof tmp, "%s", run_or_ckpt);
+        snprintf(cfg, sizeof cfg, "%s/config.yaml", dirname(tmp));
+    }
+    if (!mt_path_exists(weights))
+        return MT_ERR(MT_ERR_IO, "%s %s: no checkpoint (best.h5 / last.h5 of a run directory, or a .h5 file)", what,
+                      run_or_ckpt);
+    if (!mt_path_exists(cfg))
+        return MT_ERR(MT_ERR_IO, "%s %s: no config.yaml at %s (the run's resolved config)", what, run_or_ckpt, cfg);
+    char abs[PATH_MAX], set[PATH_MAX + 32];
+    if (!realpath(dataset, abs)) return MT_ERR(MT_ERR_IO, "dataset %s: cannot resolve the path", dataset);
+    snprintf(set, sizeof set, "data.dataset=%s", abs);
+    const char *sets[1] = {set};
+    MT_TRY(mt_session_load(s, cfg, 1, sets));
+    if (kind && strcmp(s->task->kind, kind))
+        return MT_ERR(MT_ERR_INVALID, "%s %s: its config %s has task.kind %s, not %s", what, run_or_ckpt, cfg,
+                      s->task->kind, kind);
+    s->dev = dev;
+    MT_TRY(mt_session_open_dataset(s));
+    MT_TRY(mt_session_build_models(s, s->exp.train.seed, 0));
+    MT_TRY(mt_session_load_weights(s, weights));
+    if (weights_used && cap) snprintf(weights_used, cap, "%s", weights);
+    return MT_OK;
+}
 
 static int nets_of(mt_trainer *t, mt_checkpoint_net *nets, int with_optim)
 {
