@@ -199,6 +199,11 @@ void mt_map_acc_free(mt_map_acc *a);
  * [n_lab, 5] (class, x0, y0, x1, y1) in the same pixel frame as det.
  * Errors: MT_ERR_INVALID (class outside [0, nc)), MT_ERR_NOMEM. */
 mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, const float *labels, int n_lab);
+/* The true boxes of batch row `image` from a loader batch's boxes [n_boxes, 6] (row, x0, y0,
+ * x1, y1, class) into lab [m, 5] (class, x0, y0, x1, y1: the layout mt_map_acc_add and
+ * mt_top_box_iou take); lab holds room for n_boxes rows. Returns m. */
+int mt_batch_image_labels(const float *boxes, int n_boxes, int image, float *lab);
+
 /* A whole batch: det[0..n_images) per-image detections (e.g. mt_yolo_detect with
  * medtrain_frame = 1) and the batch's dataset boxes, host [n_boxes, 6] (row in
  * batch, x0, y0, x1, y1, class; mt_batch.boxes), in the same pixel frame.

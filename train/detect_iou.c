@@ -43,14 +43,7 @@ mt_status mt_top_box_iou_add_batch(const mt_detections *det, int n_images, const
     float *lab = mt_malloc((size_t)(n_boxes ? n_boxes : 1) * 5 * sizeof *lab);
     if (!lab) return mt_last_status();
     for (int b = 0; b < n_images; b++) {
-        int m = 0;
-        for (int i = 0; i < n_boxes; i++) {
-            const float *r = boxes + 6 * i;
-            if ((int)r[0] != b) continue;
-            lab[5 * m] = r[5];
-            for (int k = 0; k < 4; k++) lab[5 * m + 1 + k] = r[1 + k];
-            m++;
-        }
+        int m = mt_batch_image_labels(boxes, n_boxes, b, lab);
         if (m == 0) continue;
         *sum += mt_top_box_iou(det[b].det, det[b].n, lab, m);
         (*count)++;

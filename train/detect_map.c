@@ -160,6 +160,19 @@ mt_status mt_map_acc_add(mt_map_acc *a, const mt_detection *det, int n_det, cons
     return MT_OK;
 }
 
+int mt_batch_image_labels(const float *boxes, int n_boxes, int image, float *lab)
+{
+    int m = 0;
+    for (int i = 0; i < n_boxes; i++) {
+        const float *r = boxes + 6 * i;
+        if ((int)r[0] != image) continue;
+        lab[5 * m] = r[5];
+        for (int k = 0; k < 4; k++) lab[5 * m + 1 + k] = r[1 + k];
+        m++;
+    }
+    return m;
+}
+
 mt_status mt_map_acc_add_batch(mt_map_acc *a, const mt_detections *det, int n_images, const float *boxes,
                                int n_boxes)
 {
@@ -171,17 +184,8 @@ mt_status mt_map_acc_add_batch(mt_map_acc *a, const mt_detections *det, int n_im
     float *lab = mt_malloc((size_t)(n_boxes ? n_boxes : 1) * 5 * sizeof *lab);
     if (!lab) return mt_last_status();
     mt_status st = MT_OK;
-    for (int b = 0; b < n_images && st == MT_OK; b++) {
-        int m = 0;
-        for (int i = 0; i < n_boxes; i++) {
-            const float *r = boxes + 6 * i;
-            if ((int)r[0] != b) continue;
-            lab[5 * m] = r[5];
-            for (int k = 0; k < 4; k++) lab[5 * m + 1 + k] = r[1 + k];
-            m++;
-        }
-        st = mt_map_acc_add(a, det[b].det, det[b].n, lab, m);
-    }
+    for (int b = 0; b < n_images && st == MT_OK; b++)
+        st = mt_map_acc_add(a, det[b].det, det[b].n, lab, mt_batch_image_labels(boxes, n_boxes, b, lab));
     free(lab);
     return st;
 }
