@@ -395,7 +395,7 @@ TEST(import_labelme_points_and_tiff)
     SHARED(js, "hamedan_cephalometric/annotations/mollabashi/004.json");
     SHARED(tif, "hamedan_cephalometric/images/004.tif");
     const char *names[19];
-    char nb[19][8];
+    char nb[19][16];
     for (int i = 0; i < 19; i++) snprintf(nb[i], sizeof nb[i], "l%d", i + 1), names[i] = nb[i];
     float xy[38];
     int found, ih, iw;

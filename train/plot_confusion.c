@@ -110,7 +110,7 @@ mt_status mt_plot_confusion(const char *path, const char *title, int k, const lo
     cm_layout L = {0};
     L.cs = k <= 6 ? 96 : k <= 12 ? 64 : fmax(24, floor(768.0 / k));
     L.fs = 13, L.fc = fmin(16, fmax(8, L.cs * 0.2)), L.pad = 10;
-    char def[64][8];
+    char def[64][16];
     const char *name[64];
     for (int i = 0; i < k; i++) {
         snprintf(def[i], sizeof def[i], "%d", i);
