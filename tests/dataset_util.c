@@ -1,5 +1,9 @@
 /* tests/dataset_util.c: dataset helpers the float32 test files share (test.h); not in the
  * float64 gradient-check binary, which has no data/ layer. */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../core/rng.h"
 #include "../data/dataset.h"
 #include "test.h"
 
@@ -10,4 +14,34 @@ int mt_test_dataset_close(struct mt_dataset_writer *w, int ok, double val_frac, 
         return 0;
     }
     return mt_dataset_writer_close(w, 1, val_frac, test_frac, 0) == MT_OK;
+}
+
+int mt_test_box_dataset(const char *path, int n, int size, int classes, uint64_t seed)
+{
+    mt_dataset_spec spec = {1, size, size, 0, 0, "test boxes", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return mt_test_dataset_close(w, 0, 0, 0);
+    float *img = malloc(sizeof(float) * size * size), box[5];
+    int ok = img != NULL;
+    for (int i = 0; ok && i < n; i++) {
+        int side = size / 4 + (int)(size / 4 * mt_philox_uniform(seed, (uint64_t)i));
+        int x0 = (int)((size - side) * mt_philox_uniform(seed + 1, (uint64_t)i));
+        int y0 = (int)((size - side) * mt_philox_uniform(seed + 2, (uint64_t)i));
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++)
+                img[y * size + x] = (x >= x0 && x < x0 + side && y >= y0 && y < y0 + side) ? 200.f : 40.f;
+        box[0] = (float)x0, box[1] = (float)y0, box[2] = (float)(x0 + side - 1), box[3] = (float)(y0 + side - 1);
+        box[4] = (float)(i % classes);
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size;
+        s.image = img;
+        s.n_boxes = 1;
+        s.boxes = box;
+        snprintf(s.meta.source, sizeof s.meta.source, "boxes-%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }

@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 typedef struct mt_test_ctx {
@@ -100,6 +101,10 @@ const char *mt_test_medtrain(void);
  * returns 1 on success; ok = 0 discards the temporary file and returns 0. */
 struct mt_dataset_writer;
 int mt_test_dataset_close(struct mt_dataset_writer *w, int ok, double val_frac, double test_frac);
+/* A detection dataset of n grey size x size images (40), each with one bright square (200) of
+ * side size/4..size/2 and its box, class i % classes; sizes and places from Philox streams
+ * seed, seed + 1, seed + 2; split by sample 0.5 / 0.25 / 0.25. Returns 1 on success. */
+int mt_test_box_dataset(const char *path, int n, int size, int classes, uint64_t seed);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

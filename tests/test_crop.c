@@ -227,35 +227,6 @@ TEST(detect_mean_iou_top_box)
           81.0 / 119.0 / 2);
 }
 
-/* n grey images size x size, one bright square each (class 0) and its box; split by sample */
-static int make_square_dataset(const char *path, int n, int size)
-{
-    mt_dataset_spec spec = {1, size, size, 0, 0, "test_crop squares", "none"};
-    mt_dataset_writer *w = NULL;
-    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
-    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
-    float *img = malloc(sizeof(float) * size * size), box[5];
-    int ok = img != NULL;
-    for (int i = 0; ok && i < n; i++) {
-        int side = size / 4 + (int)(size / 4 * mt_philox_uniform(51, (uint64_t)i));
-        int x0 = (int)((size - side) * mt_philox_uniform(52, (uint64_t)i)), y0 = (int)((size - side) * mt_philox_uniform(53, (uint64_t)i));
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++)
-                img[y * size + x] = (x >= x0 && x < x0 + side && y >= y0 && y < y0 + side) ? 200.f : 40.f;
-        box[0] = (float)x0, box[1] = (float)y0, box[2] = (float)(x0 + side - 1), box[3] = (float)(y0 + side - 1), box[4] = 0;
-        mt_sample s;
-        mt_sample_init(&s);
-        s.c = 1, s.h = size, s.w = size;
-        s.image = img;
-        s.n_boxes = 1;
-        s.boxes = box;
-        snprintf(s.meta.source, sizeof s.meta.source, "square-%d", i);
-        ok = mt_dataset_writer_add(w, &s) == MT_OK;
-    }
-    free(img);
-    return mt_test_dataset_close(w, ok, 0.25, 0.25);
-}
-
 /* the root string attribute `name` of an HDF5 file into buf ("" when absent) */
 static void read_str_attr(const char *path, const char *name, char *buf, size_t len)
 {
@@ -285,7 +256,7 @@ TEST(crop_detector_boxes_for_test_split)
     char rel[PATH_MAX];
     CHECK(realpath(mt_test_path("configs/models/yolov5s.yaml", rel, sizeof rel), yolo), "graph missing");
     snprintf(ds, sizeof ds, "%s/crop_squares.h5", tmp);
-    CHECK(make_square_dataset(ds, 16, 64), "dataset: %s", mt_last_error());
+    CHECK(mt_test_box_dataset(ds, 16, 64, 1, 51), "dataset: %s", mt_last_error());
     snprintf(cfg, sizeof cfg, "%s/crop_det.yaml", tmp);
     snprintf(text, sizeof text,
              "task: {kind: detection, conf_threshold: 0.001}\n"
@@ -343,7 +314,7 @@ TEST(crop_detector_boxes_for_test_split)
     rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0 && strstr(out, "4 without a detection"), "fallback crop rc %d:\n%s", rc, out);
     read_str_attr(det, "preprocess", text, sizeof text);
-    CHECK(strstr(text, "4 without a detection fell back to the train-split mean box: square-"), "preprocess: %s", text);
+    CHECK(strstr(text, "4 without a detection fell back to the train-split mean box: boxes-"), "preprocess: %s", text);
     double mean[4] = {0, 0, 0, 0};
     int n_mean = 0;
     CHECK_OK(mt_dataset_open(ds, &a));

@@ -343,36 +343,6 @@ TEST(tasks_classification_run_writes_metrics_and_pictures)
     CHECK(!strncmp(line, hdr, strlen(hdr)), "log.csv header: %s", line);
 }
 
-/* n grey images with one bright square each (class i % 2 for two classes) and its box */
-static int make_box_dataset(const char *path, int n, int size)
-{
-    mt_dataset_spec spec = {1, size, size, 0, 0, "test_tasks boxes", "none"};
-    mt_dataset_writer *w = NULL;
-    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
-    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return 0;
-    float *img = malloc(sizeof(float) * size * size), box[5];
-    int ok = img != NULL;
-    for (int i = 0; ok && i < n; i++) {
-        int side = size / 4 + (int)(size / 4 * mt_philox_uniform(41, (uint64_t)i));
-        int x0 = (int)((size - side) * mt_philox_uniform(42, (uint64_t)i)), y0 = (int)((size - side) * mt_philox_uniform(43, (uint64_t)i));
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++)
-                img[y * size + x] = (x >= x0 && x < x0 + side && y >= y0 && y < y0 + side) ? 200.f : 40.f;
-        box[0] = (float)x0, box[1] = (float)y0, box[2] = (float)(x0 + side - 1), box[3] = (float)(y0 + side - 1);
-        box[4] = (float)(i % 2);
-        mt_sample s;
-        mt_sample_init(&s);
-        s.c = 1, s.h = size, s.w = size;
-        s.image = img;
-        s.n_boxes = 1;
-        s.boxes = box;
-        snprintf(s.meta.source, sizeof s.meta.source, "boxes-%d", i);
-        ok = mt_dataset_writer_add(w, &s) == MT_OK;
-    }
-    free(img);
-    return mt_test_dataset_close(w, ok, 0.25, 0.25);
-}
-
 TEST(tasks_detection_run_writes_map_and_boxes)
 {
     const char *mt = mt_test_medtrain();
@@ -381,7 +351,7 @@ TEST(tasks_detection_run_writes_map_and_boxes)
     char ds[1024], cfg[1024], run[1024], cmd[4096], out[16384], text[12288], yolo[PATH_MAX], path[1200];
     CHECK(abs_path("configs/models/yolov5s.yaml", yolo), "graph missing");
     snprintf(ds, sizeof ds, "%s/tasks_boxes.h5", tmp);
-    CHECK(make_box_dataset(ds, 16, 64), "dataset: %s", mt_last_error());
+    CHECK(mt_test_box_dataset(ds, 16, 64, 2, 41), "dataset: %s", mt_last_error());
     snprintf(cfg, sizeof cfg, "%s/tasks_det_ok.yaml", tmp);
     snprintf(text, sizeof text,
              "task: {kind: detection}\n"
