@@ -67,6 +67,7 @@ int cli_export(int argc, char **argv);
 int cli_info(int argc, char **argv);
 int cli_bench(int argc, char **argv);
 int cli_synth_fracture(int argc, char **argv);
+int cli_recon(int argc, char **argv);
 int cli_quantify(int argc, char **argv);
 int cli_label(int argc, char **argv);
 int cli_pseudo_label(int argc, char **argv);

@@ -30,7 +30,8 @@ static const cli_optspec k_spec[] = {
     {"test_labels", 1, 0, "idx: labels file for --test_input"},
     {"plane", 1, 0, "volumes: axial | coronal | sagittal (default axial)"},
     {"recon", 1, 0, "volumes: comma list of mip,aip,mid (one sample per volume)"},
-    {"isotropic", 1, 0, "0|1: square pixels for reconstructions (default 1)"},
+    {"isotropic", 1, 0, "0|1: resample the volume to cubic voxels before reconstructions (default 1)"},
+    {"isotropic_mm", 1, 0, "voxel edge (mm) of that resampling (default 0: the smallest spacing)"},
     {"mask", 1, 1, "NIfTI mask on the volume grid (repeatable, one channel each)"},
     {"mask_names", 1, 0, "comma list of mask channel names"},
     {"slices", 1, 0, "first:last slice range (0-based, inclusive)"},
@@ -164,6 +165,13 @@ int cli_import(int argc, char **argv)
     if (st == MT_OK && sp->source == MT_IMPORT_DICOM && sp->reorient != 0)
         printf("reoriented %d of %d slices to the standard axial layout (Image Orientation (Patient))\n",
                res.n_reoriented, res.n_samples);
+    if (st == MT_OK && res.n_duplicates > 0)
+        printf("%d samples have the same pixels as an earlier sample (duplicates): each is kept in its original's "
+               "split (/meta/duplicate_of)\n", res.n_duplicates);
+    if (st == MT_OK && res.n_mixed_label_patients > 0)
+        printf("%d patients have samples of more than one class label; %s\n", res.n_mixed_label_patients,
+               sp->split_by_sample ? "split by sample: their samples may sit in different splits"
+                                   : "split by patient keeps each in one split");
     if (st == MT_OK && res.n_no_patient_id > 0 && !sp->split_by_sample &&
         (sp->source == MT_IMPORT_DICOM || sp->source == MT_IMPORT_DICOM_SERIES))
         fprintf(stderr,

@@ -9,6 +9,7 @@
  *   medtrain export RUN_DIR|CHECKPOINT.h5 [--graph G.yaml] --format onnx|safetensors [--output F]
  *   medtrain info PATH (dataset, checkpoint, model graph or experiment YAML)
  *   medtrain bench [args for experiments/bench]
+ *   medtrain recon VOLUME --out SHEET.png [--window 300,2600] [--isotropic_mm 0]
  *   medtrain synth-fracture CROPS.h5 --out BENCH.h5 --strength S [--fraction F] [--seed N] [--examples DIR]
  *   medtrain quantify IMAGE --mask NAME=FILE[@IDS] ... [--sex --height --weight --patients --reference] --out DIR
  *   medtrain label threshold|backproject|grabcut IMAGE [--slice K] --box x0,y0,x1,y1 --output F.h5|F.png
@@ -33,6 +34,7 @@ static void usage(FILE *f)
             "  export     a trained model as ONNX (ONNX Runtime) or safetensors (PyTorch twins)\n"
             "  info       describe a dataset, checkpoint, model graph or experiment file\n"
             "  bench      run the training-step benchmark (experiments/bench)\n"
+            "  recon      the nine MIP / AIP / mid-plane reconstructions of a CT volume as a contact sheet (S2)\n"
             "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n"
             "  quantify   body composition of CT slices: areas, HU, sarcopenia indices, T-scores (S3)\n"
             "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n"
@@ -58,6 +60,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "info")) return cli_info(sub_argc, sub_argv);
     if (!strcmp(cmd, "bench")) return cli_bench(sub_argc, sub_argv);
     if (!strcmp(cmd, "synth-fracture")) return cli_synth_fracture(sub_argc, sub_argv);
+    if (!strcmp(cmd, "recon")) return cli_recon(sub_argc, sub_argv);
     if (!strcmp(cmd, "quantify")) return cli_quantify(sub_argc, sub_argv);
     if (!strcmp(cmd, "label")) return cli_label(sub_argc, sub_argv);
     if (!strcmp(cmd, "pseudo-label")) return cli_pseudo_label(sub_argc, sub_argv);

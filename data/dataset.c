@@ -84,6 +84,7 @@ typedef struct meta_rec {
     double spacing[3], slice_position, origin[3], direction[9];
     uint8_t fixed_split; /* 0: assigned at close; 1 + k: split k set by mt_dataset_writer_set_split */
     uint8_t pseudo_label; /* 1: the mask is a model's prediction */
+    uint64_t pixel_hash;  /* FNV-1a of the stored image's bytes (duplicate detection) */
 } meta_rec;
 
 struct mt_dataset_writer {
@@ -120,6 +121,16 @@ static hid_t create_chunked(hid_t file, const char *name, hid_t type, int rank, 
     if (space >= 0) H5Sclose(space);
     if (dcpl >= 0) H5Pclose(dcpl);
     return d;
+}
+
+/* 64-bit FNV-1a of n bytes (Fowler-Noll-Vo): equal images hash equal; two different images
+ * collide with probability about 2^-64 per pair. */
+static uint64_t fnv1a64(const void *p, size_t n)
+{
+    const unsigned char *b = p;
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ULL;
+    return h;
 }
 
 static void writer_free(mt_dataset_writer *w)
@@ -357,6 +368,7 @@ mt_status mt_dataset_writer_add(mt_dataset_writer *w, const mt_sample *s)
     memcpy(m->spacing, s->meta.spacing, sizeof m->spacing);
     m->slice_position = s->meta.slice_position;
     m->pseudo_label = s->meta.pseudo_label ? 1 : 0;
+    m->pixel_hash = fnv1a64(s->image, sizeof(float) * (size_t)sp->c * sp->h * sp->w);
     memcpy(m->origin, s->meta.origin, sizeof m->origin);
     memcpy(m->direction, s->meta.direction, sizeof m->direction);
     w->labels[w->n] = s->label;
@@ -434,14 +446,78 @@ fail:
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
+/* Sort context for duplicate search (qsort has no user pointer). */
+static const meta_rec *g_sort_meta;
+static int cmp_hash(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    uint64_t x = g_sort_meta[i].pixel_hash, y = g_sort_meta[j].pixel_hash;
+    return x < y ? -1 : x > y ? 1 : (i > j) - (i < j);
+}
+static int cmp_patient(const void *a, const void *b)
+{
+    int i = *(const int *)a, j = *(const int *)b;
+    int c = strcmp(g_sort_meta[i].patient_id, g_sort_meta[j].patient_id);
+    return c ? c : (i > j) - (i < j);
+}
+
+/* dup_of[i] = the first sample whose image is identical to sample i's (equal pixel hash), -1
+ * when i is the first of its kind. Called under mt_dataset_h5_lock or by the writer's owner
+ * only (the sort context is static). */
+static mt_status find_duplicates(const mt_dataset_writer *w, int *dup_of)
+{
+    int *order = mt_malloc(sizeof(int) * (size_t)w->n + 1);
+    if (!order) return MT_ERR_NOMEM;
+    for (int i = 0; i < w->n; i++) order[i] = i, dup_of[i] = -1;
+    g_sort_meta = w->meta;
+    qsort(order, (size_t)w->n, sizeof *order, cmp_hash);
+    for (int r = 1; r < w->n; r++)
+        if (w->meta[order[r]].pixel_hash == w->meta[order[r - 1]].pixel_hash)
+            dup_of[order[r]] = dup_of[order[r - 1]] >= 0 ? dup_of[order[r - 1]] : order[r - 1];
+    free(order);
+    return MT_OK;
+}
+
+mt_status mt_dataset_writer_stats(const mt_dataset_writer *w, mt_dataset_write_stats *out)
+{
+    MT_REQUIRE(w && out, "mt_dataset_writer_stats: NULL argument");
+    memset(out, 0, sizeof *out);
+    int *idx = mt_malloc(sizeof(int) * (size_t)w->n + 1);
+    if (!idx) return MT_ERR_NOMEM;
+    mt_status st = find_duplicates(w, idx);
+    for (int i = 0; st == MT_OK && i < w->n; i++) out->n_duplicates += idx[i] >= 0;
+    for (int i = 0; i < w->n; i++) idx[i] = i;
+    g_sort_meta = w->meta;
+    qsort(idx, (size_t)w->n, sizeof *idx, cmp_patient);
+    for (int r = 0; st == MT_OK && r < w->n;) { /* runs of one patient id */
+        int e = r, mixed = 0;
+        while (e < w->n && !strcmp(w->meta[idx[e]].patient_id, w->meta[idx[r]].patient_id)) {
+            mixed |= w->labels[idx[e]] != w->labels[idx[r]];
+            e++;
+        }
+        out->n_mixed_label_patients += mixed && w->meta[idx[r]].patient_id[0];
+        r = e;
+    }
+    free(idx);
+    return st;
+}
+
+static int uf_find(int *parent, int a)
+{
+    while (parent[a] != a) a = parent[a] = parent[parent[a]];
+    return a;
+}
+
 /* Splits by group: the group of sample i is its patient id; without one, its source file (a
  * file is one patient); without either, or with split_by_sample set, the sample itself. Distinct keys are sorted (so the add order does not matter),
  * shuffled with Philox (seed), and the first round(test_frac*G) groups go to test, the next
  * round(val_frac*G) to val, the rest to train. A non-zero fraction gets at least one group when
  * there are at least three groups. Samples given a split by mt_dataset_writer_set_split keep it and
- * take no part in the grouping. out[i] = 0 train, 1 val, 2 test. */
+ * take no part in the grouping. Identical images (dup_of) must not straddle splits: the groups of
+ * a duplicate and of its original are merged (union-find) and take the split of the merged
+ * group's root. out[i] = 0 train, 1 val, 2 test. */
 static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, double test_frac, uint64_t seed,
-                               uint8_t *out)
+                               const int *dup_of, uint8_t *out)
 {
     int n = w->n;
     char **key = mt_calloc((size_t)n, sizeof *key);
@@ -485,14 +561,30 @@ static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, doub
     if (val_frac > 0 && n_val == 0 && g >= 3) n_val = 1;
     if (n_test + n_val > g) n_val = g - n_test > 0 ? g - n_test : 0;
     for (int r = 0; r < g; r++) gsplit[perm[r]] = r < n_test ? 2 : (r < n_test + n_val ? 1 : 0);
+    for (int i = 0; i < n; i++) perm[i] = -1; /* now: the group index of each free sample */
+    for (int i = 0; i < n; i++) {
+        char **hit = key[i] ? bsearch(&key[i], uniq, (size_t)g, sizeof *uniq, cmp_str) : NULL;
+        if (hit) perm[i] = (int)(hit - uniq);
+    }
+    int *parent = mt_malloc(sizeof(int) * (size_t)g + 1);
+    if (!parent) {
+        st = MT_ERR_NOMEM;
+        goto done;
+    }
+    for (int k = 0; k < g; k++) parent[k] = k;
+    for (int i = 0; i < n; i++)
+        if (dup_of && dup_of[i] >= 0 && perm[i] >= 0 && perm[dup_of[i]] >= 0) {
+            int a = uf_find(parent, perm[i]), b = uf_find(parent, perm[dup_of[i]]);
+            if (a != b) parent[a > b ? a : b] = a < b ? a : b;
+        }
     for (int i = 0; i < n; i++) {
         if (w->meta[i].fixed_split) {
             out[i] = (uint8_t)(w->meta[i].fixed_split - 1);
             continue;
         }
-        char **hit = bsearch(&key[i], uniq, (size_t)g, sizeof *uniq, cmp_str);
-        out[i] = hit ? gsplit[hit - uniq] : 0;
+        out[i] = perm[i] >= 0 ? gsplit[uf_find(parent, perm[i])] : 0;
     }
+    free(parent);
 done:
     if (key)
         for (int i = 0; i < n; i++) free(key[i]);
@@ -506,7 +598,7 @@ done:
 const char *const mt_dataset_split_names[3] = {"train", "val", "test"};
 
 /* Writes the per-sample arrays, /meta and the root attributes. Called under the lock. */
-static mt_status writer_finish(mt_dataset_writer *w, const uint8_t *split)
+static mt_status writer_finish(mt_dataset_writer *w, const uint8_t *split, const int *dup_of)
 {
     mt_status st = MT_OK;
     const char *path_ = w->path;
@@ -561,6 +653,12 @@ static mt_status writer_finish(mt_dataset_writer *w, const uint8_t *split)
         if ((st = write_full(meta, "pseudo_label", H5T_STD_U8LE, H5T_NATIVE_UINT8, 1, dn, flag, path_))) goto fail;
     }
 
+    int any_dup = 0;
+    for (int i = 0; i < n; i++) any_dup |= dup_of[i] >= 0;
+    if (any_dup && /* /meta/duplicate_of only where some image repeats another (docs/dataset.md) */
+        (st = write_full(meta, "duplicate_of", H5T_STD_I32LE, H5T_NATIVE_INT, 1, dn, dup_of, path_)))
+        goto fail;
+
     int version = MT_DATASET_FORMAT_VERSION;
     H5CHK(sp = H5Screate(H5S_SCALAR));
     H5CHK(a = H5Acreate2(w->file, "format_version", H5T_STD_I32LE, sp, H5P_DEFAULT, H5P_DEFAULT));
@@ -589,18 +687,21 @@ mt_status mt_dataset_writer_close(mt_dataset_writer *w, int commit, double val_f
     if (!w) return MT_OK;
     mt_status st = MT_OK;
     uint8_t *split = NULL;
+    int *dup_of = NULL;
     if (commit) {
         if (w->file < 0) st = MT_ERR(MT_ERR_STATE, "dataset %s: writer failed earlier; nothing committed", w->path);
         else if (w->n == 0) st = MT_ERR(MT_ERR_INVALID, "dataset %s: no samples were added; nothing committed", w->path);
         else if (!(val_frac >= 0 && test_frac >= 0 && val_frac + test_frac <= 1))
             st = MT_ERR(MT_ERR_INVALID, "dataset %s: split fractions val %g + test %g must be in [0, 1]", w->path,
                         val_frac, test_frac);
-        if (st == MT_OK && !(split = mt_malloc((size_t)w->n))) st = MT_ERR_NOMEM;
-        if (st == MT_OK) st = assign_splits(w, val_frac, test_frac, seed, split);
+        if (st == MT_OK && (!(split = mt_malloc((size_t)w->n)) || !(dup_of = mt_malloc(sizeof(int) * (size_t)w->n))))
+            st = MT_ERR_NOMEM;
+        if (st == MT_OK) st = find_duplicates(w, dup_of);
+        if (st == MT_OK) st = assign_splits(w, val_frac, test_frac, seed, dup_of, split);
     }
     pthread_mutex_lock(&mt_dataset_h5_lock);
     mt_dataset_h5_quiet();
-    if (st == MT_OK && commit) st = writer_finish(w, split);
+    if (st == MT_OK && commit) st = writer_finish(w, split, dup_of);
     mt_dataset_h5_close(w->d_images);
     mt_dataset_h5_close(w->d_masks);
     if (w->file >= 0 && H5Fclose(w->file) < 0 && st == MT_OK && commit)
@@ -615,6 +716,7 @@ mt_status mt_dataset_writer_close(mt_dataset_writer *w, int commit, double val_f
         unlink(w->tmp_path);
     }
     free(split);
+    free(dup_of);
     writer_free(w);
     return st;
 }

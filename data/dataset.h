@@ -60,6 +60,20 @@ mt_status mt_dataset_writer_set_split(mt_dataset_writer *w, int i, const char *s
 /* Number of samples added so far. */
 int mt_dataset_writer_count(const mt_dataset_writer *w);
 
+/* Data problems a writer can see before close (import reports them):
+ *   n_duplicates: samples whose stored image is identical to an earlier sample's (equal
+ *     64-bit FNV-1a hash of the pixels); close keeps each with its original in one split and
+ *     writes /meta/duplicate_of (index of the first identical sample, -1 = none);
+ *   n_mixed_label_patients: patient ids whose samples carry more than one /labels value
+ *     (e.g. a patient with both contrast-enhanced and non-enhanced series; split by patient
+ *     keeps them in one split). */
+typedef struct mt_dataset_write_stats {
+    int n_duplicates;
+    int n_mixed_label_patients;
+} mt_dataset_write_stats;
+/* Fills *out from the samples added so far. Errors: MT_ERR_NOMEM. */
+mt_status mt_dataset_writer_stats(const mt_dataset_writer *w, mt_dataset_write_stats *out);
+
 typedef struct mt_dataset mt_dataset;
 /* Opens a dataset for reading (thread-safe reads through one handle + lock). */
 mt_status mt_dataset_open(const char *path, mt_dataset **out);

@@ -162,6 +162,12 @@ mt_status mt_import_spec_set(mt_import_spec *s, const char *key, const char *v)
     }
     if (!strcmp(key, "box_class")) return parse_int(key, v, &s->box_class);
     if (!strcmp(key, "isotropic")) return parse_int(key, v, &s->isotropic);
+    if (!strcmp(key, "isotropic_mm")) {
+        double mm;
+        MT_TRY(parse_double(key, v, &mm));
+        MT_REQUIRE(mm >= 0, "import spec: isotropic_mm = %s must be >= 0 (0 = smallest spacing)", v);
+        return s->isotropic_mm = mm, MT_OK;
+    }
     if (!strcmp(key, "mask_classes")) return parse_int(key, v, &s->mask_classes);
     if (!strcmp(key, "roi_crop")) return parse_int(key, v, &s->roi_crop);
     if (!strcmp(key, "reorient")) {
@@ -558,7 +564,8 @@ static void describe_preprocess(const mt_import_spec *s, char *buf, size_t cap)
     if (s->source == MT_IMPORT_NIFTI || s->source == MT_IMPORT_DICOM_SERIES) {
         ADD("; plane=%s; reoriented to radiological display (patient right on image left, anterior/superior at top)",
             (const char *[]){"axial", "coronal", "sagittal"}[s->plane]);
-        if (s->n_recon) ADD("; recon=%d channel(s) (mip/aip/mid), isotropic=%d", s->n_recon, s->isotropic);
+        if (s->n_recon) ADD("; recon=%d channel(s) (mip/aip/mid), isotropic=%d (%g mm voxels, 0 = smallest spacing)", s->n_recon,
+                          s->isotropic, s->isotropic_mm);
     }
     if (s->reorient == 1 || (s->reorient < 0 && s->source == MT_IMPORT_DICOM))
         ADD("; axial slices reoriented to the standard layout from Image Orientation (Patient)");
@@ -629,10 +636,14 @@ static mt_status emit(const mt_import_spec *spec, writer_ctx *wc, mt_sample *s, 
     return MT_OK;
 }
 
-/* Reads a volume input (NIfTI file or DICOM series folder), reoriented. */
+/* Reads a volume input (NIfTI file or DICOM series folder), reoriented. A .nii / .nii.gz file
+ * given to source dicom-series is read as NIfTI, so one dataset can mix both (S2's volumes). */
 static mt_status read_volume(const mt_import_spec *spec, const char *path, mt_volume *v)
 {
-    MT_TRY(spec->source == MT_IMPORT_NIFTI ? mt_nifti_read(path, v) : mt_dicom_read_series(path, v));
+    size_t n = strlen(path);
+    int nifti = spec->source == MT_IMPORT_NIFTI ||
+                (!is_dir(path) && ((n > 4 && !strcmp(path + n - 4, ".nii")) || (n > 7 && !strcmp(path + n - 7, ".nii.gz"))));
+    MT_TRY(nifti ? mt_nifti_read(path, v) : mt_dicom_read_series(path, v));
     mt_status st = mt_volume_reorient(v);
     if (st) mt_volume_free(v);
     return st;
@@ -687,8 +698,15 @@ static mt_status import_volume(const mt_import_spec *spec, writer_ctx *wc, label
     if (st == MT_OK && spec->n_recon > 0) {
         mt_sample r;
         mt_sample_init(&r);
+        if (spec->isotropic) { /* cubic voxels first, then the projections (papers.md S2) */
+            mt_volume iso;
+            if ((st = mt_volume_resample_isotropic(&vol, spec->isotropic_mm, &iso)) == MT_OK) {
+                mt_volume_free(&vol);
+                vol = iso;
+            }
+        }
         for (int i = 0; i < spec->n_recon && st == MT_OK; i++) {
-            if ((st = mt_recon(&vol, spec->plane, spec->recon[i], spec->isotropic, &r))) break;
+            if ((st = mt_recon(&vol, spec->plane, spec->recon[i], 0, &r))) break;
             if (i == 0) {
                 s.image = mt_malloc(sizeof(float) * (size_t)spec->n_recon * r.h * r.w);
                 if (!s.image) st = MT_ERR_NOMEM;
@@ -889,6 +907,9 @@ mt_status mt_import_run(const mt_import_spec *spec, mt_import_result *res)
     if (st == MT_OK && !wc.w) st = MT_ERR(MT_ERR_INVALID, "import: no samples were produced");
     if (st == MT_OK) st = check_points_exist(spec, &lc);
     if (wc.w) {
+        mt_dataset_write_stats ws;
+        if (st == MT_OK && (st = mt_dataset_writer_stats(wc.w, &ws)) == MT_OK)
+            res->n_duplicates = ws.n_duplicates, res->n_mixed_label_patients = ws.n_mixed_label_patients;
         double test_frac = spec->test_input[0] ? 0.0 : spec->test_frac;
         mt_status cs = mt_dataset_writer_close(wc.w, st == MT_OK, spec->val_frac, test_frac, spec->seed);
         if (st == MT_OK) st = cs;

@@ -8,7 +8,8 @@
  *   source        dicom | dicom-series | nifti | images | idx
  *   input         file, folder or glob pattern; repeatable (each adds one entry).
  *                 dicom/images/nifti: a folder means every non-hidden file in it;
- *                 dicom-series: each folder (or glob match) is one series.
+ *                 dicom-series: each folder (or glob match) is one series; a .nii /
+ *                 .nii.gz file among them is read as one NIfTI volume (mixed volumes).
  *   output        dataset path (.h5); written to a temp file and renamed on success
  *   patient_id    override the patient id (NIfTI has none; default: file stem)
  *   -- idx (MNIST / Fashion-MNIST files, data/idx.h; plain or .gz) --
@@ -22,7 +23,10 @@
  *   plane         axial | coronal | sagittal (default axial)
  *   recon         comma list of mip,aip,mid: one sample per volume, one channel per
  *                 item; absent: one sample per slice along `plane`
- *   isotropic     0|1: resample recon images to square pixels (default 1)
+ *   isotropic     0|1: 1 (default) resamples the volume to cubic voxels (trilinear,
+ *                 mt_volume_resample_isotropic) before the reconstruction, so MIP / AIP /
+ *                 mid-plane are taken over isotropic voxels and have square pixels
+ *   isotropic_mm  voxel edge of that resampling in mm (default 0: the smallest spacing)
  *   mask          NIfTI mask on the volume's grid; repeatable, one channel each
  *   mask_names    comma list, one name per mask (default mask0, mask1, ...)
  *   slices        first:last (inclusive, 0-based after reorientation; default all)
@@ -100,6 +104,7 @@ typedef struct mt_import_spec {
     int n_recon;
     mt_recon_kind recon[3];
     int isotropic;
+    double isotropic_mm; /* 0: the volume's smallest spacing */
     int n_masks;
     char masks[MT_IMPORT_MAX][MT_IMPORT_PATH];
     int n_mask_names;
@@ -159,6 +164,8 @@ typedef struct mt_import_result {
      * one patient's slices can land in different splits (`medtrain import` warns) */
     int n_no_patient_id;
     int n_reoriented; /* `reorient`: slices that were flipped / transposed to the standard layout */
+    int n_duplicates; /* samples identical to an earlier one (kept in its split; /meta/duplicate_of) */
+    int n_mixed_label_patients; /* patients whose samples have more than one class label */
 } mt_import_result;
 
 /* Runs the import: reads every input, attaches labels, pre-processes, writes the

@@ -57,6 +57,88 @@ mt_status mt_volume_reorient(mt_volume *v)
     return MT_OK;
 }
 
+/* Linear-interpolation taps along one axis (torch align_corners=False, upsample_linear's
+ * clamping): output index o of n_out reads in[i0] * (1 - f) + in[i1] * f of n_in. */
+typedef struct lin_tap {
+    int i0, i1;
+    float f;
+} lin_tap;
+
+static lin_tap *linear_taps(int n_in, int n_out)
+{
+    lin_tap *t = mt_malloc(sizeof *t * (size_t)n_out);
+    if (!t) return NULL;
+    double scale = (double)n_in / n_out;
+    for (int o = 0; o < n_out; o++) {
+        double src = (o + 0.5) * scale - 0.5;
+        if (src < 0) src = 0;
+        int i0 = (int)src;
+        if (i0 > n_in - 1) i0 = n_in - 1;
+        t[o].i0 = i0;
+        t[o].i1 = i0 + 1 < n_in ? i0 + 1 : n_in - 1;
+        t[o].f = (float)(src - i0);
+    }
+    return t;
+}
+
+mt_status mt_volume_resample_isotropic(const mt_volume *in, double spacing_mm, mt_volume *out)
+{
+    MT_REQUIRE(in && in->data && out && in->nx > 0 && in->ny > 0 && in->nz > 0,
+               "mt_volume_resample_isotropic: empty volume");
+    const double *sp = in->meta.spacing;
+    MT_REQUIRE(sp[0] > 0 && sp[1] > 0 && sp[2] > 0,
+               "%s: voxel spacing %g x %g x %g mm; cannot resample to isotropic voxels", in->meta.source, sp[0], sp[1],
+               sp[2]);
+    double s = spacing_mm > 0 ? spacing_mm : fmin(sp[0], fmin(sp[1], sp[2]));
+    int n_in[3] = {in->nx, in->ny, in->nz}, n[3];
+    double total = 1;
+    for (int a = 0; a < 3; a++) {
+        double m = floor(n_in[a] * sp[a] / s + 0.5);
+        MT_REQUIRE(m < 1e6, "%s: resampling to %g mm gives %.0f voxels along axis %d", in->meta.source, s, m, a);
+        n[a] = m < 1 ? 1 : (int)m;
+        total *= n[a];
+    }
+    MT_REQUIRE(total < 2147483648.0,
+               "%s: resampling %dx%dx%d voxels to %g mm would make %.0f voxels (over 2^31); choose a larger "
+               "isotropic_mm", in->meta.source, in->nx, in->ny, in->nz, s, total);
+    memset(out, 0, sizeof *out);
+    lin_tap *tx = linear_taps(n_in[0], n[0]), *ty = linear_taps(n_in[1], n[1]), *tz = linear_taps(n_in[2], n[2]);
+    float *d = mt_malloc(sizeof(float) * (size_t)total);
+    if (!tx || !ty || !tz || !d) {
+        free(tx), free(ty), free(tz), free(d);
+        return MT_ERR_NOMEM;
+    }
+    const float *v = in->data;
+    size_t sx = 1, sy = (size_t)n_in[0], sz = (size_t)n_in[0] * n_in[1];
+#pragma omp parallel for schedule(static)
+    for (int z = 0; z < n[2]; z++)
+        for (int y = 0; y < n[1]; y++) {
+            float *row = d + ((size_t)z * n[1] + y) * n[0];
+            size_t z0 = tz[z].i0 * sz, z1 = tz[z].i1 * sz, y0 = ty[y].i0 * sy, y1 = ty[y].i1 * sy;
+            float fz = tz[z].f, fy = ty[y].f;
+            for (int x = 0; x < n[0]; x++) {
+                size_t x0 = tx[x].i0 * sx, x1 = tx[x].i1 * sx;
+                float fx = tx[x].f;
+                float c00 = v[z0 + y0 + x0] * (1 - fx) + v[z0 + y0 + x1] * fx;
+                float c01 = v[z0 + y1 + x0] * (1 - fx) + v[z0 + y1 + x1] * fx;
+                float c10 = v[z1 + y0 + x0] * (1 - fx) + v[z1 + y0 + x1] * fx;
+                float c11 = v[z1 + y1 + x0] * (1 - fx) + v[z1 + y1 + x1] * fx;
+                float c0 = c00 * (1 - fy) + c01 * fy, c1 = c10 * (1 - fy) + c11 * fy;
+                row[x] = c0 * (1 - fz) + c1 * fz;
+            }
+        }
+    free(tx), free(ty), free(tz);
+    out->nx = n[0], out->ny = n[1], out->nz = n[2];
+    out->data = d;
+    out->meta = in->meta;
+    for (int a = 0; a < 3; a++) out->meta.spacing[a] = s;
+    /* the first output voxel centre lies at old index 0.5 * n_in / n - 0.5 along each axis */
+    for (int r = 0; r < 3; r++)
+        for (int a = 0; a < 3; a++)
+            out->meta.origin[r] += in->meta.direction[r * 3 + a] * sp[a] * (0.5 * n_in[a] / n[a] - 0.5);
+    return MT_OK;
+}
+
 /* Geometry of the display image of a plane: extents, strides and spacings.
  * Display pixel (row r, col c) at depth t maps to voxel index base + r*rs + c*cs + t*ts. */
 typedef struct plane_map {
@@ -158,6 +240,19 @@ mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, int i
         }
     }
     return MT_OK;
+}
+
+mt_status mt_recon_nine(const mt_volume *v, double iso_mm, mt_sample out[9])
+{
+    MT_REQUIRE(v && out, "mt_recon_nine: NULL argument");
+    mt_volume iso;
+    MT_TRY(mt_volume_resample_isotropic(v, iso_mm, &iso));
+    mt_status st = MT_OK;
+    for (int i = 0; i < 9 && st == MT_OK; i++) st = mt_recon(&iso, (mt_plane)(i / 3), (mt_recon_kind)(i % 3), 0, &out[i]);
+    if (st != MT_OK)
+        for (int i = 0; i < 9; i++) mt_sample_free(&out[i]);
+    mt_volume_free(&iso);
+    return st;
 }
 
 mt_status mt_plane_parse(const char *s, mt_plane *p)

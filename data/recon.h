@@ -32,6 +32,18 @@ typedef enum mt_recon_kind { MT_RECON_MIP = 0, MT_RECON_AIP = 1, MT_RECON_MID = 
  * spacing. Errors: MT_ERR_FORMAT if two voxel axes point along the same world axis. */
 mt_status mt_volume_reorient(mt_volume *v);
 
+/* Resamples a volume to cubic voxels of `spacing_mm` (<= 0: the smallest of its three
+ * spacings) with trilinear interpolation into out (zeroed first, owns its data). Each axis
+ * keeps its extent: n' = max(1, round(n * s / spacing_mm)) voxels, and voxel centre i' sits at
+ * old index (i' + 0.5) * n / n' - 0.5 (clamped at 0 below, neighbour clamped at n-1 above),
+ * which is torch.nn.functional.interpolate(v[None, None], size=(nz', ny', nx'),
+ * mode="trilinear", align_corners=False). Origin moves with the first voxel centre; direction
+ * is kept. Used before MIP / AIP / mid-plane so that every projection is taken over isotropic
+ * voxels (papers.md S2).
+ * Errors: MT_ERR_INVALID (empty volume, non-positive spacing in the volume, a result over
+ * 2^31 voxels), MT_ERR_NOMEM. */
+mt_status mt_volume_resample_isotropic(const mt_volume *in, double spacing_mm, mt_volume *out);
+
 /* Slice `index` (0-based along the plane's normal in the reoriented volume) of a volume
  * already passed through mt_volume_reorient, as a display-oriented 1-channel image in
  * out (freed first). meta copied from the volume with spacing/origin/slice_position of
@@ -43,6 +55,13 @@ mt_status mt_volume_slice(const mt_volume *v, mt_plane plane, int index, mt_samp
  * as above; isotropic != 0 resamples to square pixels.
  * Equivalent (axial MIP, numpy on the LPS-ordered array a[z,y,x]): a.max(axis=0). */
 mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, int isotropic, mt_sample *out);
+
+/* The nine 2D images of papers.md S2 from one reoriented volume: the volume is resampled to
+ * cubic voxels of iso_mm (<= 0: its smallest spacing; mt_volume_resample_isotropic), then
+ * out[3 * plane + kind] = mt_recon(plane, kind) for plane axial, coronal, sagittal and kind
+ * MIP, AIP, mid-plane (HU, square pixels). out[] must hold 9 initialised samples; on error all
+ * nine are freed. Errors: those of the resampling and mt_recon. */
+mt_status mt_recon_nine(const mt_volume *v, double iso_mm, mt_sample out[9]);
 
 /* "axial"/"coronal"/"sagittal" and "mip"/"aip"/"mid" parsing; MT_ERR_INVALID if unknown. */
 mt_status mt_plane_parse(const char *s, mt_plane *p);

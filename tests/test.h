@@ -11,6 +11,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <string.h>
+
+#include "../core/error.h"
 
 typedef struct mt_test_ctx {
     int failed;
@@ -63,6 +66,17 @@ void mt_test_fail(mt_test_ctx *T_, const char *file, int line, const char *fmt, 
 /* |a - b| <= atol + rtol * |b| for n doubles-or-floats; reports the worst index. */
 int mt_test_close_f(const float *a, const float *b, size_t n, double rtol, double atol, char *why, size_t whylen);
 int mt_test_close_d(const double *a, const double *b, size_t n, double rtol, double atol, char *why, size_t whylen);
+/* The call must fail with status `code` and a message containing `needle` (the file, key or
+ * option a user must see); mt_last_error() keeps the message for further checks. */
+#define CHECK_FAILS(expr, code, needle)                                                          \
+    do {                                                                                         \
+        mt_error_clear();                                                                        \
+        mt_status st_ = (expr);                                                                  \
+        CHECK(st_ == (code), "%s returned %d, expected %d (%s)", #expr, st_, (code), mt_last_error()); \
+        CHECK(strstr(mt_last_error(), (needle)) != NULL, "message \"%s\" does not name %s", mt_last_error(), \
+              (needle));                                                                         \
+    } while (0)
+
 #define CHECK_CLOSE_F(a, b, n, rtol, atol)                                              \
     do {                                                                                \
         char mt_why_[512];                                                              \

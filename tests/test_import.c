@@ -183,17 +183,6 @@ TEST(import_dicom_signed_12bit_and_patient_fields)
     mt_sample_free(&s);
 }
 
-/* The call must fail with `code` and a message that names `needle` (the file). */
-#define CHECK_FAILS(expr, code, needle)                                                          \
-    do {                                                                                         \
-        mt_error_clear();                                                                        \
-        mt_status st_ = (expr);                                                                  \
-        CHECK(st_ == (code), "%s returned %d, expected %d (%s)", #expr, st_, (code), mt_last_error()); \
-        CHECK(strstr(mt_last_error(), (needle)) != NULL, "message \"%s\" does not name %s", mt_last_error(), \
-              (needle));                                                                         \
-        mt_error_clear();                                                                        \
-    } while (0)
-
 TEST(import_dicom_bad_inputs_fail_with_file_name)
 {
     char p[1024];

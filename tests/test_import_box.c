@@ -16,15 +16,6 @@
 #include "../data/import.h"
 #include "test.h"
 
-#define CHECK_FAILS_WITH(expr, code, needle)                                                              \
-    do {                                                                                                  \
-        mt_error_clear();                                                                                 \
-        mt_status st_ = (expr);                                                                           \
-        CHECK(st_ == (code), "%s returned %d, expected %d (%s)", #expr, st_, (code), mt_last_error());    \
-        CHECK(strstr(mt_last_error(), (needle)) != NULL, "message \"%s\" lacks \"%s\"", mt_last_error(), \
-              (needle));                                                                                  \
-    } while (0)
-
 enum { IW = 40, IH = 20 };
 
 /* dir/<stem>.png (IW x IH grey) and json/<stem>.json with points l2 = a, l15 = b (b may be NULL: absent), l18 */
@@ -137,20 +128,20 @@ TEST(import_box_points_refusals)
     CHECK_OK(mt_import_spec_set(&sp, "box_points", "l2,l15"));
     CHECK_OK(mt_import_spec_set(&sp, "box_offsets", "-0.15,-0.12,0.45,0.48"));
     /* g1 lacks l15 */
-    CHECK_FAILS_WITH(mt_import_run(&sp, &r), MT_ERR_FORMAT, "landmark l15 is missing");
+    CHECK_FAILS(mt_import_run(&sp, &r), MT_ERR_FORMAT, "landmark l15 is missing");
     CHECK(strstr(mt_last_error(), "g1"), "message does not name the film: %s", mt_last_error());
     CHECK(access(out, F_OK) != 0, "a refused import left %s", out);
     /* box_points not among points */
     CHECK_OK(mt_import_spec_set(&sp, "points", "l2,l18"));
-    CHECK_FAILS_WITH(mt_import_run(&sp, &r), MT_ERR_INVALID, "must both be listed in `points`");
+    CHECK_FAILS(mt_import_run(&sp, &r), MT_ERR_INVALID, "must both be listed in `points`");
     /* bad offsets: x1 <= x0, three numbers, one box point */
-    CHECK_FAILS_WITH(mt_import_spec_set(&sp, "box_offsets", "0.5,0,0.1,1"), MT_ERR_INVALID, "x0 < x1 and y0 < y1");
-    CHECK_FAILS_WITH(mt_import_spec_set(&sp, "box_offsets", "0,0,1"), MT_ERR_INVALID, "box_offsets");
-    CHECK_FAILS_WITH(mt_import_spec_set(&sp, "box_points", "l2"), MT_ERR_INVALID, "give two point labels A,B");
+    CHECK_FAILS(mt_import_spec_set(&sp, "box_offsets", "0.5,0,0.1,1"), MT_ERR_INVALID, "x0 < x1 and y0 < y1");
+    CHECK_FAILS(mt_import_spec_set(&sp, "box_offsets", "0,0,1"), MT_ERR_INVALID, "box_offsets");
+    CHECK_FAILS(mt_import_spec_set(&sp, "box_points", "l2"), MT_ERR_INVALID, "give two point labels A,B");
     /* box_points without box_offsets */
     mt_import_spec sp2;
     CHECK_OK(base_spec(&sp2, img, json, out));
     CHECK_OK(mt_import_spec_set(&sp2, "box_points", "l2,l15"));
-    CHECK_FAILS_WITH(mt_import_run(&sp2, &r), MT_ERR_INVALID, "needs box_offsets");
+    CHECK_FAILS(mt_import_run(&sp2, &r), MT_ERR_INVALID, "needs box_offsets");
     mt_error_clear();
 }
