@@ -150,8 +150,9 @@ static const cfg_key g_keys[] = {
     SCALAR("data.augment.contrast", T_FLOAT, "0", data.augment.contrast, "Contrast factor uniform in [1-c, 1+c]."),
     SCALAR("data.augment.noise_std", T_FLOAT, "0", data.augment.noise_std, "Gaussian noise standard deviation."),
     SCALAR("data.augment.salt_pepper", T_FLOAT, "0", data.augment.salt_pepper, "Fraction of pixels set to min or max."),
-    SCALAR("data.augment.elastic_alpha", T_FLOAT, "0", data.augment.elastic_alpha, "Elastic displacement magnitude (px); 0 = off."),
-    SCALAR("data.augment.elastic_sigma", T_FLOAT, "10", data.augment.elastic_sigma, "Smoothness of the elastic field (px)."),
+    SCALAR("data.augment.elastic_alpha", T_FLOAT, "0", data.augment.elastic_alpha, "Elastic warping: largest displacement of a control point (px), uniform in [-a, a] per axis; 0 = off."),
+    SCALAR("data.augment.elastic_sigma", T_FLOAT, "0", data.augment.elastic_sigma, "Deprecated and ignored (never used by the warp): kept so that run directories written before elastic_grid existed still load; set elastic_grid instead."),
+    SCALAR("data.augment.elastic_grid", T_INT, "5", data.augment.elastic_grid, "Elastic warping: control points per axis of the cubic B-spline displacement grid spanning the image, 2-8 (TorchIO RandomElasticDeformation num_control_points); fewer = smoother."),
     /* loss */
     ENUM("loss.kind", "bce_with_logits", "bce_with_logits|cross_entropy|dice|bce_dice|mse|l1", loss.kind,
          "Loss on the model's logits."),
@@ -707,6 +708,8 @@ static mt_status check_values(const mt_experiment *exp, const mt_yaml_node *root
     else if (!(exp->optimizer.lr >= 0 && exp->optimizer.lr < 1e6)) key = "optimizer.lr", why = "must be a finite number >= 0 (below 1e6)";
     else if (exp->data.normalize == MT_NORM_WINDOW && !(exp->data.window[0] < exp->data.window[1]))
         key = "data.window", why = "must be [lo, hi] with lo < hi";
+    else if (exp->data.augment.elastic_grid < 2 || exp->data.augment.elastic_grid > 8)
+        key = "data.augment.elastic_grid", why = "must be 2..8 control points per axis";
     if (!key) return MT_OK;
     const mt_yaml_node *n = mt_yaml_path(root, key);
     if (n) mt_yaml_where(n, w, sizeof w);

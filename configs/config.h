@@ -60,7 +60,8 @@ typedef struct mt_exp_augment {
     double noise_std;               /* Gaussian noise std (normalised units) */
     double salt_pepper;             /* fraction of pixels set to min/max */
     double elastic_alpha;           /* elastic displacement magnitude in px (0 = off) */
-    double elastic_sigma;           /* smoothness (Gaussian sigma) of the displacement field in px */
+    int elastic_grid;               /* control points per axis of the B-spline grid (2..8) */
+    double elastic_sigma;           /* deprecated, ignored (old run directories carry it) */
 } mt_exp_augment;
 
 /* A network of the experiment: its graph and where its initial weights come from. */

@@ -38,6 +38,7 @@ static void augment_params(const mt_experiment *e, mt_augment_params *p)
     if (a->elastic_alpha > 0) {
         p->elastic_prob = 1;
         p->elastic_alpha = (float)a->elastic_alpha;
+        p->elastic_grid = a->elastic_grid;
     }
     p->brightness = (float)(a->brightness * scale);
     p->contrast[0] = (float)(1 - a->contrast);
