@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include <jpeglib.h>
 #include <png.h>
@@ -62,6 +63,14 @@ static mt_status read_pgm(const char *path, FILE *f, mt_sample *out)
     long w = pgm_int(f), h = pgm_int(f), maxval = pgm_int(f);
     if (w <= 0 || h <= 0 || maxval <= 0 || maxval > 65535)
         return MT_ERR(MT_ERR_FORMAT, "%s: bad PGM header (width %ld, height %ld, maxval %ld)", path, w, h, maxval);
+    /* the header must not promise more pixels than the file can hold (checked before allocating):
+     * P5 needs 1 or 2 bytes per pixel, P2 at least 2 characters per value but the last */
+    long here = ftell(f);
+    struct stat st;
+    double need = ascii ? 2.0 * (double)w * (double)h - 1 : (double)w * (double)h * (maxval > 255 ? 2 : 1);
+    if (here >= 0 && fstat(fileno(f), &st) == 0 && need > (double)(st.st_size - here))
+        return MT_ERR(MT_ERR_FORMAT, "%s: PGM header declares %ldx%ld pixels but only %lld bytes follow it "
+                      "(truncated file or corrupt header)", path, w, h, (long long)(st.st_size - here));
     float *img = alloc_image(out, path, 1, (int)h, (int)w);
     if (!img) return mt_last_status();
     size_t n = (size_t)w * (size_t)h;

@@ -893,6 +893,11 @@ static mt_status allocate_state(mt_model *m)
     }
     int s1 = (int)(np ? np : 1), s2 = (int)(nb ? nb : 1);
     if (np > INT_MAX || nb > INT_MAX) return MT_ERR(MT_ERR_INVALID, "%s: model too large for one allocation", m->file);
+    /* optional cap (docs/models.md), e.g. for fuzzing or shared machines: refused before any allocation */
+    const char *cap = getenv("MEDTRAIN_MAX_PARAMS");
+    if (cap && *cap && (double)np > strtod(cap, NULL))
+        return MT_ERR(MT_ERR_INVALID, "%s: the graph has %zu parameters, more than MEDTRAIN_MAX_PARAMS=%s allows", m->file,
+                      np, cap);
     m->param_block = mt_tensor_zeros(MT_REAL, m->dev, 1, &s1);
     m->buffer_block = mt_tensor_zeros(MT_REAL, m->dev, 1, &s2);
     int one_shape[1] = {1};

@@ -331,3 +331,19 @@ TEST(robust_data_dicom_pixel_count_checked_before_decode)
     CHECK(access(out, F_OK) != 0, "an output was written");
     mt_error_clear();
 }
+
+/* A PGM header that promises 500 x 666500 pixels in a 151-byte file (found by fuzz_image): refused
+ * naming the file and the declared size before the 1.3 GB image is allocated. */
+TEST(robust_data_pgm_header_checked_against_file_size)
+{
+    char path[1024];
+    mt_test_path("tests/data/bad/oom-pgm-header-500x666500.pgm", path, sizeof path);
+    mt_sample s;
+    mt_sample_init(&s);
+    mt_status st = mt_image_read(path, &s);
+    CHECK(st == MT_ERR_FORMAT && strstr(mt_last_error(), "oom-pgm-header-500x666500.pgm") &&
+              strstr(mt_last_error(), "500x666500"),
+          "status %d: %s", (int)st, mt_last_error());
+    CHECK(s.image == NULL, "image left after an error");
+    mt_error_clear();
+}
