@@ -196,3 +196,24 @@ const char *mt_test_medtrain(void)
     snprintf(path, sizeof path, "%s/medtrain", self);
     return access(path, X_OK) == 0 ? path : NULL;
 }
+
+int mt_test_run_tiny(const char *script_rel, const char *name, int threads, char *out_dir, size_t out_len, char *log,
+                     size_t log_len)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) return -2;
+    char bin[PATH_MAX], root[PATH_MAX], cmd[4 * PATH_MAX];
+    snprintf(bin, sizeof bin, "%s", mt);
+    char *slash = strrchr(bin, '/');
+    if (slash) *slash = '\0';
+    snprintf(out_dir, out_len, "%s/%s", mt_test_tmpdir(), name);
+    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=%d bash '%s'", out_dir, bin, threads,
+             mt_test_path(script_rel, root, sizeof root));
+    return mt_test_run(cmd, log, log_len);
+}
+
+const char *mt_test_tail(const char *log, size_t n)
+{
+    size_t l = strlen(log);
+    return l > n ? log + l - n : log;
+}

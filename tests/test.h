@@ -111,6 +111,14 @@ const char *mt_test_shared_data(const char *rel, char *buf, size_t len);
 int mt_test_run(const char *cmd, char *out, size_t len);
 /* Path of the medtrain CLI built next to this test binary, or NULL if it is not there. */
 const char *mt_test_medtrain(void);
+/* Runs a study script (e.g. "experiments/s2_ct_recon/run.sh") at tiny sizes: TINY=1,
+ * OUT=<test tmpdir>/<name> (copied into out_dir), BUILD = the folder of mt_test_medtrain(),
+ * THREADS=threads; its output goes to log as mt_test_run. Returns the exit status, or -2 when
+ * build/medtrain is missing. */
+int mt_test_run_tiny(const char *script_rel, const char *name, int threads, char *out_dir, size_t out_len, char *log,
+                     size_t log_len);
+/* The last `n` bytes of a log (for failure messages). */
+const char *mt_test_tail(const char *log, size_t n);
 /* Ends a test's synthetic dataset: ok = 1 commits it (split val_frac / test_frac, seed 0) and
  * returns 1 on success; ok = 0 discards the temporary file and returns 0. */
 struct mt_dataset_writer;

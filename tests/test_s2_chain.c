@@ -4,7 +4,6 @@
  * (6 slices reoriented, 5 duplicates kept with their originals, 8 mixed-label patients, no
  * patient in two splits), an InceptionResNetV2 contrast run and its evaluation, the body-part
  * dataset and run, and the table. */
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,22 +24,16 @@ static double table_value(const char *table, const char *row, int col)
 
 TEST(s2_chain_tiny_runs_every_stage)
 {
-    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536];
+    char data[PATH_MAX], out[PATH_MAX + 64], log[65536];
     if (!mt_test_shared_data("tcga_ct_contrast_slices/dicom", data, sizeof data) ||
         !mt_test_shared_data("cq500_head_ct_sample/dicom", data, sizeof data) ||
         !mt_test_shared_data("totalsegmentator_example_ct/example_ct.nii.gz", data, sizeof data))
         SKIP("skipped: ../shared/data (tcga, cq500, totalsegmentator) is not here");
     if (mt_test_run(PY " -c 'import h5py, numpy'", log, sizeof log) != 0)
         SKIP("skipped: " PY " with h5py and numpy is needed by run.sh's table");
-    const char *mt = mt_test_medtrain();
-    CHECK(mt, "build/medtrain is missing");
-    char bin[PATH_MAX], root[PATH_MAX];
-    snprintf(bin, sizeof bin, "%s", mt);
-    snprintf(out, sizeof out, "%s/s2", mt_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=2 bash '%s' 2>&1", out, dirname(bin),
-             mt_test_path("experiments/s2_ct_recon/run.sh", root, sizeof root));
-    int rc = mt_test_run(cmd, log, sizeof log);
-    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, log + (strlen(log) > 6000 ? strlen(log) - 6000 : 0));
+    int rc = mt_test_run_tiny("experiments/s2_ct_recon/run.sh", "s2", 2, out, sizeof out, log, sizeof log);
+    CHECK(rc != -2, "build/medtrain is missing");
+    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, mt_test_tail(log, 6000));
     static const char *const files[] = {"sheets/cq500_head_ct_sample_dicom.png",
                                         "sheets/totalsegmentator_example_ct_example_ct_dicom.png",
                                         "sheets/totalsegmentator_example_ct_example_ct.png",

@@ -5,7 +5,6 @@
  * dataset flags exactly the 12 unlabelled training slices, and that the report holds the
  * per-class table, the IoU-bin table (each medtrain row summing to the 9 test slices), v1 vs
  * v2 and a labeling-time row per method. */
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,17 +31,12 @@ static int row_cells(const char *text, const char *row, double *v, int n)
 
 TEST(s3_chain_tiny_runs_every_stage)
 {
-    char out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536], root[PATH_MAX], bin[PATH_MAX];
+    char out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536];
     if (mt_test_run(PY " -c 'import h5py, numpy'", log, sizeof log) != 0)
         SKIP("skipped: " PY " with h5py and numpy is needed by run.sh's report");
-    const char *mt = mt_test_medtrain();
-    CHECK(mt, "build/medtrain is missing");
-    snprintf(bin, sizeof bin, "%s", mt);
-    snprintf(out, sizeof out, "%s/s3", mt_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=1 bash '%s' 2>&1", out, dirname(bin),
-             mt_test_path("experiments/s3_body_composition/run.sh", root, sizeof root));
-    int rc = mt_test_run(cmd, log, sizeof log);
-    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, log + (strlen(log) > 6000 ? strlen(log) - 6000 : 0));
+    int rc = mt_test_run_tiny("experiments/s3_body_composition/run.sh", "s3", 1, out, sizeof out, log, sizeof log);
+    CHECK(rc != -2, "build/medtrain is missing");
+    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, mt_test_tail(log, 6000));
     static const char *const runs[] = {"full", "v1", "v2"};
     for (size_t i = 0; i < 3; i++) {
         char path[PATH_MAX + 128];

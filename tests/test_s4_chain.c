@@ -5,7 +5,6 @@
  * Checks that every stage ran from its YAML with the previous stage's checkpoint (the
  * runs' metrics.json exist, the step-2 run loaded G1 from step 1's best.h5) and that the
  * table holds the figures, each a number in [0, 1]. */
-#include <libgen.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,20 +26,14 @@ static double table_value(const char *table, const char *row)
 
 TEST(s4_chain_tiny_runs_every_stage)
 {
-    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536];
+    char data[PATH_MAX], out[PATH_MAX + 64], log[65536];
     if (!mt_test_shared_data("hamedan_cephalometric/images", data, sizeof data))
         SKIP("skipped: ../shared/data/hamedan_cephalometric is not here");
     if (mt_test_run(PY " -c 'import h5py, numpy, PIL'", log, sizeof log) != 0)
         SKIP("skipped: " PY " with h5py, numpy and PIL is needed by run.sh's reports");
-    const char *mt = mt_test_medtrain();
-    CHECK(mt, "build/medtrain is missing");
-    char bin[PATH_MAX], root[PATH_MAX];
-    snprintf(bin, sizeof bin, "%s", mt);
-    snprintf(out, sizeof out, "%s/s4", mt_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=1 bash '%s' 2>&1", out, dirname(bin),
-             mt_test_path("experiments/s4_nasal/run.sh", root, sizeof root));
-    int rc = mt_test_run(cmd, log, sizeof log);
-    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, log + (strlen(log) > 6000 ? strlen(log) - 6000 : 0));
+    int rc = mt_test_run_tiny("experiments/s4_nasal/run.sh", "s4", 1, out, sizeof out, log, sizeof log);
+    CHECK(rc != -2, "build/medtrain is missing");
+    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, mt_test_tail(log, 6000));
     static const char *const runs[] = {"detector", "classifier_s0.5_seed3", "gd", "gdc1", "gdc2"};
     for (size_t i = 0; i < sizeof runs / sizeof *runs; i++) {
         char path[PATH_MAX + 128];
