@@ -10,7 +10,7 @@ glorot-uniform kernels and zero biases as configs/models/inception_resnet_v2.yam
 config's augmentation (data/augment.h's transforms with torch's random numbers: the same
 distributions, not the same draws), grey replicated to 3 channels, early stopping on the
 validation loss with the config's patience, the best epoch's weights (by validation loss, as
-best.h5). Prints one JSON object: accuracy, macro precision and recall, the confusion matrix
+best.h5). Prints one JSON object: accuracy, macro precision and recall, ROC AUC, the confusion matrix
 (rows = true class) on the test split, n_test, epochs run and the best epoch.
 """
 import argparse
@@ -27,7 +27,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [os.path.join(ROOT, "experiments")]
 
-from peer_common import Dataset, augment, batches, graph_params, load_cfg, make_optimizer, normalize  # noqa: E402
+from peer_common import (Dataset, augment, auc_of, batches, graph_params, load_cfg, make_optimizer,  # noqa: E402
+                         normalize)
 from twins import inception_resnet_v2  # noqa: E402
 
 torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "2")))
@@ -106,13 +107,16 @@ def main():
             if stale >= patience:
                 break
     net.load_state_dict(state)
-    pred = logits_of(te).argmax(1).numpy()
+    logits = logits_of(te)
+    pred = logits.argmax(1).numpy()
     y = ds.labels[te].astype(int)
     conf = np.zeros((k, k), np.int64)
     for t, q in zip(y, pred):
         conf[t, q] += 1
     acc, prec, rec = macro(conf)
-    print(json.dumps({"accuracy": acc, "precision": prec, "recall": rec, "confusion": conf.tolist(),
+    prob = torch.softmax(logits, 1).numpy()
+    auc = auc_of(y, prob[:, 1]) if k == 2 else float("nan")  # medtrain's auc: class 1 vs rest for 2 classes
+    print(json.dumps({"accuracy": acc, "precision": prec, "recall": rec, "auc": auc, "confusion": conf.tolist(),
                       "n_test": int(len(te)), "epochs": ran, "best_epoch": best_epoch, "seed": seed}))
 
 

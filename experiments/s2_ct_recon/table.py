@@ -64,24 +64,24 @@ def main():
         p = os.path.join(a.out, "contrast_mt_s%d" % s, "eval_test.json")
         if os.path.exists(p):
             e = load(p)
-            rows["medtrain"].append((e["accuracy"], e["precision"], e["recall"], e["n_samples"], s))
+            rows["medtrain"].append((e["accuracy"], e["precision"], e["recall"], e["n_samples"], s, e.get("auc", np.nan)))
             c = np.array(e["confusion_matrix"])
             conf["medtrain"] = c if conf["medtrain"] is None else conf["medtrain"] + c
         p = os.path.join(a.out, "contrast_peer_s%d.json" % s)
         if os.path.exists(p):
             e = load(p)
-            rows["PyTorch peer"].append((e["accuracy"], e["precision"], e["recall"], e["n_test"], s))
+            rows["PyTorch peer"].append((e["accuracy"], e["precision"], e["recall"], e["n_test"], s, e.get("auc", np.nan)))
             c = np.array(e["confusion"])
             conf["PyTorch peer"] = c if conf["PyTorch peer"] is None else conf["PyTorch peer"] + c
-    print("| engine | accuracy % | macro precision % | macro recall % | n test | seeds |")
-    print("|---|---:|---:|---:|---:|---|")
-    print("| paper (Tables 3-4, per body part; ImageNet start, 299 px) | 94-100 (mid-plane models, test) | - | - | "
+    print("| engine | accuracy % | macro precision % | macro recall % | ROC AUC % | n test | seeds |")
+    print("|---|---:|---:|---:|---:|---:|---|")
+    print("| paper (Tables 3-4, per body part; ImageNet start, 299 px) | 94-100 (mid-plane models, test) | - | - | - | "
           "179 scans | - |")
     for k, r in rows.items():
         if r:
-            print("| %s (from scratch) | %s | %s | %s | %d | %s |" % (
-                k, ms([x[0] for x in r]), ms([x[1] for x in r]), ms([x[2] for x in r]), r[0][3],
-                ",".join(str(x[4]) for x in r)))
+            print("| %s (from scratch) | %s | %s | %s | %s | %d | %s |" % (
+                k, ms([x[0] for x in r]), ms([x[1] for x in r]), ms([x[2] for x in r]), ms([x[5] for x in r]),
+                r[0][3], ",".join(str(x[4]) for x in r)))
     for k, c in conf.items():
         if c is not None:
             print("\n%s confusion matrix summed over seeds (rows = true NE, CE; columns = predicted): %s"
