@@ -96,7 +96,9 @@ int cli_evaluate(int argc, char **argv)
     if (a.help || a.n_pos != 1) {
         cli_print_help(a.help ? stdout : stderr, "medtrain evaluate RUN_DIR|CHECKPOINT.h5 [--split test] [--out DIR]",
                        "Test-split DSC / IoU / accuracy / precision / recall / specificity (mean +- SD per image)\n"
-                       "before and after post-processing, and pixel ROC AUC. RUN_DIR uses best.h5 (else last.h5).",
+                       "before and after post-processing, and pixel ROC AUC. RUN_DIR uses best.h5 (else last.h5).\n"
+                       "Segmentation runs also get eval_<split>_images.csv (per-image figures and areas) and\n"
+                       "bland_altman_<split>.png (mask area, gold vs predicted).",
                        k_spec, N_SPEC);
         return a.help ? 0 : 2;
     }
