@@ -67,8 +67,8 @@ static mt_status write_csv(mt_session *s, const int *idx, int n, int k, const mt
     return st;
 }
 
-static mt_status write_bland_altman(int n, int k, int j, const mt_confusion *c, const char *path, const char *split,
-                                    mt_plot_bland_altman_stats *ba)
+static mt_status write_bland_altman(const char *name, int n, int k, int j, const mt_confusion *c, const char *path,
+                                    const char *split, mt_plot_bland_altman_stats *ba)
 {
     double *gold = mt_malloc(sizeof(double) * (size_t)n), *pred = mt_malloc(sizeof(double) * (size_t)n);
     mt_status st = gold && pred ? MT_OK : mt_last_status();
@@ -76,8 +76,9 @@ static mt_status write_bland_altman(int n, int k, int j, const mt_confusion *c, 
         gold[i] = (double)(c[i * k + j].tp + c[i * k + j].fn);
         pred[i] = (double)(c[i * k + j].tp + c[i * k + j].fp);
     }
-    char title[160];
-    snprintf(title, sizeof title, "Bland-Altman, mask area, %.40s split (%d images)", split, n);
+    char title[200];
+    snprintf(title, sizeof title, "Bland-Altman, mask area, %.60s, %.40s split (%d images)", name ? name : "run", split,
+             n);
     mt_plot_chart ch = {title, "mean of gold and predicted area (px)", "gold - predicted (px)", 0, 0, 0};
     if (st == MT_OK) st = mt_plot_bland_altman(path, &ch, n, gold, pred, ba);
     free(gold);
@@ -101,7 +102,7 @@ mt_status mt_segmentation_write_images(mt_session *s, const mt_eval *e, const in
     for (int j = 0; j < k; j++) {
         if (k == 1) snprintf(path, sizeof path, "%s/bland_altman_%s.png", dir, split);
         else snprintf(path, sizeof path, "%s/bland_altman_%s_%d.png", dir, split, j);
-        MT_TRY(write_bland_altman(n, k, j, c, path, split, j == 0 ? ba : NULL));
+        MT_TRY(write_bland_altman(s->exp.name, n, k, j, c, path, split, j == 0 ? ba : NULL));
         printf("wrote %s\n", path);
     }
     return MT_OK;
