@@ -78,8 +78,13 @@ static mt_status report(mt_session *s, const mt_eval *ev, const char *weights, c
                s->exp.postprocess.hu_window[0], s->exp.postprocess.hu_window[1]);
     mt_status st = write_eval_json(s, ev, weights, split, out);
     /* segmentation: per-image CSV and the Bland-Altman plot of the mask area */
-    if (st == MT_OK && s->task == &mt_task_segmentation)
-        st = mt_segmentation_write_images(s, ev, idx, n, out, split, NULL);
+    if (st == MT_OK && s->task == &mt_task_segmentation) {
+        mt_plot_bland_altman_stats ba;
+        st = mt_segmentation_write_images(s, ev, idx, n, out, split, &ba);
+        if (st == MT_OK)
+            printf("Bland-Altman of the mask area (gold - predicted, px, %d images): mean difference %.3f, "
+                   "limits of agreement %.3f and %.3f\n", ba.n, ba.mean_diff, ba.lo, ba.hi);
+    }
     if (st == MT_OK && n_over > 0) {
         char path[2600];
         snprintf(path, sizeof path, "%s/overlays_%s", out, split);

@@ -3,7 +3,8 @@
  * each, one seed, no PyTorch peer): import split by woman, the centred and the jittered crops,
  * both nets trained from their YAML and scored by `medtrain evaluate`, the table. Checks the
  * per-image CSV (one row per test crop, every figure in [0, 1], areas consistent with the
- * figures), the Bland-Altman PNGs, and the table's rows (medtrain's figures and the
+ * figures), the Bland-Altman PNGs and the statistics drawn on them (evaluate prints them; they
+ * must be the mean and mean -+ 1.96 SD of the CSV's gold - predicted areas), and the table's rows (medtrain's figures and the
  * constant-disc baseline, whose DSC on the study's centred crops is near 1). */
 #include <libgen.h>
 #include <limits.h>
@@ -57,9 +58,36 @@ static int check_csv(const char *path, char *why, size_t len)
     return bad ? -1 : rows;
 }
 
+/* mean of gold - predicted area over a run's CSV rows and mean -+ 1.96 sample SD */
+static int csv_bland_altman(const char *out, const char *net, double res[3])
+{
+    char path[PATH_MAX + 128], line[4096];
+    snprintf(path, sizeof path, "%s/%s_seed1/eval_test_images.csv", out, net);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    double d[256];
+    int n = 0;
+    while (fgets(line, sizeof line, f) && n < 256) {
+        const char *q = strrchr(line, ',');
+        long gold, pred;
+        if (!q || q == line) continue;
+        const char *p = q - 1;
+        while (p > line && *p != ',') p--;
+        if (sscanf(p, ",%ld,%ld", &gold, &pred) == 2) d[n++] = (double)(gold - pred);
+    }
+    fclose(f);
+    if (n < 2) return 0;
+    double m = 0, ss = 0;
+    for (int i = 0; i < n; i++) m += d[i] / n;
+    for (int i = 0; i < n; i++) ss += (d[i] - m) * (d[i] - m);
+    double sd = sqrt(ss / (n - 1));
+    res[0] = m, res[1] = m - 1.96 * sd, res[2] = m + 1.96 * sd;
+    return 1;
+}
+
 TEST(s5_chain_tiny_runs_every_stage)
 {
-    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536], why[1024] = "";
+    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536], ev[16384], why[1024] = "";
     if (!mt_test_shared_data("mini_mias_masses/images", data, sizeof data))
         SKIP("skipped: ../shared/data/mini_mias_masses is not here");
     if (mt_test_run(PY " -c 'import h5py, numpy'", log, sizeof log) != 0)
@@ -83,6 +111,21 @@ TEST(s5_chain_tiny_runs_every_stage)
         CHECK(rows == 11, "%s: %d rows (want 11, one per test crop): %s", path, rows, why);
         snprintf(path, sizeof path, "%s/%s_seed1/bland_altman_test.png", out, nets[i]);
         CHECK(access(path, R_OK) == 0, "no %s", path);
+        /* the statistics evaluate drew (printed into <run>.eval.txt) are those of the CSV's areas */
+        double mean, lo, hi, want[3];
+        CHECK(csv_bland_altman(out, nets[i], want), "%s: CSV areas unreadable", nets[i]);
+        snprintf(path, sizeof path, "%s/%s_seed1.eval.txt", out, nets[i]);
+        FILE *f = fopen(path, "r");
+        CHECK(f, "no %s", path);
+        size_t len = fread(ev, 1, sizeof ev - 1, f);
+        fclose(f);
+        ev[len] = 0;
+        const char *ba = strstr(ev, "mean difference ");
+        CHECK(ba && sscanf(ba, "mean difference %lf, limits of agreement %lf and %lf", &mean, &lo, &hi) == 3,
+              "%s: no Bland-Altman line:\n%s", path, ev);
+        CHECK(fabs(mean - want[0]) < 1e-3 && fabs(lo - want[1]) < 1e-3 && fabs(hi - want[2]) < 1e-3,
+              "%s: Bland-Altman mean %g limits %g, %g; from the CSV %g, %g, %g", nets[i], mean, lo, hi, want[0],
+              want[1], want[2]);
     }
     static const char *const rows[] = {"| DeconvNet | dsc |", "| U-Net | dsc |", "| DeconvNet | accuracy |",
                                        "| U-Net | sensitivity |"};
