@@ -52,7 +52,7 @@ TEST(import_mias_splits_by_woman)
     mt_import_result r;
     /* several seeds: the two women with both films must never straddle splits */
     for (int seed = 1; seed <= 4; seed++) {
-        char sv[8];
+        char sv[16];
         snprintf(sv, sizeof sv, "%d", seed);
         CHECK_OK(mt_import_spec_set(&sp, "seed", sv));
         remove(out);
