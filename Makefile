@@ -219,7 +219,8 @@ SAN_BUILD ?= build-asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
 SAN_TESTS ?= test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
              test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt \
-             synth_fracture crop_ import_box import_reorient localize_ robust_dicom_gdcm
+             synth_fracture crop_ import_box import_reorient localize_ robust_dicom_gdcm mias_woman import_mias_splits \
+             s5_chain
 .PHONY: test-sanitize
 test-sanitize: deps
 	@CFLAGS='$(SAN_FLAGS)' CXXFLAGS='$(SAN_FLAGS)' $(MAKE) --no-print-directory BUILD=$(SAN_BUILD) MT_CUDA=0 \

@@ -16,6 +16,8 @@ static const cli_optspec k_spec[] = {
     {"jitter", 1, 0, "variants move the centre by uniform(-J, J) * side in x and y (default 0)"},
     {"scale_jitter", 1, 0, "variants scale the side by uniform(1 - S, 1 + S) (default 0)"},
     {"seed", 1, 0, "seed of the variant draws (default 0)"},
+    {"jitter_all", 1, 0, "1: every crop jittered, crop 0 included (no plain box-centred crop; default 0)"},
+    {"variant_splits", 1, 0, "comma list of splits that get --variants crops; the others get 1 (default: all)"},
     {"detector", 1, 0, "detection RUN_DIR or CHECKPOINT.h5: its top box crops the --detector_splits samples"},
     {"detector_splits", 1, 0, "comma list of splits cropped with the detector's box (default test)"},
     {"batch_size", 1, 0, "detector batch size (default 4)"},
@@ -51,7 +53,7 @@ int cli_crop(int argc, char **argv)
     if (a.help || a.n_pos != 1 || !cli_has(&a, "out")) {
         cli_print_help(a.help ? stdout : stderr,
                        "medtrain crop DATASET --out OUT.h5 [--size 256] [--margin M] [--variants V --jitter J "
-                       "--scale_jitter S --seed N] [--detector RUN_DIR --detector_splits test]",
+                       "--scale_jitter S --seed N --jitter_all 1 --variant_splits train] [--detector RUN_DIR --detector_splits test]",
                        "Square crops centred on each sample's box (side max(w, h) * (1 + 2 margin)), resampled to\n"
                        "size x size; splits kept per source sample. With --detector, samples of --detector_splits\n"
                        "are cropped around the detector's top box (docs/import.md, `medtrain crop`).",
@@ -68,6 +70,8 @@ int cli_crop(int argc, char **argv)
     o.jitter = atof(cli_opt(&a, "jitter", "0"));
     o.scale_jitter = atof(cli_opt(&a, "scale_jitter", "0"));
     o.seed = strtoull(cli_opt(&a, "seed", "0"), NULL, 10);
+    o.jitter_all = atoi(cli_opt(&a, "jitter_all", "0"));
+    o.variant_splits = cli_opt(&a, "variant_splits", NULL);
     o.detector = cli_opt(&a, "detector", NULL);
     o.detector_splits = cli_opt(&a, "detector_splits", "test");
     o.batch_size = atoi(cli_opt(&a, "batch_size", "4"));

@@ -2,12 +2,14 @@
  * segmentation metrics (DSC, IoU, accuracy, precision, recall, specificity;
  * mean +- sample SD over images) of a split, before and after the
  * post-processing of the config (S1: keep predicted pixels whose input HU is
- * within [-29, 150]), plus pixel ROC AUC. Writes eval_<split>.json and
- * overlays/ into --out (default: the run directory). */
+ * within [-29, 150]), plus pixel ROC AUC. Writes eval_<split>.json,
+ * eval_<split>_images.csv and bland_altman_<split>.png (per-image metrics and
+ * areas, train/segment.h) and overlays/ into --out (default: the run directory). */
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../train/segment.h"
 #include "../train/trainer.h"
 #include "cli.h"
 
@@ -75,6 +77,14 @@ static mt_status report(mt_session *s, const mt_eval *ev, const char *weights, c
         printf("post-processing: predicted pixels kept where input is within [%g, %g]\n",
                s->exp.postprocess.hu_window[0], s->exp.postprocess.hu_window[1]);
     mt_status st = write_eval_json(s, ev, weights, split, out);
+    /* segmentation: per-image CSV and the Bland-Altman plot of the mask area */
+    if (st == MT_OK && s->task == &mt_task_segmentation) {
+        mt_plot_bland_altman_stats ba;
+        st = mt_segmentation_write_images(s, ev, idx, n, out, split, &ba);
+        if (st == MT_OK)
+            printf("Bland-Altman of the mask area (gold - predicted, px, %d images): mean difference %.3f, "
+                   "limits of agreement %.3f and %.3f\n", ba.n, ba.mean_diff, ba.lo, ba.hi);
+    }
     if (st == MT_OK && n_over > 0) {
         char path[2600];
         snprintf(path, sizeof path, "%s/overlays_%s", out, split);
@@ -91,7 +101,9 @@ int cli_evaluate(int argc, char **argv)
     if (a.help || a.n_pos != 1) {
         cli_print_help(a.help ? stdout : stderr, "medtrain evaluate RUN_DIR|CHECKPOINT.h5 [--split test] [--out DIR]",
                        "Test-split DSC / IoU / accuracy / precision / recall / specificity (mean +- SD per image)\n"
-                       "before and after post-processing, and pixel ROC AUC. RUN_DIR uses best.h5 (else last.h5).",
+                       "before and after post-processing, and pixel ROC AUC. RUN_DIR uses best.h5 (else last.h5).\n"
+                       "Segmentation runs also get eval_<split>_images.csv (per-image figures and areas) and\n"
+                       "bland_altman_<split>.png (mask area, gold vs predicted).",
                        k_spec, N_SPEC);
         return a.help ? 0 : 2;
     }

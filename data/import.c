@@ -408,6 +408,9 @@ static mt_status attach_labels(const mt_import_spec *spec, label_ctx *lc, const 
         for (int i = 0; i < lc->mias.n; i++)
             if (!strcmp(lc->mias.rows[i].refnum, stem) && lc->mias.rows[i].severity)
                 s->label = lc->mias.rows[i].severity == 'M' ? 1 : (s->label < 0 ? 0 : s->label);
+        /* a woman's left/right films (mdb(2k-1), mdb(2k)) share a patient id, hence a split */
+        if (!s->meta.patient_id[0] && mt_mias_woman(stem, s->meta.patient_id, sizeof s->meta.patient_id) != MT_OK)
+            mt_error_clear(); /* not an mdbNNN name: grouped by its file */
     }
     if (spec->labelme_dir[0]) {
         char jp[MT_IMPORT_PATH + 600];

@@ -270,6 +270,18 @@ mt_status mt_mias_boxes(const mt_mias_table *t, const char *refnum, int h, int w
     return MT_OK;
 }
 
+mt_status mt_mias_woman(const char *refnum, char *out, size_t cap)
+{
+    MT_REQUIRE(refnum && out, "mt_mias_woman: NULL argument");
+    char *end;
+    long num = strncmp(refnum, "mdb", 3) ? -1 : strtol(refnum + 3, &end, 10);
+    MT_REQUIRE(num >= 1 && refnum[3] >= '0' && refnum[3] <= '9' && *end == 0,
+               "MIAS film name \"%s\" is not mdb<number> (no woman id)", refnum);
+    int len = snprintf(out, cap, "mias_woman_%03ld", (num + 1) / 2);
+    MT_REQUIRE(len > 0 && (size_t)len < cap, "mt_mias_woman: buffer of %zu bytes too small", cap);
+    return MT_OK;
+}
+
 /* ---------------------------------------------------------------- LabelMe */
 
 mt_status mt_labelme_read_points(const char *path, const char *const *names, int n_names, float *xy,

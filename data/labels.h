@@ -67,6 +67,11 @@ mt_status mt_mias_mask(const mt_mias_table *t, const char *refnum, int h, int w,
 /* Boxes [x0,y0,x1,y1,class] (pixels, clipped to the image) of the circles of `refnum`;
  * class = 0 benign, 1 malignant. *boxes is allocated (caller frees), *n set. */
 mt_status mt_mias_boxes(const mt_mias_table *t, const char *refnum, int h, int w, float **boxes, int *n);
+/* The woman a MIAS film belongs to: films come in left/right pairs mdb(2k-1), mdb(2k),
+ * so "mdb027" and "mdb028" both give "mias_woman_014" (k = (NNN + 1) / 2, 3 digits).
+ * The importer uses it as the patient id, so a woman's two films share a split.
+ * Errors: MT_ERR_INVALID when refnum is not "mdb" + digits or out is too small. */
+mt_status mt_mias_woman(const char *refnum, char *out, size_t cap);
 
 /* Reads the point shapes of a LabelMe JSON file: for each wanted label names[i], the
  * first point of the first shape with that label goes to xy[2i], xy[2i+1] (x = column,

@@ -3,6 +3,8 @@
  *    with masks, points (one NaN) and a window reaching outside the film;
  *  - variants: deterministic, different per variant, inside their jitter bounds;
  *  - splits fixed to the source sample's, sources "<source>#crop<v>";
+ *  - S5's jittered benchmark: every crop jittered (jitter_all), variants only for the
+ *    training split (variant_splits);
  *  - a sample without a box refused, naming it; no output left;
  *  - the detection metric mean_iou (mt_top_box_iou) on crafted detections;
  *  - the detector path on a tiny YOLO trained here: test-split crops come from its
@@ -348,4 +350,61 @@ TEST(crop_detector_boxes_for_test_split)
     mt_dataset_close(a);
     mt_dataset_close(b);
     CHECK(ok && n_mean == 8 && n_fb == 4, "%s (%d train boxes, %d fallbacks)", why, n_mean, n_fb);
+}
+
+/* S5's jittered benchmark: --jitter_all 1 (crop v takes draw v + 1, no plain crop) and
+ * --variant_splits train (3 crops per train sample, 1 per val / test sample); a bad split name
+ * is refused naming the option. */
+TEST(crop_jitter_all_and_variant_splits)
+{
+    const char *tmp = mt_test_tmpdir();
+    char in[1024], out[1024], why[512] = "";
+    snprintf(in, sizeof in, "%s/crop_jall.h5", tmp);
+    snprintf(out, sizeof out, "%s/crop_jall_out.h5", tmp);
+    CHECK(make_grid_dataset(in, -1), "dataset: %s", mt_last_error());
+    mt_crop_options o = {0};
+    o.input = in, o.output = out, o.size = 12, o.variants = 3, o.jitter = 0.2, o.scale_jitter = 0.2, o.seed = 7;
+    o.jitter_all = 1, o.variant_splits = "trian";
+    mt_crop_result r;
+    mt_error_clear();
+    mt_status st = mt_crop_dataset(&o, &r);
+    CHECK(st == MT_ERR_INVALID && strstr(mt_last_error(), "--variant_splits \"trian\""), "status %d: %s", st,
+          mt_last_error());
+    mt_error_clear();
+    CHECK(access(out, F_OK) != 0, "a refused crop left %s", out);
+    o.variant_splits = "train";
+    CHECK_OK(mt_crop_dataset(&o, &r));
+    mt_crop_result_free(&r);
+    /* 2 train samples x 3 + 2 val + 2 test */
+    CHECK(r.n_written == 10, "%d crops written, expected 10", r.n_written);
+    mt_dataset *src = NULL, *d = NULL;
+    CHECK_OK(mt_dataset_open(in, &src));
+    CHECK_OK(mt_dataset_open(out, &d));
+    int ok = mt_dataset_size(d) == 10, row = 0;
+    for (int i = 0; ok && i < GN; i++) {
+        mt_sample s0;
+        mt_sample_init(&s0);
+        ok = mt_dataset_read(src, i, &s0) == MT_OK;
+        int count = ok && !strcmp(s0.meta.split, "train") ? 3 : 1;
+        for (int k = 0; ok && k < count; k++, row++) {
+            mt_sample v;
+            mt_sample_init(&v);
+            ok = mt_dataset_read(d, row, &v) == MT_OK;
+            char want[64];
+            snprintf(want, sizeof want, "grid-%d#crop%d", i, k);
+            if (ok && (strcmp(v.meta.source, want) || strcmp(v.meta.split, s0.meta.split)))
+                ok = 0, snprintf(why, sizeof why, "row %d: source %.60s split %.15s, expected %.60s split %.15s", row, v.meta.source,
+                                 v.meta.split, want, s0.meta.split);
+            mt_crop_window plain = {33 - i, 7 + i, 10}, win;
+            if (ok) ok = mt_crop_variant(&plain, 7, i, k + 1, 0.2, 0.2, &win) == MT_OK;
+            if (ok && win.cx == plain.cx && win.cy == plain.cy && win.side == plain.side)
+                ok = 0, snprintf(why, sizeof why, "row %d is the plain crop", row);
+            if (ok) ok = check_grid_crop(&v, win.cx, win.cy, win.side, 12, why, sizeof why);
+            mt_sample_free(&v);
+        }
+        mt_sample_free(&s0);
+    }
+    mt_dataset_close(src);
+    mt_dataset_close(d);
+    CHECK(ok, "%s", why);
 }

@@ -41,3 +41,15 @@ TEST(net_deconvnet_matches_torch_twin)
     net_check(T_, &c, &st);
     if (!T_->failed && !T_->skipped) net_report("deconvnet " NET_MODE_NAME, &st);
 }
+
+/* S5's CPU-sized DeconvNet (experiments/s5_breast_mass/run.sh): the `width` multiplier
+ * (channels 8..64), fc 256 with a 2x2 fc kernel at 64x64, against the twin built with the
+ * same params */
+TEST(net_deconvnet_narrow_matches_torch_twin)
+{
+    net_case c = {"configs/models/deconvnet.yaml", 3, {{"width", "0.125"}, {"fc_channels", "256"}, {"fc_kernel", "2"}},
+                  "deconvnet", 2, 64, 64, -1, 1, NET_MODE, 1e-4};
+    net_stats st;
+    net_check(T_, &c, &st);
+    if (!T_->failed && !T_->skipped) net_report("deconvnet width 0.125 " NET_MODE_NAME, &st);
+}

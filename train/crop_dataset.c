@@ -27,7 +27,7 @@ static mt_status splits_of(mt_dataset *d, int n, signed char *split_of)
 }
 
 /* which[k] = 1 for the splits named in the comma list */
-static mt_status parse_splits(const char *list, int which[3])
+static mt_status parse_splits(const char *list, const char *option, int which[3])
 {
     which[0] = which[1] = which[2] = 0;
     char buf[256];
@@ -35,7 +35,7 @@ static mt_status parse_splits(const char *list, int which[3])
     for (char *save = NULL, *t = strtok_r(buf, ",", &save); t; t = strtok_r(NULL, ",", &save)) {
         int k = 0;
         while (k < 3 && strcmp(t, k_splits[k])) k++;
-        if (k == 3) return MT_ERR(MT_ERR_INVALID, "crop: --detector_splits \"%s\": \"%s\" is not train, val or test", list, t);
+        if (k == 3) return MT_ERR(MT_ERR_INVALID, "crop: --%s \"%s\": \"%s\" is not train, val or test", option, list, t);
         which[k] = 1;
     }
     return MT_OK;
@@ -84,7 +84,7 @@ static mt_status detector_boxes(const mt_crop_options *o, mt_dataset *d, int n, 
                                 float *boxes, unsigned char *has, mt_crop_result *r, char *weights, size_t cap)
 {
     int which[3];
-    MT_TRY(parse_splits(o->detector_splits, which));
+    MT_TRY(parse_splits(o->detector_splits, "detector_splits", which));
     int *idx = mt_malloc(sizeof(int) * (size_t)(n ? n : 1)), m = 0;
     mt_top_box *top = mt_malloc(sizeof *top * (size_t)(n ? n : 1));
     mt_session s;
@@ -137,7 +137,7 @@ static mt_status copy_names(mt_dataset *d, mt_dataset_writer *w)
 
 /* every variant of sample i with box `box` into the writer */
 static mt_status crop_sample(const mt_crop_options *o, mt_dataset_writer *w, mt_sample *smp, int i, const float box[5],
-                             const char *split)
+                             const char *split, int count, int *written)
 {
     /* the crop's own box is the one it is centred on */
     float *nb = realloc(smp->boxes, sizeof(float) * 5);
@@ -149,10 +149,10 @@ static mt_status crop_sample(const mt_crop_options *o, mt_dataset_writer *w, mt_
     MT_TRY(mt_crop_window_of_box(box, o->margin, &plain));
     char src[sizeof smp->meta.source];
     snprintf(src, sizeof src, "%s", smp->meta.source);
-    for (int v = 0; v < o->variants; v++) {
+    for (int v = 0; v < count; v++) {
         mt_crop_window win;
         mt_sample out;
-        MT_TRY(mt_crop_variant(&plain, o->seed, i, v, o->jitter, o->scale_jitter, &win));
+        MT_TRY(mt_crop_variant(&plain, o->seed, i, v + (o->jitter_all != 0), o->jitter, o->scale_jitter, &win));
         MT_TRY(mt_sample_crop_square(smp, &win, o->size, &out));
         snprintf(out.meta.source, sizeof out.meta.source, "%.1000s#crop%d", src, v);
         mt_status st = mt_dataset_writer_add(w, &out);
@@ -160,6 +160,7 @@ static mt_status crop_sample(const mt_crop_options *o, mt_dataset_writer *w, mt_
         mt_sample_free(&out);
         MT_TRY(st);
     }
+    *written += count;
     return MT_OK;
 }
 
@@ -168,9 +169,10 @@ static void describe(const mt_crop_options *o, const mt_crop_result *r, const ch
     int n = snprintf(buf, cap,
                      "crop of %s: square on the box centre, side = max(box w, h) * (1 + 2 * %g), resampled to %dx%d "
                      "(image bilinear, align_corners=False, 0 outside the film; mask nearest); variants %d, jitter %g, "
-                     "scale_jitter %g, seed %llu",
+                     "scale_jitter %g, seed %llu%s%s%s",
                      o->input, o->margin, o->size, o->size, o->variants, o->jitter, o->scale_jitter,
-                     (unsigned long long)o->seed);
+                     (unsigned long long)o->seed, o->jitter_all ? ", every crop jittered (no plain crop)" : "",
+                     o->variant_splits ? ", variants only for splits " : "", o->variant_splits ? o->variant_splits : "");
     if (o->detector && n >= 0 && (size_t)n < cap)
         snprintf(buf + n, cap - (size_t)n,
                  "; splits %s: boxes from detector %s (%s), %d samples, %d without a detection fell back to the "
@@ -207,7 +209,9 @@ mt_status mt_crop_dataset(const mt_crop_options *o, mt_crop_result *r)
     unsigned char *has = mt_calloc((size_t)(n ? n : 1), 1);
     char *pre = mt_malloc(PRE_LEN), weights[2048] = "";
     mt_dataset_writer *w = NULL;
+    int written = 0, varied[3] = {1, 1, 1};
     mt_status st = split_of && dboxes && has && pre ? MT_OK : mt_last_status();
+    if (st == MT_OK && o->variant_splits) st = parse_splits(o->variant_splits, "variant_splits", varied);
     if (st == MT_OK) st = splits_of(d, n, split_of);
     if (st == MT_OK && o->detector) st = detector_boxes(o, d, n, split_of, dboxes, has, r, weights, sizeof weights);
     if (st == MT_OK) {
@@ -232,7 +236,8 @@ mt_status mt_crop_dataset(const mt_crop_options *o, mt_crop_result *r)
                             "(e.g. --box_points) or give --detector with --detector_splits %s",
                             o->input, i, smp.meta.source, k_splits[(int)split_of[i]], k_splits[(int)split_of[i]]);
         }
-        if (st == MT_OK) st = crop_sample(o, w, &smp, i, dboxes + 5 * i, k_splits[(int)split_of[i]]);
+        if (st == MT_OK) st = crop_sample(o, w, &smp, i, dboxes + 5 * i, k_splits[(int)split_of[i]],
+                                          varied[(int)split_of[i]] ? o->variants : 1, &written);
         mt_sample_free(&smp);
         if (st == MT_OK && o->progress) o->progress(o->progress_user, i + 1, n);
     }
@@ -242,7 +247,7 @@ mt_status mt_crop_dataset(const mt_crop_options *o, mt_crop_result *r)
     }
     if (st == MT_OK) {
         r->n_samples = n;
-        r->n_written = n * o->variants;
+        r->n_written = written;
     }
     free(split_of);
     free(dboxes);

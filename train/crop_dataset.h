@@ -22,6 +22,9 @@ typedef struct mt_crop_options {
     int variants;                 /* crops per sample (1 = the plain crop only) */
     double jitter, scale_jitter;  /* variants 1..: centre +- jitter * side, side * (1 +- scale_jitter) */
     uint64_t seed;                /* variant stream key (with sample index and variant) */
+    int jitter_all;               /* 1: crop 0 is jittered too (crop v takes draw v + 1): no plain crop (S5) */
+    const char *variant_splits;   /* NULL: every split gets `variants` crops; else a comma list ("train"):
+                                   * those splits get `variants`, the others 1 */
     const char *detector;         /* NULL, or a detection run directory / checkpoint */
     const char *detector_splits;  /* comma list of splits whose boxes come from the detector ("test") */
     mt_device dev;                /* where the detector runs */
@@ -33,14 +36,15 @@ typedef struct mt_crop_options {
 
 typedef struct mt_crop_result {
     int n_samples;        /* source samples */
-    int n_written;        /* crops written (n_samples * variants) */
+    int n_written;        /* crops written (n_samples * variants without variant_splits) */
     int n_detector;       /* samples whose box came from the detector */
     int n_fallback;       /* of those, without a detection: the train-split mean box */
     char *fallback_sources; /* comma list of those samples' sources (malloc'd, may be NULL) */
 } mt_crop_result;
 
 /* Writes o->output: for every sample of o->input and every variant v in
- * [0, variants), the crop of data/crop.h centred on the sample's box (its first
+ * [0, variants) (1 for splits outside o->variant_splits when set), the crop of
+ * data/crop.h centred on the sample's box (variant v, or v + 1 with jitter_all; its first
  * /boxes row; for samples of the detector splits, the detector's top box, or
  * the mean of the train split's first boxes when it finds none), with labels,
  * cropped masks, moved points, names (channel, mask, class, point), meta

@@ -40,6 +40,7 @@ typedef struct seg_detail {
     int n_images, k;
     mt_seg_metrics *raw, *post; /* [n_images * k] */
     mt_seg_metrics *merged_post; /* [n_images]: the k masks as one foreground, post-processed */
+    mt_confusion *conf_post;     /* [n_images * k]: the counts behind `post` (areas: tp + fn, tp + fp) */
     mt_seg_metrics raw_mean, raw_sd, post_mean, post_sd;
     double auc;
 } seg_detail;
@@ -50,6 +51,7 @@ static void detail_free(void *p)
     free(d->raw);
     free(d->post);
     free(d->merged_post);
+    free(d->conf_post);
     free(d);
 }
 
@@ -315,6 +317,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
         for (int i = 0; i < bn * k; i++) {
             d->raw[b0 * k + i] = mt_seg_metrics_from_confusion(cr[i]);
             d->post[b0 * k + i] = gate ? mt_seg_metrics_from_confusion(cp[i]) : d->raw[b0 * k + i];
+            d->conf_post[b0 * k + i] = gate ? cp[i] : cr[i];
         }
         memcpy(all_p + (size_t)b0 * k * plane, hp, sizeof(float) * (size_t)bn * k * plane);
         memcpy(all_t + (size_t)b0 * k * plane, ht, sizeof(float) * (size_t)bn * k * plane);
@@ -374,8 +377,9 @@ static mt_status seg_evaluate(mt_session *s, const int *idx, int n, int batch_si
     d->raw = mt_calloc((size_t)n * k, sizeof *d->raw);
     d->post = mt_calloc((size_t)n * k, sizeof *d->post);
     d->merged_post = mt_calloc((size_t)n, sizeof *d->merged_post);
+    d->conf_post = mt_calloc((size_t)n * k, sizeof *d->conf_post);
     float *all_p = mt_malloc(sizeof(float) * (size_t)n * k * plane), *all_t = mt_malloc(sizeof(float) * (size_t)n * k * plane);
-    mt_status st = d->raw && d->post && d->merged_post && all_p && all_t ? MT_OK : mt_last_status();
+    mt_status st = d->raw && d->post && d->merged_post && d->conf_post && all_p && all_t ? MT_OK : mt_last_status();
     int prev = mt_set_grad_enabled(0);
     double loss_sum = 0;
     for (int b0 = 0; b0 < n && st == MT_OK; b0 += batch_size) {
@@ -584,6 +588,17 @@ static mt_status overlay_one(mt_session *s, int index, const char *dir)
     for (size_t i = 0; i < sizeof tmp / sizeof *tmp; i++) mt_tensor_release(tmp[i]);
     mt_batch_free(&b);
     return st;
+}
+
+mt_status mt_segmentation_eval_images(const mt_eval *e, int *n, int *k, const mt_seg_metrics **metrics,
+                                      const mt_confusion **counts)
+{
+    MT_REQUIRE(e && n && k && metrics && counts, "mt_segmentation_eval_images: NULL argument");
+    MT_REQUIRE(e->detail && e->detail_free == detail_free,
+               "mt_segmentation_eval_images: not the evaluation of a segmentation run");
+    const seg_detail *d = e->detail;
+    *n = d->n_images, *k = d->k, *metrics = d->post, *counts = d->conf_post;
+    return MT_OK;
 }
 
 mt_status mt_segmentation_masks(mt_session *s, mt_tensor *images, uint8_t *out)

@@ -27,18 +27,22 @@ DECODER = [(5, [512, 512, 512]), (4, [512, 512, 256]), (3, [256, 256, 128]), (2,
 
 
 class DeconvNet(nn.Module):
-    def __init__(self, in_channels=1, classes=2, fc_kernel=5, fc_channels=4096):
+    def __init__(self, in_channels=1, classes=2, fc_kernel=5, fc_channels=4096, width=1.0):
         super().__init__()
+        w = lambda ch: max(1, round(ch * width))  # the YAML's width multiplier (ties to even, as medtrain)
+        self.encoder = [(level, [w(o) for o in outs]) for level, outs in ENCODER]
+        self.decoder = [(level, [w(o) for o in outs]) for level, outs in DECODER]
         c = in_channels
-        for level, outs in ENCODER:
+        for level, outs in self.encoder:
             for j, o in enumerate(outs, 1):
                 self.add_module("conv%d_%d" % (level, j), ConvBNReLU(c, o, 3, 1))
                 c = o
         self.fc6 = ConvBNReLU(c, fc_channels, fc_kernel, 0)
         self.fc7 = ConvBNReLU(fc_channels, fc_channels, 1, 0)
-        self.fc6_deconv = ConvBNReLU(fc_channels, 512, fc_kernel, 0, transposed=True)
-        c = 512
-        for level, outs in DECODER:
+        top = self.encoder[-1][1][-1]
+        self.fc6_deconv = ConvBNReLU(fc_channels, top, fc_kernel, 0, transposed=True)
+        c = top
+        for level, outs in self.decoder:
             for j, o in enumerate(outs, 1):
                 self.add_module("deconv%d_%d" % (level, j), ConvBNReLU(c, o, 3, 1, transposed=True))
                 c = o
@@ -46,14 +50,14 @@ class DeconvNet(nn.Module):
 
     def forward(self, x):
         switches = {}
-        for level, outs in ENCODER:
+        for level, outs in self.encoder:
             for j in range(1, len(outs) + 1):
                 x = getattr(self, "conv%d_%d" % (level, j))(x)
             size = x.shape[-2:]
             x, idx = F.max_pool2d(x, 2, 2, ceil_mode=True, return_indices=True)
             switches[level] = (idx, size)
         x = self.fc6_deconv(self.fc7(self.fc6(x)))
-        for level, outs in DECODER:
+        for level, outs in self.decoder:
             idx, size = switches[level]
             x = F.max_unpool2d(x, idx, 2, 2, output_size=size)
             for j in range(1, len(outs) + 1):
