@@ -170,8 +170,19 @@ def make_optimizer(params, o, lr=None):
 
 
 def graph_params(section):
-    with open(os.path.join(ROOT, "configs", section["graph"])) as f:
-        p = dict(yaml.safe_load(f).get("params") or {})
+    """The model graph's params (following its `base:` chain) overridden by the section's
+    `params` (a config's `model`, `task.classifier`, ...); graph paths relative to configs/."""
+    graph = section["graph"]
+    path = graph if os.path.isabs(graph) or os.path.exists(graph) else os.path.join(ROOT, "configs", graph)
+    chain = []
+    while path:
+        with open(path) as f:
+            y = yaml.safe_load(f)
+        chain.append(y.get("params") or {})
+        path = os.path.join(os.path.dirname(path), y["base"]) if "base" in y else None
+    p = {}
+    for c in reversed(chain):
+        p.update(c)
     p.update(section.get("params") or {})
     return p
 

@@ -212,6 +212,14 @@ int mt_test_run_tiny(const char *script_rel, const char *name, int threads, char
     return mt_test_run(cmd, log, log_len);
 }
 
+double mt_test_table_value(const char *table, const char *row, int col)
+{
+    const char *p = strstr(table, row);
+    for (int bars = 0; p && *p && *p != '\n'; p++)
+        if (*p == '|' && ++bars == col) return strtod(p + 1, NULL);
+    return -1;
+}
+
 const char *mt_test_tail(const char *log, size_t n)
 {
     size_t l = strlen(log);

@@ -117,6 +117,9 @@ const char *mt_test_medtrain(void);
  * build/medtrain is missing. */
 int mt_test_run_tiny(const char *script_rel, const char *name, int threads, char *out_dir, size_t out_len, char *log,
                      size_t log_len);
+/* The number after the col-th '|' of the first line of a Markdown table that starts with
+ * `row` (the study chains' printed tables); -1 when there is no such row. */
+double mt_test_table_value(const char *table, const char *row, int col);
 /* The last `n` bytes of a log (for failure messages). */
 const char *mt_test_tail(const char *log, size_t n);
 /* Ends a test's synthetic dataset: ok = 1 commits it (split val_frac / test_frac, seed 0) and

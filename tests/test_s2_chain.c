@@ -13,15 +13,6 @@
 
 #define PY "/usr/bin/python3"
 
-/* the number after the `col`-th '|' of the table row that starts with `row` */
-static double table_value(const char *table, const char *row, int col)
-{
-    const char *p = strstr(table, row);
-    for (int bars = 0; p && *p && *p != '\n'; p++)
-        if (*p == '|' && ++bars == col) return strtod(p + 1, NULL);
-    return -1;
-}
-
 TEST(s2_chain_tiny_runs_every_stage)
 {
     char data[PATH_MAX], out[PATH_MAX + 64], log[65536];
@@ -52,8 +43,8 @@ TEST(s2_chain_tiny_runs_every_stage)
         "patients in more than one split: 0", "test: 10 slices (NE 6 / CE 4) from 6 patients"};
     for (size_t i = 0; i < sizeof report / sizeof *report; i++)
         CHECK(strstr(log, report[i]), "the report lacks \"%s\":\n%s", report[i], log);
-    double acc = table_value(log, "| medtrain (from scratch) |", 2);
+    double acc = mt_test_table_value(log, "| medtrain (from scratch) |", 2);
     CHECK(acc >= 0 && acc <= 100, "contrast accuracy %g (want a number in [0, 100]):\n%s", acc, log);
-    double bp = table_value(log, "| axial mip |", 3);
+    double bp = mt_test_table_value(log, "| axial mip |", 3);
     CHECK(bp >= 0 && bp <= 100, "body-part accuracy %g:\n%s", bp, log);
 }

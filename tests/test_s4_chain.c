@@ -14,16 +14,6 @@
 
 #define PY "/usr/bin/python3"
 
-/* medtrain's column of the table row starting with `row` ("| figure | paper | medtrain |"):
- * the number after the row's third '|' */
-static double table_value(const char *table, const char *row)
-{
-    const char *p = strstr(table, row);
-    for (int bars = 0; p && *p && *p != '\n'; p++)
-        if (*p == '|' && ++bars == 3) return strtod(p + 1, NULL);
-    return -1;
-}
-
 TEST(s4_chain_tiny_runs_every_stage)
 {
     char data[PATH_MAX], out[PATH_MAX + 64], log[65536];
@@ -49,7 +39,7 @@ TEST(s4_chain_tiny_runs_every_stage)
         "| C's CAM alone: pointing game |", "| random map: pointing game |",
     };
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        double v = table_value(log, rows[i]);
+        double v = mt_test_table_value(log, rows[i], 3);
         CHECK(v >= 0 && v <= 1, "table row %s: %g (want a number in [0, 1]):\n%s", rows[i], v, log);
     }
 }

@@ -6,7 +6,6 @@
  * figures), the Bland-Altman PNGs and the statistics drawn on them (evaluate prints them; they
  * must be the mean and mean -+ 1.96 SD of the CSV's gold - predicted areas), and the table's rows (medtrain's figures and the
  * constant-disc baseline, whose DSC on the study's centred crops is near 1). */
-#include <libgen.h>
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -17,15 +16,6 @@
 #include "test.h"
 
 #define PY "/usr/bin/python3"
-
-/* the number after the `col`-th '|' of the first line starting with `row`; -1 if none */
-static double table_value(const char *table, const char *row, int col)
-{
-    const char *p = strstr(table, row);
-    for (int bars = 0; p && *p && *p != '\n'; p++)
-        if (*p == '|' && ++bars == col) return strtod(p + 1, NULL);
-    return -1;
-}
 
 /* rows of a run's eval_test_images.csv, each checked; -1 on a bad row (why says which) */
 static int check_csv(const char *path, char *why, size_t len)
@@ -87,20 +77,14 @@ static int csv_bland_altman(const char *out, const char *net, double res[3])
 
 TEST(s5_chain_tiny_runs_every_stage)
 {
-    char data[PATH_MAX], out[PATH_MAX + 64], cmd[4 * PATH_MAX], log[65536], ev[16384], why[1024] = "";
+    char data[PATH_MAX], out[PATH_MAX + 64], log[65536], ev[16384], why[1024] = "";
     if (!mt_test_shared_data("mini_mias_masses/images", data, sizeof data))
         SKIP("skipped: ../shared/data/mini_mias_masses is not here");
     if (mt_test_run(PY " -c 'import h5py, numpy'", log, sizeof log) != 0)
         SKIP("skipped: " PY " with h5py and numpy is needed by run.sh's table");
-    const char *mt = mt_test_medtrain();
-    CHECK(mt, "build/medtrain is missing");
-    char bin[PATH_MAX], root[PATH_MAX];
-    snprintf(bin, sizeof bin, "%s", mt);
-    snprintf(out, sizeof out, "%s/s5", mt_test_tmpdir());
-    snprintf(cmd, sizeof cmd, "TINY=1 OUT='%s' BUILD='%s' THREADS=1 bash '%s' 2>&1", out, dirname(bin),
-             mt_test_path("experiments/s5_breast_mass/run.sh", root, sizeof root));
-    int rc = mt_test_run(cmd, log, sizeof log);
-    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, log + (strlen(log) > 6000 ? strlen(log) - 6000 : 0));
+    int rc = mt_test_run_tiny("experiments/s5_breast_mass/run.sh", "s5", 1, out, sizeof out, log, sizeof log);
+    CHECK(rc != -2, "build/medtrain is missing");
+    CHECK(rc == 0, "run.sh TINY=1 failed (%d):\n%s", rc, mt_test_tail(log, 6000));
     /* the test split: 11 films of 44 (val 0.1, test 0.25, split by woman, seed 4), one crop each */
     CHECK(strstr(log, "test 11 (11)"), "table does not state the test split of 11 films:\n%s", log);
     static const char *const nets[] = {"deconvnet", "unet"};
@@ -130,13 +114,13 @@ TEST(s5_chain_tiny_runs_every_stage)
     static const char *const rows[] = {"| DeconvNet | dsc |", "| U-Net | dsc |", "| DeconvNet | accuracy |",
                                        "| U-Net | sensitivity |"};
     for (size_t i = 0; i < sizeof rows / sizeof *rows; i++) {
-        double v = table_value(log, rows[i], 4);
+        double v = mt_test_table_value(log, rows[i], 4);
         double hi = strstr(rows[i], "dsc") ? 1 : 100;
         CHECK(v >= 0 && v <= hi, "table row %s: medtrain %g (want a number in [0, %g]):\n%s", rows[i], v, hi, log);
     }
     /* the constant disc on the study's centred crops: the degenerate protocol (DSC ~0.97 at 32 px) */
-    double disc = table_value(log, "| study's centred crop", 6);
+    double disc = mt_test_table_value(log, "| study's centred crop", 6);
     CHECK(disc > 0.9 && disc <= 1, "constant-disc DSC on the centred crops %g (want > 0.9):\n%s", disc, log);
-    double jit = table_value(log, "| jittered benchmark", 6);
+    double jit = mt_test_table_value(log, "| jittered benchmark", 6);
     CHECK(jit > 0 && jit < disc - 0.1, "constant-disc DSC on the jittered crops %g (want well below %g)", jit, disc);
 }

@@ -23,9 +23,10 @@
 # About 4 minutes per contrast model on 2 cores. TINY=1: train.steps 2 at 107 px, one seed, no
 # peer, body part on axial MIP only (tests/test_s2_chain.c in `make test`).
 # Stages whose outputs exist are skipped: delete $OUT (default runs/s2) to start again.
-# Environment: BUILD (default build), OUT, THREADS (default 2), PY, the sizes above.
+# Environment: BUILD (default build, made first; a BUILD given is used as is), OUT, THREADS (default 2), PY, the sizes above.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+[ -n "${BUILD:-}" ] && REMAKE=0 || REMAKE=1   # a caller's BUILD holds a finished medtrain: used as is
 BUILD=${BUILD:-build}
 MT=$BUILD/medtrain
 PY=${PY:-/usr/bin/python3}
@@ -45,7 +46,7 @@ for d in $DATA/tcga_ct_contrast_slices/dicom $DATA/cq500_head_ct_sample/dicom $D
 done
 mkdir -p "$OUT/sheets"
 OUT=$(realpath "$OUT")   # --set paths are resolved against the config file
-make -s BUILD="$BUILD" "$MT"
+[ "$REMAKE" = 0 ] || make -s BUILD="$BUILD" "$MT"
 T="--quiet --device cpu --set train.threads=$THREADS --set data.num_workers=1 --set model.params.size=$SIZE
    --set data.input_size=[$SIZE,$SIZE]"
 VOLUMES="$DATA/cq500_head_ct_sample/dicom $DATA/totalsegmentator_example_ct/example_ct_dicom

@@ -27,43 +27,13 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(os.path.dirname(HERE))
 sys.path[:0] = [os.path.join(ROOT, "experiments")]
 
+from peer_common import graph_params, load_cfg  # noqa: E402
 from twins import deconvnet, unet  # noqa: E402
-
-
-def load_cfg(path, overrides):
-    with open(path) as f:
-        cfg = yaml.safe_load(f)
-    for o in overrides:  # "a.b=value", as medtrain's --set
-        key, val = o.split("=", 1)
-        node = cfg
-        parts = key.split(".")
-        for p in parts[:-1]:
-            node = node.setdefault(p, {})
-        node[parts[-1]] = yaml.safe_load(val)
-    return cfg
-
-
-def model_params(cfg):
-    """The model YAML's params (following `base:`) overridden by the config's model.params."""
-    graph = cfg["model"]["graph"]
-    path = graph if os.path.isabs(graph) or os.path.exists(graph) else os.path.join(ROOT, "configs", graph)
-    chain = []
-    while path:
-        with open(path) as f:
-            y = yaml.safe_load(f)
-        chain.append(y.get("params", {}))
-        path = os.path.join(os.path.dirname(path), y["base"]) if "base" in y else None
-    params = {}
-    for p in reversed(chain):
-        params.update(p)
-    params.update(cfg["model"].get("params", {}))
-    return params
 
 
 def build(net, params):
@@ -123,7 +93,7 @@ def main():
                          % (list(images.shape[2:]), size))
     train = np.nonzero(split == "train")[0]
     test = np.nonzero(split == "test")[0]
-    model = build(a.net, model_params(cfg))
+    model = build(a.net, graph_params(cfg["model"]))
     o = cfg["optimizer"]
     if o["kind"] == "sgd":
         opt = torch.optim.SGD(model.parameters(), lr=o["lr"], momentum=o.get("momentum", 0),
