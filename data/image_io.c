@@ -16,11 +16,22 @@
 #include <png.h>
 #include <tiffio.h>
 
-/* Allocates out->image [c,h,w] and records the shape; NULL on overflow/OOM. */
+/* Allocates out->image [c,h,w] and records the shape; NULL on overflow/OOM or when c x h x w
+ * exceeds MEDTRAIN_IMAGE_MAX_PIXELS (default 2^28, a 16384 x 16384 grey image, 1 GiB of floats;
+ * as MEDTRAIN_DICOM_MAX_PIXELS): a small header (a fuzzed TIFF declaring 6815808 x 48) must not
+ * make the reader allocate gigabytes. */
 static float *alloc_image(mt_sample *out, const char *path, int c, int h, int w)
 {
     if (c <= 0 || h <= 0 || w <= 0 || (size_t)h * (size_t)w > ((size_t)1 << 31)) {
         MT_ERR(MT_ERR_FORMAT, "%s: implausible image size %dx%dx%d", path, c, h, w);
+        return NULL;
+    }
+    double limit = 268435456.0, pixels = (double)c * h * w;
+    const char *env = getenv("MEDTRAIN_IMAGE_MAX_PIXELS");
+    if (env && atof(env) > 0) limit = atof(env);
+    if (pixels > limit) {
+        MT_ERR(MT_ERR_FORMAT, "%s: the header declares %d x %d x %d channels = %.0f pixels, over the limit of %.0f "
+               "(raise it with the environment variable MEDTRAIN_IMAGE_MAX_PIXELS)", path, w, h, c, pixels, limit);
         return NULL;
     }
     out->image = mt_malloc((size_t)c * (size_t)h * (size_t)w * sizeof(float));

@@ -347,3 +347,31 @@ TEST(robust_data_pgm_header_checked_against_file_size)
     CHECK(s.image == NULL, "image left after an error");
     mt_error_clear();
 }
+
+/* A TIFF header that declares 6815808 x 48 pixels in 156 bytes (found by fuzz_image): refused
+ * against MEDTRAIN_IMAGE_MAX_PIXELS (default 2^28) before allocating; a lower limit set in the
+ * environment refuses a small valid image the same way. */
+TEST(robust_data_image_pixel_limit)
+{
+    char path[1024];
+    mt_test_path("tests/data/bad/oom-tiff-width-6815808.tif", path, sizeof path);
+    mt_sample s;
+    mt_sample_init(&s);
+    mt_status st = mt_image_read(path, &s);
+    CHECK(st == MT_ERR_FORMAT && strstr(mt_last_error(), "oom-tiff-width-6815808.tif") &&
+              strstr(mt_last_error(), "327158784") && strstr(mt_last_error(), "MEDTRAIN_IMAGE_MAX_PIXELS"),
+          "status %d: %s", (int)st, mt_last_error());
+    CHECK(s.image == NULL, "image left after an error");
+    mt_error_clear();
+    char ok[1024];
+    mt_test_path("data/samples/mias/mdb028.pgm", ok, sizeof ok);
+    setenv("MEDTRAIN_IMAGE_MAX_PIXELS", "1000", 1);
+    st = mt_image_read(ok, &s);
+    unsetenv("MEDTRAIN_IMAGE_MAX_PIXELS");
+    CHECK(st == MT_ERR_FORMAT && strstr(mt_last_error(), "1048576 pixels"), "limit 1000: status %d: %s", (int)st,
+          mt_last_error());
+    mt_error_clear();
+    CHECK_OK(mt_image_read(ok, &s));
+    CHECK(s.h == 1024 && s.w == 1024, "mdb028 %dx%d", s.h, s.w);
+    mt_sample_free(&s);
+}

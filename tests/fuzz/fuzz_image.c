@@ -1,5 +1,7 @@
 /* libFuzzer harness: the 2D image readers (data/image_io.h mt_image_read: PNG, TIFF, JPEG,
- * PGM, chosen by magic bytes). */
+ * PGM, chosen by magic bytes). MEDTRAIN_IMAGE_MAX_PIXELS is set to 2^24 here: the default 2^28
+ * pixels is 1 GiB of floats, exactly libFuzzer's -malloc_limit_mb, so a legal-size image would be
+ * reported as an out-of-memory. */
 #include <string.h>
 
 #include "data/image_io.h"
@@ -7,6 +9,8 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
+    static int once;
+    if (!once++) setenv("MEDTRAIN_IMAGE_MAX_PIXELS", "16777216", 1);
     const char *path = fuzz_write(data, size, ".img");
     if (!path) return 0;
     mt_sample s;
