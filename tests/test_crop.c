@@ -60,6 +60,9 @@ static int make_grid_dataset(const char *path, int no_box)
         snprintf(s.meta.source, sizeof s.meta.source, "grid-%d", i);
         snprintf(s.meta.patient_id, sizeof s.meta.patient_id, "p%d", i);
         ok = mt_dataset_writer_add(w, &s) == MT_OK;
+        /* every sample holds the same grid image, and identical images would all share one split
+         * (duplicates, data/dataset.h): the splits are fixed, 2 train / 2 val / 2 test */
+        if (ok) ok = mt_dataset_writer_set_split(w, i, (const char *[]){"train", "val", "test"}[i % 3]) == MT_OK;
     }
     return mt_test_dataset_close(w, ok, 0.34, 0.34);
 }
