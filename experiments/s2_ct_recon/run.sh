@@ -13,7 +13,7 @@
 #      here) per seed in medtrain and in PyTorch (peer_torch.py: same split, recipe and
 #      augmentation), test accuracy, macro precision / recall, confusion matrices;
 #   3. body part (task A): the three volumes -> nine datasets (one per reconstruction, labels
-#      from bodypart.csv) -> one configs/s2_bodypart.yaml run each. Three volumes of three
+#      from bodypart.csv) -> one configs/s2_bodypart.yaml run each. Three volumes of two
 #      classes cannot be split, so every split is the training split: the pipeline runs end to
 #      end and its accuracy measures nothing (the table says so).
 #

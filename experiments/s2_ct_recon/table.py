@@ -92,7 +92,7 @@ def main():
           "(papers.md S2)." % (len(split[split == "test"]), 100.0 / max(1, (split == "test").sum())))
 
     print("\n## Body part: the pipeline end to end (its accuracy measures nothing)\n")
-    print("Three volumes (head = brain, a lower-thorax slab = chest, abdomen-pelvis = abdomen; bodypart.csv), one "
+    print("Three volumes (head = brain; an upper-abdomen slab at T11-T12 and an abdomen-pelvis CT = abdomen; bodypart.csv), one "
           "sample per volume and reconstruction; no volume is left for validation or test, so every split is "
           "the training split and the figure is training accuracy on 3 images.\n")
     print("| reconstruction | paper, external accuracy % | medtrain, training accuracy on 3 volumes % |")
