@@ -23,6 +23,8 @@
 # About 4 minutes per contrast model on 2 cores. TINY=1: train.steps 2 at 107 px, one seed, no
 # peer, body part on axial MIP only (tests/test_s2_chain.c in `make test`).
 # Stages whose outputs exist are skipped: delete $OUT (default runs/s2) to start again.
+# EXTRA_SET="key=value ..." adds --set overrides to both engines' contrast runs (a stated variant of
+# the recipe, e.g. EXTRA_SET="optimizer.lr=0.01 optimizer.momentum=0.9" OUT=runs/s2_sgdm).
 # Environment: BUILD (default build, made first; a BUILD given is used as is), OUT, THREADS (default 2), PY, the sizes above.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -70,18 +72,20 @@ fi
 cat "$OUT/tcga_import.txt"
 STEPSET=""
 [ "$STEPS" != 0 ] && STEPSET="--set train.steps=$STEPS"
+XSET=""
+for kv in ${EXTRA_SET:-}; do XSET="$XSET --set $kv"; done
 for s in ${SEEDS//,/ }; do
   R=$OUT/contrast_mt_s$s
   if [ ! -f "$R/eval_test.json" ]; then
     rm -rf "$R"
     $MT train configs/s2_contrast.yaml --out "$R" $T --set data.dataset="$TC" --set train.epochs=$EPOCHS \
-      --set train.seed=$s $STEPSET
+      --set train.seed=$s $STEPSET $XSET
     $MT evaluate "$R" --device cpu > /dev/null
   fi
   P=$OUT/contrast_peer_s$s.json
   if [ "$PEER" = 1 ] && [ ! -f "$P" ]; then
     OMP_NUM_THREADS=$THREADS $PY experiments/s2_ct_recon/peer_torch.py --data "$TC" --config configs/s2_contrast.yaml \
-      --set model.params.size=$SIZE --set train.epochs=$EPOCHS --seed $s > "$P.tmp" && mv "$P.tmp" "$P"
+      --set model.params.size=$SIZE --set train.epochs=$EPOCHS $XSET --seed $s > "$P.tmp" && mv "$P.tmp" "$P"
   fi
 done
 
