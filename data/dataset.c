@@ -446,31 +446,30 @@ fail:
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
-/* Sort context for duplicate search (qsort has no user pointer). */
-static const meta_rec *g_sort_meta;
-static int cmp_hash(const void *a, const void *b)
+/* Orders sample indices by pixel hash / patient id (glibc qsort_r: the records come as context). */
+static int cmp_hash(const void *a, const void *b, void *ctx)
 {
+    const meta_rec *m = ctx;
     int i = *(const int *)a, j = *(const int *)b;
-    uint64_t x = g_sort_meta[i].pixel_hash, y = g_sort_meta[j].pixel_hash;
+    uint64_t x = m[i].pixel_hash, y = m[j].pixel_hash;
     return x < y ? -1 : x > y ? 1 : (i > j) - (i < j);
 }
-static int cmp_patient(const void *a, const void *b)
+static int cmp_patient(const void *a, const void *b, void *ctx)
 {
+    const meta_rec *m = ctx;
     int i = *(const int *)a, j = *(const int *)b;
-    int c = strcmp(g_sort_meta[i].patient_id, g_sort_meta[j].patient_id);
+    int c = strcmp(m[i].patient_id, m[j].patient_id);
     return c ? c : (i > j) - (i < j);
 }
 
 /* dup_of[i] = the first sample whose image is identical to sample i's (equal pixel hash), -1
- * when i is the first of its kind. Called under mt_dataset_h5_lock or by the writer's owner
- * only (the sort context is static). */
+ * when i is the first of its kind. */
 static mt_status find_duplicates(const mt_dataset_writer *w, int *dup_of)
 {
     int *order = mt_malloc(sizeof(int) * (size_t)w->n + 1);
     if (!order) return MT_ERR_NOMEM;
     for (int i = 0; i < w->n; i++) order[i] = i, dup_of[i] = -1;
-    g_sort_meta = w->meta;
-    qsort(order, (size_t)w->n, sizeof *order, cmp_hash);
+    qsort_r(order, (size_t)w->n, sizeof *order, cmp_hash, w->meta);
     for (int r = 1; r < w->n; r++)
         if (w->meta[order[r]].pixel_hash == w->meta[order[r - 1]].pixel_hash)
             dup_of[order[r]] = dup_of[order[r - 1]] >= 0 ? dup_of[order[r - 1]] : order[r - 1];
@@ -487,8 +486,7 @@ mt_status mt_dataset_writer_stats(const mt_dataset_writer *w, mt_dataset_write_s
     mt_status st = find_duplicates(w, idx);
     for (int i = 0; st == MT_OK && i < w->n; i++) out->n_duplicates += idx[i] >= 0;
     for (int i = 0; i < w->n; i++) idx[i] = i;
-    g_sort_meta = w->meta;
-    qsort(idx, (size_t)w->n, sizeof *idx, cmp_patient);
+    qsort_r(idx, (size_t)w->n, sizeof *idx, cmp_patient, w->meta);
     for (int r = 0; st == MT_OK && r < w->n;) { /* runs of one patient id */
         int e = r, mixed = 0;
         while (e < w->n && !strcmp(w->meta[idx[e]].patient_id, w->meta[idx[r]].patient_id)) {

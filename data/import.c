@@ -709,7 +709,7 @@ static mt_status import_volume(const mt_import_spec *spec, writer_ctx *wc, label
             }
         }
         for (int i = 0; i < spec->n_recon && st == MT_OK; i++) {
-            if ((st = mt_recon(&vol, spec->plane, spec->recon[i], 0, &r))) break;
+            if ((st = mt_recon(&vol, spec->plane, spec->recon[i], &r))) break;
             if (i == 0) {
                 s.image = mt_malloc(sizeof(float) * (size_t)spec->n_recon * r.h * r.w);
                 if (!s.image) st = MT_ERR_NOMEM;

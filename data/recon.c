@@ -6,7 +6,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "preprocess.h"
 
 mt_status mt_volume_reorient(mt_volume *v)
 {
@@ -210,7 +209,7 @@ mt_status mt_volume_slice(const mt_volume *v, mt_plane plane, int index, mt_samp
     return MT_OK;
 }
 
-mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, int isotropic, mt_sample *out)
+mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, mt_sample *out)
 {
     MT_REQUIRE(v && v->data && out, "mt_recon: NULL argument");
     plane_map g = plane_geometry(v, plane);
@@ -230,15 +229,6 @@ mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, int i
             }
         plane_meta(v, &g, NAN, &out->meta);
     }
-    if (isotropic && g.col_mm > 0 && g.row_mm > 0 && fabs(g.col_mm - g.row_mm) > 1e-6) {
-        double s = g.col_mm < g.row_mm ? g.col_mm : g.row_mm;
-        int oh = (int)lround(g.rows * g.row_mm / s), ow = (int)lround(g.cols * g.col_mm / s);
-        mt_status st = mt_sample_resize(out, oh, ow);
-        if (st != MT_OK) {
-            mt_sample_free(out);
-            return st;
-        }
-    }
     return MT_OK;
 }
 
@@ -248,7 +238,7 @@ mt_status mt_recon_nine(const mt_volume *v, double iso_mm, mt_sample out[9])
     mt_volume iso;
     MT_TRY(mt_volume_resample_isotropic(v, iso_mm, &iso));
     mt_status st = MT_OK;
-    for (int i = 0; i < 9 && st == MT_OK; i++) st = mt_recon(&iso, (mt_plane)(i / 3), (mt_recon_kind)(i % 3), 0, &out[i]);
+    for (int i = 0; i < 9 && st == MT_OK; i++) st = mt_recon(&iso, (mt_plane)(i / 3), (mt_recon_kind)(i % 3), &out[i]);
     if (st != MT_OK)
         for (int i = 0; i < 9; i++) mt_sample_free(&out[i]);
     mt_volume_free(&iso);

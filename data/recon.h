@@ -11,8 +11,7 @@
  *   coronal:  rows = superior at the top,     columns = x (patient's right on the image left)
  *   sagittal: rows = superior at the top,     columns = y (anterior on the image left)
  * Spacing: out->meta.spacing[0] = column spacing, [1] = row spacing (mm) from the two
- * in-plane voxel spacings. With `isotropic` set the image is resampled (bilinear,
- * torch align_corners=False) so both equal the smaller of the two (square pixels).
+ * in-plane voxel spacings; square pixels come from cubic voxels (mt_volume_resample_isotropic).
  */
 #ifndef MT_DATA_RECON_H
 #define MT_DATA_RECON_H
@@ -52,9 +51,10 @@ mt_status mt_volume_slice(const mt_volume *v, mt_plane plane, int index, mt_samp
 
 /* MIP / AIP / mid-plane (index n/2) of a reoriented volume along `plane`'s normal
  * (axial: along z). out: 1-channel image [1,H,W] in the volume's units (HU), laid out
- * as above; isotropic != 0 resamples to square pixels.
+ * as above, pixels as the volume's voxels: pass it through mt_volume_resample_isotropic first
+ * for square pixels (the importer and mt_recon_nine do).
  * Equivalent (axial MIP, numpy on the LPS-ordered array a[z,y,x]): a.max(axis=0). */
-mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, int isotropic, mt_sample *out);
+mt_status mt_recon(const mt_volume *v, mt_plane plane, mt_recon_kind kind, mt_sample *out);
 
 /* The nine 2D images of papers.md S2 from one reoriented volume: the volume is resampled to
  * cubic voxels of iso_mm (<= 0: its smallest spacing; mt_volume_resample_isotropic), then

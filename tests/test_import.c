@@ -265,7 +265,7 @@ static void check_recon(mt_test_ctx *T_, const mt_volume *v, mt_plane pl, mt_rec
 {
     mt_sample s;
     mt_sample_init(&s);
-    CHECK_OK(mt_recon(v, pl, k, 1, &s));
+    CHECK_OK(mt_recon(v, pl, k, &s));
     LOAD(ref, name);
     CHECK(s.h == ref->shape[0] && s.w == ref->shape[1], "%s: %dx%d vs %dx%d", name, s.h, s.w, ref->shape[0],
           ref->shape[1]);
@@ -291,7 +291,7 @@ TEST(import_recon_mip_aip_mid_match_numpy)
     check_recon(T_, &v, MT_PLANE_SAGITTAL, MT_RECON_MID, "recon/sagittal_mid");
     mt_sample s;
     mt_sample_init(&s);
-    CHECK_OK(mt_recon(&v, MT_PLANE_CORONAL, MT_RECON_MIP, 1, &s));
+    CHECK_OK(mt_recon(&v, MT_PLANE_CORONAL, MT_RECON_MIP, &s));
     CHECK_OK(overlay("coronal_mip.png", s.image, s.h, s.w, -160, 240, NULL));
     mt_sample_free(&s);
     mt_volume_free(&v);
@@ -316,15 +316,18 @@ TEST(import_recon_isotropic_pixels)
     CHECK(v.data[1] == 1 && v.data[4] == 10 && v.data[12] == 100, "reorient moved an L,P,S volume");
     mt_sample s;
     mt_sample_init(&s);
-    CHECK_OK(mt_recon(&v, MT_PLANE_SAGITTAL, MT_RECON_MIP, 0, &s));
+    CHECK_OK(mt_recon(&v, MT_PLANE_SAGITTAL, MT_RECON_MIP, &s));
     CHECK(s.h == 2 && s.w == 3, "sagittal %dx%d", s.h, s.w);
     /* top row = superior (z = 1), anterior (y = 0) on the left; MIP over x -> x = 3 */
     CHECK(s.image[0] == 103 && s.image[2] == 123 && s.image[3] == 3, "sagittal values %g %g %g", s.image[0],
           s.image[2], s.image[3]);
-    CHECK_OK(mt_recon(&v, MT_PLANE_SAGITTAL, MT_RECON_MIP, 1, &s));
+    mt_volume iso;
+    CHECK_OK(mt_volume_resample_isotropic(&v, 0, &iso)); /* cubic voxels first, then the projection */
+    CHECK_OK(mt_recon(&iso, MT_PLANE_SAGITTAL, MT_RECON_MIP, &s));
     CHECK(s.h == 8 && s.w == 3 && s.meta.spacing[0] == 0.5 && s.meta.spacing[1] == 0.5, "isotropic %dx%d %g %g", s.h,
           s.w, s.meta.spacing[0], s.meta.spacing[1]);
     mt_sample_free(&s);
+    mt_volume_free(&iso);
     mt_volume_free(&v);
 }
 
