@@ -15,11 +15,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "../core/autograd.h"
 #include "../core/rng.h"
 #include "../data/dataset.h"
 #include "../train/run_dir.h"
 #include "../train/session.h"
 #include "../train/sweep.h"
+#include "../train/task.h"
+#include "../train/trainer.h"
 #include "test.h"
 
 static int write_text(const char *path, const char *text)
@@ -389,4 +392,73 @@ TEST(sweep_killed_and_stopped_midway_ends_with_the_uninterrupted_table)
     char png[PATH_MAX + 64];
     snprintf(png, sizeof png, "%s/results_optimizer.lr.png", b);
     CHECK(mt_path_exists(png), "no %s", png);
+}
+
+/* Sigmoid probabilities of a session's forward pass on the batch of samples idx[0..n-1]; caller frees. */
+static float *session_probs(mt_session *s, const int *idx, int n, size_t *count)
+{
+    mt_batch b;
+    if (mt_session_read_batch(s, idx, n, &b) != MT_OK) return NULL;
+    int prev = mt_set_grad_enabled(0);
+    mt_tensor *x = mt_session_normalize(s, b.images), *z = x ? mt_session_forward(s, x) : NULL;
+    float *h = z ? mt_task_host_floats(z) : NULL;
+    if (h) {
+        *count = mt_shape_numel(z->ndim, z->shape);
+        for (size_t i = 0; i < *count; i++) h[i] = 1.0f / (1.0f + expf(-h[i]));
+    }
+    mt_set_grad_enabled(prev);
+    mt_tensor_release(z);
+    mt_tensor_release(x);
+    mt_batch_free(&b);
+    return h;
+}
+
+TEST(ensemble_forward_is_the_mean_of_member_probabilities)
+{
+    if (!mt_test_medtrain()) SKIP("skipped: build/medtrain missing");
+    const char *tmp = mt_test_tmpdir();
+    char ds[PATH_MAX], runs[3][PATH_MAX], cmd[4 * PATH_MAX], out[16384];
+    snprintf(ds, sizeof ds, "%s/s1_ens.h5", tmp);
+    CHECK(s1_dataset(ds), "import of the S1 sample failed");
+    for (int r = 0; r < 2; r++) { /* two short runs from different seeds */
+        snprintf(runs[r], sizeof runs[r], "%s/run%d", tmp, r);
+        snprintf(cmd, sizeof cmd, "%s train configs/s1_demo.yaml --out %s --set data.dataset=%s --set train.epochs=1 "
+                 "--set train.seed=%d --quiet", mt_test_medtrain(), runs[r], ds, 11 + r);
+        CHECK(mt_test_run(cmd, out, sizeof out) == 0, "%s\n%s", cmd, mt_test_tail(out, 2000));
+    }
+    int idx[3] = {0, 7, 19};
+    float *p[2] = {NULL, NULL}, *pe = NULL;
+    size_t n[3] = {0, 0, 0};
+    for (int r = 0; r < 2; r++) {
+        mt_session s;
+        memset(&s, 0, sizeof s);
+        CHECK_OK(mt_session_open_run(&s, "test", "segmentation", runs[r], ds, mt_cpu(), NULL, 0));
+        p[r] = session_probs(&s, idx, 3, &n[r]);
+        mt_session_free(&s);
+        CHECK(p[r], "forward of run %d: %s", r, mt_last_error());
+    }
+    mt_session s;
+    memset(&s, 0, sizeof s);
+    CHECK_OK(mt_session_open_run(&s, "test", "segmentation", runs[0], ds, mt_cpu(), NULL, 0));
+    CHECK_OK(mt_session_add_ensemble(&s, runs[1]));
+    pe = session_probs(&s, idx, 3, &n[2]);
+    mt_session_free(&s);
+    CHECK(pe && n[2] == n[0] && n[0] == n[1] && n[0] == 3 * 64 * 64, "sizes %zu %zu %zu", n[0], n[1], n[2]);
+    double max_err = 0, max_gap = 0;
+    for (size_t i = 0; i < n[0]; i++) {
+        double want = 0.5 * ((double)p[0][i] + p[1][i]);
+        max_err = fmax(max_err, fabs(pe[i] - want));
+        max_gap = fmax(max_gap, fabs((double)p[0][i] - p[1][i]));
+    }
+    CHECK(max_gap > 1e-3, "the two runs give the same probabilities (gap %g): the test shows nothing", max_gap);
+    CHECK(max_err < 2e-6, "ensemble probability differs from the mean by %g", max_err);
+    free(p[0]), free(p[1]), free(pe);
+    /* the CLI: --ensemble of the two runs writes its evaluation under the first positional's ensemble/ */
+    snprintf(cmd, sizeof cmd, "%s evaluate --ensemble %s %s --overlays 0", mt_test_medtrain(), runs[0], runs[1]);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 0 && strstr(out, "ensemble of 2 runs"), "%s\n%s", cmd, mt_test_tail(out, 2000));
+    char json[PATH_MAX + 64];
+    snprintf(json, sizeof json, "%s/ensemble/eval_test.json", runs[0]);
+    CHECK(mt_path_exists(json), "no %s", json);
+    snprintf(cmd, sizeof cmd, "%s evaluate %s %s", mt_test_medtrain(), runs[0], runs[1]);
+    CHECK(mt_test_run(cmd, out, sizeof out) == 2, "two runs without --ensemble accepted:\n%s", out);
 }

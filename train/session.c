@@ -168,6 +168,7 @@ void mt_session_free(mt_session *s)
     if (s->task && s->task->free) s->task->free(s);
     for (int i = 0; i < s->n_models; i++)
         if (s->models[i].model) mt_model_free(s->models[i].model);
+    for (int i = 0; i < s->n_ensemble; i++) mt_model_free(s->ensemble[i]);
     if (s->ds) mt_dataset_close(s->ds);
     if (s->exp_loaded) mt_experiment_free(&s->exp);
     memset(s, 0, sizeof *s);
