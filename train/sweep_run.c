@@ -207,8 +207,8 @@ static mt_status spawn(const mt_sweep *sw, const char *dir, const char *exe, con
         dup2(fd, 2);
         setenv("OMP_NUM_THREADS", th, 1);
         setenv("OPENBLAS_NUM_THREADS", th, 1);
-        const char *argv[12] = {exe, "sweep", sw->path, "--out", dir, "--trial", id, "--quiet"};
-        int n = 8;
+        const char *argv[12] = {exe, "sweep", sw->path, "--out", dir, "--trial", id};
+        int n = 7;
         if (device) argv[n++] = "--device", argv[n++] = device;
         argv[n] = NULL;
         execv(exe, (char *const *)argv);
@@ -308,6 +308,7 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
             else if (!g_stop) printf("sweep: trial %d FAILED (see %s/logs/%03d.log)\n", i, dir, i);
         }
         draw(tty, done, sw->n_trials, running, n_failed);
+        fflush(stdout);
     }
     if (tty) printf("\n");
     sigaction(SIGINT, &old_int, NULL);
