@@ -241,12 +241,15 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > concurrent ? (int)(cores / concurrent) : 1;
     }
+    int lock_fd = -1; /* one runner per sweep directory */
+    MT_TRY(mt_run_lock(dir, &lock_fd));
     int *pending = mt_calloc((size_t)sw->n_trials + 1, sizeof *pending);
     pid_t *pids = mt_calloc((size_t)concurrent, sizeof *pids);
     int *slot_trial = mt_calloc((size_t)concurrent, sizeof *slot_trial);
     int *failed = mt_calloc((size_t)sw->n_trials + 1, sizeof *failed);
     if (!pending || !pids || !slot_trial || !failed) {
         free(pending), free(pids), free(slot_trial), free(failed);
+        mt_run_unlock(lock_fd);
         return MT_ERR_NOMEM;
     }
     int n_pending = 0, done = 0;
@@ -325,5 +328,6 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
                     n_failed, list, dir);
     }
     free(pending), free(pids), free(slot_trial), free(failed);
+    mt_run_unlock(lock_fd);
     return st;
 }
