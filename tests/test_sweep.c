@@ -41,6 +41,17 @@ static void demo_config(char *exp)
     if (!realpath(rel, exp)) snprintf(exp, PATH_MAX, "%s", rel);
 }
 
+static int patient_dataset(const char *path, int n, int patients);
+
+/* a small dataset in the test directory for sweep files that only load their trials */
+static const char *small_dataset(void)
+{
+    static char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/small.h5", mt_test_tmpdir());
+    if (!mt_path_exists(path) && !patient_dataset(path, 6, 3)) return "(dataset not written)";
+    return path;
+}
+
 static const char *pv(const mt_sweep *sw, int t, int p) { return sw->param_values[(size_t)t * (size_t)sw->n_params + p]; }
 
 TEST(sweep_file_expands_grid_seeds_folds_in_order)
@@ -50,9 +61,9 @@ TEST(sweep_file_expands_grid_seeds_folds_in_order)
     demo_config(exp);
     char text[PATH_MAX + 1024];
     snprintf(text, sizeof text,
-             "experiment: %s\nset:\n  train.epochs: 3\ngrid:\n  optimizer.lr: [1.0e-3, 2.0e-3, 5.0e-3]\n"
+             "experiment: %s\nset:\n  train.epochs: 3\n  data.dataset: %s\ngrid:\n  optimizer.lr: [1.0e-3, 2.0e-3, 5.0e-3]\n"
              "  train.batch_size: [2, 4]\nseeds: [7, 8]\nfolds: 3\n",
-             exp);
+             exp, small_dataset());
     CHECK(write_text(path, text), "cannot write %s", path);
     mt_sweep sw;
     memset(&sw, 0, sizeof sw);
@@ -82,8 +93,8 @@ TEST(sweep_random_draws_are_in_range_and_reproducible)
     snprintf(text, sizeof text,
              "experiment: %s\nrandom:\n  optimizer.lr: {low: 1.0e-5, high: 1.0e-1, log: true}\n"
              "  model.params.base: {low: 4, high: 8, int: true}\n  optimizer.kind: {choice: [adam, sgd]}\n"
-             "trials: 200\nseed: 3\n",
-             exp);
+             "trials: 200\nseed: 3\nset: {data.dataset: %s}\n",
+             exp, small_dataset());
     CHECK(write_text(path, text), "cannot write %s", path);
     mt_sweep a, b;
     memset(&a, 0, sizeof a), memset(&b, 0, sizeof b);
@@ -128,7 +139,7 @@ TEST(sweep_refuses_bad_files_naming_the_place)
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         char text[PATH_MAX + 1024];
-        snprintf(text, sizeof text, "experiment: %s\n%s", exp, cases[i].body);
+        snprintf(text, sizeof text, "experiment: %s\n%sset: {data.dataset: %s}\n", exp, cases[i].body, small_dataset());
         CHECK(write_text(path, text), "write");
         mt_sweep sw;
         memset(&sw, 0, sizeof sw);
@@ -140,7 +151,7 @@ TEST(sweep_refuses_bad_files_naming_the_place)
     }
     /* a sweep directory holds one sweep */
     char text[PATH_MAX + 1024], dir[PATH_MAX];
-    snprintf(text, sizeof text, "experiment: %s\ngrid:\n  optimizer.lr: [1.0e-3]\n", exp);
+    snprintf(text, sizeof text, "experiment: %s\ngrid:\n  optimizer.lr: [1.0e-3]\nset: {data.dataset: %s}\n", exp, small_dataset());
     CHECK(write_text(path, text), "write");
     snprintf(dir, sizeof dir, "%s/sweepdir", mt_test_tmpdir());
     mt_sweep sw;
@@ -149,7 +160,7 @@ TEST(sweep_refuses_bad_files_naming_the_place)
     CHECK_OK(mt_sweep_prepare(&sw, dir));
     CHECK_OK(mt_sweep_prepare(&sw, dir));
     mt_sweep_free(&sw);
-    snprintf(text, sizeof text, "experiment: %s\ngrid:\n  optimizer.lr: [2.0e-3]\n", exp);
+    snprintf(text, sizeof text, "experiment: %s\ngrid:\n  optimizer.lr: [2.0e-3]\nset: {data.dataset: %s}\n", exp, small_dataset());
     CHECK(write_text(path, text), "write");
     CHECK_OK(mt_sweep_load(path, &sw));
     CHECK_FAILS(mt_sweep_prepare(&sw, dir), MT_ERR_INVALID, "holds another sweep");

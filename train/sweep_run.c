@@ -280,6 +280,7 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
             slot_trial[s] = pending[next++];
             running++;
             if (!quiet && !tty) printf("sweep: trial %d started (log %s/logs/%03d.log)\n", slot_trial[s], dir, slot_trial[s]);
+            fflush(stdout);
             draw(tty, done, sw->n_trials, running, n_failed);
         }
         if (running == 0) break;
