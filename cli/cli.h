@@ -71,5 +71,6 @@ int cli_recon(int argc, char **argv);
 int cli_quantify(int argc, char **argv);
 int cli_label(int argc, char **argv);
 int cli_pseudo_label(int argc, char **argv);
+int cli_sweep(int argc, char **argv);
 
 #endif

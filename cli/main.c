@@ -14,6 +14,7 @@
  *   medtrain quantify IMAGE --mask NAME=FILE[@IDS] ... [--sex --height --weight --patients --reference] --out DIR
  *   medtrain label threshold|backproject|grabcut IMAGE [--slice K] --box x0,y0,x1,y1 --output F.h5|F.png
  *   medtrain pseudo-label RUN_DIR --data DS.h5 --labelled K --out OUT.h5
+ *   medtrain sweep SWEEP.yaml [--out DIR] [--backend local|slurm] [--concurrent N] | --trial I
  * Exit status: 0 success, 1 a library error (message names file:line), 2 usage. */
 #include <stdio.h>
 #include <string.h>
@@ -38,7 +39,8 @@ static void usage(FILE *f)
             "  synth-fracture  the S4 synthetic nasal-fracture benchmark from a crops dataset\n"
             "  quantify   body composition of CT slices: areas, HU, sarcopenia indices, T-scores (S3)\n"
             "  label      semi-automatic masks: HU threshold, histogram back-projection, GrabCut (S3)\n"
-            "  pseudo-label  a run's predicted masks for the unlabelled training slices, flagged (S3)\n");
+            "  pseudo-label  a run's predicted masks for the unlabelled training slices, flagged (S3)\n"
+            "  sweep      a hyperparameter sweep (grid, random, seeds, K folds) on this machine or Slurm\n");
 }
 
 int main(int argc, char **argv)
@@ -64,6 +66,7 @@ int main(int argc, char **argv)
     if (!strcmp(cmd, "quantify")) return cli_quantify(sub_argc, sub_argv);
     if (!strcmp(cmd, "label")) return cli_label(sub_argc, sub_argv);
     if (!strcmp(cmd, "pseudo-label")) return cli_pseudo_label(sub_argc, sub_argv);
+    if (!strcmp(cmd, "sweep")) return cli_sweep(sub_argc, sub_argv);
     fprintf(stderr, "medtrain: unknown command '%s'\n", cmd);
     usage(stderr);
     return 2;

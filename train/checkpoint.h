@@ -57,6 +57,7 @@ typedef struct mt_checkpoint_info {
     double es_best;          /* early stopping: best monitored value (NaN = none yet) */
     int best_epoch;          /* epoch (1-based) whose weights are in best.h5, 0 = none */
     int stopped_early;       /* 1 when early stopping ended the run */
+    double train_seconds;    /* training wall time so far, summed over resumes (0 in older checkpoints) */
     char *config_yaml;       /* save: text to store or NULL; load: malloc'ed copy or NULL (caller frees) */
 } mt_checkpoint_info;
 

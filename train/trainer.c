@@ -324,6 +324,9 @@ mt_status mt_trainer_fit(mt_trainer *t)
         if (validate) MT_TRY(t->s.task->evaluate(&t->s, t->val_idx, t->n_val, e->train.batch_size, &v));
         log_epoch_row(t, train_loss, lr, ips, validate ? &v : NULL, terms);
         print_epoch(t, epochs, train_loss, validate ? &v : NULL);
+        double now = mt_now();
+        t->train_seconds += now - t0; /* before end_epoch: the checkpoints carry it */
+        t0 = now;
         mt_status st = end_epoch(t, epochs, validate, &v);
         mt_eval_free(&v);
         MT_TRY(st);

@@ -74,6 +74,7 @@ mt_status mt_trainer_save(mt_trainer *t, const char *path)
     info.es_best = t->es_best;
     info.best_epoch = t->best_epoch;
     info.stopped_early = t->stopped_early;
+    info.train_seconds = t->train_seconds;
     info.config_yaml = t->s.exp.resolved_yaml;
     mt_checkpoint_net nets[MT_SESSION_MAX_MODELS];
     int n = nets_of(t, nets, 1);
@@ -100,5 +101,6 @@ mt_status mt_trainer_load(mt_trainer *t, const char *path)
     t->es_best = info.es_best;
     t->best_epoch = info.best_epoch;
     t->stopped_early = info.stopped_early;
+    t->train_seconds = info.train_seconds;
     return mt_loader_seek(t->loader, info.data_epoch, (int)info.data_batch);
 }
