@@ -80,6 +80,8 @@ MpiDefault=none
 ReturnToService=2
 MinJobAge=30
 KillWait=5
+# start the next array tasks soon after others end (batch_sched_delay defaults to 3 s): quicker tests
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=100000
 $NODE State=UNKNOWN
 PartitionName=debug Nodes=$HOST Default=YES MaxTime=INFINITE State=UP
 CONF
