@@ -2,6 +2,7 @@
 #include "slurm.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,8 +33,8 @@ static int run_capture(const char *const *argv, char *out, size_t len)
         dup2(fds[1], 1);
         dup2(fds[1], 2);
         close(fds[0]), close(fds[1]);
-        FILE *in = freopen("/dev/null", "r", stdin);
-        (void)in;
+        int null = open("/dev/null", O_RDONLY);
+        if (null >= 0) dup2(null, 0), close(null);
         execvp(argv[0], (char *const *)argv);
         _exit(127);
     }
