@@ -20,10 +20,11 @@ static const cli_optspec k_spec[] = {
     {"device", 1, 0, "cpu, cuda or cuda:N (default: the GPU when there is one)"},
     {"out", 1, 0, "directory for eval_<split>.json and overlays (default: the run directory)"},
     {"overlays", 1, 0, "number of overlay PNGs to write (default 8; 0 = none)"},
+    {"ensemble", 0, 0, "average the probabilities of several runs (RUN_DIR ... or a sweep directory: its finished trials)"},
 };
 #define N_SPEC ((int)(sizeof k_spec / sizeof *k_spec))
 
-enum { PATH_LEN = 2300, CFG_LEN = 2400 }; /* sizes of the weights / run directory and config path buffers */
+enum { PATH_LEN = 2300, CFG_LEN = 2400, RUN_LEN = 2200 }; /* sizes of the weights / run directory and config path buffers */
 
 /* The checkpoint (best.h5, else last.h5, of a run directory), its config.yaml (or --config) and the default --out. */
 static void resolve_paths(const char *target, const char *config_opt, char weights[PATH_LEN], char cfg[CFG_LEN],
@@ -93,22 +94,62 @@ static mt_status report(mt_session *s, const mt_eval *ev, const char *weights, c
     return st;
 }
 
+/* The runs of --ensemble: each positional argument, a sweep directory giving its finished trials. */
+static int ensemble_runs(const cli_args *a, char runs[][RUN_LEN], int *n)
+{
+    for (int i = 0; i < a->n_pos; i++) {
+        char probe[PATH_LEN + 32];
+        snprintf(probe, sizeof probe, "%s/sweep.yaml", a->pos[i]);
+        if (!mt_path_exists(probe)) {
+            if (*n > MT_SESSION_MAX_ENSEMBLE) break;
+            snprintf(runs[(*n)++], RUN_LEN, "%s", a->pos[i]);
+            continue;
+        }
+        for (int t = 0; t < 100000; t++) { /* SWEEP_DIR/trials/NNN with metrics.json and sweep_trial.json */
+            char tdir[RUN_LEN];
+            snprintf(tdir, sizeof tdir, "%.2150s/trials/%03d", a->pos[i], t);
+            if (!mt_path_exists(tdir)) break;
+            snprintf(probe, sizeof probe, "%s/sweep_trial.json", tdir);
+            if (!mt_path_exists(probe)) continue;
+            if (*n > MT_SESSION_MAX_ENSEMBLE) break;
+            snprintf(runs[(*n)++], RUN_LEN, "%s", tdir);
+        }
+    }
+    if (*n < 2 || *n > MT_SESSION_MAX_ENSEMBLE) {
+        fprintf(stderr, "medtrain evaluate: --ensemble needs 2 to %d finished runs; got %d%s\n", MT_SESSION_MAX_ENSEMBLE + 1,
+                *n, *n > MT_SESSION_MAX_ENSEMBLE ? " or more" : "");
+        return 2;
+    }
+    return 0;
+}
+
 int cli_evaluate(int argc, char **argv)
 {
     cli_args a;
     int rc = cli_parse("evaluate", argc, argv, k_spec, N_SPEC, &a);
     if (rc) return rc;
-    if (a.help || a.n_pos != 1) {
-        cli_print_help(a.help ? stdout : stderr, "medtrain evaluate RUN_DIR|CHECKPOINT.h5 [--split test] [--out DIR]",
+    int ensemble = cli_has(&a, "ensemble");
+    if (a.help || a.n_pos < 1 || (a.n_pos > 1 && !ensemble)) {
+        cli_print_help(a.help ? stdout : stderr, "medtrain evaluate RUN_DIR|CHECKPOINT.h5 [--split test] [--out DIR]\n"
+                       "       medtrain evaluate --ensemble RUN_DIR... | SWEEP_DIR [--split test] [--out DIR]",
                        "Test-split DSC / IoU / accuracy / precision / recall / specificity (mean +- SD per image)\n"
                        "before and after post-processing, and pixel ROC AUC. RUN_DIR uses best.h5 (else last.h5).\n"
                        "Segmentation runs also get eval_<split>_images.csv (per-image figures and areas) and\n"
-                       "bland_altman_<split>.png (mask area, gold vs predicted).",
+                       "bland_altman_<split>.png (mask area, gold vs predicted). --ensemble averages the\n"
+                       "probabilities of several runs (e.g. the K fold models of a sweep: SWEEP_DIR) and scores\n"
+                       "the mean like one model; the first run's config and splits are used (data.folds off).",
                        k_spec, N_SPEC);
         return a.help ? 0 : 2;
     }
+    static char runs[MT_SESSION_MAX_ENSEMBLE + 1][RUN_LEN];
+    int n_runs = 0;
+    if (ensemble && (rc = ensemble_runs(&a, runs, &n_runs)) != 0) return rc;
     char weights[PATH_LEN], cfg[CFG_LEN], dir[PATH_LEN];
-    resolve_paths(a.pos[0], cli_opt(&a, "config", NULL), weights, cfg, dir);
+    resolve_paths(ensemble ? runs[0] : a.pos[0], cli_opt(&a, "config", NULL), weights, cfg, dir);
+    if (ensemble) { /* default --out: SWEEP_DIR/ensemble or FIRST_RUN/ensemble */
+        snprintf(dir, sizeof dir, "%.2200s/ensemble", a.pos[0]);
+        if (mt_mkdirs(dir) != MT_OK) return cli_fail("evaluate");
+    }
     if (!mt_path_exists(weights)) {
         fprintf(stderr, "medtrain evaluate: no checkpoint at %s\n", weights);
         return 1;
@@ -116,10 +157,14 @@ int cli_evaluate(int argc, char **argv)
     /* evaluate writes eval_*.json and overlays into --out (default: the run directory): not while a
      * `medtrain train` holds that directory's .lock */
     if (mt_run_check_unlocked(cli_opt(&a, "out", dir)) != MT_OK) return cli_fail("evaluate");
-    const char *sets[CLI_MAX_ARGS];
-    int n_sets = 0;
+    const char *sets[CLI_MAX_ARGS + 1];
+    int n_sets = 0, folds_set = 0;
     for (int i = 0; i < a.n_opt; i++)
-        if (!strcmp(a.opt_name[i], "set")) sets[n_sets++] = a.opt_value[i];
+        if (!strcmp(a.opt_name[i], "set")) {
+            folds_set |= !strncmp(a.opt_value[i], "data.folds=", 11);
+            sets[n_sets++] = a.opt_value[i];
+        }
+    if (ensemble && !folds_set) sets[n_sets++] = "data.folds=0"; /* the dataset's own splits, not one fold's */
     int n_over = atoi(cli_opt(&a, "overlays", "8"));
     mt_session s;
     memset(&s, 0, sizeof s);
@@ -136,6 +181,14 @@ int cli_evaluate(int argc, char **argv)
     mt_status st = mt_session_open_dataset(&s);
     if (st == MT_OK) st = mt_session_build_models(&s, s.exp.train.seed, 0);
     if (st == MT_OK) st = mt_session_load_weights(&s, weights);
+    for (int r = 1; st == MT_OK && r < n_runs; r++) st = mt_session_add_ensemble(&s, runs[r]);
+    if (st == MT_OK && ensemble) {
+        printf("ensemble of %d runs (mean of probabilities), first %s\n", n_runs, runs[0]);
+        if (s.exp.data.folds == 0 && !folds_set)
+            printf("note: K-fold models have each seen most of every split of %s; score an ensemble on data none of "
+                   "them trained on (--set data.dataset=HELD_OUT.h5)\n", s.exp.data.dataset);
+        snprintf(weights, sizeof weights, "ensemble of %d runs", n_runs);
+    }
     if (st == MT_OK) st = mt_session_split_indices(&s, split, &idx, &n);
     if (st == MT_OK && n == 0)
         st = MT_ERR(MT_ERR_INVALID, "split '%s' of %s is empty (splits: train, val, test)", split, s.exp.data.dataset);

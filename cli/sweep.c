@@ -91,14 +91,18 @@ int cli_sweep(int argc, char **argv)
         else run = mt_sweep_run_local(&sw, out, exe, device, concurrent, threads, quiet);
     }
     int done = 0;
+    char run_msg[2048] = "";
     if (st == MT_OK) { /* the table of what finished, also after a failure or Ctrl-C */
-        char msg[2048];
-        snprintf(msg, sizeof msg, "%s", mt_last_error());
+        snprintf(run_msg, sizeof run_msg, "%s", mt_last_error());
         mt_error_clear();
         st = mt_sweep_table(&sw, out, &done);
-        if (st == MT_OK && run != MT_OK) st = MT_ERR(run, "%s", msg);
     }
     if (st == MT_OK && !quiet) printf("sweep %s: %d of %d trials finished; table %s/results.md\n", sw.name, done, sw.n_trials, out);
     mt_sweep_free(&sw);
-    return st == MT_OK ? 0 : cli_fail("sweep");
+    if (st != MT_OK) return cli_fail("sweep");
+    if (run != MT_OK) {
+        fprintf(stderr, "medtrain sweep: %s\n", run_msg);
+        return 1;
+    }
+    return 0;
 }

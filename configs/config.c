@@ -124,6 +124,16 @@ static const cfg_key g_keys[] = {
     SCALAR("data.train_limit", T_INT, "0", data.train_limit,
            "Train on only the first N samples (in dataset order) of the training split, after data.labels_keep; 0 = "
            "all (S3's pseudo-label loop: model v1 on the k labelled slices, `medtrain pseudo-label --labelled k`)."),
+    SCALAR("data.folds", T_INT, "0", data.folds,
+           "K-fold cross-validation: K > 1 replaces the dataset's splits by K folds of whole patients (split groups "
+           "as at import: patient id, else source file, else the sample; identical images together); 0 = the "
+           "dataset's splits. A sweep's `folds: K` sets it (docs/sweep.md)."),
+    SCALAR("data.fold", T_INT, "0", data.fold,
+           "With data.folds K: this run's fold, 0..K-1: test = fold `fold`, val = fold (fold + 1) mod K, train = "
+           "the other K - 2 folds."),
+    SCALAR("data.fold_seed", T_U64, "0", data.fold_seed,
+           "Seed of the fold assignment (Philox shuffle of the patient groups); independent of train.seed, so "
+           "every seed of a sweep sees the same folds."),
     FIXED("data.input_size", T_INTS, "[0, 0]", data.input_size, 2, "Network input [H, W] in px; [0, 0] = the dataset's size."),
     ENUM("data.normalize", "none", "none|window|zscore|minmax", data.normalize,
          "Intensity mapping: window = clip to data.window and scale to [0, 1]; zscore = (x - mean) / std; "
@@ -710,6 +720,10 @@ static mt_status check_values(const mt_experiment *exp, const mt_yaml_node *root
         key = "data.window", why = "must be [lo, hi] with lo < hi";
     else if (exp->data.augment.elastic_grid < 2 || exp->data.augment.elastic_grid > 8)
         key = "data.augment.elastic_grid", why = "must be 2..8 control points per axis";
+    else if (exp->data.folds != 0 && (exp->data.folds < 3 || exp->data.folds > 1000))
+        key = "data.folds", why = "must be 0 (the dataset's splits) or 3..1000 (a test, a val and at least one train fold)";
+    else if (exp->data.folds && (exp->data.fold < 0 || exp->data.fold >= exp->data.folds))
+        key = "data.fold", why = "must be in 0..data.folds - 1";
     if (!key) return MT_OK;
     const mt_yaml_node *n = mt_yaml_path(root, key);
     if (n) mt_yaml_where(n, w, sizeof w);

@@ -119,6 +119,9 @@ typedef struct mt_experiment {
         int n_labels_keep;      /* 0 = every sample */
         int labels_keep[MT_CFG_MAX_LIST]; /* only samples whose /labels value is listed (S4 G-D-C: [1]) */
         int train_limit;        /* > 0: only the first N samples (dataset order) of the training split */
+        int folds;              /* K > 1: K-fold cross-validation by patient instead of the dataset's splits */
+        int fold;               /* 0..K-1: test = fold `fold`, val = fold (fold + 1) % K, train = the rest */
+        uint64_t fold_seed;     /* seed of the fold assignment (independent of train.seed) */
         int input_size[2];      /* network input [H, W] ([0, 0] = the dataset's) */
         mt_norm_kind normalize;
         double window[2];       /* MT_NORM_WINDOW: [lo, hi] in stored units (HU for CT) */

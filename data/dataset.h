@@ -84,6 +84,23 @@ void mt_dataset_geometry(const mt_dataset *d, mt_dataset_spec *spec);
 mt_status mt_dataset_read(mt_dataset *d, int i, mt_sample *s);
 /* Indices of the samples in a split ("train", "val", "test"); caller frees *idx. */
 mt_status mt_dataset_split_indices(mt_dataset *d, const char *split, int **idx, int *n);
+/* The file the dataset was opened from. */
+const char *mt_dataset_path(const mt_dataset *d);
+/* The /meta fields of sample i (source, patient_id, sex, ..., split) without its pixels. */
+mt_status mt_dataset_read_meta(mt_dataset *d, int i, mt_meta *m);
+/* /meta/duplicate_of into dup_of[0..n-1]: the index of the sample whose pixels sample i
+ * repeats, -1 for none (all -1 when the dataset has no duplicates). MT_ERR_FORMAT for a
+ * wrong length or an index out of range. */
+mt_status mt_dataset_duplicate_of(mt_dataset *d, int *dup_of);
+/* K-fold cross-validation by patient: fold_of[i] in 0..k-1 for every sample. The split
+ * groups are those of the import's split (patient id, else source file, else the sample;
+ * every sample its own group in a dataset imported with split_by "sample"), groups of
+ * identical images (/meta/duplicate_of) merged. The groups, sorted by key, are shuffled
+ * with Philox(seed) and dealt in that order each to the fold with the fewest samples so
+ * far (ties: the lowest fold), so folds differ by at most the largest group's size.
+ * Source: sklearn.model_selection.GroupKFold (balanced greedy), with a seeded shuffle.
+ * Errors: MT_ERR_INVALID when there are fewer groups than k (naming both). */
+mt_status mt_dataset_kfold(mt_dataset *d, int k, uint64_t seed, int *fold_of);
 /* Number of rows of /boxes (all samples; 0 when the dataset has none), from memory. */
 int mt_dataset_box_count(const mt_dataset *d);
 /* Label of sample i (-1 = none) from the in-memory copy of /labels; no file access. */

@@ -512,3 +512,40 @@ fail:
     pthread_mutex_unlock(&mt_dataset_h5_lock);
     return st;
 }
+
+mt_status mt_dataset_read_meta(mt_dataset *d, int i, mt_meta *m)
+{
+    MT_REQUIRE(d && m, "mt_dataset_read_meta: NULL argument");
+    MT_REQUIRE(i >= 0 && i < d->n, "%s: sample index %d outside [0,%d)", d->path, i, d->n);
+    memset(m, 0, sizeof *m);
+    m->age_years = m->height_m = m->weight_kg = -1;
+    pthread_mutex_lock(&mt_dataset_h5_lock);
+    mt_status st = read_meta(d, (hsize_t)i, m);
+    pthread_mutex_unlock(&mt_dataset_h5_lock);
+    return st;
+}
+
+mt_status mt_dataset_duplicate_of(mt_dataset *d, int *dup_of)
+{
+    MT_REQUIRE(d && dup_of, "mt_dataset_duplicate_of: NULL argument");
+    for (int i = 0; i < d->n; i++) dup_of[i] = -1;
+    mt_status st = MT_OK;
+    const char *path_ = d->path;
+    hsize_t dims[2] = {0, 0};
+    pthread_mutex_lock(&mt_dataset_h5_lock);
+    mt_dataset_h5_quiet();
+    hid_t ds = open_opt(d->file, "meta/duplicate_of");
+    if (ds >= 0 && (dims_of(ds, dims, 1) != 1 || dims[0] != (hsize_t)d->n))
+        st = MT_ERR(MT_ERR_FORMAT, "dataset '%s': /meta/duplicate_of has %llu entries for %d images; re-import it",
+                    path_, (unsigned long long)dims[0], d->n);
+    else if (ds >= 0) st = read_full(ds, H5T_NATIVE_INT, dup_of, path_);
+    mt_dataset_h5_close(ds);
+    pthread_mutex_unlock(&mt_dataset_h5_lock);
+    for (int i = 0; st == MT_OK && i < d->n; i++)
+        if (dup_of[i] < -1 || dup_of[i] >= d->n || dup_of[i] == i)
+            st = MT_ERR(MT_ERR_FORMAT, "dataset '%s': /meta/duplicate_of[%d] = %d is not a sample index; re-import it",
+                        path_, i, dup_of[i]);
+    return st;
+}
+
+const char *mt_dataset_path(const mt_dataset *d) { return d && d->path ? d->path : "(no dataset)"; }

@@ -58,11 +58,40 @@ static int label_kept(const mt_experiment *e, int label)
     return 0;
 }
 
+/* data.folds K: test = fold data.fold, val = the next fold, train = the rest (config.h). */
+static mt_status fold_indices(mt_session *s, const char *split, int **idx, int *n)
+{
+    const mt_experiment *e = &s->exp;
+    int role = !strcmp(split, e->data.test_split) ? 2 : !strcmp(split, e->data.val_split) ? 1
+             : !strcmp(split, e->data.train_split) ? 0 : -1;
+    if (role < 0)
+        return MT_ERR(MT_ERR_INVALID, "%s: with data.folds %d the splits are the fold's %s, %s and %s, not '%s'",
+                      e->config_path, e->data.folds, e->data.train_split, e->data.val_split, e->data.test_split, split);
+    int total = mt_dataset_size(s->ds);
+    int *fold = mt_malloc(sizeof(int) * (size_t)total + 4);
+    *idx = mt_malloc(sizeof(int) * (size_t)total + 4);
+    if (!fold || !*idx) {
+        free(fold), free(*idx), *idx = NULL;
+        return MT_ERR_NOMEM;
+    }
+    mt_status st = mt_dataset_kfold(s->ds, e->data.folds, e->data.fold_seed, fold);
+    int test = e->data.fold, val = (e->data.fold + 1) % e->data.folds;
+    *n = 0;
+    for (int i = 0; st == MT_OK && i < total; i++) {
+        int r = fold[i] == test ? 2 : fold[i] == val ? 1 : 0;
+        if (r == role) (*idx)[(*n)++] = i;
+    }
+    free(fold);
+    if (st != MT_OK) free(*idx), *idx = NULL, *n = 0;
+    return st;
+}
+
 mt_status mt_session_split_indices(mt_session *s, const char *split, int **idx, int *n)
 {
     MT_REQUIRE(s && s->ds, "mt_session_split_indices: the dataset is not open");
-    MT_TRY(mt_dataset_split_indices(s->ds, split, idx, n));
     const mt_experiment *e = &s->exp;
+    if (e->data.folds > 0) MT_TRY(fold_indices(s, split, idx, n));
+    else MT_TRY(mt_dataset_split_indices(s->ds, split, idx, n));
     int limit = e->data.train_limit > 0 && !strcmp(split, e->data.train_split) ? e->data.train_limit : 0;
     if (e->data.n_labels_keep == 0 || *n == 0) {
         if (limit && *n > limit) *n = limit; /* the split's indices are in dataset order */
@@ -139,6 +168,7 @@ void mt_session_free(mt_session *s)
     if (s->task && s->task->free) s->task->free(s);
     for (int i = 0; i < s->n_models; i++)
         if (s->models[i].model) mt_model_free(s->models[i].model);
+    for (int i = 0; i < s->n_ensemble; i++) mt_model_free(s->ensemble[i]);
     if (s->ds) mt_dataset_close(s->ds);
     if (s->exp_loaded) mt_experiment_free(&s->exp);
     memset(s, 0, sizeof *s);

@@ -24,6 +24,7 @@ extern "C" {
 #endif
 
 #define MT_SESSION_MAX_MODELS 4
+#define MT_SESSION_MAX_ENSEMBLE 64
 
 /* One network of a session. */
 typedef struct mt_session_model {
@@ -45,6 +46,9 @@ typedef struct mt_session {
     int n_models;
     int in_h, in_w;          /* network input size */
     int in_c;                /* network input channels (data.channels or the dataset's) */
+    mt_model *ensemble[MT_SESSION_MAX_ENSEMBLE]; /* more trained networks whose probabilities are averaged
+                                                    with the model's (mt_session_forward; owned) */
+    int n_ensemble;
     const struct mt_task *task; /* train/task.h, from task.kind */
     void *task_state;        /* the task's own data (freed by task->free) */
 } mt_session;
@@ -70,6 +74,21 @@ mt_status mt_session_build_models(mt_session *s, uint64_t seed, int with_init);
 /* The session network called `name` ("model", "D", "C", "G1"), or NULL. */
 mt_model *mt_session_find_model(const mt_session *s, const char *name);
 void mt_session_free(mt_session *s);
+
+/* The trained network's evaluation forward pass (no dropout, BN running statistics): its
+ * first output, logits [N, K, ...]. With ensemble members (mt_session_add_ensemble) the
+ * probabilities of the model and every member are averaged and returned as the logits that
+ * give that mean back: log(p / (1 - p)) for sigmoid outputs, log(p) for softmax outputs
+ * (loss.kind cross_entropy and K > 1), p clamped to [1e-7, 1 - 1e-7] (sigmoid) and
+ * [1e-12, 1] (softmax). So every task's metrics, thresholds and losses apply to the mean of
+ * probabilities unchanged (MONAI / nnU-Net ensembling). NULL on error. */
+mt_tensor *mt_session_forward(mt_session *s, mt_tensor *x);
+/* Adds the trained network of run directory (or checkpoint) `run` as an ensemble member:
+ * its own config.yaml and weights (mt_session_open_run on this session's dataset). Its
+ * input (data.normalize, window, mean / std, input size, channels), output size and task
+ * must equal this session's. Errors: those of mt_session_open_run; MT_ERR_INVALID naming
+ * the differing key, or more than MT_SESSION_MAX_ENSEMBLE members. */
+mt_status mt_session_add_ensemble(mt_session *s, const char *run);
 
 /* Reads samples idx[0..n-1] (no augmentation) into a batch on s->dev like the
  * loader delivers (data/loader.h: images, masks, labels, boxes), resized to the

@@ -272,7 +272,7 @@ static mt_status parse(mt_sweep *sw, const mt_yaml_node *root)
                 return MT_ERR(MT_ERR_INVALID, "%s: seed must be an integer >= 0", mt_yaml_where(e, pos, sizeof pos));
             sw->seed = (uint64_t)v;
         } else if (!strcmp(k, "folds")) {
-            MT_TRY(int_value(e, "folds", 2, 1000, &sw->folds));
+            MT_TRY(int_value(e, "folds", 3, 1000, &sw->folds));
         } else if (!strcmp(k, "set")) {
             if (e->kind != MT_YAML_MAP)
                 return MT_ERR(MT_ERR_INVALID, "%s: set must be a map of config keys, e.g. {train.epochs: 5}",

@@ -152,7 +152,7 @@ static mt_status cls_loss(mt_session *s, mt_tensor *const *outs, int n_outs, con
 /* probabilities [n, k] (k = 2 for one logit: 1 - p, p) of one batch into d at row b0 */
 static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, cls_detail *d, double *loss_sum)
 {
-    mt_tensor *x = mt_session_normalize(s, b->images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
+    mt_tensor *x = mt_session_normalize(s, b->images), *logits = x ? mt_session_forward(s, x) : NULL;
     mt_tensor *loss = NULL, *p = NULL;
     mt_status st = logits ? loss_of(s, logits, b, &loss) : mt_last_status();
     int binary = logits && logits->shape[1] == 1;

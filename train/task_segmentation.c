@@ -300,7 +300,7 @@ static mt_status eval_batch(mt_session *s, const mt_batch *b, int b0, seg_detail
     int k = d->k, bn = b->n, gate = any_gate(s);
     size_t plane = (size_t)s->in_h * s->in_w;
     mt_confusion *cr = mt_calloc((size_t)bn * k, sizeof *cr), *cp = mt_calloc((size_t)bn * k, sizeof *cp);
-    mt_tensor *x = mt_session_normalize(s, b->images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
+    mt_tensor *x = mt_session_normalize(s, b->images), *logits = x ? mt_session_forward(s, x) : NULL;
     mt_tensor *loss = NULL, *pred = NULL, *prob = NULL;
     mt_status st = cr && cp && logits ? MT_OK : mt_last_status();
     if (st == MT_OK) st = seg_loss_of(s, logits, b->masks, &loss, NULL);
@@ -545,7 +545,7 @@ static mt_status overlay_one(mt_session *s, int index, const char *dir)
     mt_batch b;
     MT_TRY(mt_session_read_batch(s, &index, 1, &b));
     int prev = mt_set_grad_enabled(0);
-    mt_tensor *x = mt_session_normalize(s, b.images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
+    mt_tensor *x = mt_session_normalize(s, b.images), *logits = x ? mt_session_forward(s, x) : NULL;
     mt_tensor *pred = NULL, *prob = NULL, *bin = NULL;
     mt_status st = logits ? scores_of(s, logits, &pred, &prob) : mt_last_status();
     mt_tensor *g = s->geo.c == 1 ? b.images : NULL, *parts[MT_CFG_MAX_LIST] = {0};
@@ -609,7 +609,7 @@ mt_status mt_segmentation_masks(mt_session *s, mt_tensor *images, uint8_t *out)
     int n = images->shape[0], k = s->geo.k;
     size_t plane = (size_t)images->shape[2] * images->shape[3];
     int prev = mt_set_grad_enabled(0);
-    mt_tensor *x = mt_session_normalize(s, images), *logits = x ? mt_model_forward(s->model, x, 0) : NULL;
+    mt_tensor *x = mt_session_normalize(s, images), *logits = x ? mt_session_forward(s, x) : NULL;
     mt_tensor *pred = NULL, *prob = NULL;
     mt_status st = logits ? scores_of(s, logits, &pred, &prob) : mt_last_status();
     mt_set_grad_enabled(prev);
