@@ -86,6 +86,25 @@ TEST(slurm_script_and_output_tail)
     a.time = NULL, a.out_dir = "relative/dir";
     CHECK_FAILS(mt_slurm_write_script(&a, script), MT_ERR_INVALID, "absolute");
 
+    /* without Slurm's commands: errors that say so */
+    const char *path_env = getenv("PATH");
+    char saved[8192];
+    snprintf(saved, sizeof saved, "%s", path_env ? path_env : "/usr/bin:/bin");
+    setenv("PATH", "/nonexistent", 1);
+    mt_error_clear();
+    char id[32];
+    mt_status st_submit = mt_slurm_submit(script, id, sizeof id);
+    char msg_submit[1024];
+    snprintf(msg_submit, sizeof msg_submit, "%s", mt_last_error());
+    mt_error_clear();
+    int listed = mt_slurm_active_tasks("12", NULL, NULL, 0, NULL, NULL);
+    setenv("PATH", saved, 1);
+    CHECK(st_submit == MT_ERR_IO && strstr(msg_submit, "sbatch not found"), "submit without sbatch: %d %s", st_submit,
+          msg_submit);
+    CHECK(listed == -1 && strstr(mt_last_error(), "squeue -j 12 could not run"), "squeue missing: %d %s", listed,
+          mt_last_error());
+    mt_error_clear();
+
     /* the tail of a task's output file: the last lines, and 0 for a task that never ran */
     char out[1200], tail[256];
     snprintf(out, sizeof out, "%s/77_3.out", dir);

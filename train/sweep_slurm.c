@@ -185,10 +185,11 @@ static mt_status follow(const mt_sweep *sw, const char *dir, const char *sdir, c
         double t = now_s();
         if (listed < 0) { /* controller unreachable: the job goes on; keep asking for a while */
             if (t - last_ok > GIVE_UP_S) {
+                char why[1024];
+                snprintf(why, sizeof why, "%s", mt_last_error());
                 st = mt_error_replace(MT_ERR_IO, __FILE__, __LINE__,
                                       "sweep %s: squeue has not answered for %.0f s (%s); Slurm job %s continues: "
-                                      "run the same command again to follow it", sw->name, t - last_ok,
-                                      mt_last_error(), job_id);
+                                      "run the same command again to follow it", sw->name, t - last_ok, why, job_id);
                 break;
             }
             if (!warned) fprintf(stderr, "sweep: %s; retrying\n", mt_last_error());
@@ -251,9 +252,11 @@ mt_status mt_sweep_run_slurm(const mt_sweep *sw, const char *dir, const char *ex
     if (st == MT_OK && recorded_job(sdir, job_id, sizeof job_id, watch, n)) {
         int listed = mt_slurm_active_tasks(job_id, name, NULL, 0, NULL, NULL);
         if (listed < 0) {
+            char why[1024];
+            snprintf(why, sizeof why, "%s", mt_last_error());
             st = mt_error_replace(MT_ERR_IO, __FILE__, __LINE__,
                                   "sweep %s: cannot ask Slurm about job %s (recorded in %s/job_id): %s", sw->name,
-                                  job_id, sdir, mt_last_error());
+                                  job_id, sdir, why);
         } else if (listed > 0) {
             for (int i = 0; i < n; i++) watch[i] = watch[i] && mt_sweep_trial_state(adir, i) != 2;
             if (st == MT_OK && !quiet)
