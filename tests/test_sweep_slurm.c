@@ -391,8 +391,13 @@ TEST(sweep_slurm_matches_local)
     /* trials 1 and 3 lost, the partition down: the new job has tasks 1 and 3 only and stays pending */
     CHECK(sh(out, sizeof out, "rm -rf %s/trials/001 %s/trials/003 && scontrol update PartitionName=debug State=DOWN",
              sl, sl) == 0, "cannot set the partition down: %s", out);
-    rc = sh(out, sizeof out, "timeout 2 %s sweep %s --backend slurm --out %s --device cpu", mt, sweep, sl);
-    CHECK(rc == 124, "the follower of a pending job ended (exit %d):\n%s", rc, mt_test_tail(out, 2000));
+    /* the follower is stopped (SIGTERM) a second after the new job id is recorded; it must still be following */
+    rc = sh(out, sizeof out,
+            "%s sweep %s --backend slurm --out %s --device cpu & p=$!; "
+            "for i in $(seq 300); do [ \"$(head -n 1 %s/slurm/job_id)\" != %s ] && break; sleep 0.1; done; "
+            "sleep 1; kill $p; wait $p",
+            mt, sweep, sl, sl, id1);
+    CHECK(rc == 128 + 15, "the follower of a pending job ended (exit %d):\n%s", rc, mt_test_tail(out, 2000));
     CHECK(read_id(sl, id2, sizeof id2) && strcmp(id1, id2), "no new job submitted (%s)", id2);
     snprintf(path, sizeof path, "%s/slurm/sweep.sbatch", sl);
     CHECK_OK(mt_read_file(path, &text, &n));
