@@ -506,6 +506,14 @@ static int uf_find(int *parent, int a)
     return a;
 }
 
+void mt_dataset_group_key(const char *patient_id, const char *source, int i, int by_sample, char *buf, size_t len)
+{
+    if (by_sample) snprintf(buf, len, "s:%09d", i);
+    else if (patient_id && patient_id[0]) snprintf(buf, len, "p:%s", patient_id);
+    else if (source && source[0]) snprintf(buf, len, "f:%s", source);
+    else snprintf(buf, len, "s:%09d", i);
+}
+
 /* Splits by group: the group of sample i is its patient id; without one, its source file (a
  * file is one patient); without either, or with split_by_sample set, the sample itself. Distinct keys are sorted (so the add order does not matter),
  * shuffled with Philox (seed), and the first round(test_frac*G) groups go to test, the next
@@ -531,10 +539,7 @@ static mt_status assign_splits(const mt_dataset_writer *w, double val_frac, doub
     for (int i = 0; i < n; i++) {
         char buf[1200];
         if (w->meta[i].fixed_split) continue;
-        if (w->split_by_sample) snprintf(buf, sizeof buf, "s:%09d", i);
-        else if (w->meta[i].patient_id[0]) snprintf(buf, sizeof buf, "p:%s", w->meta[i].patient_id);
-        else if (w->meta[i].source[0]) snprintf(buf, sizeof buf, "f:%s", w->meta[i].source);
-        else snprintf(buf, sizeof buf, "s:%09d", i);
+        mt_dataset_group_key(w->meta[i].patient_id, w->meta[i].source, i, w->split_by_sample, buf, sizeof buf);
         key[i] = mt_strdup(buf);
         if (!key[i]) {
             st = MT_ERR_NOMEM;

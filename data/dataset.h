@@ -92,6 +92,10 @@ mt_status mt_dataset_read_meta(mt_dataset *d, int i, mt_meta *m);
  * repeats, -1 for none (all -1 when the dataset has no duplicates). MT_ERR_FORMAT for a
  * wrong length or an index out of range. */
 mt_status mt_dataset_duplicate_of(mt_dataset *d, int *dup_of);
+/* The split group of sample i into buf: "p:<patient id>", else "f:<source file>" (a file
+ * is one patient), else (or with by_sample) "s:<index>". The one rule the import's split
+ * and the K folds group by. */
+void mt_dataset_group_key(const char *patient_id, const char *source, int i, int by_sample, char *buf, size_t len);
 /* K-fold cross-validation by patient: fold_of[i] in 0..k-1 for every sample. The split
  * groups are those of the import's split (patient id, else source file, else the sample;
  * every sample its own group in a dataset imported with split_by "sample"), groups of

@@ -14,7 +14,7 @@ static int uf_find(int *parent, int a)
     return a;
 }
 
-/* The split key of every sample, as the writer groups them (data/dataset.c assign_splits). */
+/* The split key of every sample (mt_dataset_group_key, as the import split them). */
 static mt_status group_keys(mt_dataset *d, char **key)
 {
     int n = mt_dataset_size(d);
@@ -28,10 +28,7 @@ static mt_status group_keys(mt_dataset *d, char **key)
     for (int i = 0; i < n && st == MT_OK; i++) {
         char buf[1200];
         if (!by_sample && (st = mt_dataset_read_meta(d, i, m)) != MT_OK) break;
-        if (by_sample) snprintf(buf, sizeof buf, "s:%09d", i);
-        else if (m->patient_id[0]) snprintf(buf, sizeof buf, "p:%s", m->patient_id);
-        else if (m->source[0]) snprintf(buf, sizeof buf, "f:%s", m->source);
-        else snprintf(buf, sizeof buf, "s:%09d", i);
+        mt_dataset_group_key(by_sample ? NULL : m->patient_id, by_sample ? NULL : m->source, i, by_sample, buf, sizeof buf);
         if (!(key[i] = mt_strdup(buf))) st = MT_ERR_NOMEM;
     }
     free(m);

@@ -371,7 +371,10 @@ TEST(sweep_killed_and_stopped_midway_ends_with_the_uninterrupted_table)
         sleep_ms(50);
         more = n_in_state(b, 4, 2) > finished_at_kill || n_in_state(b, 4, 1) > 0;
     }
-    sleep_ms(300);
+    /* one runner per sweep directory */
+    snprintf(cmd, sizeof cmd, "%s sweep %s --out %s", mt_test_medtrain(), file, b);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 1 && strstr(out, "is in use by PID"), "a second runner on a busy sweep: rc %d\n%s", rc, mt_test_tail(out, 2000));
     kill(p, SIGTERM);
     waitpid(p, &status, 0);
     int done_after_term = n_in_state(b, 4, 2);

@@ -18,12 +18,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../core/autograd.h"
 #include "../core/rng.h"
 #include "../data/dataset.h"
 #include "../layers/model.h"
 #include "../train/checkpoint.h"
 #include "../train/session.h"
 #include "../train/task.h"
+#include "../train/trainer.h"
 #include "test.h"
 
 /* n grey images size x size: a bright disc (label 1) or a dark one (label 0) on
@@ -774,4 +776,72 @@ TEST(tasks_gdc_localization_scores_fracture_only)
     snprintf(ls, sizeof ls, "ls %s | grep -c '^change_.*\\.png$'", path);
     rc = mt_test_run(ls, out, sizeof out);
     CHECK(rc == 0 && atoi(out) == 2, "overlays_test has %s change maps (2 expected)", out);
+}
+
+/* softmax over dim 1 of a session's forward pass on samples idx[0..n-1]: [n, k] on the host; caller frees */
+static double *class_probs(mt_session *s, const int *idx, int n, int *k)
+{
+    mt_batch b;
+    if (mt_session_read_batch(s, idx, n, &b) != MT_OK) return NULL;
+    int prev = mt_set_grad_enabled(0);
+    mt_tensor *x = mt_session_normalize(s, b.images), *z = x ? mt_session_forward(s, x) : NULL;
+    float *h = z ? mt_task_host_floats(z) : NULL;
+    double *p = h ? malloc(sizeof(double) * (size_t)n * z->shape[1]) : NULL;
+    if (p) {
+        *k = z->shape[1];
+        for (int i = 0; i < n; i++) {
+            double m = -INFINITY, sum = 0;
+            for (int c = 0; c < *k; c++) m = fmax(m, h[i * *k + c]);
+            for (int c = 0; c < *k; c++) sum += exp(h[i * *k + c] - m);
+            for (int c = 0; c < *k; c++) p[i * *k + c] = exp(h[i * *k + c] - m) / sum;
+        }
+    }
+    free(h);
+    mt_set_grad_enabled(prev);
+    mt_tensor_release(z);
+    mt_tensor_release(x);
+    mt_batch_free(&b);
+    return p;
+}
+
+TEST(tasks_classification_ensemble_is_the_mean_of_softmax_probabilities)
+{
+    const char *mt = mt_test_medtrain();
+    if (!mt) SKIP("skipped: medtrain CLI not built next to run_tests");
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], run[2][1024], cmd[4096], out[16384], text[12288], cnn[PATH_MAX];
+    CHECK(abs_path("tests/data/task_cnn.yaml", cnn), "graph missing");
+    snprintf(ds, sizeof ds, "%s/tasks_ens.h5", tmp);
+    CHECK(make_dataset(ds, 24, 16, 0, 1), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/tasks_ens.yaml", tmp);
+    snprintf(text, sizeof text,
+             "task: {kind: classification}\nmodel: {graph: %s, params: {classes: 3, c1: 4, c2: 4}}\n"
+             "data: {dataset: %s}\nloss: {kind: cross_entropy}\noptimizer: {kind: adam, lr: 0.02}\n"
+             "train: {epochs: 1, batch_size: 8}\n", cnn, ds);
+    CHECK(write_text(cfg, text), "config");
+    for (int r = 0; r < 2; r++) {
+        snprintf(run[r], sizeof run[r], "%s/tasks_ens_%d", tmp, r);
+        snprintf(cmd, sizeof cmd, "%s train %s --device cpu --out %s --set train.seed=%d --quiet", mt, cfg, run[r], 5 + r);
+        CHECK(mt_test_run(cmd, out, sizeof out) == 0, "run %d failed:\n%s", r, out);
+    }
+    int idx[5] = {0, 3, 8, 13, 21}, k[3] = {0, 0, 0};
+    double *p[3] = {NULL, NULL, NULL};
+    for (int r = 0; r < 3; r++) {
+        mt_session s;
+        memset(&s, 0, sizeof s);
+        CHECK_OK(mt_session_open_run(&s, "test", "classification", run[r == 2 ? 0 : r], ds, mt_cpu(), NULL, 0));
+        if (r == 2) CHECK_OK(mt_session_add_ensemble(&s, run[1]));
+        p[r] = class_probs(&s, idx, 5, &k[r]);
+        mt_session_free(&s);
+        CHECK(p[r] && k[r] == 3, "forward %d: %s", r, mt_last_error());
+    }
+    double err = 0, gap = 0, rowsum = 0;
+    for (int i = 0; i < 15; i++) {
+        err = fmax(err, fabs(p[2][i] - 0.5 * (p[0][i] + p[1][i])));
+        gap = fmax(gap, fabs(p[0][i] - p[1][i]));
+    }
+    for (int c = 0; c < 3; c++) rowsum += p[2][c];
+    CHECK(gap > 1e-3, "the two runs agree (gap %g): the test shows nothing", gap);
+    CHECK(err < 1e-6 && fabs(rowsum - 1) < 1e-6, "ensemble softmax differs from the mean by %g (row sum %g)", err, rowsum);
+    free(p[0]), free(p[1]), free(p[2]);
 }

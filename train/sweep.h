@@ -130,7 +130,8 @@ mt_status mt_sweep_run_trial(const mt_sweep *sw, const char *dir, int i, const c
 /* Local backend: runs the unfinished trials, `concurrent` at a time, each as a child
  * process "`exe` sweep FILE --out DIR --trial I" with OMP_NUM_THREADS and
  * OPENBLAS_NUM_THREADS set to `threads` and its output in logs/NNN.log. Children die
- * with the runner (PR_SET_PDEATHSIG). SIGINT / SIGTERM stop the runner: running
+ * with the runner (PR_SET_PDEATHSIG). The runner holds DIR/.lock (mt_run_lock): a second
+ * runner on the same directory is refused with "in use by PID N". SIGINT / SIGTERM stop the runner: running
  * trials get SIGTERM and are resumed by the next run. Progress on stdout (a bar on a
  * terminal). Errors: MT_ERR_INVALID when trials failed (naming them and their logs),
  * MT_ERR_IO when interrupted or a child cannot start. */

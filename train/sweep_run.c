@@ -207,8 +207,8 @@ static mt_status spawn(const mt_sweep *sw, const char *dir, const char *exe, con
         dup2(fd, 2);
         setenv("OMP_NUM_THREADS", th, 1);
         setenv("OPENBLAS_NUM_THREADS", th, 1);
-        const char *argv[12] = {exe, "sweep", sw->path, "--out", dir, "--trial", id, "--quiet"};
-        int n = 8;
+        const char *argv[12] = {exe, "sweep", sw->path, "--out", dir, "--trial", id};
+        int n = 7;
         if (device) argv[n++] = "--device", argv[n++] = device;
         argv[n] = NULL;
         execv(exe, (char *const *)argv);
@@ -241,12 +241,15 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
         long cores = sysconf(_SC_NPROCESSORS_ONLN);
         threads = cores > concurrent ? (int)(cores / concurrent) : 1;
     }
+    int lock_fd = -1; /* one runner per sweep directory */
+    MT_TRY(mt_run_lock(dir, &lock_fd));
     int *pending = mt_calloc((size_t)sw->n_trials + 1, sizeof *pending);
     pid_t *pids = mt_calloc((size_t)concurrent, sizeof *pids);
     int *slot_trial = mt_calloc((size_t)concurrent, sizeof *slot_trial);
     int *failed = mt_calloc((size_t)sw->n_trials + 1, sizeof *failed);
     if (!pending || !pids || !slot_trial || !failed) {
         free(pending), free(pids), free(slot_trial), free(failed);
+        mt_run_unlock(lock_fd);
         return MT_ERR_NOMEM;
     }
     int n_pending = 0, done = 0;
@@ -308,6 +311,7 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
             else if (!g_stop) printf("sweep: trial %d FAILED (see %s/logs/%03d.log)\n", i, dir, i);
         }
         draw(tty, done, sw->n_trials, running, n_failed);
+        fflush(stdout);
     }
     if (tty) printf("\n");
     sigaction(SIGINT, &old_int, NULL);
@@ -324,5 +328,6 @@ mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *ex
                     n_failed, list, dir);
     }
     free(pending), free(pids), free(slot_trial), free(failed);
+    mt_run_unlock(lock_fd);
     return st;
 }
