@@ -7,7 +7,8 @@
  *   - a 4-trial tiny sweep (2 learning rates x 2 seeds) runs as one job array
  *     and its results.csv equals the local backend's in every column but the
  *     wall time; a re-run submits nothing; with trials 1 and 3 removed and the
- *     partition down, a re-run submits an array of 1 and 3 only, the next one
+ *     partition down, a re-run submits an array of 1 and 3 only (a second runner
+ *     of the directory meanwhile refused), the next one
  *     follows that job instead of submitting again and reports the cancelled
  *     task 3 as failed, and the last resubmits trial 3 alone and ends with the
  *     local backend's table again.
@@ -172,15 +173,16 @@ static int start_slurm(char *why, size_t len)
     if (up_ == 0) SKIP(why_);                                                              \
     CHECK(up_ == 1, "tests/slurm/start.sh failed:\n%s", why_)
 
-/* Output of a shell command, trailing newlines dropped; its exit status. */
+/* Output (stdout and stderr) of a shell command, trailing newlines dropped; its exit status. */
 static int sh(char *out, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static int sh(char *out, size_t len, const char *fmt, ...)
 {
-    char cmd[8192];
+    char cmd[8192] = "{ ";
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    vsnprintf(cmd + 2, sizeof cmd - 8, fmt, ap);
     va_end(ap);
+    strcat(cmd, "; }"); /* stderr of every command with the output */
     int rc = mt_test_run(cmd, out, len);
     size_t n = strlen(out);
     while (n && out[n - 1] == '\n') out[--n] = '\0';
@@ -391,13 +393,16 @@ TEST(sweep_slurm_matches_local)
     /* trials 1 and 3 lost, the partition down: the new job has tasks 1 and 3 only and stays pending */
     CHECK(sh(out, sizeof out, "rm -rf %s/trials/001 %s/trials/003 && scontrol update PartitionName=debug State=DOWN",
              sl, sl) == 0, "cannot set the partition down: %s", out);
-    /* the follower is stopped (SIGTERM) a second after the new job id is recorded; it must still be following */
+    /* the follower is stopped (SIGTERM) a second after the new job id is recorded; it must still be
+     * following, and a second runner of the directory meanwhile refused */
     rc = sh(out, sizeof out,
             "%s sweep %s --backend slurm --out %s --device cpu & p=$!; "
             "for i in $(seq 300); do [ \"$(head -n 1 %s/slurm/job_id)\" != %s ] && break; sleep 0.1; done; "
-            "sleep 1; kill $p; wait $p",
-            mt, sweep, sl, sl, id1);
+            "sleep 1; %s sweep %s --backend slurm --out %s --device cpu; echo \"second runner: $?\"; kill $p; wait $p",
+            mt, sweep, sl, sl, id1, mt, sweep, sl);
     CHECK(rc == 128 + 15, "the follower of a pending job ended (exit %d):\n%s", rc, mt_test_tail(out, 2000));
+    CHECK(strstr(out, "in use by PID") && strstr(out, "second runner: 1"), "a second runner was not refused:\n%s",
+          mt_test_tail(out, 2000));
     CHECK(read_id(sl, id2, sizeof id2) && strcmp(id1, id2), "no new job submitted (%s)", id2);
     snprintf(path, sizeof path, "%s/slurm/sweep.sbatch", sl);
     CHECK_OK(mt_read_file(path, &text, &n));

@@ -15,7 +15,8 @@
  * Running the same command again: with the recorded job still queued or
  * running it follows that job instead of submitting another; with it gone it
  * submits a new array of the trials still unfinished only (--array=list).
- * Ctrl-C stops the following, not the job (scancel <job> cancels it).
+ * Ctrl-C stops the following, not the job (scancel <job> cancels it). The
+ * follower holds DIR/.lock as the local runner does: one runner per directory.
  *
  * MEDTRAIN_SLURM_POLL (seconds, default 10) sets how often squeue is asked. A
  * task gone from squeue whose trial is not finished is declared failed after
@@ -241,8 +242,8 @@ mt_status mt_sweep_run_slurm(const mt_sweep *sw, const char *dir, const char *ex
     snprintf(sdir, sizeof sdir, "%s/slurm", adir);
     MT_TRY(mt_mkdirs(sdir));
     job_name(sw, name, sizeof name);
-    int lock = -1;
-    MT_TRY(mt_run_lock(sdir, &lock)); /* one follower per sweep directory: never two submissions */
+    int lock = -1; /* DIR/.lock, as the local runner: one runner per sweep directory, never two submissions */
+    MT_TRY(mt_run_lock(adir, &lock));
     int n = sw->n_trials, n_failed = 0;
     int *tasks = mt_calloc((size_t)n + 1, sizeof *tasks), *failed = mt_calloc((size_t)n + 1, sizeof *failed);
     unsigned char *watch = mt_calloc((size_t)n + 1, 1);
