@@ -22,6 +22,9 @@ DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools l
 # classification-metric fixtures; dataset-fashion-mnist: experiments/fashion_mnist and test_idx).
 DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx \
           python3-torchvision python3-sklearn dataset-fashion-mnist
+# Only for the Slurm backend's test (tests/test_sweep_slurm.c): a private single-node Slurm that
+# tests/slurm/start.sh starts and stop.sh stops (no systemd needed); the test skips without them.
+DEB_SLURM := slurm-wlm munge
 
 PKGS := hdf5 openblas yaml-0.1 libpng libtiff-4 libjpeg cairo
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -83,7 +86,7 @@ CLI := $(BUILD)/medtrain
 TESTS := $(BUILD)/run_tests
 GRADCHECK := $(BUILD)/run_gradcheck
 
-.PHONY: all deps deps-py deps-node test demo bench fixtures clean cuda-check
+.PHONY: all deps deps-py deps-slurm deps-node test demo bench fixtures clean cuda-check
 all: $(LIB) $(CLI)
 
 # Installs missing Debian packages (root, or sudo). No-op when all are present.
@@ -96,6 +99,12 @@ deps:
 	fi
 deps-py:
 	@missing=$$(for p in $(DEB_PY); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
+	fi
+deps-slurm:
+	@missing=$$(for p in $(DEB_SLURM); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
 	if [ -n "$$missing" ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
 	  $$SUDO apt-get update -q && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -q $$missing; \
@@ -171,7 +180,7 @@ demo: deps
 
 # Runs both test binaries and prints the combined "N passed, N failed, N skipped".
 # The sanitizer subset first (its own summary line), then every test: the last line is the suite's.
-test: deps deps-py deps-node
+test: deps deps-py deps-slurm deps-node
 	@$(MAKE) --no-print-directory test-sanitize
 	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)

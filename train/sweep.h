@@ -138,8 +138,13 @@ mt_status mt_sweep_run_trial(const mt_sweep *sw, const char *dir, int i, const c
 mt_status mt_sweep_run_local(const mt_sweep *sw, const char *dir, const char *exe, const char *device,
                              int concurrent, int threads, int quiet);
 
-/* Slurm backend (train/sweep_slurm.c): one sbatch job array of the unfinished trials,
- * followed until it ends. */
+/* Slurm backend (train/sweep_slurm.c, docs/sweep.md): one sbatch job array of the
+ * unfinished trials (DIR/slurm/sweep.sbatch, resources from sw->slurm, each task runs
+ * "`exe` sweep FILE --out DIR --trial $SLURM_ARRAY_TASK_ID"), its id in DIR/slurm/job_id,
+ * followed with squeue until it ends. A job recorded before and still listed is followed
+ * instead of submitting another. Holds DIR/.lock as the local runner. Errors:
+ * MT_ERR_IO (sbatch / squeue missing or refusing, named with what they said),
+ * MT_ERR_INVALID when trials failed (naming them and their DIR/slurm/<job>_<trial>.out). */
 mt_status mt_sweep_run_slurm(const mt_sweep *sw, const char *dir, const char *exe, const char *device, int quiet);
 
 /* The results of every finished trial in `dir`: results.csv and results.md (trial,
