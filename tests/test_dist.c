@@ -9,7 +9,9 @@
  *   - a 2-process run killed with SIGKILL (rank 0, after its first checkpoint)
  *     and resumed with mpirun ends bit-identical to an uninterrupted 2-process run
  *     (dropout on, so the per-rank dropout streams are resumed too);
- *   - a global batch that does not divide by the processes stops with a message.
+ *   - a global batch that does not divide by the processes, or an srun step
+ *     without an MPI plugin, stops with a message;
+ *   - BatchNorm is per replica, its running statistics rank 0's (docs/distributed.md).
  * Without mpirun those print "skipped: no mpirun". MPI children run with
  * OMP_NUM_THREADS=1 so 2 ranks fit on 2 cores. */
 #include <hdf5.h>
@@ -27,12 +29,28 @@
 
 /* ---- the backend without a launcher ---- */
 
+/* the launcher variables mt_dist_launched_size reads: saved, cleared, restored */
+static const char *const k_launch_vars[3] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "SLURM_STEP_NUM_TASKS"};
+
+static void launch_env(char saved[3][32], int restore)
+{
+    for (int i = 0; i < 3; i++) {
+        if (!restore) {
+            const char *v = getenv(k_launch_vars[i]);
+            snprintf(saved[i], 32, "%s", v ? v : "");
+            unsetenv(k_launch_vars[i]);
+        } else if (saved[i][0]) {
+            setenv(k_launch_vars[i], saved[i], 1);
+        } else {
+            unsetenv(k_launch_vars[i]);
+        }
+    }
+}
+
 TEST(dist_single_backend_without_launcher)
 {
-    const char *saved = getenv("OMPI_COMM_WORLD_SIZE");
-    char keep[32] = "";
-    if (saved) snprintf(keep, sizeof keep, "%s", saved);
-    unsetenv("OMPI_COMM_WORLD_SIZE");
+    char saved[3][32];
+    launch_env(saved, 0);
     int launched = mt_dist_launched_size();
     mt_dist *d = NULL;
     mt_status st = mt_dist_open("auto", &d);
@@ -49,12 +67,15 @@ TEST(dist_single_backend_without_launcher)
     mt_status st_single = mt_dist_open("single", &d4);
     char msg[512];
     snprintf(msg, sizeof msg, "%s", mt_last_error());
-    if (keep[0]) setenv("OMPI_COMM_WORLD_SIZE", keep, 1);
-    else unsetenv("OMPI_COMM_WORLD_SIZE");
+    unsetenv("OMPI_COMM_WORLD_SIZE");
+    setenv("SLURM_STEP_NUM_TASKS", "3", 1); /* an srun step */
+    int launched3 = mt_dist_launched_size();
+    launch_env(saved, 1);
     mt_dist *bad = NULL;
     mt_error_clear();
     mt_status st_bad = mt_dist_open("gloo", &bad);
-    CHECK(launched == 1 && launched4 == 4, "launched sizes %d / %d, want 1 / 4", launched, launched4);
+    CHECK(launched == 1 && launched4 == 4 && launched3 == 3, "launched sizes %d / %d / %d, want 1 / 4 / 3", launched,
+          launched4, launched3);
     CHECK_OK(st);
     CHECK(rank == 0 && size == 1 && !strcmp(name, "single"), "auto without a launcher: rank %d of %d, %s", rank, size,
           name);
@@ -102,24 +123,34 @@ static int make_dataset(const char *path, int n, int size)
     return mt_test_dataset_close(w, ok, 0.2, 0.2);
 }
 
-/* A small U-Net experiment (base 4, depth 2, no BatchNorm) on `dataset`. */
-static int write_config(const char *path, const char *dataset, double dropout, int epochs)
+/* A small U-Net experiment on `dataset`: graph configs/models/<graph>.yaml with `params` (YAML flow). */
+static int write_config_graph(const char *path, const char *dataset, const char *graph_name, const char *params,
+                              int epochs)
 {
-    char graph[PATH_MAX], rel[PATH_MAX];
-    if (!realpath(mt_test_path("configs/models/unet.yaml", rel, sizeof rel), graph)) return 0;
+    char graph[PATH_MAX], rel[PATH_MAX], file[128];
+    snprintf(file, sizeof file, "configs/models/%s.yaml", graph_name);
+    if (!realpath(mt_test_path(file, rel, sizeof rel), graph)) return 0;
     FILE *f = fopen(path, "w");
     if (!f) return 0;
     fprintf(f,
             "name: dp\n"
-            "model:\n  graph: %s\n  params: {base: 4, depth: 2, in_channels: 1, out_channels: 1, dropout: %g}\n"
+            "model:\n  graph: %s\n  params: %s\n"
             "data:\n  dataset: %s\n  normalize: window\n  window: [-200, 200]\n  num_workers: 1\n"
             "  augment: {enabled: true, flip_h: 0.5, rotation_deg: 10, noise_std: 0.02}\n"
             "loss:\n  kind: bce_with_logits\n"
             "optimizer:\n  kind: sgd\n  lr: 0.05\n  momentum: 0.9\n"
             "train:\n  epochs: %d\n  batch_size: 8\n  seed: 5\n  deterministic: true\n  log_every: 1\n"
             "checkpoint: {monitor: val_loss, mode: min}\n",
-            graph, dropout, dataset, epochs);
+            graph, params, dataset, epochs);
     return fclose(f) == 0;
+}
+
+/* The plain U-Net (base 4, depth 2, no BatchNorm) with dropout p. */
+static int write_config(const char *path, const char *dataset, double dropout, int epochs)
+{
+    char params[160];
+    snprintf(params, sizeof params, "{base: 4, depth: 2, in_channels: 1, out_channels: 1, dropout: %g}", dropout);
+    return write_config_graph(path, dataset, "unet", params, epochs);
 }
 
 static const char *g_dataset;
@@ -350,7 +381,8 @@ TEST(dist_mpirun_resume_after_kill9_is_bit_exact)
     CHECK(same_group(fa, fb, "optimizer", 0, 0, NULL, why, sizeof why), "optimizer state differs: %s", why);
 }
 
-/* A global batch that does not divide by the processes stops before training, naming the key. */
+/* A global batch that does not divide by the processes stops before training, naming the key;
+ * so does an srun step whose tasks MPI does not connect. */
 TEST(dist_mpirun_batch_not_divisible_fails_cleanly)
 {
     NEED_MPI();
@@ -368,4 +400,66 @@ TEST(dist_mpirun_batch_not_divisible_fails_cleanly)
     CHECK(strstr(out, "train.batch_size 7 is the global batch, split over 2 processes: it must divide by 2"),
           "no clear message:\n%s", out);
     CHECK(access(run, F_OK) != 0, "a run directory was left behind");
+    /* srun without an MPI plugin: 3 tasks that MPI does not connect are refused, not trained 3 times */
+    snprintf(cmd, sizeof cmd, "SLURM_STEP_NUM_TASKS=3 OMP_NUM_THREADS=1 %s train %s --device cpu --out %s", mt_, cfg,
+             run);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc != 0 && strstr(out, "the launcher started 3 processes but MPI sees 1") && strstr(out, "--mpi=pmix"),
+          "an unconnected 3-task srun step was not refused (%d):\n%s", rc, out);
+    CHECK(access(run, F_OK) != 0, "a run directory was left behind by the refused srun step");
+}
+
+/* BatchNorm is per replica and the running statistics are rank 0's: after one step of
+ * global batch 8 on 2 processes, every BN buffer equals that of one process with batch 4
+ * (rank 0's slice: the first 4 samples of the epoch order, the same initial weights), and
+ * differs from one process with batch 8 (which a synchronised BN would give). */
+TEST(dist_mpirun_batchnorm_is_per_replica)
+{
+    NEED_MPI();
+    const char *ds = dataset();
+    CHECK(ds, "dataset: %s", mt_last_error());
+    const char *tmp = mt_test_tmpdir();
+    char cfg[1024], run[3][1024], cmd[8192], out[16384];
+    snprintf(cfg, sizeof cfg, "%s/dp_bn.yaml", tmp);
+    CHECK(write_config_graph(cfg, ds, "unet_bn", "{base: 4, depth: 2, in_channels: 1, out_channels: 1}", 1),
+          "write config");
+    const char *names[3] = {"bn_two", "bn_one_b4", "bn_one_b8"};
+    for (int i = 0; i < 3; i++) {
+        snprintf(run[i], sizeof run[i], "%s/%s", tmp, names[i]);
+        if (i == 0)
+            snprintf(cmd, sizeof cmd, "%s 2 %s train %s --device cpu --set train.steps=1 --out %s --quiet", k_mpirun,
+                     mt_, cfg, run[i]);
+        else
+            snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s train %s --device cpu --set train.steps=1 "
+                     "--set train.batch_size=%d --out %s --quiet", mt_, cfg, i == 1 ? 4 : 8, run[i]);
+        int rc = mt_test_run(cmd, out, sizeof out);
+        CHECK(rc == 0, "%s failed (%d):\n%s", names[i], rc, out);
+    }
+    h5_group g[3];
+    char why[1024] = "", path[1100];
+    for (int i = 0; i < 3; i++) {
+        snprintf(path, sizeof path, "%s/last.h5", run[i]);
+        if (!read_group(path, "state_dict", &g[i], why, sizeof why)) {
+            for (int j = 0; j < i; j++) group_free(&g[j]);
+            CHECK(0, "%s", why);
+        }
+    }
+    int n_stats = 0, same_b4 = 1, differs_b8 = 0;
+    for (int k = 0; k < g[0].n; k++) {
+        if (!strstr(g[0].names[k], "running_")) continue;
+        n_stats++;
+        for (size_t j = 0; j < g[0].counts[k]; j++) {
+            double a = g[0].values[k][j], b4 = g[1].values[k][j], b8 = g[2].values[k][j];
+            if (fabs(a - b4) > 1e-5 * fabs(b4) + 1e-7 && same_b4) {
+                same_b4 = 0;
+                snprintf(why, sizeof why, "%s[%zu]: 2 processes %.9g, one process batch 4 %.9g", g[0].names[k], j, a,
+                         b4);
+            }
+            differs_b8 |= fabs(a - b8) > 1e-4 * fabs(b8) + 1e-6;
+        }
+    }
+    for (int i = 0; i < 3; i++) group_free(&g[i]);
+    CHECK(n_stats >= 16, "only %d BN running statistics in the checkpoint", n_stats);
+    CHECK(same_b4, "running statistics are not rank 0's slice's: %s", why);
+    CHECK(differs_b8, "running statistics equal the whole batch's (a synchronised BN): per replica was expected");
 }

@@ -44,7 +44,7 @@ int mt_dist_launched_size(void)
 {
     int n = env_int("OMPI_COMM_WORLD_SIZE");
     if (n <= 0) n = env_int("PMI_SIZE");
-    if (n <= 0 && getenv("PMIX_RANK")) n = env_int("SLURM_STEP_NUM_TASKS");
+    if (n <= 0) n = env_int("SLURM_STEP_NUM_TASKS"); /* an srun step (PMIx, or no MPI plugin at all) */
     return n > 1 ? n : 1;
 }
 
@@ -119,6 +119,14 @@ mt_status mt_dist_open(const char *kind, mt_dist **out)
     d->ops = k_single;
     mt_status st = MT_OK;
     if (!strcmp(kind, "mpi") || !strcmp(kind, "nccl") || (!strcmp(kind, "auto") && launched > 1)) st = open_mpi(d);
+    if (st == MT_OK && launched > 1 && d->ops.size != launched) {
+        char err[512];
+        d->ops.finalize(d->ops.ctx, err, sizeof err);
+        st = MT_ERR(MT_ERR_UNSUPPORTED,
+                    "the launcher started %d processes but MPI sees %d: MPI did not connect them (srun: add "
+                    "--mpi=pmix or --mpi=pmi2; mpirun: use the OpenMPI medtrain was built with)", launched,
+                    d->ops.size);
+    }
     if (st != MT_OK) {
         if (d->mpi_lib) dlclose(d->mpi_lib);
         free(d);

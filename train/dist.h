@@ -32,7 +32,7 @@ typedef struct mt_dist mt_dist;
 
 /* The number of processes a launcher started this one among, from the
  * environment: OMPI_COMM_WORLD_SIZE (OpenMPI's mpirun), PMI_SIZE (srun
- * --mpi=pmi2, MPICH), SLURM_STEP_NUM_TASKS with PMIX_RANK (srun --mpi=pmix);
+ * --mpi=pmi2, MPICH), SLURM_STEP_NUM_TASKS (any srun step, e.g. --mpi=pmix);
  * 1 when none says so. */
 int mt_dist_launched_size(void);
 
@@ -41,8 +41,10 @@ int mt_dist_launched_size(void);
  * plugin exists), "single", "mpi" or "nccl". MT_ERR_INVALID for an unknown kind
  * or "single" inside an N-process launch (N independent runs); MT_ERR_UNSUPPORTED
  * naming the plugin file when it is missing (build with libopenmpi-dev / NCCL)
- * or fails to start. MPI is initialised here (once per process: open it once
- * and pass it to every trainer). */
+ * or fails to start, or when MPI sees another number of processes than the
+ * launcher started (srun without --mpi=pmix / pmi2: N independent processes).
+ * MPI is initialised here (once per process: open it once and pass it to every
+ * trainer). */
 mt_status mt_dist_open(const char *kind, mt_dist **out);
 /* Finalizes the backend (MPI_Finalize: every rank must call it) and frees d. */
 mt_status mt_dist_close(mt_dist *d);
