@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "../core/device.h"
 #include "../core/rng.h"
 #include "../data/dataset.h"
 #include "../train/dist.h"
@@ -277,43 +278,69 @@ static int train_losses(const char *run, double *loss, int max)
     return n;
 }
 
-/* 3 steps, global batch 8 over 2 processes = one process with batch 8 (within 1e-5 relative). */
-TEST(dist_mpirun_2_ranks_equal_one_process)
+/* 3 steps with global batch 8 over 2 processes vs one process with batch 8, both on `device`
+ * (the 2 processes with --dist `dist`): every weight and momentum buffer within `rtol`
+ * relative (a value near zero on its tensor's scale: rtol / 10 of its largest), and the
+ * logged losses too. */
+static void equal_one_process(mt_test_ctx *T_, const char *mt_, const char *device, const char *dist, double rtol)
 {
-    NEED_MPI();
     const char *ds = dataset();
     CHECK(ds, "dataset: %s", mt_last_error());
     const char *tmp = mt_test_tmpdir();
-    char cfg[1024], r1[1024], r2[1024], cmd[4096], out[16384];
+    char cfg[1024], r1[1024], r2[1024], cmd[4096], out[16384], want[128];
     snprintf(cfg, sizeof cfg, "%s/dp.yaml", tmp);
-    snprintf(r1, sizeof r1, "%s/one", tmp);
-    snprintf(r2, sizeof r2, "%s/two", tmp);
+    snprintf(r1, sizeof r1, "%s/one_%s_%s", tmp, device, dist);
+    snprintf(r2, sizeof r2, "%s/two_%s_%s", tmp, device, dist);
     CHECK(write_config(cfg, ds, 0, 2), "write config");
-    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s train %s --device cpu --set train.steps=3 --out %s --quiet", mt_,
-             cfg, r1);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s train %s --device %s --set train.steps=3 --out %s --quiet", mt_,
+             cfg, device, r1);
     int rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "one process failed (%d):\n%s", rc, out);
-    snprintf(cmd, sizeof cmd, "%s 2 %s train %s --device cpu --set train.steps=3 --out %s", k_mpirun, mt_, cfg, r2);
+    snprintf(cmd, sizeof cmd, "%s 2 %s train %s --device %s --dist %s --set train.steps=3 --out %s", k_mpirun, mt_,
+             cfg, device, dist, r2);
     rc = mt_test_run(cmd, out, sizeof out);
     CHECK(rc == 0, "mpirun -np 2 failed (%d):\n%s", rc, out);
-    CHECK(strstr(out, "x 2 processes (mpi, global batch 8)"), "the 2-process run does not say so:\n%s", out);
+    snprintf(want, sizeof want, "x 2 processes (%s, global batch 8)", dist);
+    CHECK(strstr(out, want), "the 2-process run does not say '%s':\n%s", want, out);
     char fa[1100], fb[1100], why[1024] = "";
     snprintf(fa, sizeof fa, "%s/last.h5", r2);
     snprintf(fb, sizeof fb, "%s/last.h5", r1);
     double worst = 0;
-    /* 1e-5 relative per weight; a value near zero compared on its tensor's scale (1e-6 of its largest) */
-    CHECK(same_group(fa, fb, "state_dict", 1e-5, 1e-6, &worst, why, sizeof why),
-          "2 processes vs 1 after 3 steps: %s", why);
-    CHECK(worst > 0 && worst < 1e-5, "largest difference %.3g of a tensor's scale (0 would mean nothing was compared "
+    CHECK(same_group(fa, fb, "state_dict", rtol, rtol / 10, &worst, why, sizeof why),
+          "2 processes vs 1 after 3 steps on %s: %s", device, why);
+    CHECK(worst > 0 && worst < rtol, "largest difference %.3g of a tensor's scale (0 would mean nothing was compared "
           "or the runs never trained)", worst);
-    CHECK(same_group(fa, fb, "optimizer", 1e-5, 1e-6, NULL, why, sizeof why), "momentum buffers: %s", why);
+    CHECK(same_group(fa, fb, "optimizer", rtol, rtol / 10, NULL, why, sizeof why), "momentum buffers: %s", why);
     double l1[8], l2[8];
     int n1 = train_losses(r1, l1, 8), n2 = train_losses(r2, l2, 8);
     CHECK(n1 == 3 && n2 == 3, "log.csv train rows: %d and %d, want 3", n1, n2);
     for (int i = 0; i < 3; i++)
-        CHECK(fabs(l1[i] - l2[i]) <= 1e-5 * fabs(l1[i]), "step %d loss: one process %.8g, 2 processes %.8g", i + 1,
+        CHECK(fabs(l1[i] - l2[i]) <= rtol * fabs(l1[i]), "step %d loss: one process %.8g, 2 processes %.8g", i + 1,
               l1[i], l2[i]);
     CHECK(fabs(l1[0] - l1[2]) > 1e-4, "the loss did not move in 3 steps (%.8g, %.8g)", l1[0], l1[2]);
+}
+
+/* On the CPU: within 1e-5 relative. */
+TEST(dist_mpirun_2_ranks_equal_one_process)
+{
+    NEED_MPI();
+    equal_one_process(T_, mt_, "cpu", "mpi", 1e-5);
+}
+
+/* On a GPU: MPI through host copies (both processes may share one GPU), and NCCL when
+ * there are 2 GPUs (NCCL takes one GPU per process); 1e-4 as the CUDA op tests. */
+TEST(dist_mpirun_cuda_equal_one_process)
+{
+    NEED_MPI();
+    if (!mt_device_available(mt_cuda(0))) SKIP("skipped: no GPU");
+    equal_one_process(T_, mt_, "cuda", "mpi", 1e-4);
+    if (T_->failed) return;
+    snprintf(strrchr(plugin_, '/'), sizeof plugin_ - (size_t)(strrchr(plugin_, '/') - plugin_), "/libmedtrain_nccl.so");
+    if (!mt_device_available(mt_cuda(1)) || access(plugin_, F_OK) != 0) {
+        printf("    NCCL not run: %s\n", access(plugin_, F_OK) != 0 ? "no NCCL plugin" : "one GPU (NCCL needs 2)");
+        return;
+    }
+    equal_one_process(T_, mt_, "cuda", "nccl", 1e-4);
 }
 
 /* SIGKILL to rank 0 after its first checkpoint, resume with mpirun: bit-identical to an uninterrupted 2-process run. */
