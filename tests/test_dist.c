@@ -11,7 +11,9 @@
  *     (dropout on, so the per-rank dropout streams are resumed too);
  *   - a global batch that does not divide by the processes, or an srun step
  *     without an MPI plugin, stops with a message;
- *   - BatchNorm is per replica, its running statistics rank 0's (docs/distributed.md).
+ *   - BatchNorm is per replica, its running statistics rank 0's (docs/distributed.md);
+ *   - the YOLOv5 loss (a sum over the batch) is summed over the processes;
+ *   - on a GPU machine: the equality over MPI (host copies) and, with 2 GPUs, NCCL.
  * Without mpirun those print "skipped: no mpirun". MPI children run with
  * OMP_NUM_THREADS=1 so 2 ranks fit on 2 cores. */
 #include <hdf5.h>
@@ -489,4 +491,40 @@ TEST(dist_mpirun_batchnorm_is_per_replica)
     CHECK(n_stats >= 16, "only %d BN running statistics in the checkpoint", n_stats);
     CHECK(same_b4, "running statistics are not rank 0's slice's: %s", why);
     CHECK(differs_b8, "running statistics equal the whole batch's (a synchronised BN): per replica was expected");
+}
+
+/* Detection: the YOLOv5 loss is its terms times the batch size, so the processes' gradients
+ * and logged losses are summed, not weighted by shares (task->loss_scales_with_batch): the
+ * first step's loss of 2 processes with global batch 4 is one process's with batch 4 (up to
+ * the per-process means over targets), not half of it. */
+TEST(dist_mpirun_detection_loss_is_summed)
+{
+    NEED_MPI();
+    const char *tmp = mt_test_tmpdir();
+    char ds[1024], cfg[1024], r1[1024], r2[1024], cmd[8192], out[16384], yolo[PATH_MAX], rel[PATH_MAX];
+    CHECK(realpath(mt_test_path("configs/models/yolov5s.yaml", rel, sizeof rel), yolo), "yolov5s.yaml missing");
+    snprintf(ds, sizeof ds, "%s/dist_boxes.h5", tmp);
+    CHECK(mt_test_box_dataset(ds, 16, 64, 2, 41), "dataset: %s", mt_last_error());
+    snprintf(cfg, sizeof cfg, "%s/dp_det.yaml", tmp);
+    FILE *f = fopen(cfg, "w");
+    CHECK(f, "config");
+    fprintf(f,
+            "task: {kind: detection}\n"
+            "model: {graph: %s, params: {in_channels: 1, nc: 2, img_size: 64, width_multiple: 0.125}}\n"
+            "data: {dataset: %s, normalize: window, window: [0, 255], num_workers: 1}\n"
+            "optimizer: {kind: sgd, lr: 0.001}\ntrain: {epochs: 1, steps: 2, batch_size: 4, seed: 1, log_every: 1}\n",
+            yolo, ds);
+    CHECK(fclose(f) == 0, "config");
+    snprintf(r1, sizeof r1, "%s/det_one", tmp);
+    snprintf(r2, sizeof r2, "%s/det_two", tmp);
+    snprintf(cmd, sizeof cmd, "OMP_NUM_THREADS=1 %s train %s --device cpu --out %s --quiet", mt_, cfg, r1);
+    int rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "one process failed (%d):\n%s", rc, out);
+    snprintf(cmd, sizeof cmd, "%s 2 %s train %s --device cpu --out %s --quiet", k_mpirun, mt_, cfg, r2);
+    rc = mt_test_run(cmd, out, sizeof out);
+    CHECK(rc == 0, "mpirun -np 2 failed (%d):\n%s", rc, out);
+    double l1[4], l2[4];
+    CHECK(train_losses(r1, l1, 4) == 2 && train_losses(r2, l2, 4) == 2, "log.csv train rows");
+    CHECK(l1[0] > 0 && fabs(l2[0] - l1[0]) < 0.2 * l1[0], "first-step loss: one process %.6g, 2 processes %.6g "
+          "(half would mean averaged shares)", l1[0], l2[0]);
 }

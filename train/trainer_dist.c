@@ -92,7 +92,7 @@ int mt_trainer_dist_batch(mt_trainer *t, const mt_batch *b)
     }
     int bs = t->s.exp.train.batch_size, left = t->n_train - b->index * bs;
     int m = left < bs ? left : bs;
-    t->shard_weight = m > 0 ? (double)b->n / m : 0;
+    t->shard_weight = t->s.task->loss_scales_with_batch ? 1 : m > 0 ? (double)b->n / m : 0;
     return m;
 }
 

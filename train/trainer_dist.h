@@ -19,8 +19,9 @@ void mt_trainer_dist_dropout_streams(mt_trainer *t);
  * resumed run's other ranks load its last.h5; then every network's state_dict
  * goes from rank 0 to all (DistributedDataParallel's start). */
 mt_status mt_trainer_dist_start(mt_trainer *t, int resumed);
-/* This rank's share of the global batch `b` came from (weight n_r / m for the
- * gradient all-reduce); returns the global batch size m. */
+/* This rank's weight in the gradient all-reduce for its slice `b` of a global
+ * batch of m samples: n_r / m for a loss that is a mean over samples, 1 for one
+ * that grows with the batch (task->loss_scales_with_batch); returns m. */
 int mt_trainer_dist_batch(mt_trainer *t, const mt_batch *b);
 /* Gradients of session network i summed over the ranks, weighted (before clipping). */
 mt_status mt_trainer_dist_grads(mt_trainer *t, int i);
