@@ -127,8 +127,7 @@ mt_status mt_dist_open(const char *kind, mt_dist **out)
                     "--mpi=pmix or --mpi=pmi2; mpirun: use the OpenMPI medtrain was built with)", launched,
                     d->ops.size);
     }
-    if (st != MT_OK) {
-        if (d->mpi_lib) dlclose(d->mpi_lib);
+    if (st != MT_OK) { /* the plugin stays loaded (see mt_dist_close) */
         free(d);
         return st;
     }
