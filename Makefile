@@ -159,7 +159,10 @@ $(BUILD)/f64/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DMT_WITH_CUDA,$(CFLAGS)) -DMT_REAL_DOUBLE -MMD -MP -c $< -o $@
 
-# the plugins: only the interface header of medtrain (train/dist_plugin.h), no call into it
+# the plugins: only the interface header of medtrain (train/dist_plugin.h), no call into it.
+# `dist-plugins` as a target of a sub-make sees an mpicc that `make deps` has just installed.
+.PHONY: dist-plugins
+dist-plugins: $(DIST_PLUGINS)
 $(MPI_PLUGIN): train/dist_mpi.c train/dist_plugin.h
 	@mkdir -p $(dir $@)
 	$(MPICC) -O2 -g -std=c11 $(WARN) -Werror -fPIC -shared -I. $< -o $@
@@ -205,7 +208,7 @@ demo: deps
 # The sanitizer subset first (its own summary line), then every test: the last line is the suite's.
 test: deps deps-py deps-node
 	@$(MAKE) --no-print-directory test-sanitize
-	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI) $(DIST_PLUGINS)
+	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI) dist-plugins
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)
 
 # Data loader throughput (not a test): CPU path, rigid augmentation of 512x512 slices.
