@@ -1,7 +1,7 @@
 # medtrain Makefile. Two commands do all set-up on a fresh Debian machine:
 #   make demo   installs the Debian packages, builds, trains the S1 U-Net on the shipped CT sample
 #   make test   installs, builds (CUDA too when nvcc + cuDNN exist) and runs every test
-# Other targets: all (library + CLI), bench, fixtures (regenerate PyTorch fixtures), clean,
+# Other targets: all (library + CLI + the data-parallel plugins), bench, fixtures (regenerate PyTorch fixtures), clean,
 #   test-sanitize (ASan+UBSan test subset), fuzz (libFuzzer harnesses, tests/fuzz/README.md).
 # Sources are found by wildcard: a new core/ops/foo.c (and its twin foo.cu) needs no edit here.
 
@@ -17,7 +17,7 @@ PYTHON ?= /usr/bin/python3
 DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
              libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcairo2-dev fonts-dejavu-core \
-             libopencv-dev
+             libopencv-dev libopenmpi-dev openmpi-bin
 # Only needed to regenerate fixtures / run the PyTorch peers and cross-checks (scikit-learn: the
 # classification-metric fixtures; dataset-fashion-mnist: experiments/fashion_mnist and test_idx).
 DEB_PY := python3-torch python3-numpy python3-h5py python3-pydicom python3-nibabel python3-pil python3-onnx \
@@ -55,10 +55,34 @@ NVCCFLAGS += -DMT_WITH_CUDA -I. -I$(CUDA_HOME)/include
 LDLIBS += -L$(CUDA_HOME)/lib64 -Wl,-rpath,$(CUDA_HOME)/lib64 -lcudnn -lcublas -lcudart
 endif
 
+# Data-parallel plugins (train/dist.h, docs/distributed.md), loaded with dlopen only by runs started
+# with mpirun / srun, so the library and a single-process medtrain never link MPI or NCCL:
+#   $(BUILD)/libmedtrain_mpi.so   train/dist_mpi.c with mpicc (MT_MPI=auto: when mpicc exists; 0 = off)
+#   $(BUILD)/libmedtrain_nccl.so  train/dist_nccl.cu with nvcc, when the CUDA backend is built and
+#                                 $(CUDA_HOME)/include/nccl.h exists (MT_NCCL=0 = off)
+PLUGIN_SRC := train/dist_mpi.c train/dist_nccl.cu
+MPICC ?= mpicc
+MT_MPI ?= auto
+ifeq ($(MT_MPI),auto)
+MT_MPI_ON := $(shell command -v $(MPICC) >/dev/null 2>&1 && echo 1 || echo 0)
+else
+MT_MPI_ON := $(MT_MPI)
+endif
+MT_NCCL ?= $(shell test -f $(CUDA_HOME)/include/nccl.h && echo 1 || echo 0)
+MPI_PLUGIN := $(BUILD)/libmedtrain_mpi.so
+NCCL_PLUGIN := $(BUILD)/libmedtrain_nccl.so
+DIST_PLUGINS :=
+ifeq ($(MT_MPI_ON),1)
+DIST_PLUGINS += $(MPI_PLUGIN)
+endif
+ifeq ($(MT_CUDA)$(MT_NCCL),11)
+DIST_PLUGINS += $(NCCL_PLUGIN)
+endif
+
 LIB_DIRS := core core/ops layers optim data configs train
-LIB_C := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c))
+LIB_C := $(filter-out $(PLUGIN_SRC),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c)))
 LIB_CXX := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cpp))
-LIB_CU := $(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu))
+LIB_CU := $(filter-out $(PLUGIN_SRC),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.cu)))
 CLI_C := $(wildcard cli/*.c)
 TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
 # the float64 binary also runs the network-vs-PyTorch-twin checks in training mode (tests/net_check.h)
@@ -87,7 +111,7 @@ TESTS := $(BUILD)/run_tests
 GRADCHECK := $(BUILD)/run_gradcheck
 
 .PHONY: all deps deps-py deps-slurm deps-node test demo bench fixtures clean cuda-check
-all: $(LIB) $(CLI)
+all: $(LIB) $(CLI) $(DIST_PLUGINS)
 
 # Installs missing Debian packages (root, or sudo). No-op when all are present.
 deps:
@@ -144,6 +168,17 @@ $(BUILD)/f64/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(filter-out -DMT_WITH_CUDA,$(CFLAGS)) -DMT_REAL_DOUBLE -MMD -MP -c $< -o $@
 
+# the plugins: only the interface header of medtrain (train/dist_plugin.h), no call into it.
+# `dist-plugins` as a target of a sub-make sees an mpicc that `make deps` has just installed.
+.PHONY: dist-plugins
+dist-plugins: $(DIST_PLUGINS)
+$(MPI_PLUGIN): train/dist_mpi.c train/dist_plugin.h
+	@mkdir -p $(dir $@)
+	$(MPICC) -O2 -g -std=c11 $(WARN) -Werror -fPIC -shared -I. $< -o $@
+$(NCCL_PLUGIN): train/dist_nccl.cu train/dist_plugin.h
+	@mkdir -p $(dir $@)
+	$(NVCC) $(NVCCFLAGS) -shared $< -o $@ -L$(CUDA_HOME)/lib64 -Xlinker -rpath,$(CUDA_HOME)/lib64 -lnccl -lcudart
+
 $(LIB): $(OBJ)
 	@rm -f $@
 	ar rcs $@ $^
@@ -182,7 +217,7 @@ demo: deps
 # The sanitizer subset first (its own summary line), then every test: the last line is the suite's.
 test: deps deps-py deps-slurm deps-node
 	@$(MAKE) --no-print-directory test-sanitize
-	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI)
+	@$(MAKE) --no-print-directory $(TESTS) $(GRADCHECK) $(CLI) dist-plugins
 	@bash tests/run.sh $(TESTS) $(GRADCHECK)
 
 # Data loader throughput (not a test): CPU path, rigid augmentation of 512x512 slices.
@@ -266,7 +301,7 @@ fuzz: fuzz-build
 # Compile-only check of every CUDA file (CI has nvcc but no GPU).
 cuda-check:
 	@test "$(MT_CUDA)" = 1 || { echo "nvcc/cuDNN not found: CUDA backend not built"; exit 0; }
-	@$(MAKE) --no-print-directory $(LIB_CU:%.cu=$(BUILD)/cu/%.o)
+	@$(MAKE) --no-print-directory $(LIB_CU:%.cu=$(BUILD)/cu/%.o) $(filter $(NCCL_PLUGIN),$(DIST_PLUGINS))
 
 fixtures: deps-py
 	@for f in tests/fixtures/gen_*.py; do echo "$(PYTHON) $$f"; $(PYTHON) $$f || exit 1; done

@@ -55,6 +55,8 @@ struct mt_loader {
     int has_aug, gpu_aug, on_cuda;
     int *indices;
     int n, nb;
+    int shards;              /* shard_count, 1 = whole batches */
+    int rows;                /* rows of a slot: batch_size, or its largest slice */
     int cap;
     slot *slots;
     worker *workers;
@@ -186,6 +188,11 @@ static mt_status fill_slot(worker *wk, slot *s, long long job)
     }
     int bs = l->cfg.batch_size;
     int start = b * bs, end = start + bs < l->n ? start + bs : l->n;
+    if (l->shards > 1) { /* this shard's contiguous slice of the whole batch */
+        int m = end - start, r = l->cfg.shard_index;
+        end = start + (int)((long long)m * (r + 1) / l->shards);
+        start += (int)((long long)m * r / l->shards);
+    }
 #ifdef MT_WITH_CUDA
     if (s->event_pending) { /* the previous batch of this slot may still be uploading */
         MT_TRY(mt_loader_cuda_wait(s->event));
@@ -280,7 +287,7 @@ void mt_loader_destroy(mt_loader *l)
 static mt_status slot_init(mt_loader *l, slot *s)
 {
     const mt_dataset_spec *sp = &l->spec;
-    size_t bs = (size_t)l->cfg.batch_size, plane = (size_t)sp->h * sp->w;
+    size_t bs = (size_t)l->rows, plane = (size_t)sp->h * sp->w;
     void *p;
     MT_TRY(host_alloc(l, sizeof(float) * bs * plane * (size_t)sp->c, &p));
     s->images = p;
@@ -319,6 +326,14 @@ mt_status mt_loader_create(mt_dataset *d, const mt_loader_config *cfg, mt_loader
     int nb = cfg->drop_last ? n / cfg->batch_size : (n + cfg->batch_size - 1) / cfg->batch_size;
     MT_REQUIRE(nb > 0, "loader: no batch to deliver (%d samples, batch_size %d, drop_last %d)", n, cfg->batch_size,
                cfg->drop_last);
+    int shards = cfg->shard_count > 1 ? cfg->shard_count : 1, last = n % cfg->batch_size;
+    MT_REQUIRE(shards == 1 || (cfg->shard_index >= 0 && cfg->shard_index < shards), "loader: shard_index %d of %d",
+               cfg->shard_index, shards);
+    MT_REQUIRE(cfg->batch_size >= shards, "loader: batch_size %d is smaller than the %d shards", cfg->batch_size,
+               shards);
+    MT_REQUIRE(cfg->drop_last || last == 0 || last >= shards,
+               "loader: the last batch of an epoch has %d samples (%d %% %d), fewer than the %d shards", last, n,
+               cfg->batch_size, shards);
     int on_cuda = cfg->device.type == MT_CUDA;
 #ifndef MT_WITH_CUDA
     if (on_cuda) return MT_ERR(MT_ERR_UNSUPPORTED, "loader: this build has no CUDA backend; use device cpu");
@@ -345,6 +360,8 @@ mt_status mt_loader_create(mt_dataset *d, const mt_loader_config *cfg, mt_loader
     l->gpu_aug = l->has_aug && cfg->augment_on_device;
     l->n = n;
     l->nb = nb;
+    l->shards = shards;
+    l->rows = (cfg->batch_size + shards - 1) / shards;
     l->cap = cfg->prefetch > 0 ? cfg->prefetch : 2 * cfg->num_workers;
     l->n_workers = cfg->num_workers;
     mt_status st = MT_OK;

@@ -6,7 +6,8 @@
  * index): the epoch's permutation is a Philox Fisher-Yates shuffle keyed by (seed, epoch)
  * and each sample's augmentation is keyed by (seed, epoch, dataset index), so the result
  * is identical for any number of workers and an exact resume is a seek to the
- * checkpoint's (epoch, batch) position.
+ * checkpoint's (epoch, batch) position. For data-parallel training each process
+ * takes its slice of every batch (shard_index / shard_count).
  *
  * On a CUDA device the workers fill pinned host staging buffers (cudaHostAlloc) that are
  * copied with cudaMemcpyAsync on medtrain's stream (data/loader_cuda.cu); optionally the
@@ -36,6 +37,16 @@ typedef struct mt_loader_config {
     mt_device device;        /* where batches are delivered (default cpu) */
     const int *indices;      /* dataset indices to iterate (e.g. a split); NULL = all; copied */
     int n_indices;
+    /* Data-parallel sharding (train/dist.h): with shard_count > 1 every batch b of
+     * the epoch order is cut into shard_count contiguous slices and only slice
+     * shard_index is delivered: rows [m * r / S, m * (r + 1) / S) of the m samples of
+     * the whole batch, for r = shard_index, S = shard_count (equal slices when S
+     * divides m). So S loaders with the same seed deliver together exactly the
+     * batches of one unsharded loader, with the same augmentation (keyed by sample
+     * index). Batch counts and positions are those of the whole batches. Every
+     * slice must get a sample: batch_size and the last batch's size >= S.
+     * 0 or 1 = whole batches. */
+    int shard_index, shard_count;
 } mt_loader_config;
 
 /* One batch. Tensors are owned by the batch (release with mt_batch_free). */

@@ -422,3 +422,95 @@ TEST(loader_cuda_matches_cpu)
     }
     mt_dataset_close(d);
 }
+
+/* host copy of a batch tensor (NULL tensor: NULL, bytes 0) */
+static void *host_copy(const mt_tensor *t, size_t *bytes)
+{
+    *bytes = t ? mt_nbytes(t) : 0;
+    void *p = *bytes ? malloc(*bytes) : NULL;
+    if (p && mt_tensor_to_host(t, p, *bytes) != MT_OK) {
+        free(p);
+        p = NULL;
+    }
+    return p;
+}
+
+/* Data-parallel shards (train/dist.h): S loaders with shard_index 0..S-1 deliver
+ * contiguous slices of every batch, together exactly the unsharded batches
+ * (images with their augmentation, masks, labels, points, ids, boxes), uneven
+ * slices included (8 -> 2 + 3 + 3, the last 7 -> 2 + 2 + 3). */
+TEST(loader_shards_make_the_whole_batches)
+{
+    char path[600];
+    enum { N = 23, BS = 8, S = 3, STEPS = 2 * (3 + 1) }; /* 3 batches + end marker, 2 epochs */
+    CHECK_OK(make_dataset("shards.h5", N, path, sizeof path));
+    mt_dataset *d = NULL;
+    CHECK_OK(mt_dataset_open(path, &d));
+    mt_augment_params p;
+    aug_params(&p);
+    mt_loader *l[S + 1] = {0};
+    mt_status st = MT_OK;
+    for (int r = 0; r <= S && st == MT_OK; r++) { /* l[S]: unsharded */
+        mt_loader_config c;
+        mt_loader_config_init(&c);
+        c.batch_size = BS, c.shuffle = 1, c.seed = 77, c.augment = &p, c.num_workers = 2;
+        c.shard_index = r < S ? r : 0, c.shard_count = r < S ? S : 1;
+        st = mt_loader_create(d, &c, &l[r]);
+    }
+    for (int step = 0; step < STEPS && st == MT_OK; step++) {
+        mt_batch b[S + 1];
+        memset(b, 0, sizeof b);
+        for (int r = 0; r <= S && st == MT_OK; r++) st = mt_loader_next(l[r], &b[r]);
+        int rows = 0, boxes = 0, m = b[S].n;
+        for (int r = 0; r < S && st == MT_OK; r++) {
+            int lo = m * r / S, hi = m * (r + 1) / S;
+            if (b[r].n != hi - lo || b[r].index != b[S].index || b[r].epoch != b[S].epoch) {
+                st = MT_ERR(MT_ERR_STATE, "step %d shard %d: %d rows at (%d, %d), want %d at (%d, %d)", step, r,
+                            b[r].n, b[r].epoch, b[r].index, hi - lo, b[S].epoch, b[S].index);
+                break;
+            }
+            if (m == 0) continue;
+            const mt_tensor *whole[4] = {b[S].images, b[S].masks, b[S].labels, b[S].points};
+            const mt_tensor *part[4] = {b[r].images, b[r].masks, b[r].labels, b[r].points};
+            for (int k = 0; k < 4 && st == MT_OK; k++) {
+                size_t wb = 0, pb = 0;
+                unsigned char *w = host_copy(whole[k], &wb), *q = host_copy(part[k], &pb);
+                size_t row = wb / (size_t)m;
+                if (!w || !q || pb != row * (size_t)(hi - lo) || memcmp(w + row * (size_t)lo, q, pb) != 0)
+                    st = MT_ERR(MT_ERR_STATE, "step %d shard %d: tensor %d differs from rows %d..%d of the batch", step,
+                                r, k, lo, hi);
+                free(w);
+                free(q);
+            }
+            for (int i = 0; i < b[r].n && st == MT_OK; i++)
+                if (b[r].sample_ids[i] != b[S].sample_ids[lo + i])
+                    st = MT_ERR(MT_ERR_STATE, "step %d shard %d: sample %d is %d, want %d", step, r, i,
+                                b[r].sample_ids[i], b[S].sample_ids[lo + i]);
+            for (int i = 0; i < b[r].n_boxes && st == MT_OK; i++) {
+                float want[6];
+                memcpy(want, b[S].boxes + 6 * (boxes + i), sizeof want);
+                want[0] -= (float)lo;
+                if (memcmp(want, b[r].boxes + 6 * i, sizeof want) != 0)
+                    st = MT_ERR(MT_ERR_STATE, "step %d shard %d: box %d differs", step, r, i);
+            }
+            rows += b[r].n;
+            boxes += b[r].n_boxes;
+        }
+        if (st == MT_OK && (rows != m || boxes != b[S].n_boxes))
+            st = MT_ERR(MT_ERR_STATE, "step %d: shards hold %d rows / %d boxes, the batch %d / %d", step, rows, boxes, m,
+                        b[S].n_boxes);
+        for (int r = 0; r <= S; r++) mt_batch_free(&b[r]);
+    }
+    for (int r = 0; r <= S; r++) mt_loader_destroy(l[r]);
+    /* a last batch (23 % 8 = 7) smaller than the shards cannot be split */
+    mt_loader_config c;
+    mt_loader_config_init(&c);
+    c.batch_size = BS, c.shard_count = 8;
+    mt_loader *bad = NULL;
+    mt_status st_bad = mt_loader_create(d, &c, &bad);
+    mt_loader_destroy(bad);
+    mt_dataset_close(d);
+    CHECK_OK(st);
+    CHECK(st_bad == MT_ERR_INVALID && strstr(mt_last_error(), "fewer than the 8 shards"),
+          "7-sample last batch over 8 shards: status %d (%s)", st_bad, mt_last_error());
+}

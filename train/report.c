@@ -138,6 +138,7 @@ static mt_status write_metrics_json(mt_trainer *t, const mt_eval *ev, int use_be
 
 mt_status mt_trainer_report(mt_trainer *t)
 {
+    if (t->rank > 0) return MT_OK; /* data parallel: rank 0 evaluates and writes the report */
     char path[2400];
     snprintf(path, sizeof path, "%s/best.h5", t->run_dir);
     int use_best = mt_path_exists(path);

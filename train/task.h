@@ -88,6 +88,11 @@ typedef struct mt_task {
      * change maps), at most n_max per-image pictures. */
     mt_status (*pictures)(mt_session *s, const mt_eval *e, const int *idx, int n, int n_max, const char *dir);
     void (*free)(mt_session *s);
+    /* Data parallel (docs/distributed.md): 0 = the loss is a mean over the batch's
+     * samples, so each process's gradients are weighted by its share of the global
+     * batch; 1 = it grows with the batch (YOLOv5: means times the batch size), so
+     * the processes' gradients are summed (YOLOv5's DDP `loss *= WORLD_SIZE`). */
+    int loss_scales_with_batch;
 } mt_task;
 
 /* The task of a kind; NULL when the kind is not built in. */

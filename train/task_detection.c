@@ -297,4 +297,5 @@ const mt_task mt_task_detection = {
     .json = det_json,
     .pictures = det_pictures,
     .free = det_free,
+    .loss_scales_with_batch = 1, /* YOLOv5: the loss is its terms times the batch size */
 };

@@ -9,8 +9,10 @@
 
 #include "../core/device.h"
 #include "../core/ops.h"
+#include "dist.h"
 #include "progress.h"
 #include "run_dir.h"
+#include "trainer_dist.h"
 
 /* Maps the experiment's augmentation (in normalised units) to data/augment.h
  * parameters in the dataset's units (the loader augments raw images). */
@@ -107,6 +109,7 @@ static mt_status setup_data(mt_trainer *t)
     if (t->n_train == 0)
         return MT_ERR(MT_ERR_INVALID, "dataset %s has no samples in split '%s' (data.train_split)", e->data.dataset,
                       e->data.train_split);
+    MT_TRY(mt_trainer_dist_check_config(t)); /* data parallel: batches that split over the processes */
     mt_augment_params ap;
     augment_params(e, &ap);
     mt_loader_config lc;
@@ -120,12 +123,15 @@ static mt_status setup_data(mt_trainer *t)
     lc.device = t->s.dev;
     lc.indices = t->train_idx;
     lc.n_indices = t->n_train;
+    lc.shard_index = t->rank; /* data parallel: this process's slice of every batch */
+    lc.shard_count = mt_dist_size(t->dist);
     return mt_loader_create(t->s.ds, &lc, &t->loader);
 }
 
 mt_status mt_trainer_update(mt_trainer *t, int i)
 {
     MT_REQUIRE(i >= 0 && i < t->s.n_models && t->optim[i], "network %d has no optimizer (frozen)", i);
+    MT_TRY(mt_trainer_dist_grads(t, i));
     if (t->s.exp.optimizer.clip_grad_norm > 0) {
         int n = 0;
         mt_tensor **p = mt_model_params(t->s.models[i].model, &n);
@@ -179,6 +185,7 @@ static void log_epoch_row(mt_trainer *t, double train_loss, double lr, double ip
                           const double *terms)
 {
     const mt_task *task = t->s.task;
+    if (!t->log) return; /* not rank 0 */
     fprintf(t->log, "%ld,%d,val,%.8g,%.8g,%.2f", t->step, t->epoch, train_loss, lr, ips);
     if (v) {
         fprintf(t->log, ",%.8g", v->loss);
@@ -222,9 +229,10 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
         if (b.n == 0) break;
         double lv = 0, terms[MT_TASK_MAX_TERMS];
         for (int i = 0; i < MT_TASK_MAX_TERMS; i++) terms[i] = NAN;
+        int n = mt_trainer_dist_batch(t, &b); /* the global batch's size */
         mt_status st = mt_session_fit_batch(&t->s, &b);
         if (st == MT_OK) st = task->train_step ? task->train_step(t, &b, &lv, terms) : single_step(t, &b, &lv, terms);
-        int n = b.n;
+        if (st == MT_OK) st = mt_trainer_dist_loss(t, &lv, terms, task->n_terms);
         mt_batch_free(&b);
         MT_TRY(st);
         t->step++;
@@ -234,7 +242,7 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
         for (int i = 0; i < task->n_terms; i++) term_sum[i] += terms[i];
         double ips = images / (mt_now() - t0 + 1e-9);
         if (!t->quiet) mt_progress_update(&pr, t->epoch + 1, epochs, nb, lv, ips);
-        if (e->train.log_every > 0 && t->step % e->train.log_every == 0) {
+        if (t->log && e->train.log_every > 0 && t->step % e->train.log_every == 0) {
             fprintf(t->log, "%ld,%d,train,%.8g,%.8g,%.2f", t->step, t->epoch + 1, lv, mt_optim_get_lr(t->optim[0], 0), ips);
             for (int i = 0; i <= task->n_log_metrics; i++) fprintf(t->log, ",");
             log_terms(t->log, task, terms);
@@ -278,7 +286,11 @@ static mt_status end_epoch(mt_trainer *t, int epochs, int validated, const mt_ev
         t->best_epoch = t->epoch;
     }
     char path[2200];
-    if (t->epoch % (e->checkpoint.every > 0 ? e->checkpoint.every : 1) == 0 || t->epoch == epochs || t->stopped_early) {
+    int save_last = t->epoch % (e->checkpoint.every > 0 ? e->checkpoint.every : 1) == 0 || t->epoch == epochs ||
+                    t->stopped_early;
+    if (save_last || new_best) MT_TRY(mt_trainer_dist_check_replicas(t));
+    if (t->rank > 0) return MT_OK; /* rank 0 writes the checkpoints */
+    if (save_last) {
         snprintf(path, sizeof path, "%s/last.h5", t->run_dir);
         MT_TRY(mt_trainer_save(t, path));
     }
@@ -317,6 +329,7 @@ mt_status mt_trainer_fit(mt_trainer *t)
         MT_TRY(train_epoch(t, epochs, &train_loss, terms, &ips));
         double lr = mt_optim_get_lr(t->optim[0], 0);
         t->epoch++;
+        MT_TRY(mt_trainer_dist_sync_buffers(t)); /* BatchNorm running statistics: rank 0's */
         int validate = t->n_val > 0 && (e->train.val_every <= 1 || t->epoch % e->train.val_every == 0 ||
                                         t->epoch == epochs);
         mt_eval v;
@@ -330,7 +343,7 @@ mt_status mt_trainer_fit(mt_trainer *t)
         mt_status st = end_epoch(t, epochs, validate, &v);
         mt_eval_free(&v);
         MT_TRY(st);
-        if (mt_plot_run_curves(t->run_dir) != MT_OK) mt_error_clear(); /* a plot never stops training */
+        if (t->rank == 0 && mt_plot_run_curves(t->run_dir) != MT_OK) mt_error_clear(); /* never stops training */
         if (e->train.steps > 0 && t->step >= e->train.steps) break;
     }
     t->train_seconds += mt_now() - t0;
@@ -371,6 +384,17 @@ static mt_status pick_device(mt_trainer *t, const char *device)
     return MT_OK;
 }
 
+/* Data parallel on GPUs: "cuda" / auto without an index means one GPU per
+ * process of a machine, cuda:(local rank mod GPUs); an explicit cuda:N is kept. */
+static void pick_rank_gpu(mt_trainer *t, const char *device)
+{
+    const char *d = device ? device : t->s.exp.train.device;
+    const mt_backend *be = mt_backend_peek(MT_CUDA);
+    if (mt_dist_size(t->dist) < 2 || t->s.dev.type != MT_CUDA || strchr(d, ':') || !be) return;
+    int count = be->device_count(be->ctx);
+    if (count > 1) t->s.dev.index = mt_dist_local_rank(t->dist) % count;
+}
+
 /* A new run directory: --out (mkdir decides: an existing one is refused) or runs/<name>-<time>. */
 static mt_status make_run_dir(mt_trainer *t, const char *out)
 {
@@ -409,7 +433,7 @@ static mt_status start_new(mt_trainer *t, const char *out)
 {
     static const char *fixed = "step,epoch,phase,loss,lr,images_per_s,val_loss";
     const mt_task *task = t->s.task;
-    MT_TRY(make_run_dir(t, out));
+    MT_TRY(make_run_dir(t, out)); /* rank 0 only: the others get its name (mt_trainer_dist_start) */
     MT_TRY(mt_run_lock(t->run_dir, &t->lock_fd));
     char path[2300], header[1024];
     size_t len = (size_t)snprintf(header, sizeof header, "%s", fixed);
@@ -422,9 +446,13 @@ static mt_status start_new(mt_trainer *t, const char *out)
     MT_TRY(mt_write_file_atomic(path, t->s.exp.resolved_yaml, strlen(t->s.exp.resolved_yaml)));
     snprintf(path, sizeof path, "%s/log.csv", t->run_dir);
     MT_TRY(mt_write_file_atomic(path, header, strlen(header)));
-    char dv[32];
-    printf("run %s: %s, %zu parameters on %s, %d train / %d val / %d test samples\n", t->run_dir, task->kind,
-           mt_model_param_count(t->s.model), mt_device_str(t->s.dev, dv, sizeof dv), t->n_train, t->n_val, t->n_test);
+    char dv[32], procs[96] = "";
+    if (mt_dist_size(t->dist) > 1)
+        snprintf(procs, sizeof procs, " x %d processes (%s, global batch %d)", mt_dist_size(t->dist),
+                 mt_dist_name(t->dist), t->s.exp.train.batch_size);
+    printf("run %s: %s, %zu parameters on %s%s, %d train / %d val / %d test samples\n", t->run_dir, task->kind,
+           mt_model_param_count(t->s.model), mt_device_str(t->s.dev, dv, sizeof dv), procs, t->n_train, t->n_val,
+           t->n_test);
     return MT_OK;
 }
 
@@ -440,6 +468,7 @@ static mt_status start_resumed(mt_trainer *t, const char *dir)
                       "%s has no last.h5 (no epoch finished yet): nothing to resume; start the run again with "
                       "`medtrain train CONFIG --out NEW_DIR` (or remove %s first)", dir, dir);
     MT_TRY(mt_trainer_load(t, path));
+    mt_trainer_dist_dropout_streams(t); /* a no-op on rank 0 */
     /* best.h5 is saved right after last.h5: a kill between the two leaves last.h5
      * recording this epoch as the best while best.h5 is older or missing, and
      * nothing would write it again (the epoch is not re-run); the state just
@@ -460,7 +489,10 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     if (!t) return mt_last_status();
     t->es_best = t->ckpt_best = NAN;
     t->lock_fd = -1;
-    t->quiet = o->quiet;
+    t->dist = o->dist;
+    t->rank = mt_dist_rank(o->dist);
+    t->shard_weight = 1;
+    t->quiet = o->quiet || t->rank > 0; /* one progress display: rank 0's */
     if (o->resume && o->n_sets)
         return MT_ERR(MT_ERR_INVALID, "--set cannot change a resumed run (its config is %s/config.yaml)", o->resume);
     char cfg[2200];
@@ -468,20 +500,24 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     /* 1. everything that can be checked before training */
     MT_TRY(mt_session_load(&t->s, cfg, o->n_sets, o->sets));
     MT_TRY(pick_device(t, o->device));
+    pick_rank_gpu(t, o->device);
+    MT_TRY(mt_dist_use_device(t->dist, t->s.dev)); /* NCCL on a GPU */
     if (t->s.exp.train.threads > 0) mt_set_num_threads(t->s.exp.train.threads);
     MT_TRY(mt_session_open_dataset(&t->s));
     MT_TRY(mt_session_build_models(&t->s, t->s.exp.train.seed, !o->resume));
+    mt_trainer_dist_dropout_streams(t);
     MT_TRY(t->s.task->check(&t->s)); /* again, now with the networks: output shapes */
     for (int i = 0; i < t->s.n_models; i++)
         if (t->s.models[i].trainable) MT_TRY(setup_optim(t, i));
     MT_TRY(setup_data(t));
-    /* 2. the run directory */
-    MT_TRY(o->resume ? start_resumed(t, o->resume) : start_new(t, o->out_dir));
+    /* 2. the run directory (rank 0; the others follow it) */
+    if (t->rank == 0) MT_TRY(o->resume ? start_resumed(t, o->resume) : start_new(t, o->out_dir));
+    else if (o->resume) snprintf(t->run_dir, sizeof t->run_dir, "%s", o->resume);
+    MT_TRY(mt_trainer_dist_start(t, o->resume != NULL));
     fflush(stdout);
     char path[2300];
     snprintf(path, sizeof path, "%s/log.csv", t->run_dir);
-    t->log = fopen(path, "a");
-    if (!t->log) return MT_ERR(MT_ERR_IO, "cannot append to %s", path);
+    if (t->rank == 0 && !(t->log = fopen(path, "a"))) return MT_ERR(MT_ERR_IO, "cannot append to %s", path);
     t->new_dir = 0; /* from here the run's files are kept, even when it fails */
     return MT_OK;
 }

@@ -34,6 +34,14 @@
  * steps with that step's loss; val: one row per epoch with the epoch's mean
  * training loss and the validation metrics), loss, lr, images_per_s, val_loss,
  * val_<metric> for the task's metrics, loss_<term> for the task's loss terms.
+ *
+ * Data parallel (mt_train_options.dist, train/dist.h, docs/distributed.md):
+ * every process opens the same trainer; train.batch_size is the global batch,
+ * each process takes its contiguous slice of every batch and the gradients are
+ * summed over the processes before each optimizer step (mt_trainer_update), so
+ * the replicas stay equal. Only rank 0 creates and writes the run directory
+ * (log.csv, checkpoints, curves, report); every rank validates, so every rank
+ * takes the same early-stopping decision; a resume loads last.h5 on every rank.
  */
 #ifndef MT_TRAIN_TRAINER_H
 #define MT_TRAIN_TRAINER_H
@@ -57,6 +65,7 @@ typedef struct mt_train_options {
     const char *out_dir;        /* new run directory; NULL = runs/<name>-<UTC time> */
     const char *resume;         /* run directory to continue from its last.h5; NULL = a new run */
     int quiet;                  /* no progress output */
+    struct mt_dist *dist;       /* data-parallel backend (train/dist.h), opened by the caller; NULL = one process */
 } mt_train_options;
 
 typedef struct mt_trainer {
@@ -80,8 +89,12 @@ typedef struct mt_trainer {
     int quiet;
     int lock_fd;            /* run-directory lock, -1 = none */
     int new_dir;            /* 1 while a failure should remove the run directory again */
-    FILE *log;              /* log.csv, appended */
+    FILE *log;              /* log.csv, appended (rank 0 only; NULL on the other ranks) */
     double train_seconds;
+    /* data parallel (docs/distributed.md) */
+    struct mt_dist *dist;   /* from the options; NULL = one process */
+    int rank;               /* this process; only rank 0 writes the run directory */
+    double shard_weight;    /* this rank's share of the current global batch */
 } mt_trainer;
 
 /* Everything that can be checked before training: the config, the device, the
@@ -94,13 +107,14 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out);
 mt_status mt_trainer_fit(mt_trainer *t);
 /* End of training: the test split (val when there is none) evaluated with
  * best.h5 (else the last weights): the table on stdout, metrics.json and the
- * task's pictures in the run directory. */
+ * task's pictures in the run directory. Data parallel: rank 0 only (a no-op elsewhere). */
 mt_status mt_trainer_report(mt_trainer *t);
 /* Frees everything; failed = 1 removes a run directory that never started training. */
 void mt_trainer_close(mt_trainer *t, int failed);
 
-/* For multi-model tasks: gradient clipping (optimizer.clip_grad_norm), the
- * optimizer step and zero_grad of session network i. MT_ERR_INVALID for a frozen one. */
+/* For multi-model tasks: the gradients summed over the processes (data
+ * parallel), gradient clipping (optimizer.clip_grad_norm), the optimizer step
+ * and zero_grad of session network i. MT_ERR_INVALID for a frozen one. */
 mt_status mt_trainer_update(mt_trainer *t, int i);
 
 /* Writes / restores the whole run state (every network, optimizer, schedule,
