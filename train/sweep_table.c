@@ -213,15 +213,24 @@ static int category(const mt_sweep *sw, int p, int t)
     return k;
 }
 
-/* results_<key>.png: the metric of every finished trial against swept parameter p (dots; numbers on a
- * log10 axis when they are positive and span a factor of 10 or more; other values by their order). */
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* results_<key>.png: the metric of every finished trial against swept parameter p (dots) and its mean per
+ * value (a line); numbers on a log10 axis when they are positive and span a factor of 10 or more, other
+ * values by their order of appearance (named in the title). */
 static mt_status plot_param(const mt_sweep *sw, const trial_result *r, int p, const char *metric, const char *dir)
 {
     int n = sw->n_trials, numeric = 1;
     double lo = INFINITY, hi = -INFINITY;
-    double *x = mt_calloc((size_t)n * 2 + 2, sizeof *x), *y = mt_calloc((size_t)n * 2 + 2, sizeof *y);
-    if (!x || !y) {
-        free(x), free(y);
+    size_t cap = (size_t)n * 3 + 4;
+    double *x = mt_calloc(cap, sizeof *x), *y = mt_calloc(cap, sizeof *y), *ym = mt_calloc(cap, sizeof *ym);
+    double *xv = mt_calloc((size_t)n + 1, sizeof *xv);
+    if (!x || !y || !ym || !xv) {
+        free(x), free(y), free(ym), free(xv);
         return MT_ERR_NOMEM;
     }
     for (int t = 0; t < n; t++) {
@@ -233,17 +242,40 @@ static mt_status plot_param(const mt_sweep *sw, const trial_result *r, int p, co
     int logx = numeric && lo > 0 && hi >= 10 * lo;
     char xlabel[300], legend[256] = "";
     snprintf(xlabel, sizeof xlabel, "%s%s%s", logx ? "log10(" : "", sw->param_keys[p], logx ? ")" : "");
-    int m = 0;
+    int nd = 0;
     for (int t = 0; t < n; t++) {
         if (!r[t].done) continue;
-        double v;
-        if (numeric) v = strtod(val(sw, t, p), NULL), v = logx ? log10(v) : v;
-        else v = category(sw, p, t);
-        x[m] = v, y[m++] = r[t].metric; /* an isolated point between gaps: drawn as a dot */
-        x[m] = NAN, y[m++] = NAN;
+        double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
+        xv[nd++] = numeric && logx ? log10(v) : v;
     }
     mt_status st = MT_OK;
-    if (m > 0) {
+    if (nd > 0) {
+        double *sorted = xv + 0, x0, x1;
+        int m = 0;
+        /* margins: points with no value 5 % beyond the data, so edge dots are not drawn on the axes */
+        qsort(sorted, (size_t)nd, sizeof *sorted, cmp_double);
+        x0 = sorted[0], x1 = sorted[nd - 1];
+        double pad = x1 > x0 ? 0.05 * (x1 - x0) : 0.5;
+        x[m] = x0 - pad, y[m] = ym[m] = NAN, m++;
+        x[m] = x1 + pad, y[m] = ym[m] = NAN, m++;
+        x[m] = NAN, y[m] = ym[m] = NAN, m++;
+        for (int t = 0; t < n; t++) { /* each trial an isolated point between gaps: a dot */
+            if (!r[t].done) continue;
+            double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
+            x[m] = numeric && logx ? log10(v) : v, y[m] = r[t].metric, ym[m++] = NAN;
+            x[m] = NAN, y[m] = ym[m] = NAN, m++;
+        }
+        for (int i = 0; i < nd; i++) { /* the mean per distinct value, joined */
+            if (i > 0 && sorted[i] == sorted[i - 1]) continue;
+            double sum = 0;
+            int k = 0;
+            for (int t = 0; t < n; t++) {
+                if (!r[t].done) continue;
+                double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
+                if ((numeric && logx ? log10(v) : v) == sorted[i]) sum += r[t].metric, k++;
+            }
+            x[m] = sorted[i], y[m] = NAN, ym[m++] = sum / k;
+        }
         if (!numeric) {
             size_t len = 0;
             for (int t = 0; t < n && len < sizeof legend - 32; t++) {
@@ -254,16 +286,16 @@ static mt_status plot_param(const mt_sweep *sw, const trial_result *r, int p, co
             }
         }
         char title[600], path[4400], key[256];
-        snprintf(title, sizeof title, "sweep %s: %s per trial%s%s", sw->name, metric, legend[0] ? "; " : "", legend);
+        snprintf(title, sizeof title, "sweep %s: %s%s%s", sw->name, metric, legend[0] ? "; " : "", legend);
         snprintf(key, sizeof key, "%s", sw->param_keys[p]);
         for (char *c = key; *c; c++)
             if (*c == '/' || *c == ' ') *c = '_';
         snprintf(path, sizeof path, "%s/results_%s.png", dir, key);
         mt_plot_chart chart = {title, xlabel, metric, 0, 0, 0};
-        mt_plot_series s = {NULL, y};
-        st = mt_plot_lines(path, &chart, m, x, 1, &s);
+        mt_plot_series series[2] = {{"trial", y}, {"mean", ym}};
+        st = mt_plot_lines(path, &chart, m, x, 2, series);
     }
-    free(x), free(y);
+    free(x), free(y), free(ym), free(xv);
     return st;
 }
 
