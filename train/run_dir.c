@@ -139,10 +139,10 @@ static mt_status in_use(const char *dir, int fd)
 {
     long pid = lock_owner(fd);
     if (pid > 0)
-        return MT_ERR(MT_ERR_INVALID, "run directory %s is in use by PID %ld (another medtrain train on it; wait for "
-                      "it to end or stop it, or use another run directory)", dir, pid);
+        return MT_ERR(MT_ERR_INVALID, "run directory %s is in use by PID %ld (another medtrain train or sweep on it; "
+                      "wait for it to end or stop it, or use another directory)", dir, pid);
     return MT_ERR(MT_ERR_INVALID, "run directory %s is in use by PID (unknown: %s/.lock is locked but holds no PID; "
-                  "another medtrain train is starting on it)", dir, dir);
+                  "another medtrain train or sweep is starting on it)", dir, dir);
 }
 
 mt_status mt_run_lock(const char *dir, int *fd_out)
