@@ -45,3 +45,38 @@ int mt_test_box_dataset(const char *path, int n, int size, int classes, uint64_t
     free(img);
     return mt_test_dataset_close(w, ok, 0.25, 0.25);
 }
+
+int mt_test_disc_dataset(const char *path, int n, int size, uint64_t seed, const char *patient, double val_frac,
+                         double test_frac)
+{
+    mt_dataset_spec spec = {1, size, size, 1, 0, "test discs", "none"};
+    mt_dataset_writer *w = NULL;
+    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
+    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return mt_test_dataset_close(w, 0, 0, 0);
+    float *img = malloc(sizeof(float) * size * size);
+    uint8_t *msk = malloc((size_t)size * size);
+    int ok = img && msk;
+    for (int i = 0; ok && i < n; i++) {
+        float cx = size * (0.3f + 0.4f * mt_philox_uniform(seed, (uint64_t)i));
+        float cy = size * (0.3f + 0.4f * mt_philox_uniform(seed + 1, (uint64_t)i));
+        float r = size * (0.12f + 0.1f * mt_philox_uniform(seed + 2, (uint64_t)i));
+        for (int y = 0; y < size; y++)
+            for (int x = 0; x < size; x++) {
+                int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
+                float noise = 40 * (mt_philox_uniform(seed + 3, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
+                img[y * size + x] = (in ? 50.f : -100.f) + noise;
+                msk[y * size + x] = (uint8_t)in;
+            }
+        mt_sample s;
+        mt_sample_init(&s);
+        s.c = 1, s.h = size, s.w = size, s.k = 1;
+        s.image = img, s.mask = msk;
+        snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
+        if (patient) snprintf(s.meta.patient_id, sizeof s.meta.patient_id, "%s", patient);
+        else snprintf(s.meta.patient_id, sizeof s.meta.patient_id, "p%d", i);
+        ok = mt_dataset_writer_add(w, &s) == MT_OK;
+    }
+    free(img);
+    free(msk);
+    return mt_test_dataset_close(w, ok, val_frac, test_frac);
+}

@@ -130,6 +130,12 @@ int mt_test_dataset_close(struct mt_dataset_writer *w, int ok, double val_frac, 
  * side size/4..size/2 and its box, class i % classes; sizes and places from Philox streams
  * seed, seed + 1, seed + 2; split by sample 0.5 / 0.25 / 0.25. Returns 1 on success. */
 int mt_test_box_dataset(const char *path, int n, int size, int classes, uint64_t seed);
+/* CT-like discs: n grey size x size images of fat (-100) with noise (+-20) and one muscle disc (+50)
+ * and its mask, centres and radii from Philox streams seed .. seed + 2, noise from seed + 3; patient
+ * id `patient` for all, or "p<i>" per sample when NULL; split by sample with val_frac / test_frac.
+ * Returns 1 on success. (The tiny training runs of test_cli, test_dist, test_sweep_slurm.) */
+int mt_test_disc_dataset(const char *path, int n, int size, uint64_t seed, const char *patient, double val_frac,
+                         double test_frac);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

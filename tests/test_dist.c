@@ -93,39 +93,6 @@ TEST(dist_single_backend_without_launcher)
 
 /* ---- mpirun end to end ---- */
 
-/* The CT-like discs of tests/test_cli.c: fat (-100 HU) with noise, a muscle disc (+50 HU). */
-static int make_dataset(const char *path, int n, int size)
-{
-    mt_dataset_spec spec = {1, size, size, 1, 0, "test_dist synthetic", "none"};
-    mt_dataset_writer *w = NULL;
-    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
-    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return mt_test_dataset_close(w, 0, 0, 0);
-    float *img = malloc(sizeof(float) * size * size);
-    uint8_t *msk = malloc((size_t)size * size);
-    int ok = img && msk;
-    for (int i = 0; ok && i < n; i++) {
-        float cx = size * (0.3f + 0.4f * mt_philox_uniform(31, (uint64_t)i));
-        float cy = size * (0.3f + 0.4f * mt_philox_uniform(32, (uint64_t)i));
-        float r = size * (0.12f + 0.1f * mt_philox_uniform(33, (uint64_t)i));
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++) {
-                int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
-                float noise = 40 * (mt_philox_uniform(34, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
-                img[y * size + x] = (in ? 50.f : -100.f) + noise;
-                msk[y * size + x] = (uint8_t)in;
-            }
-        mt_sample s;
-        mt_sample_init(&s);
-        s.c = 1, s.h = size, s.w = size, s.k = 1;
-        s.image = img, s.mask = msk;
-        snprintf(s.meta.source, sizeof s.meta.source, "disc-%d", i);
-        ok = mt_dataset_writer_add(w, &s) == MT_OK;
-    }
-    free(img);
-    free(msk);
-    return mt_test_dataset_close(w, ok, 0.2, 0.2);
-}
-
 /* A small U-Net experiment on `dataset`: graph configs/models/<graph>.yaml with `params` (YAML flow). */
 static int write_config_graph(const char *path, const char *dataset, const char *graph_name, const char *params,
                               int epochs)
@@ -163,7 +130,7 @@ static const char *dataset(void)
     static char path[1024];
     if (g_dataset) return g_dataset;
     snprintf(path, sizeof path, "%s/dist_discs.h5", mt_test_tmpdir());
-    if (!make_dataset(path, 24, 32)) return NULL;
+    if (!mt_test_disc_dataset(path, 24, 32, 31, NULL, 0.2, 0.2)) return NULL;
     g_dataset = path;
     return g_dataset;
 }

@@ -240,40 +240,6 @@ TEST(slurm_fake_array_runs_every_task)
     if (strstr(out, "disabled")) CHECK(mt_slurm_task_state(id, 2, acct, sizeof acct) == 0, "sacct state '%s'", acct);
 }
 
-/* A tiny CT-like dataset (disc of +50 HU in -100 HU noise; mask = the disc) as test_cli's. */
-static int make_dataset(const char *path, int n, int size)
-{
-    mt_dataset_spec spec = {1, size, size, 1, 0, "test_sweep_slurm synthetic", "none"};
-    mt_dataset_writer *w = NULL;
-    if (mt_dataset_writer_open(path, &spec, &w) != MT_OK) return 0;
-    if (mt_dataset_writer_set_split_by_sample(w, 1) != MT_OK) return mt_test_dataset_close(w, 0, 0, 0);
-    float *img = malloc(sizeof(float) * size * size);
-    uint8_t *msk = malloc((size_t)size * size);
-    int ok = img && msk;
-    for (int i = 0; ok && i < n; i++) {
-        float cx = size * (0.3f + 0.4f * mt_philox_uniform(31, (uint64_t)i));
-        float cy = size * (0.3f + 0.4f * mt_philox_uniform(32, (uint64_t)i));
-        float r = size * (0.12f + 0.1f * mt_philox_uniform(33, (uint64_t)i));
-        for (int y = 0; y < size; y++)
-            for (int x = 0; x < size; x++) {
-                int in = (x - cx) * (x - cx) + (y - cy) * (y - cy) < r * r;
-                float noise = 40 * (mt_philox_uniform(34, (uint64_t)(i * size * size + y * size + x)) - 0.5f);
-                img[y * size + x] = (in ? 50.f : -100.f) + noise;
-                msk[y * size + x] = (uint8_t)in;
-            }
-        mt_sample s;
-        mt_sample_init(&s);
-        s.c = 1, s.h = size, s.w = size, s.k = 1;
-        s.image = img, s.mask = msk;
-        snprintf(s.meta.source, sizeof s.meta.source, "synthetic-%d", i);
-        snprintf(s.meta.patient_id, sizeof s.meta.patient_id, "p%d", i);
-        ok = mt_dataset_writer_add(w, &s) == MT_OK;
-    }
-    free(img);
-    free(msk);
-    return mt_test_dataset_close(w, ok, 0.25, 0.25);
-}
-
 /* The experiment and the 4-trial sweep (lr x seed) in dir; the sweep file's path in out. */
 static int write_sweep(const char *dir, char *out, size_t len)
 {
@@ -281,7 +247,7 @@ static int write_sweep(const char *dir, char *out, size_t len)
     snprintf(ds, sizeof ds, "%s/tiny.h5", dir);
     snprintf(exp, sizeof exp, "%s/tiny.yaml", dir);
     snprintf(out, len, "%s/sweep.yaml", dir);
-    if (!make_dataset(ds, 16, 24) || !realpath(mt_test_path("configs/models/unet.yaml", rel, sizeof rel), graph))
+    if (!mt_test_disc_dataset(ds, 16, 24, 31, NULL, 0.25, 0.25) || !realpath(mt_test_path("configs/models/unet.yaml", rel, sizeof rel), graph))
         return 0;
     FILE *f = fopen(exp, "w");
     if (!f) return 0;
