@@ -31,6 +31,7 @@ typedef struct block {
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
 static block *g_free[MT_DEVICE_TYPES][NBUCKET];
 static size_t g_in_use[MT_DEVICE_TYPES], g_cached[MT_DEVICE_TYPES];
+static unsigned long long g_backend_allocs[MT_DEVICE_TYPES]; /* raw_alloc calls that succeeded */
 
 static size_t size_class(size_t bytes)
 {
@@ -81,6 +82,7 @@ mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr)
     }
     pthread_mutex_lock(&g_lock);
     g_in_use[dev.type] += cls;
+    g_backend_allocs[dev.type]++;
     pthread_mutex_unlock(&g_lock);
     return MT_OK;
 }
@@ -132,3 +134,11 @@ void mt_alloc_empty_cache(void)
 
 size_t mt_alloc_in_use(mt_device_type type) { return g_in_use[type]; }
 size_t mt_alloc_cached(mt_device_type type) { return g_cached[type]; }
+
+unsigned long long mt_alloc_backend_count(mt_device_type type)
+{
+    pthread_mutex_lock(&g_lock);
+    unsigned long long n = g_backend_allocs[type];
+    pthread_mutex_unlock(&g_lock);
+    return n;
+}

@@ -25,6 +25,10 @@ void mt_alloc_empty_cache(void);
 /* Bytes currently handed out / held in the cache, for a device type. */
 size_t mt_alloc_in_use(mt_device_type type);
 size_t mt_alloc_cached(mt_device_type type);
+/* How many blocks the backend of a device type has allocated since the start (malloc /
+ * cudaMalloc calls, i.e. cache misses): a training step that allocates nothing after its
+ * warm-up leaves it unchanged (tests/test_lean_step.c). */
+unsigned long long mt_alloc_backend_count(mt_device_type type);
 
 #ifdef __cplusplus
 }
