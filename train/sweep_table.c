@@ -199,20 +199,6 @@ static void tables(const mt_sweep *sw, const trial_result *r, const char *metric
     }
 }
 
-/* Index of trial t's value of parameter p among the distinct values in order of first appearance. */
-static int category(const mt_sweep *sw, int p, int t)
-{
-    int k = 0;
-    for (int u = 0; u <= t; u++) {
-        int seen = 0;
-        for (int w = 0; w < u && !seen; w++) seen = !strcmp(val(sw, w, p), val(sw, u, p));
-        if (seen) continue;
-        if (!strcmp(val(sw, u, p), val(sw, t, p))) return k;
-        k++;
-    }
-    return k;
-}
-
 static int cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
@@ -221,16 +207,18 @@ static int cmp_double(const void *a, const void *b)
 
 /* results_<key>.png: the metric of every finished trial against swept parameter p (dots) and its mean per
  * value (a line); numbers on a log10 axis when they are positive and span a factor of 10 or more, other
- * values by their order of appearance (named in the title). */
+ * values by their order of first appearance (named in the title). One pass over the trials per value
+ * kind: O(trials x distinct values). */
 static mt_status plot_param(const mt_sweep *sw, const trial_result *r, int p, const char *metric, const char *dir)
 {
-    int n = sw->n_trials, numeric = 1;
+    int n = sw->n_trials, numeric = 1, n_cat = 0;
     double lo = INFINITY, hi = -INFINITY;
     size_t cap = (size_t)n * 3 + 4;
     double *x = mt_calloc(cap, sizeof *x), *y = mt_calloc(cap, sizeof *y), *ym = mt_calloc(cap, sizeof *ym);
-    double *xv = mt_calloc((size_t)n + 1, sizeof *xv);
-    if (!x || !y || !ym || !xv) {
-        free(x), free(y), free(ym), free(xv);
+    double *xs = mt_calloc((size_t)n + 1, sizeof *xs), *sorted = mt_calloc((size_t)n + 1, sizeof *sorted);
+    const char **cats = mt_calloc((size_t)n + 1, sizeof *cats);
+    if (!x || !y || !ym || !xs || !sorted || !cats) {
+        free(x), free(y), free(ym), free(xs), free(sorted), free(cats);
         return MT_ERR_NOMEM;
     }
     for (int t = 0; t < n; t++) {
@@ -240,62 +228,57 @@ static mt_status plot_param(const mt_sweep *sw, const trial_result *r, int p, co
         else lo = fmin(lo, v), hi = fmax(hi, v);
     }
     int logx = numeric && lo > 0 && hi >= 10 * lo;
-    char xlabel[300], legend[256] = "";
-    snprintf(xlabel, sizeof xlabel, "%s%s%s", logx ? "log10(" : "", sw->param_keys[p], logx ? ")" : "");
-    int nd = 0;
-    for (int t = 0; t < n; t++) {
-        if (!r[t].done) continue;
-        double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
-        xv[nd++] = numeric && logx ? log10(v) : v;
+    for (int t = 0; t < n; t++) { /* the x of every trial: its number, or its category's index */
+        if (numeric) {
+            double v = strtod(val(sw, t, p), NULL);
+            xs[t] = logx ? log10(v) : v;
+            continue;
+        }
+        int k = 0;
+        while (k < n_cat && strcmp(cats[k], val(sw, t, p))) k++;
+        if (k == n_cat) cats[n_cat++] = val(sw, t, p);
+        xs[t] = k;
     }
+    int nd = 0;
+    for (int t = 0; t < n; t++)
+        if (r[t].done) sorted[nd++] = xs[t];
     mt_status st = MT_OK;
     if (nd > 0) {
-        double *sorted = xv + 0, x0, x1;
+        qsort(sorted, (size_t)nd, sizeof *sorted, cmp_double);
         int m = 0;
         /* margins: points with no value 5 % beyond the data, so edge dots are not drawn on the axes */
-        qsort(sorted, (size_t)nd, sizeof *sorted, cmp_double);
-        x0 = sorted[0], x1 = sorted[nd - 1];
-        double pad = x1 > x0 ? 0.05 * (x1 - x0) : 0.5;
+        double x0 = sorted[0], x1 = sorted[nd - 1], pad = x1 > x0 ? 0.05 * (x1 - x0) : 0.5;
         x[m] = x0 - pad, y[m] = ym[m] = NAN, m++;
         x[m] = x1 + pad, y[m] = ym[m] = NAN, m++;
         x[m] = NAN, y[m] = ym[m] = NAN, m++;
         for (int t = 0; t < n; t++) { /* each trial an isolated point between gaps: a dot */
             if (!r[t].done) continue;
-            double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
-            x[m] = numeric && logx ? log10(v) : v, y[m] = r[t].metric, ym[m++] = NAN;
+            x[m] = xs[t], y[m] = r[t].metric, ym[m++] = NAN;
             x[m] = NAN, y[m] = ym[m] = NAN, m++;
         }
         for (int i = 0; i < nd; i++) { /* the mean per distinct value, joined */
             if (i > 0 && sorted[i] == sorted[i - 1]) continue;
             double sum = 0;
             int k = 0;
-            for (int t = 0; t < n; t++) {
-                if (!r[t].done) continue;
-                double v = numeric ? strtod(val(sw, t, p), NULL) : category(sw, p, t);
-                if ((numeric && logx ? log10(v) : v) == sorted[i]) sum += r[t].metric, k++;
-            }
+            for (int t = 0; t < n; t++)
+                if (r[t].done && xs[t] == sorted[i]) sum += r[t].metric, k++;
             x[m] = sorted[i], y[m] = NAN, ym[m++] = sum / k;
         }
-        if (!numeric) {
-            size_t len = 0;
-            for (int t = 0; t < n && len < sizeof legend - 32; t++) {
-                int dup = 0;
-                for (int u = 0; u < t && !dup; u++) dup = !strcmp(val(sw, u, p), val(sw, t, p));
-                int k = category(sw, p, t);
-                if (!dup) len += (size_t)snprintf(legend + len, sizeof legend - len, "%s%d = %s", k ? ", " : "", k, val(sw, t, p));
-            }
-        }
-        char title[600], path[4400], key[256];
+        char legend[256] = "", title[600], path[4400], key[256];
+        for (int k = 0, len = 0; k < n_cat && len < (int)sizeof legend - 32; k++)
+            len += snprintf(legend + len, sizeof legend - (size_t)len, "%s%d = %s", k ? ", " : "", k, cats[k]);
         snprintf(title, sizeof title, "sweep %s: %s%s%s", sw->name, metric, legend[0] ? "; " : "", legend);
         snprintf(key, sizeof key, "%s", sw->param_keys[p]);
         for (char *c = key; *c; c++)
             if (*c == '/' || *c == ' ') *c = '_';
         snprintf(path, sizeof path, "%s/results_%s.png", dir, key);
+        char xlabel[300];
+        snprintf(xlabel, sizeof xlabel, "%s%s%s", logx ? "log10(" : "", sw->param_keys[p], logx ? ")" : "");
         mt_plot_chart chart = {title, xlabel, metric, 0, 0, 0};
         mt_plot_series series[2] = {{"trial", y}, {"mean", ym}};
         st = mt_plot_lines(path, &chart, m, x, 2, series);
     }
-    free(x), free(y), free(ym), free(xv);
+    free(x), free(y), free(ym), free(xs), free(sorted), free(cats);
     return st;
 }
 
