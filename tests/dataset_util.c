@@ -4,7 +4,10 @@
 #include <stdlib.h>
 
 #include "../core/rng.h"
+#include "../core/autograd.h"
 #include "../data/dataset.h"
+#include "../train/session.h"
+#include "../train/task.h"
 #include "test.h"
 
 int mt_test_dataset_close(struct mt_dataset_writer *w, int ok, double val_frac, double test_frac)
@@ -79,4 +82,22 @@ int mt_test_disc_dataset(const char *path, int n, int size, uint64_t seed, const
     free(img);
     free(msk);
     return mt_test_dataset_close(w, ok, val_frac, test_frac);
+}
+
+float *mt_test_session_logits(mt_session *s, const int *idx, int n, size_t *count, int *k)
+{
+    mt_batch b;
+    if (mt_session_read_batch(s, idx, n, &b) != MT_OK) return NULL;
+    int prev = mt_set_grad_enabled(0);
+    mt_tensor *x = mt_session_normalize(s, b.images), *z = x ? mt_session_forward(s, x) : NULL;
+    float *h = z ? mt_task_host_floats(z) : NULL;
+    if (h) {
+        *count = mt_shape_numel(z->ndim, z->shape);
+        *k = z->ndim > 1 ? z->shape[1] : 1;
+    }
+    mt_set_grad_enabled(prev);
+    mt_tensor_release(z);
+    mt_tensor_release(x);
+    mt_batch_free(&b);
+    return h;
 }

@@ -136,6 +136,10 @@ int mt_test_box_dataset(const char *path, int n, int size, int classes, uint64_t
  * Returns 1 on success. (The tiny training runs of test_cli, test_dist, test_sweep_slurm.) */
 int mt_test_disc_dataset(const char *path, int n, int size, uint64_t seed, const char *patient, double val_frac,
                          double test_frac);
+/* The evaluation forward pass (mt_session_forward, ensembles included) of samples idx[0..n-1] read
+ * without augmentation: the logits on the host (caller frees), *count values, *k = dim 1. NULL on error. */
+struct mt_session;
+float *mt_test_session_logits(struct mt_session *s, const int *idx, int n, size_t *count, int *k);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

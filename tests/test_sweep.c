@@ -414,19 +414,9 @@ TEST(sweep_killed_and_stopped_midway_ends_with_the_uninterrupted_table)
 /* Sigmoid probabilities of a session's forward pass on the batch of samples idx[0..n-1]; caller frees. */
 static float *session_probs(mt_session *s, const int *idx, int n, size_t *count)
 {
-    mt_batch b;
-    if (mt_session_read_batch(s, idx, n, &b) != MT_OK) return NULL;
-    int prev = mt_set_grad_enabled(0);
-    mt_tensor *x = mt_session_normalize(s, b.images), *z = x ? mt_session_forward(s, x) : NULL;
-    float *h = z ? mt_task_host_floats(z) : NULL;
-    if (h) {
-        *count = mt_shape_numel(z->ndim, z->shape);
-        for (size_t i = 0; i < *count; i++) h[i] = 1.0f / (1.0f + expf(-h[i]));
-    }
-    mt_set_grad_enabled(prev);
-    mt_tensor_release(z);
-    mt_tensor_release(x);
-    mt_batch_free(&b);
+    int k = 0;
+    float *h = mt_test_session_logits(s, idx, n, count, &k);
+    for (size_t i = 0; h && i < *count; i++) h[i] = 1.0f / (1.0f + expf(-h[i]));
     return h;
 }
 

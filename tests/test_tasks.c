@@ -781,26 +781,16 @@ TEST(tasks_gdc_localization_scores_fracture_only)
 /* softmax over dim 1 of a session's forward pass on samples idx[0..n-1]: [n, k] on the host; caller frees */
 static double *class_probs(mt_session *s, const int *idx, int n, int *k)
 {
-    mt_batch b;
-    if (mt_session_read_batch(s, idx, n, &b) != MT_OK) return NULL;
-    int prev = mt_set_grad_enabled(0);
-    mt_tensor *x = mt_session_normalize(s, b.images), *z = x ? mt_session_forward(s, x) : NULL;
-    float *h = z ? mt_task_host_floats(z) : NULL;
-    double *p = h ? malloc(sizeof(double) * (size_t)n * z->shape[1]) : NULL;
-    if (p) {
-        *k = z->shape[1];
-        for (int i = 0; i < n; i++) {
-            double m = -INFINITY, sum = 0;
-            for (int c = 0; c < *k; c++) m = fmax(m, h[i * *k + c]);
-            for (int c = 0; c < *k; c++) sum += exp(h[i * *k + c] - m);
-            for (int c = 0; c < *k; c++) p[i * *k + c] = exp(h[i * *k + c] - m) / sum;
-        }
+    size_t count = 0;
+    float *h = mt_test_session_logits(s, idx, n, &count, k);
+    double *p = h ? malloc(sizeof(double) * count) : NULL;
+    for (int i = 0; p && i < n; i++) {
+        double m = -INFINITY, sum = 0;
+        for (int c = 0; c < *k; c++) m = fmax(m, h[i * *k + c]);
+        for (int c = 0; c < *k; c++) sum += exp(h[i * *k + c] - m);
+        for (int c = 0; c < *k; c++) p[i * *k + c] = exp(h[i * *k + c] - m) / sum;
     }
     free(h);
-    mt_set_grad_enabled(prev);
-    mt_tensor_release(z);
-    mt_tensor_release(x);
-    mt_batch_free(&b);
     return p;
 }
 
