@@ -8,10 +8,13 @@
  * bench_unet_step.py and `make bench` runs both.
  *
  * Usage: bench_unet_step [--batch 4] [--size 128] [--steps 5] [--warmup 2]
- *                        [--threads 2] [--base 64]
+ *                        [--threads 2] [--base 64] [--infer 0|1]
  * Prints the parameter count, wall and CPU seconds per step, "images/s: X"
  * (wall clock) and "cpu_images/s: X" (images per CPU-second x threads: the
- * rate on an idle machine, useful when other jobs share the cores). */
+ * rate on an idle machine, useful when other jobs share the cores), and
+ * "peak_rss_mib: X" (the process's peak resident memory, getrusage ru_maxrss).
+ * --infer 1 times the forward pass alone with gradients off (inference
+ * latency, "latency_ms: X" per batch) instead of the training step. */
 #include "../../core/device.h"
 #include "../../core/ops.h"
 #include "../../core/rng.h"
@@ -21,6 +24,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #define MAXP 64
@@ -128,7 +132,7 @@ static mt_tensor *forward(unet *u, mt_tensor *x)
 
 int main(int argc, char **argv)
 {
-    int batch = 4, size = 128, steps = 5, warmup = 2, threads = 2, base = 64;
+    int batch = 4, size = 128, steps = 5, warmup = 2, threads = 2, base = 64, infer = 0;
     for (int a = 1; a + 1 < argc; a += 2) {
         int v = atoi(argv[a + 1]);
         if (!strcmp(argv[a], "--batch")) batch = v;
@@ -137,6 +141,7 @@ int main(int argc, char **argv)
         else if (!strcmp(argv[a], "--warmup")) warmup = v;
         else if (!strcmp(argv[a], "--threads")) threads = v;
         else if (!strcmp(argv[a], "--base")) base = v;
+        else if (!strcmp(argv[a], "--infer")) infer = v;
         else {
             fprintf(stderr, "unknown option %s\n", argv[a]);
             return 2;
@@ -174,12 +179,22 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = 0, c0 = 0, loss_v = 0;
+    if (infer) mt_set_grad_enabled(0);
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) {
             t0 = clock_s(CLOCK_MONOTONIC);
             c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         }
         mt_tensor *logits = forward(&u, x);
+        if (infer) { /* inference: the forward pass alone */
+            if (!logits) {
+                fprintf(stderr, "forward %d failed: %s\n", s, mt_last_error());
+                return 1;
+            }
+            loss_v = (double)MT_DATA(logits)[0];
+            mt_tensor_release(logits);
+            continue;
+        }
         mt_tensor *loss = mt_bce_with_logits(logits, t, NULL, NULL, MT_REDUCE_MEAN);
         if (!loss || mt_backward(loss, NULL, 0) != MT_OK || mt_optim_step(opt) != MT_OK ||
             mt_optim_zero_grad(opt) != MT_OK) {
@@ -192,10 +207,14 @@ int main(int argc, char **argv)
     }
     double dt = (clock_s(CLOCK_MONOTONIC) - t0) / steps;
     double cpu = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / steps;
-    printf("medtrain U-Net (base %d, %zu params) %dx%d batch %d, %d threads: %.3f s/step (%.3f CPU-s/step), "
-           "loss %.4f\n", base, nparam, size, size, batch, threads, dt, cpu, loss_v);
+    printf("medtrain U-Net (base %d, %zu params) %dx%d batch %d, %d threads, %s: %.3f s/step (%.3f CPU-s/step), "
+           "%s %.4f\n", base, nparam, size, size, batch, threads, infer ? "inference" : "training step", dt, cpu,
+           infer ? "first logit" : "loss", loss_v);
     printf("images/s: %.3f\n", batch / dt);
     printf("cpu_images/s: %.3f\n", batch / cpu * threads);
+    if (infer) printf("latency_ms: %.2f\n", dt * 1e3);
+    struct rusage ru;
+    if (getrusage(RUSAGE_SELF, &ru) == 0) printf("peak_rss_mib: %.1f\n", ru.ru_maxrss / 1024.0);
     mt_optim_free(opt);
     for (int i = 0; i < u.n; i++) mt_tensor_release(u.p[i]);
     mt_tensor_release(x);

@@ -6,8 +6,11 @@ conv3x3 pad 1 + ReLU (x2), max_pool 2x2, ConvTranspose 2x2/2 + ReLU,
 cat([up, skip]), 1x1 score, BCE-with-logits (mean). Dropout off.
 Prints wall-clock images/s and cpu_images/s (images per CPU-second x threads:
 the idle-machine rate, for when other jobs share the cores).
-Usage: bench_unet_step.py [--batch 4] [--size 128] [--steps 5] [--warmup 2] [--threads 2] [--base 64]"""
+Also prints peak_rss_mib (resource.getrusage ru_maxrss); --infer 1 times the forward pass alone under
+torch.no_grad() in eval mode (inference latency, latency_ms per batch).
+Usage: bench_unet_step.py [--batch 4] [--size 128] [--steps 5] [--warmup 2] [--threads 2] [--base 64] [--infer 0]"""
 import argparse
+import resource
 import time
 
 import torch
@@ -47,7 +50,7 @@ class UNet(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    for k, v in dict(batch=4, size=128, steps=5, warmup=2, threads=2, base=64).items():
+    for k, v in dict(batch=4, size=128, steps=5, warmup=2, threads=2, base=64, infer=0).items():
         ap.add_argument("--" + k, type=int, default=v)
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
@@ -57,20 +60,30 @@ def main():
     opt = torch.optim.Adam(net.parameters(), lr=1e-4)
     x = torch.randn(a.batch, 1, a.size, a.size)
     t = (torch.rand(a.batch, 1, a.size, a.size) < 0.3).float()
+    if a.infer:
+        net.eval()
+        torch.set_grad_enabled(False)
     for s in range(a.warmup + a.steps):
         if s == a.warmup:
             t0, c0 = time.perf_counter(), time.process_time()
+        if a.infer:
+            loss = net(x)[0, 0, 0, 0]
+            continue
         opt.zero_grad()
         loss = F.binary_cross_entropy_with_logits(net(x), t)
         loss.backward()
         opt.step()
     dt = (time.perf_counter() - t0) / a.steps
     cpu = (time.process_time() - c0) / a.steps
+    what = "inference" if a.infer else "training step"
     print(f"pytorch {torch.__version__} U-Net (base {a.base}, {nparam} params) {a.size}x{a.size} batch {a.batch}, "
-          f"{a.threads} threads: {dt:.3f} s/step ({cpu:.3f} CPU-s/step), loss {loss.item():.4f}")
+          f"{a.threads} threads, {what}: {dt:.3f} s/step ({cpu:.3f} CPU-s/step), "
+          f"{'first logit' if a.infer else 'loss'} {loss.item():.4f}")
     print(f"images/s: {a.batch / dt:.3f}")
     print(f"cpu_images/s: {a.batch / cpu * a.threads:.3f}")
-
+    if a.infer:
+        print(f"latency_ms: {dt * 1e3:.2f}")
+    print(f"peak_rss_mib: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.1f}")
 
 if __name__ == "__main__":
     main()
