@@ -110,7 +110,7 @@ CLI := $(BUILD)/medtrain
 TESTS := $(BUILD)/run_tests
 GRADCHECK := $(BUILD)/run_gradcheck
 
-.PHONY: all deps deps-py deps-slurm deps-node test demo bench fixtures clean cuda-check
+.PHONY: all deps deps-py deps-slurm deps-node test demo bench bench-compare fixtures clean cuda-check
 all: $(LIB) $(CLI) $(DIST_PLUGINS)
 
 # Installs missing Debian packages (root, or sudo). No-op when all are present.
@@ -243,6 +243,18 @@ bench: $(BENCH_UNET)
 	  'BEGIN { printf "medtrain %.3f images/s, PyTorch %.3f images/s, ratio %.3f (CPU-time basis %.3f vs %.3f, ratio %.3f)", a, b, a / b, c, d, c / d }'); \
 	echo "$$line"; \
 	echo "- $$(date -u '+%Y-%m-%d %H:%M UTC') U-Net step $(BENCH_ARGS), $$(nproc) cores, load avg $$(cut -d' ' -f1 /proc/loadavg): $$line" >> experiments/bench/RESULTS.md
+
+# Issue 13's set, engines alternated, median of BENCH_ROUNDS (not a test; experiments/bench/compare.py):
+# fp32 training steps at 128x128 batch 4 and 256x256 batch 2, the bf16 step (PyTorch autocast), and the
+# inference latency at 512x512 batch 1. Prints a Markdown table to paste into RESULTS.md.
+BENCH_ROUNDS ?= 5
+BENCH_COMPARE ?= "fp32 step=--batch 4 --size 128 --steps 5 --warmup 2 --threads 2" \
+  "fp32 step=--batch 2 --size 256 --steps 3 --warmup 1 --threads 2" \
+  "inference=--batch 1 --size 512 --steps 5 --warmup 1 --threads 2 --infer 1" \
+  "bf16 step=--batch 4 --size 128 --steps 1 --warmup 1 --threads 2|--precision bf16|--bf16 1"
+.PHONY: bench-compare
+bench-compare: $(BENCH_UNET)
+	$(PYTHON) experiments/bench/compare.py --rounds $(BENCH_ROUNDS) --bin $(BENCH_UNET) --python $(PYTHON) $(BENCH_COMPARE)
 
 # Forward+backward time of every study network next to its PyTorch twin (not a test; experiments/bench/bench_nets.sh).
 BENCH_NETS := $(BUILD)/bench_nets
