@@ -5,6 +5,7 @@
  * not) is set on the handle by core/cuda.cu. */
 #include "../cuda_common.h"
 #include "../ops.h"
+#include "lowp.h"
 
 __global__ static void bias_rows_kernel(const float *b, float *y, size_t M, int OUT)
 {
@@ -24,6 +25,7 @@ __global__ static void bias_grad_kernel(const float *dy, float *db, size_t M, in
 
 extern "C" mt_status linear_forward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, linear_forward_cuda); /* bf16/f16: widened to float32 */
     mt_cuda_ctx *c = mt_cuda_node_ctx(n);
     if (!c) return mt_last_status();
     const int IN = n->in[1]->shape[1], OUT = n->in[1]->shape[0];
@@ -45,6 +47,7 @@ extern "C" mt_status linear_forward_cuda(mt_node *n)
 
 extern "C" mt_status linear_backward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, linear_backward_cuda); /* bf16/f16: widened to float32 */
     mt_cuda_ctx *c = mt_cuda_node_ctx(n);
     if (!c) return mt_last_status();
     const int IN = n->in[1]->shape[1], OUT = n->in[1]->shape[0];
