@@ -2,7 +2,8 @@
  *  - the dynamic loss scaler (optim/grad_scaler.h): unscaling, backoff on an inf
  *    gradient, growth after growth_interval good steps (torch GradScaler rules);
  *  - in the trainer (fp16): a step with an inf gradient is skipped (weights
- *    unchanged) and halves the scale; good steps grow it; the scale is in last.h5;
+ *    unchanged) and halves the scale; good steps grow it; the scale and its
+ *    counter are in last.h5 and a resumed run starts from them;
  *  - a short U-Net run (6 Adam steps) in bf16 and in fp16 stays within 1.5% of
  *    the same run's loss in fp32 at every step, and differs from it (the
  *    autocast really ran). */
@@ -102,6 +103,7 @@ static const char *train_losses(const char *prec, double *loss, int max, int *n,
     if (st == MT_OK) st = mt_trainer_fit(t);
     if (st == MT_OK && scale) *scale = t->scaler.scale;
     if (st == MT_OK && skipped) *skipped = t->skipped_steps;
+    const long tracker_end = st == MT_OK ? t->scaler.growth_tracker : -1;
     mt_trainer_close(t, st != MT_OK);
     if (st != MT_OK) {
         snprintf(why, sizeof why, "%s run failed: %.400s", prec, mt_last_error());
@@ -131,6 +133,18 @@ static const char *train_losses(const char *prec, double *loss, int max, int *n,
         if (e < 0 || stored != *scale) {
             snprintf(why, sizeof why, "last.h5 grad_scaler_scale %g (read %s), trainer %g", stored,
                      e < 0 ? "failed" : "ok", *scale);
+            return why;
+        }
+        /* resuming restores it (the fresh trainer would start at 65536) */
+        mt_train_options ro = {.resume = run, .device = "cpu", .quiet = 1};
+        mt_trainer *r = NULL;
+        st = mt_trainer_open(&ro, &r);
+        double resumed = st == MT_OK ? r->scaler.scale : -1;
+        long tracker = st == MT_OK ? r->scaler.growth_tracker : -1;
+        mt_trainer_close(r, 0);
+        if (st != MT_OK || resumed != *scale || tracker != tracker_end || tracker < 1) {
+            snprintf(why, sizeof why, "resumed scale %g tracker %ld, want %g and %ld (%.300s)", resumed, tracker,
+                     *scale, tracker_end, st != MT_OK ? mt_last_error() : "");
             return why;
         }
     }

@@ -42,10 +42,9 @@ MT_HD float mt_f32_from_bits(uint32_t u)
 /* float32 -> bfloat16 bits, round to nearest even; NaN -> 0x7FC0. */
 MT_HD uint16_t mt_f32_to_bf16(float f)
 {
-    uint32_t u = mt_f32_bits(f);
-    if ((u & 0x7fffffffu) > 0x7f800000u) return (uint16_t)0x7fc0u;
-    u += 0x7fffu + ((u >> 16) & 1u);
-    return (uint16_t)(u >> 16);
+    const uint32_t u = mt_f32_bits(f);
+    const uint32_t r = (u + 0x7fffu + ((u >> 16) & 1u)) >> 16;
+    return (uint16_t)((u & 0x7fffffffu) > 0x7f800000u ? 0x7fc0u : r); /* branch-free: vectorises */
 }
 
 /* bfloat16 bits -> float32 (exact). */

@@ -14,6 +14,7 @@
 #include "lowp.h"
 
 #include <stddef.h>
+#include <string.h>
 
 int mt_lowp_dtype(mt_dtype dt) { return dt == MT_BF16 || dt == MT_F16; }
 
@@ -44,15 +45,21 @@ static void cast_cpu(void *dst, mt_dtype ddt, const void *src, mt_dtype sdt, siz
 {
     const ptrdiff_t cnt = (ptrdiff_t)n;
     /* the pairs a mixed-precision step uses get their own loops (vectorisable) */
-    if (sdt == MT_F32 && ddt == MT_BF16) {
+    if (sdt == ddt) { /* e.g. the backward of a float32 -> bf16 cast: the gradient as is */
+        const size_t bytes = n * mt_dtype_size(sdt), chunk = 1 << 20;
+        if (dst == src) return;
+#pragma omp parallel for schedule(static) if (bytes > (4u << 20))
+        for (size_t off = 0; off < bytes; off += chunk)
+            memcpy((char *)dst + off, (const char *)src + off, bytes - off < chunk ? bytes - off : chunk);
+    } else if (sdt == MT_F32 && ddt == MT_BF16) {
         const float *s = src;
         uint16_t *d = dst;
-#pragma omp parallel for schedule(static) if (cnt > 65536)
+#pragma omp parallel for simd schedule(static) if (cnt > 65536)
         for (ptrdiff_t i = 0; i < cnt; i++) d[i] = mt_f32_to_bf16(s[i]);
     } else if (sdt == MT_BF16 && ddt == MT_F32) {
         const uint16_t *s = src;
         float *d = dst;
-#pragma omp parallel for schedule(static) if (cnt > 65536)
+#pragma omp parallel for simd schedule(static) if (cnt > 65536)
         for (ptrdiff_t i = 0; i < cnt; i++) d[i] = mt_bf16_to_f32(s[i]);
     } else if (sdt == MT_F32 && ddt == MT_F16) {
         const float *s = src;
@@ -90,7 +97,7 @@ mt_status mt_round_buffer(mt_device dev, mt_real *dst, const mt_real *src, mt_dt
     if (dev.type == MT_CPU) {
         const ptrdiff_t cnt = (ptrdiff_t)n;
         if (via == MT_BF16) {
-#pragma omp parallel for schedule(static) if (cnt > 65536)
+#pragma omp parallel for simd schedule(static) if (cnt > 65536)
             for (ptrdiff_t i = 0; i < cnt; i++) dst[i] = (mt_real)mt_round_bf16((float)src[i]);
         } else {
 #pragma omp parallel for schedule(static) if (cnt > 65536)
