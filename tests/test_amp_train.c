@@ -6,7 +6,8 @@
  *    counter are in last.h5 and a resumed run starts from them;
  *  - a short U-Net run (6 Adam steps) in bf16 and in fp16 stays within 1.5% of
  *    the same run's loss in fp32 at every step, and differs from it (the
- *    autocast really ran). */
+ *    autocast really ran);
+ *  - bf16 steps after the warm-up allocate nothing from the backend. */
 #include <limits.h>
 #include <math.h>
 #include <stdio.h>
@@ -15,6 +16,7 @@
 
 #include <hdf5.h>
 
+#include "../core/alloc.h"
 #include "../optim/grad_scaler.h"
 #include "../train/trainer.h"
 #include "test.h"
@@ -216,4 +218,33 @@ TEST(amp_fp16_trainer_skips_inf_step)
     CHECK(memcmp(mt_data(w0), mt_data(p[0]), mt_nbytes(w0)) != 0, "good steps did not update the weights");
     mt_tensor_release(w0);
     mt_trainer_close(t, 0);
+}
+
+/* bf16 autocast allocates nothing from the backend after the warm-up epoch: the casts
+ * and the kernels' widened scratch come from the caching allocator (as tests/test_lean_step.c
+ * for fp32) */
+TEST(amp_bf16_step_no_backend_allocation_after_warmup)
+{
+    char cfg[PATH_MAX], run[PATH_MAX];
+    const char *w = write_config("amp_lean", "bf16", 1, cfg, sizeof cfg);
+    CHECK(!w[0], "%s", w);
+    snprintf(run, sizeof run, "%s/amp_lean_run", mt_test_tmpdir());
+    mt_train_options o = {.config = cfg, .out_dir = run, .device = "cpu", .quiet = 1};
+    mt_trainer *t = NULL;
+    mt_status st = mt_trainer_open(&o, &t);
+    if (st == MT_OK) st = mt_trainer_fit(t); /* warm-up epoch */
+    unsigned long long before = mt_alloc_backend_count(MT_CPU), after = before;
+    long steps = 0;
+    if (st == MT_OK) {
+        long s0 = t->step;
+        t->s.exp.train.epochs = 3;
+        st = mt_trainer_fit(t);
+        after = mt_alloc_backend_count(MT_CPU);
+        steps = t->step - s0;
+    }
+    mt_trainer_close(t, 0);
+    CHECK(st == MT_OK, "training failed: %s", mt_last_error());
+    CHECK(steps == 6, "%ld steps after the warm-up", steps);
+    CHECK(after == before, "%llu backend allocations in %ld bf16 steps after the warm-up (want 0)", after - before,
+          steps);
 }
