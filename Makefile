@@ -251,7 +251,7 @@ BENCH_ROUNDS ?= 5
 BENCH_COMPARE ?= "fp32 step=--batch 4 --size 128 --steps 5 --warmup 2 --threads 2" \
   "fp32 step=--batch 2 --size 256 --steps 3 --warmup 1 --threads 2" \
   "inference=--batch 1 --size 512 --steps 5 --warmup 1 --threads 2 --infer 1" \
-  "bf16 step=--batch 4 --size 128 --steps 1 --warmup 1 --threads 2|--precision bf16|--bf16 1"
+  "bf16 step=--batch 4 --size 128 --steps 1 --warmup 1 --threads 2|--precision bf16|--bf16"
 .PHONY: bench-compare
 bench-compare: $(BENCH_UNET)
 	$(PYTHON) experiments/bench/compare.py --rounds $(BENCH_ROUNDS) --bin $(BENCH_UNET) --python $(PYTHON) $(BENCH_COMPARE)

@@ -213,6 +213,9 @@ static const cfg_key g_keys[] = {
     SCALAR("train.threads", T_INT, "0", train.threads, "CPU threads; 0 = library default."),
     SCALAR("train.val_every", T_INT, "1", train.val_every, "Validate every N epochs."),
     SCALAR("train.log_every", T_INT, "10", train.log_every, "Log a line every N steps."),
+    ENUM("train.precision", "fp32", "fp32|bf16|fp16", train.precision,
+         "Mixed precision (torch.autocast): conv/linear in bf16 or fp16 with float32 accumulation, the rest and "
+         "the weights float32; fp16 adds dynamic loss scaling (GradScaler). Emulated on CPUs without bf16."),
     /* early stopping */
     SCALAR("early_stopping.enabled", T_BOOL, "false", early_stopping.enabled, "Stop when the monitored metric stalls."),
     SCALAR("early_stopping.monitor", T_STR, "val_loss", early_stopping.monitor, "Metric watched (val_loss, val_dsc, ...)."),

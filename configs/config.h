@@ -49,6 +49,10 @@ typedef enum mt_norm_kind {
     MT_NORM_MINMAX = 3   /* per image (x - min) / (max - min) */
 } mt_norm_kind;
 
+/* train.precision: float32, or mixed precision with autocast to bfloat16 / float16
+ * (float16 with dynamic loss scaling, optim/grad_scaler.h). Order = the enum's values. */
+enum { MT_PRECISION_FP32 = 0, MT_PRECISION_BF16 = 1, MT_PRECISION_FP16 = 2 };
+
 typedef struct mt_exp_augment {
     int enabled;
     double flip_h, flip_v;          /* probabilities */
@@ -176,6 +180,7 @@ typedef struct mt_experiment {
         int threads;            /* CPU threads (0 = library default) */
         int val_every;          /* validate every N epochs */
         int log_every;          /* log a line every N steps */
+        int precision;          /* MT_PRECISION_FP32 / BF16 / FP16: autocast of forward + loss (train/trainer.c) */
     } train;
 
     struct {

@@ -99,6 +99,15 @@ static mt_status deliver(mt_tensor *x, mt_tensor *g)
     return MT_OK;
 }
 
+/* A zero gradient buffer for t: its shape and device; MT_REAL for a bf16/f16
+ * tensor (core/ops/lowp.h: gradients of low-precision tensors are float32
+ * holding rounded values), else t's dtype. */
+static mt_tensor *grad_zeros(const mt_tensor *t)
+{
+    if (t->dtype != MT_BF16 && t->dtype != MT_F16) return mt_tensor_like(t, 1);
+    return mt_tensor_zeros(MT_REAL, t->storage->device, t->ndim, t->shape);
+}
+
 /* post-order DFS over nodes reachable from root (iterative) */
 static mt_status topo_sort(mt_node *root, mt_node ***order_out, int *count_out)
 {
@@ -219,9 +228,9 @@ mt_status mt_backward(mt_tensor *root, const mt_tensor *grad, int retain_graph)
             break;
         }
         for (int i = 0; i < n->n_out && s == MT_OK; i++)
-            if (!n->gout[i] && !(n->gout[i] = mt_tensor_like(n->out[i], 1))) s = mt_last_status();
+            if (!n->gout[i] && !(n->gout[i] = grad_zeros(n->out[i]))) s = mt_last_status();
         for (int j = 0; j < n->n_in && s == MT_OK; j++)
-            if (n->in[j] && n->in[j]->requires_grad && !(n->gin[j] = mt_tensor_like(n->in[j], 1)))
+            if (n->in[j] && n->in[j]->requires_grad && !(n->gin[j] = grad_zeros(n->in[j])))
                 s = mt_last_status();
         if (s == MT_OK) s = bwd(n);
         for (int j = 0; j < n->n_in && s == MT_OK; j++)

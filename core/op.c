@@ -22,6 +22,31 @@ int mt_set_grad_enabled(int enabled)
 
 int mt_is_grad_enabled(void) { return !g_grad_disabled; }
 
+/* autocast: this thread's type, and the rules (set by core/ops/autocast.c) */
+static _Thread_local mt_dtype g_autocast = MT_F32;
+static const mt_op *g_cast_op;
+static const mt_op *const *g_autocast_ops;
+static int g_autocast_n;
+
+mt_dtype mt_op_set_autocast(mt_dtype dt, const mt_op *cast, const mt_op *const *list, int n)
+{
+    mt_dtype prev = g_autocast;
+    g_cast_op = cast;
+    g_autocast_ops = list;
+    g_autocast_n = n;
+    g_autocast = dt;
+    return prev;
+}
+
+mt_dtype mt_get_autocast(void) { return g_autocast; }
+
+static int autocast_listed(const mt_op *op)
+{
+    for (int i = 0; i < g_autocast_n; i++)
+        if (g_autocast_ops[i] == op) return 1;
+    return 0;
+}
+
 static void node_free(mt_node *n)
 {
     for (int i = 0; i < MT_MAX_IN; i++) {
@@ -41,8 +66,36 @@ void mt_node_release(mt_node *n)
     if (n && --n->refcount <= 0) node_free(n);
 }
 
+static mt_status op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
+                         int n_out, mt_tensor **out);
+
+/* Autocast: a listed op gets its MT_F32 inputs through the differentiable cast op. */
 mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
                       int n_out, mt_tensor **out)
+{
+    if (g_autocast == MT_F32 || !g_cast_op || n_in > MT_MAX_IN || !autocast_listed(op))
+        return op_apply(op, n_in, in, attr, attr_bytes, n_out, out);
+    for (int i = 0; i < n_in; i++)
+        if (in[i] && mt_tensor_is_meta(in[i])) return op_apply(op, n_in, in, attr, attr_bytes, n_out, out);
+    mt_tensor *cast[MT_MAX_IN] = {0};
+    mt_status s = MT_OK;
+    for (int i = 0; i < n_in && s == MT_OK; i++) {
+        if (!in[i] || in[i]->dtype != MT_F32) {
+            cast[i] = mt_tensor_retain(in[i]);
+            continue;
+        }
+        mt_dtype dt = g_autocast;
+        s = op_apply(g_cast_op, 1, &in[i], &dt, sizeof dt, 1, &cast[i]);
+    }
+    if (s == MT_OK) s = op_apply(op, n_in, cast, attr, attr_bytes, n_out, out);
+    else
+        for (int i = 0; i < n_out; i++) out[i] = NULL;
+    for (int i = 0; i < n_in; i++) mt_tensor_release(cast[i]);
+    return s;
+}
+
+static mt_status op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
+                          int n_out, mt_tensor **out)
 {
     for (int i = 0; i < n_out; i++) out[i] = NULL;
     if (n_in > MT_MAX_IN || n_out > MT_MAX_OUT || n_out < 1 || attr_bytes > MT_ATTR_BYTES)
@@ -69,6 +122,11 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
                           op->name, i, mt_device_str(d, a, sizeof a), mt_device_str(dev, b, sizeof b));
         }
         if (in[i]->requires_grad) needs_grad = 1;
+        if ((in[i]->dtype == MT_BF16 || in[i]->dtype == MT_F16) && !op->low_precision && !op->view)
+            return MT_ERR(MT_ERR_UNSUPPORTED,
+                          "op %s does not take %s input (input %d): only conv2d, conv_transpose2d, linear and "
+                          "to_dtype do; cast with mt_to_dtype or run the model under autocast (train.precision)",
+                          op->name, mt_dtype_name(in[i]->dtype), i);
     }
     if (!have_dev) return MT_ERR(MT_ERR_INVALID, "%s: no input tensor", op->name);
     mt_kernel_fn fwd = meta ? NULL : op->forward[dev.type];
@@ -89,7 +147,10 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const voi
 
     mt_shape shp[MT_MAX_OUT];
     memset(shp, 0, sizeof shp);
-    for (int i = 0; i < n_out; i++) shp[i].dtype = in[0] ? in[0]->dtype : MT_REAL;
+    for (int i = 0; i < n_out; i++) { /* low-precision inputs give float32 outputs unless the rule says otherwise */
+        shp[i].dtype = in[0] ? in[0]->dtype : MT_REAL;
+        if (shp[i].dtype == MT_BF16 || shp[i].dtype == MT_F16) shp[i].dtype = MT_REAL;
+    }
     mt_status s = op->shape(n, shp);
     if (s != MT_OK) {
         node_free(n);

@@ -81,6 +81,12 @@ typedef struct mt_op {
     mt_kernel_fn forward[MT_DEVICE_TYPES];   /* [MT_CPU], [MT_CUDA] */
     mt_kernel_fn backward[MT_DEVICE_TYPES];  /* NULL: op is not differentiable */
     int view;  /* 1: out[0] shares in[0]'s storage (reshape); forward may be a no-op */
+    /* 1: the kernels take MT_BF16 / MT_F16 floating inputs (core/ops/lowp.h).
+     * mt_op_apply refuses such inputs to any other op (MT_ERR_UNSUPPORTED
+     * naming the op and the dtype). Outputs of an op given low-precision inputs
+     * default to MT_REAL (float32 holding low-precision-rounded values) unless
+     * its shape rule sets another dtype (the cast op). */
+    int low_precision;
 } mt_op;
 
 #define MT_ATTR(n, type) ((type *)(void *)(n)->attr)
@@ -110,6 +116,16 @@ mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in,
  * find it. */
 int mt_set_grad_enabled(int enabled);
 int mt_is_grad_enabled(void);
+
+/* Autocast of this thread (torch.autocast): MT_F32 when off, else MT_BF16 or
+ * MT_F16, the type the lower-precision ops' float32 inputs are cast to. Set it
+ * with mt_set_autocast (core/ops.h, where the list of those ops lives). */
+mt_dtype mt_get_autocast(void);
+/* Internal, for mt_set_autocast: sets this thread's autocast type and the
+ * rules mt_op_apply follows (the cast op and the ops whose MT_F32 floating
+ * inputs it casts: `n` descriptors in `list`, which must stay valid). Returns
+ * the previous type. */
+mt_dtype mt_op_set_autocast(mt_dtype dt, const mt_op *cast, const mt_op *const *list, int n);
 
 /* Internal: releases a node reference (a tensor's grad_fn; tensor.c calls it
  * through mt_tensor_set_grad_fn_release). */

@@ -59,6 +59,29 @@ extern const mt_op mt_op_conv_transpose2d;
 mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *b);
 extern const mt_op mt_op_linear;
 
+/* ------------------------------------------------------ mixed precision --- */
+
+/* Differentiable cast (torch.Tensor.to(dtype)) between MT_F32, MT_F64, MT_BF16
+ * and MT_F16, any shape. Narrowing rounds to nearest even (NaN stays NaN, inf
+ * stays inf, tiny values go to subnormals or zero; core/ops/half.h); backward
+ * casts the gradient back to x's type (a low-precision tensor's gradient is
+ * an MT_REAL tensor rounded to its precision, core/ops/lowp.h). x already of
+ * type dt: returns a new reference to x. NULL on error (MT_ERR_INVALID for a
+ * non-floating type). */
+mt_tensor *mt_to_dtype(mt_tensor *x, mt_dtype dt);
+extern const mt_op mt_op_to_dtype;
+
+/* Autocast of this thread (torch.autocast): MT_BF16 or MT_F16 turns it on,
+ * anything else (MT_F32) off; returns the previous setting. While on, the
+ * lower-precision ops (conv2d, conv_transpose2d, linear: the list is in
+ * core/ops/autocast.c) get their MT_F32 inputs cast to that type by
+ * mt_to_dtype; their outputs and every other op stay MT_F32. Read it with
+ * mt_get_autocast (op.h). On this CPU the low-precision kernels are
+ * emulated (float32 GEMM on widened inputs, results rounded). */
+mt_dtype mt_set_autocast(mt_dtype dt);
+/* 1 if autocast casts op's inputs (op is on the lower-precision list). */
+int mt_autocast_listed(const mt_op *op);
+
 /* ------------------------------------------------------------- pooling --- */
 
 /* max_pool2d with argmax indices (torch max_pool2d(return_indices=True)).

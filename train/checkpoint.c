@@ -146,6 +146,11 @@ static mt_status write_progress(hid_t f, mt_model *m, const mt_checkpoint_info *
     MT_TRY(write_attr(f, "trainer_best_epoch", H5T_STD_I64LE, H5T_NATIVE_INT64, &be, path));
     MT_TRY(write_attr(f, "trainer_stopped_early", H5T_STD_I64LE, H5T_NATIVE_INT64, &se, path));
     MT_TRY(write_attr(f, "train_seconds", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ci->train_seconds, path));
+    if (ci->loss_scale > 0) {
+        int64_t tr = ci->loss_scale_tracker;
+        MT_TRY(write_attr(f, "grad_scaler_scale", H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, &ci->loss_scale, path));
+        MT_TRY(write_attr(f, "grad_scaler_growth_tracker", H5T_STD_I64LE, H5T_NATIVE_INT64, &tr, path));
+    }
     if (ci->config_yaml) MT_TRY(write_string(f, "config", ci->config_yaml, path));
     return MT_OK;
 }
@@ -571,8 +576,14 @@ static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, c
     MT_TRY(read_attr(f, "trainer_es_best", H5T_NATIVE_DOUBLE, &es, 0, path));
     MT_TRY(read_attr(f, "trainer_best_epoch", H5T_NATIVE_INT64, &be, 0, path));
     MT_TRY(read_attr(f, "trainer_stopped_early", H5T_NATIVE_INT64, &se, 0, path));
-    double secs = 0;
+    double secs = 0, gscale = 0;
+    int64_t gtrack = 0;
     MT_TRY(read_attr(f, "train_seconds", H5T_NATIVE_DOUBLE, &secs, 0, path));
+    MT_TRY(read_attr(f, "grad_scaler_scale", H5T_NATIVE_DOUBLE, &gscale, 0, path));
+    MT_TRY(read_attr(f, "grad_scaler_growth_tracker", H5T_NATIVE_INT64, &gtrack, 0, path));
+    if (gscale != 0 && (!(gscale > 0) || !isfinite(gscale) || gtrack < 0))
+        return MT_ERR(MT_ERR_FORMAT, "checkpoint '%s': grad_scaler_scale %g / grad_scaler_growth_tracker %lld are "
+                      "invalid (must be a finite scale > 0 and a count >= 0)", path, gscale, (long long)gtrack);
     /* counters a run resumes from: a negative one (or one past an int) would replay or skip data silently */
     const struct { const char *name; int64_t v, max; } ctr[] = {
         {"step", step, LONG_MAX},          {"epoch", epoch, INT_MAX},        {"data_epoch", de, INT_MAX},
@@ -598,6 +609,8 @@ static mt_status load_progress(hid_t f, mt_model *m, mt_checkpoint_info *info, c
         info->best_epoch = (int)be;
         info->stopped_early = (int)se;
         info->train_seconds = isfinite(secs) && secs > 0 ? secs : 0;
+        info->loss_scale = gscale;
+        info->loss_scale_tracker = (long)gtrack;
         MT_TRY(read_config(f, &info->config_yaml, path));
     }
     return MT_OK;

@@ -58,6 +58,8 @@ typedef struct mt_checkpoint_info {
     int best_epoch;          /* epoch (1-based) whose weights are in best.h5, 0 = none */
     int stopped_early;       /* 1 when early stopping ended the run */
     double train_seconds;    /* training wall time so far, summed over resumes (0 in older checkpoints) */
+    double loss_scale;       /* fp16 dynamic loss scale (attribute grad_scaler_scale); 0 = none */
+    long loss_scale_tracker; /* its good steps since the last change (grad_scaler_growth_tracker) */
     char *config_yaml;       /* save: text to store or NULL; load: malloc'ed copy or NULL (caller frees) */
 } mt_checkpoint_info;
 

@@ -132,16 +132,30 @@ mt_status mt_trainer_update(mt_trainer *t, int i)
 {
     MT_REQUIRE(i >= 0 && i < t->s.n_models && t->optim[i], "network %d has no optimizer (frozen)", i);
     MT_TRY(mt_trainer_dist_grads(t, i));
-    if (t->s.exp.optimizer.clip_grad_norm > 0) {
-        int n = 0;
-        mt_tensor **p = mt_model_params(t->s.models[i].model, &n);
-        MT_TRY(mt_clip_grad_norm(p, n, t->s.exp.optimizer.clip_grad_norm, NULL));
+    int n = 0;
+    mt_tensor **p = mt_model_params(t->s.models[i].model, &n);
+    if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* loss scaling: unscale before clipping */
+        int found_inf = 0;
+        MT_TRY(mt_grad_scaler_unscale(&t->scaler, p, n, &found_inf));
+        mt_grad_scaler_update(&t->scaler, found_inf);
+        if (found_inf) { /* GradScaler.step: skip the update; the scale was lowered */
+            t->skipped_steps++;
+            return mt_optim_zero_grad(t->optim[i]);
+        }
     }
+    if (t->s.exp.optimizer.clip_grad_norm > 0) MT_TRY(mt_clip_grad_norm(p, n, t->s.exp.optimizer.clip_grad_norm, NULL));
     MT_TRY(mt_optim_step(t->optim[i]));
     return mt_optim_zero_grad(t->optim[i]);
 }
 
-/* One training step of a single-model task: forward, the task's loss, backward, update. */
+/* The autocast type of train.precision (MT_F32: off). */
+static mt_dtype precision_dtype(int precision)
+{
+    return precision == MT_PRECISION_BF16 ? MT_BF16 : precision == MT_PRECISION_FP16 ? MT_F16 : MT_F32;
+}
+
+/* One training step of a single-model task: forward and the task's loss (under
+ * train.precision's autocast), backward (of the scaled loss for fp16), update. */
 static mt_status single_step(mt_trainer *t, const mt_batch *b, double *loss_out, double *terms)
 {
     mt_session *s = &t->s;
@@ -150,13 +164,21 @@ static mt_status single_step(mt_trainer *t, const mt_batch *b, double *loss_out,
     mt_tensor *x = mt_session_normalize(s, b->images), *loss = NULL;
     mt_status st = x ? MT_OK : mt_last_status();
     if (st == MT_OK && n_out > 16) st = MT_ERR(MT_ERR_UNSUPPORTED, "a model with %d outputs (at most 16)", n_out);
+    const mt_dtype ac = mt_set_autocast(precision_dtype(s->exp.train.precision)); /* forward + loss */
     if (st == MT_OK) st = mt_model_forward_all(s->model, x, 1, outs);
     if (st == MT_OK) st = s->task->loss(s, outs, n_out, b, &loss, terms);
+    mt_set_autocast(ac);
     double lv = st == MT_OK ? mt_task_scalar(loss) : NAN;
     if (st == MT_OK && !isfinite(lv))
         st = MT_ERR(MT_ERR_INVALID, "loss is %g at step %ld (epoch %d): lower optimizer.lr or check data.normalize", lv,
                     t->step + 1, t->epoch + 1);
-    if (st == MT_OK) st = mt_backward(loss, NULL, 0);
+    if (st == MT_OK && s->exp.train.precision == MT_PRECISION_FP16) { /* backward of loss * scale */
+        mt_tensor *scaled = mt_grad_scaler_scale(&t->scaler, loss);
+        st = scaled ? mt_backward(scaled, NULL, 0) : mt_last_status();
+        mt_tensor_release(scaled);
+    } else if (st == MT_OK) {
+        st = mt_backward(loss, NULL, 0);
+    }
     if (st == MT_OK) st = mt_trainer_update(t, 0);
     for (int i = 0; i < n_out && i < 16; i++) mt_tensor_release(outs[i]);
     mt_tensor_release(x);
@@ -231,7 +253,13 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
         for (int i = 0; i < MT_TASK_MAX_TERMS; i++) terms[i] = NAN;
         int n = mt_trainer_dist_batch(t, &b); /* the global batch's size */
         mt_status st = mt_session_fit_batch(&t->s, &b);
-        if (st == MT_OK) st = task->train_step ? task->train_step(t, &b, &lv, terms) : single_step(t, &b, &lv, terms);
+        if (st == MT_OK && task->train_step) { /* several networks: bf16 autocast around the task's whole step */
+            const mt_dtype ac = mt_set_autocast(precision_dtype(e->train.precision));
+            st = task->train_step(t, &b, &lv, terms);
+            mt_set_autocast(ac);
+        } else if (st == MT_OK) {
+            st = single_step(t, &b, &lv, terms);
+        }
         if (st == MT_OK) st = mt_trainer_dist_loss(t, &lv, terms, task->n_terms);
         mt_batch_free(&b);
         MT_TRY(st);
@@ -507,6 +535,10 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     MT_TRY(mt_session_build_models(&t->s, t->s.exp.train.seed, !o->resume));
     mt_trainer_dist_dropout_streams(t);
     MT_TRY(t->s.task->check(&t->s)); /* again, now with the networks: output shapes */
+    mt_grad_scaler_init(&t->scaler);
+    if (t->s.exp.train.precision == MT_PRECISION_FP16 && t->s.task->train_step)
+        return MT_ERR(MT_ERR_UNSUPPORTED, "train.precision fp16 (loss scaling) supports single-network tasks; task "
+                      "'%s' trains several networks: use train.precision bf16 or fp32", t->s.task->kind);
     for (int i = 0; i < t->s.n_models; i++)
         if (t->s.models[i].trainable) MT_TRY(setup_optim(t, i));
     MT_TRY(setup_data(t));

@@ -49,6 +49,7 @@
 #include <stdio.h>
 
 #include "../data/loader.h"
+#include "../optim/grad_scaler.h"
 #include "../optim/optim.h"
 #include "session.h"
 #include "task.h"
@@ -95,6 +96,8 @@ typedef struct mt_trainer {
     struct mt_dist *dist;   /* from the options; NULL = one process */
     int rank;               /* this process; only rank 0 writes the run directory */
     double shard_weight;    /* this rank's share of the current global batch */
+    mt_grad_scaler scaler;  /* train.precision fp16: dynamic loss scale (in the checkpoint) */
+    long skipped_steps;     /* fp16: steps skipped for an inf/NaN gradient */
 } mt_trainer;
 
 /* Everything that can be checked before training: the config, the device, the

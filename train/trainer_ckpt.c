@@ -75,6 +75,10 @@ mt_status mt_trainer_save(mt_trainer *t, const char *path)
     info.best_epoch = t->best_epoch;
     info.stopped_early = t->stopped_early;
     info.train_seconds = t->train_seconds;
+    if (t->s.exp.train.precision == MT_PRECISION_FP16) {
+        info.loss_scale = t->scaler.scale;
+        info.loss_scale_tracker = t->scaler.growth_tracker;
+    }
     info.config_yaml = t->s.exp.resolved_yaml;
     mt_checkpoint_net nets[MT_SESSION_MAX_MODELS];
     int n = nets_of(t, nets, 1);
@@ -102,5 +106,9 @@ mt_status mt_trainer_load(mt_trainer *t, const char *path)
     t->best_epoch = info.best_epoch;
     t->stopped_early = info.stopped_early;
     t->train_seconds = info.train_seconds;
+    if (info.loss_scale > 0) {
+        t->scaler.scale = info.loss_scale;
+        t->scaler.growth_tracker = info.loss_scale_tracker;
+    }
     return mt_loader_seek(t->loader, info.data_epoch, (int)info.data_batch);
 }

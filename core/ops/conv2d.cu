@@ -22,6 +22,7 @@
 #include "../cuda_common.h"
 #include "../device.h"
 #include "../ops.h"
+#include "lowp.h"
 #include "gemm.h"
 
 /* ------------------------------------------------------ shared helpers --- */
@@ -257,6 +258,7 @@ static mt_status conv2d_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv2d_forward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv2d_forward_cuda); /* bf16/f16: widened to float32 */
     return mt_cudnn_conv_run(n, conv2d_forward_impl);
 }
 
@@ -303,5 +305,6 @@ static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv 
 
 extern "C" mt_status conv2d_backward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv2d_backward_cuda); /* bf16/f16: widened to float32 */
     return mt_cudnn_conv_run(n, conv2d_backward_impl);
 }

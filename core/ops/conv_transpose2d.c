@@ -18,6 +18,7 @@
 #include "../device.h"
 #include "../ops.h"
 #include "gemm.h"
+#include "lowp.h"
 
 #include <string.h>
 
@@ -86,6 +87,7 @@ static mt_conv_geom convt_geom(const mt_node *n)
 
 static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv_transpose2d_forward_cpu); /* bf16/f16: widened */
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
     const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
@@ -126,6 +128,7 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 
 static mt_status conv_transpose2d_backward_cpu(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv_transpose2d_backward_cpu);
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
     mt_real *dx = n->gin[0] ? MT_DATA(n->gin[0]) : NULL;
@@ -189,6 +192,7 @@ const mt_op mt_op_conv_transpose2d = {
     "conv_transpose2d", conv_transpose2d_shape,
     {conv_transpose2d_forward_cpu, MT_CUDA_FN(conv_transpose2d_forward_cuda)},
     {conv_transpose2d_backward_cpu, MT_CUDA_FN(conv_transpose2d_backward_cuda)},
+    .low_precision = 1,
 };
 
 mt_tensor *mt_conv_transpose2d(mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_conv_transpose2d_params p)

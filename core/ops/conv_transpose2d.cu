@@ -15,6 +15,7 @@
 #include "../cuda_common.h"
 #include "../device.h"
 #include "../ops.h"
+#include "lowp.h"
 #include "gemm.h"
 
 /* cuDNN conv dims: conv input = full-size y, conv output = x. */
@@ -84,6 +85,7 @@ static mt_status convt_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *c
 
 extern "C" mt_status conv_transpose2d_forward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv_transpose2d_forward_cuda); /* bf16/f16: widened to float32 */
     return mt_cudnn_conv_run(n, convt_forward_impl);
 }
 
@@ -111,5 +113,6 @@ static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv_transpose2d_backward_cuda(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv_transpose2d_backward_cuda); /* bf16/f16: widened to float32 */
     return mt_cudnn_conv_run(n, convt_backward_impl);
 }

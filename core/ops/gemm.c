@@ -192,8 +192,9 @@ mt_status mt_conv_check_args(const char *op, const char *w_layout, const mt_tens
                              int pad_bottom, int pad_left, int pad_right)
 {
     char sx[64], sw[64];
-    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "%s: expected %s input and weight", op,
-               mt_dtype_name(MT_REAL));
+    MT_REQUIRE((x->dtype == MT_REAL || x->dtype == MT_BF16 || x->dtype == MT_F16) && w->dtype == x->dtype,
+               "%s: expected input and weight of one type, %s, bfloat16 or float16; got %s and %s", op,
+               mt_dtype_name(MT_REAL), mt_dtype_name(x->dtype), mt_dtype_name(w->dtype));
     MT_REQUIRE(x->ndim == 4 && w->ndim == 4, "%s: x must be [N, C, H, W] and w %s; got x %s, w %s", op, w_layout,
                mt_shape_str(x, sx, sizeof sx), mt_shape_str(w, sw, sizeof sw));
     MT_REQUIRE(stride_h >= 1 && stride_w >= 1 && dil_h >= 1 && dil_w >= 1 && groups >= 1,
@@ -208,7 +209,9 @@ mt_status mt_conv_check_bias(const char *op, const mt_tensor *b, int O)
 {
     char sb[64];
     if (b)
-        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == O, "%s: bias must be [%d], got %s", op, O,
+        MT_REQUIRE((b->dtype == MT_REAL || b->dtype == MT_BF16 || b->dtype == MT_F16) && b->ndim == 1 &&
+                       b->shape[0] == O,
+                   "%s: bias must be a floating [%d], got %s %s", op, O, mt_dtype_name(b->dtype),
                    mt_shape_str(b, sb, sizeof sb));
     return MT_OK;
 }

@@ -6,18 +6,20 @@
 #include "../device.h"
 #include "../ops.h"
 #include "gemm.h"
+#include "lowp.h"
 
 static mt_status linear_shape(mt_node *n, mt_shape *out)
 {
     const mt_tensor *x = n->in[0], *w = n->in[1], *b = n->in[2];
     char sx[64], sw[64];
-    MT_REQUIRE(x->dtype == MT_REAL && w->dtype == MT_REAL, "linear: expected %s input and weight",
-               mt_dtype_name(MT_REAL));
+    MT_REQUIRE((x->dtype == MT_REAL || x->dtype == MT_BF16 || x->dtype == MT_F16) && w->dtype == x->dtype,
+               "linear: expected input and weight of one type, %s, bfloat16 or float16; got %s and %s",
+               mt_dtype_name(MT_REAL), mt_dtype_name(x->dtype), mt_dtype_name(w->dtype));
     MT_REQUIRE(x->ndim >= 1 && w->ndim == 2 && x->shape[x->ndim - 1] == w->shape[1],
                "linear: x %s must end in IN and w %s must be [OUT, IN]", mt_shape_str(x, sx, sizeof sx),
                mt_shape_str(w, sw, sizeof sw));
     if (b) {
-        MT_REQUIRE(b->dtype == MT_REAL && b->ndim == 1 && b->shape[0] == w->shape[0], "linear: bias must be [%d], got %s",
+        MT_REQUIRE((b->dtype == MT_REAL || b->dtype == MT_BF16 || b->dtype == MT_F16) && b->ndim == 1 && b->shape[0] == w->shape[0], "linear: bias must be [%d], got %s",
                    w->shape[0], mt_shape_str(b, sx, sizeof sx));
     }
     out[0].ndim = x->ndim;
@@ -28,6 +30,7 @@ static mt_status linear_shape(mt_node *n, mt_shape *out)
 
 static mt_status linear_forward_cpu(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, linear_forward_cpu); /* bf16/f16: widened */
     const mt_tensor *xt = n->in[0];
     const int IN = n->in[1]->shape[1], OUT = n->in[1]->shape[0];
     const int M = (int)(mt_numel(xt) / (size_t)(IN ? IN : 1));
@@ -45,6 +48,7 @@ static mt_status linear_forward_cpu(mt_node *n)
 
 static mt_status linear_backward_cpu(mt_node *n)
 {
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, linear_backward_cpu);
     const int IN = n->in[1]->shape[1], OUT = n->in[1]->shape[0];
     const int M = (int)(mt_numel(n->in[0]) / (size_t)(IN ? IN : 1));
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
@@ -72,6 +76,7 @@ const mt_op mt_op_linear = {
     "linear", linear_shape,
     {linear_forward_cpu, MT_CUDA_FN(linear_forward_cuda)},
     {linear_backward_cpu, MT_CUDA_FN(linear_backward_cuda)},
+    .low_precision = 1,
 };
 
 mt_tensor *mt_linear(mt_tensor *x, mt_tensor *w, mt_tensor *b)

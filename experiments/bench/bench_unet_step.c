@@ -8,7 +8,11 @@
  * bench_unet_step.py and `make bench` runs both.
  *
  * Usage: bench_unet_step [--batch 4] [--size 128] [--steps 5] [--warmup 2]
- *                        [--threads 2] [--base 64] [--infer 0|1]
+ *                        [--threads 2] [--base 64] [--precision fp32|bf16|fp16]
+ *                        [--infer 0|1]
+ * --precision bf16 / fp16 runs forward + loss under autocast (mt_set_autocast:
+ * convs in bf16/fp16 with float32 accumulation, emulated on a CPU without
+ * bf16 arithmetic; train.precision in a config).
  * Prints the parameter count, wall and CPU seconds per step, "images/s: X"
  * (wall clock) and "cpu_images/s: X" (images per CPU-second x threads: the
  * rate on an idle machine, useful when other jobs share the cores), and
@@ -133,9 +137,16 @@ static mt_tensor *forward(unet *u, mt_tensor *x)
 int main(int argc, char **argv)
 {
     int batch = 4, size = 128, steps = 5, warmup = 2, threads = 2, base = 64, infer = 0;
+    mt_dtype precision = MT_F32;
     for (int a = 1; a + 1 < argc; a += 2) {
         int v = atoi(argv[a + 1]);
-        if (!strcmp(argv[a], "--batch")) batch = v;
+        if (!strcmp(argv[a], "--precision")) {
+            precision = !strcmp(argv[a + 1], "bf16") ? MT_BF16 : !strcmp(argv[a + 1], "fp16") ? MT_F16 : MT_F32;
+            if (precision == MT_F32 && strcmp(argv[a + 1], "fp32")) {
+                fprintf(stderr, "--precision: fp32, bf16 or fp16, not %s\n", argv[a + 1]);
+                return 2;
+            }
+        } else if (!strcmp(argv[a], "--batch")) batch = v;
         else if (!strcmp(argv[a], "--size")) size = v;
         else if (!strcmp(argv[a], "--steps")) steps = v;
         else if (!strcmp(argv[a], "--warmup")) warmup = v;
@@ -185,17 +196,20 @@ int main(int argc, char **argv)
             t0 = clock_s(CLOCK_MONOTONIC);
             c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         }
+        const mt_dtype ac = mt_set_autocast(precision); /* forward + loss, as the trainer */
         mt_tensor *logits = forward(&u, x);
         if (infer) { /* inference: the forward pass alone */
             if (!logits) {
                 fprintf(stderr, "forward %d failed: %s\n", s, mt_last_error());
                 return 1;
             }
+            mt_set_autocast(ac);
             loss_v = (double)MT_DATA(logits)[0];
             mt_tensor_release(logits);
             continue;
         }
         mt_tensor *loss = mt_bce_with_logits(logits, t, NULL, NULL, MT_REDUCE_MEAN);
+        mt_set_autocast(ac);
         if (!loss || mt_backward(loss, NULL, 0) != MT_OK || mt_optim_step(opt) != MT_OK ||
             mt_optim_zero_grad(opt) != MT_OK) {
             fprintf(stderr, "step %d failed: %s\n", s, mt_last_error());
@@ -207,9 +221,9 @@ int main(int argc, char **argv)
     }
     double dt = (clock_s(CLOCK_MONOTONIC) - t0) / steps;
     double cpu = (clock_s(CLOCK_PROCESS_CPUTIME_ID) - c0) / steps;
-    printf("medtrain U-Net (base %d, %zu params) %dx%d batch %d, %d threads, %s: %.3f s/step (%.3f CPU-s/step), "
-           "%s %.4f\n", base, nparam, size, size, batch, threads, infer ? "inference" : "training step", dt, cpu,
-           infer ? "first logit" : "loss", loss_v);
+    printf("medtrain U-Net (base %d, %zu params) %dx%d batch %d, %d threads, %s %s: %.3f s/step (%.3f CPU-s/step), "
+           "%s %.4f\n", base, nparam, size, size, batch, threads, infer ? "inference" : "training step",
+           precision == MT_F32 ? "fp32" : mt_dtype_name(precision), dt, cpu, infer ? "first logit" : "loss", loss_v);
     printf("images/s: %.3f\n", batch / dt);
     printf("cpu_images/s: %.3f\n", batch / cpu * threads);
     if (infer) printf("latency_ms: %.2f\n", dt * 1e3);

@@ -8,7 +8,9 @@ Prints wall-clock images/s and cpu_images/s (images per CPU-second x threads:
 the idle-machine rate, for when other jobs share the cores).
 Also prints peak_rss_mib (resource.getrusage ru_maxrss); --infer 1 times the forward pass alone under
 torch.no_grad() in eval mode (inference latency, latency_ms per batch).
-Usage: bench_unet_step.py [--batch 4] [--size 128] [--steps 5] [--warmup 2] [--threads 2] [--base 64] [--infer 0]"""
+--bf16: forward + loss under torch.autocast('cpu', dtype=torch.bfloat16), the peer
+of bench_unet_step --precision bf16 (on a CPU without native bf16 it is very slow).
+Usage: bench_unet_step.py [--batch 4] [--size 128] [--steps 5] [--warmup 2] [--threads 2] [--base 64] [--infer 0] [--bf16]"""
 import argparse
 import resource
 import time
@@ -52,6 +54,7 @@ def main():
     ap = argparse.ArgumentParser()
     for k, v in dict(batch=4, size=128, steps=5, warmup=2, threads=2, base=64, infer=0).items():
         ap.add_argument("--" + k, type=int, default=v)
+    ap.add_argument("--bf16", action="store_true", help="torch.autocast('cpu', dtype=torch.bfloat16)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(0)
@@ -67,18 +70,20 @@ def main():
         if s == a.warmup:
             t0, c0 = time.perf_counter(), time.process_time()
         if a.infer:
-            loss = net(x)[0, 0, 0, 0]
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+                loss = net(x)[0, 0, 0, 0].float()
             continue
         opt.zero_grad()
-        loss = F.binary_cross_entropy_with_logits(net(x), t)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=a.bf16):
+            loss = F.binary_cross_entropy_with_logits(net(x), t)
         loss.backward()
         opt.step()
     dt = (time.perf_counter() - t0) / a.steps
     cpu = (time.process_time() - c0) / a.steps
     what = "inference" if a.infer else "training step"
     print(f"pytorch {torch.__version__} U-Net (base {a.base}, {nparam} params) {a.size}x{a.size} batch {a.batch}, "
-          f"{a.threads} threads, {what}: {dt:.3f} s/step ({cpu:.3f} CPU-s/step), "
-          f"{'first logit' if a.infer else 'loss'} {loss.item():.4f}")
+          f"{a.threads} threads, {what}, {'bf16 autocast' if a.bf16 else 'fp32'}: {dt:.3f} s/step "
+          f"({cpu:.3f} CPU-s/step), {'first logit' if a.infer else 'loss'} {loss.item():.4f}")
     print(f"images/s: {a.batch / dt:.3f}")
     print(f"cpu_images/s: {a.batch / cpu * a.threads:.3f}")
     if a.infer:

@@ -5,7 +5,7 @@ configuration, medians reported, as a Markdown table on stdout (paste into RESUL
 
 Each configuration is NAME=ARGS, where ARGS go to both programs (e.g. "--batch 4 --size 128");
 `--c_extra` / `--py_extra` add engine-specific flags to a configuration written NAME=ARGS|C|PY
-(e.g. "bf16=--batch 4 --size 128|--precision bf16|--bf16 1"). The figure compared is images/s for a
+(e.g. "bf16=--batch 4 --size 128|--precision bf16|--bf16"). The figure compared is images/s for a
 training step, latency_ms for --infer 1 (lower is better); peak_rss_mib is recorded for both.
 Not a test: nothing asserts a time. Standards (experiments/bench/README.md): a quiet machine (load
 average under 0.5 before the start; it is printed), the environment as the machine sets it.
