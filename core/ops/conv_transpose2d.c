@@ -17,6 +17,7 @@
  */
 #include "../device.h"
 #include "../ops.h"
+#include "dnnl.h"
 #include "gemm.h"
 
 #include <string.h>
@@ -86,6 +87,9 @@ static mt_conv_geom convt_geom(const mt_node *n)
 
 static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 {
+#if MT_HAVE_DNNL
+    if (mt_conv_transpose2d_use_dnnl(n)) return mt_conv_transpose2d_forward_dnnl(n);
+#endif
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
     const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
@@ -126,6 +130,9 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 
 static mt_status conv_transpose2d_backward_cpu(mt_node *n)
 {
+#if MT_HAVE_DNNL
+    if (mt_conv_transpose2d_use_dnnl(n)) return mt_conv_transpose2d_backward_dnnl(n);
+#endif
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
     mt_real *dx = n->gin[0] ? MT_DATA(n->gin[0]) : NULL;
