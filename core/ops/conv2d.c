@@ -14,6 +14,10 @@
  * thread accumulates its own dw, summed at the end (gemm.h). Columns are
  * recomputed in backward rather than kept from forward (memory).
  * The CUDA twin (conv2d.cu) uses cuDNN.
+ * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
+ * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
+ * MT_CONV_IMPL=auto|im2col|dnnl; auto keeps im2col for every shape measured so
+ * far, docs/performance.md).
  */
 #include "../device.h"
 #include "../ops.h"

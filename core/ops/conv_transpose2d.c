@@ -14,6 +14,10 @@
  * output size). Work runs over blocks of input rows so each column block stays
  * in cache (gemm.h). Images are split across OpenMP threads (see gemm.h).
  * The CUDA twin (conv_transpose2d.cu) uses cuDNN's backward-data.
+ * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
+ * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
+ * MT_CONV_IMPL=auto|im2col|dnnl; auto keeps im2col for every shape measured so
+ * far, docs/performance.md).
  */
 #include "../device.h"
 #include "../ops.h"
