@@ -14,7 +14,7 @@ NVCC ?= $(CUDA_HOME)/bin/nvcc
 PYTHON ?= /usr/bin/python3
 
 # Debian packages medtrain builds and tests with (installed by `make deps`).
-DEB_BUILD := build-essential pkg-config libopenblas-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
+DEB_BUILD := build-essential pkg-config libopenblas-dev libdnnl-dev libhdf5-dev hdf5-tools libyaml-dev libpng-dev \
              libtiff-dev libjpeg-dev libgdcm-dev libgdcm-tools libnifti2-dev zlib1g-dev \
              libcjson-dev libonnx-dev protobuf-c-compiler libprotobuf-c-dev libcairo2-dev fonts-dejavu-core \
              libopencv-dev libopenmpi-dev openmpi-bin
@@ -40,7 +40,7 @@ CFLAGS ?= -O2 -g
 CFLAGS += -std=c11 -D_GNU_SOURCE -fopenmp $(WARN) $(PKG_CFLAGS) -I/usr/include/nifti -I/usr/include/gdcm-3.0 -I.
 CXXFLAGS ?= -O2 -g
 CXXFLAGS += -std=c++17 -D_GNU_SOURCE $(WARN) $(PKG_CFLAGS) -I/usr/include/gdcm-3.0 -I/usr/include/nifti -I.
-LDLIBS := $(PKG_LIBS) -lprotobuf-c -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
+LDLIBS := $(PKG_LIBS) -ldnnl -lprotobuf-c -lcjson -lniftiio -lznz -lgdcmMSFF -lgdcmDSED -lgdcmCommon -lgdcmIOD -lgdcmDICT \
           $(CV_LIBS) -lz -lstdc++ -lpthread -lm -fopenmp
 
 # CUDA backend: built when nvcc and cuDNN are present (MT_CUDA=0 to disable).
@@ -227,6 +227,14 @@ $(BENCH_LOADER): $(BUILD)/f32/experiments/bench/bench_loader.o $(LIB)
 .PHONY: bench-loader
 bench-loader: $(BENCH_LOADER)
 	$(BENCH_LOADER)
+
+# conv2d / conv_transpose2d per shape: im2col vs oneDNN blocked vs oneDNN nchw (not a test; MT_CONV_IMPL=auto's figures).
+BENCH_CONV := $(BUILD)/bench_conv_impl
+$(BENCH_CONV): $(BUILD)/f32/experiments/bench/bench_conv_impl.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+.PHONY: bench-conv
+bench-conv: $(BENCH_CONV)
+	$(BENCH_CONV)
 
 # U-Net training-step throughput, medtrain vs PyTorch 1.13 (not a test; experiments/bench/README.md).
 # Runs both in the same invocation, prints both images/s and the ratio, appends a line to RESULTS.md.

@@ -8,6 +8,7 @@
  * The same cases run on cuda:0 (cuDNN / cuBLAS) when a GPU is present. */
 #include "../core/device.h"
 #include "../core/ops.h"
+#include "../core/ops/dnnl.h"
 #include "../core/ops/gemm.h"
 #include "fixture.h"
 #include "test.h"
@@ -155,16 +156,36 @@ TEST(conv2d_matches_torch_single_thread)
  * col2im paths, and both the per-block and full-width weight-gradient GEMMs. */
 TEST(conv_row_blocked_paths_match_torch)
 {
+    mt_conv_impl impl = mt_conv_set_impl(MT_CONV_IMPL_IM2COL); /* the im2col paths, whatever MT_CONV_IMPL says */
     mt_conv_set_block_bytes(512);
     run_all(T_, OP_CONV2D, CONV2D_CASES, COUNT(CONV2D_CASES), mt_cpu(), 1e-5);
     run_all(T_, OP_CONVT, CONVT_CASES, COUNT(CONVT_CASES), mt_cpu(), 1e-5);
     mt_conv_set_block_bytes(0);
+    mt_conv_set_impl(impl);
 }
 
 TEST(conv_transpose2d_matches_torch)
 {
     run_all(T_, OP_CONVT, CONVT_CASES, COUNT(CONVT_CASES), mt_cpu(), 1e-5);
 }
+
+#if MT_HAVE_DNNL
+/* The same fixtures through oneDNN (core/ops/conv_dnnl.c), whatever MT_CONV_IMPL says; the
+ * transposed cases with output_padding beyond the padding stay on im2col (mt_conv_transpose2d_use_dnnl). */
+TEST(conv2d_matches_torch_dnnl)
+{
+    mt_conv_impl impl = mt_conv_set_impl(MT_CONV_IMPL_DNNL);
+    run_all(T_, OP_CONV2D, CONV2D_CASES, COUNT(CONV2D_CASES), mt_cpu(), 1e-5);
+    mt_conv_set_impl(impl);
+}
+
+TEST(conv_transpose2d_matches_torch_dnnl)
+{
+    mt_conv_impl impl = mt_conv_set_impl(MT_CONV_IMPL_DNNL);
+    run_all(T_, OP_CONVT, CONVT_CASES, COUNT(CONVT_CASES), mt_cpu(), 1e-5);
+    mt_conv_set_impl(impl);
+}
+#endif
 
 TEST(linear_matches_torch)
 {

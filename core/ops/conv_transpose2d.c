@@ -14,9 +14,14 @@
  * output size). Work runs over blocks of input rows so each column block stays
  * in cache (gemm.h). Images are split across OpenMP threads (see gemm.h).
  * The CUDA twin (conv_transpose2d.cu) uses cuDNN's backward-data.
+ * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
+ * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
+ * MT_CONV_IMPL=auto|im2col|dnnl; auto keeps im2col for every shape measured so
+ * far, docs/performance.md).
  */
 #include "../device.h"
 #include "../ops.h"
+#include "dnnl.h"
 #include "gemm.h"
 #include "lowp.h"
 
@@ -88,6 +93,9 @@ static mt_conv_geom convt_geom(const mt_node *n)
 static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 {
     if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv_transpose2d_forward_cpu); /* bf16/f16: widened */
+#if MT_HAVE_DNNL
+    if (mt_conv_transpose2d_use_dnnl(n)) return mt_conv_transpose2d_forward_dnnl(n);
+#endif
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
     const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
@@ -129,6 +137,9 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
 static mt_status conv_transpose2d_backward_cpu(mt_node *n)
 {
     if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv_transpose2d_backward_cpu);
+#if MT_HAVE_DNNL
+    if (mt_conv_transpose2d_use_dnnl(n)) return mt_conv_transpose2d_backward_dnnl(n);
+#endif
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
     mt_real *dx = n->gin[0] ? MT_DATA(n->gin[0]) : NULL;
