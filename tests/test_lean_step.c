@@ -8,6 +8,7 @@
  * augmentation on, Adam, gradient clipping, validation), after a first epoch,
  * and with mt_d2h_count around each step (the trainer's step hook). */
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -120,4 +121,45 @@ TEST(lean_step_no_allocation_and_reads_only_at_log_steps_cuda)
     if (!mt_device_available(mt_cuda(0))) SKIP("skipped: no GPU");
     const char *why = lean_run("cuda", MT_CUDA, "lean_cuda");
     CHECK(!why[0], "%s", why);
+}
+
+TEST(lean_step_d2h_counter_and_device_loss_sum)
+{
+    int one = 1, two = 2;
+    mt_real a = 0.25f, b = 1.5f, nan_v = NAN, back[2];
+    mt_tensor *la = mt_tensor_from_host(mt_cpu(), 1, &one, &a), *lb = mt_tensor_from_host(mt_cpu(), 1, &one, &b);
+    mt_tensor *pair = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &two), *copy = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &two);
+    CHECK(la && lb && pair && copy, "tensors: %s", mt_last_error());
+    /* reads to the host count, tensor-to-tensor copies on one device do not */
+    unsigned long long c0 = mt_d2h_count(MT_CPU);
+    CHECK_OK(mt_tensor_copy(copy, pair));
+    CHECK(mt_d2h_count(MT_CPU) == c0, "a CPU tensor copy counted as a device-to-host read");
+    CHECK_OK(mt_tensor_to_host(pair, back, sizeof back));
+    CHECK(mt_d2h_count(MT_CPU) == c0 + 1, "mt_tensor_to_host counted %llu reads", mt_d2h_count(MT_CPU) - c0);
+    /* the loss sum: adds read nothing back, one read returns sum, last and count, then starts over */
+    mt_loss_acc acc = {0};
+    c0 = mt_d2h_count(MT_CPU);
+    CHECK_OK(mt_loss_acc_add(&acc, la, 7));
+    CHECK_OK(mt_loss_acc_add(&acc, lb, 8));
+    CHECK(mt_d2h_count(MT_CPU) == c0, "adding a loss read it back");
+    double sum = 0, last = 0;
+    long n = 0;
+    CHECK_OK(mt_loss_acc_read(&acc, &sum, &last, &n));
+    CHECK(mt_d2h_count(MT_CPU) == c0 + 1, "a read made %llu copies", mt_d2h_count(MT_CPU) - c0);
+    CHECK(sum == 1.75 && last == 1.5 && n == 2, "sum %g last %g n %ld, expected 1.75 1.5 2", sum, last, n);
+    CHECK_OK(mt_loss_acc_read(&acc, &sum, &last, &n));
+    CHECK(n == 0 && sum == 0 && isnan(last), "an empty read gave sum %g last %g n %ld", sum, last, n);
+    /* a NaN loss poisons the sum, so a read at the next log step sees it */
+    CHECK_OK(mt_tensor_from_host_into(la, &nan_v, sizeof nan_v));
+    CHECK_OK(mt_loss_acc_add(&acc, lb, 9));
+    CHECK_OK(mt_loss_acc_add(&acc, la, 10));
+    CHECK_OK(mt_loss_acc_add(&acc, lb, 11));
+    CHECK_OK(mt_loss_acc_read(&acc, &sum, &last, &n));
+    CHECK(isnan(sum) && last == 1.5 && n == 3 && acc.first_step == 9, "after a NaN: sum %g last %g n %ld first %ld", sum,
+          last, n, acc.first_step);
+    mt_loss_acc_free(&acc);
+    mt_tensor_release(la);
+    mt_tensor_release(lb);
+    mt_tensor_release(pair);
+    mt_tensor_release(copy);
 }

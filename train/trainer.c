@@ -121,6 +121,7 @@ static mt_status setup_data(mt_trainer *t)
     lc.seed = e->train.seed;
     lc.augment = e->data.augment.enabled ? &ap : NULL;
     lc.device = t->s.dev;
+    lc.copy_stream = e->train.copy_stream;
     lc.indices = t->train_idx;
     lc.n_indices = t->n_train;
     lc.shard_index = t->rank; /* data parallel: this process's slice of every batch */
