@@ -209,7 +209,7 @@ static const cfg_key g_keys[] = {
     SCALAR("train.seed", T_U64, "0", train.seed, "Seed of every random stream (init, shuffling, augmentation, dropout)."),
     SCALAR("train.deterministic", T_BOOL, "false", train.deterministic,
            "Bit-reproducible runs (fixed reduction order; resume gives identical weights; on a GPU, deterministic "
-           "cuDNN convolution algorithms only)."),
+           "cuDNN convolution algorithms only, and gathering instead of atomic backward kernels)."),
     SCALAR("train.cudnn_benchmark", T_BOOL, "false", train.cudnn_benchmark,
            "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest (torch.backends.cudnn.benchmark)."),
     SCALAR("train.copy_stream", T_BOOL, "false", train.copy_stream,
