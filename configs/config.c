@@ -208,7 +208,12 @@ static const cfg_key g_keys[] = {
     SCALAR_AKA("train.batch_size", T_INT, "4", train.batch_size, "batch,batchsize", "Samples per step."),
     SCALAR("train.seed", T_U64, "0", train.seed, "Seed of every random stream (init, shuffling, augmentation, dropout)."),
     SCALAR("train.deterministic", T_BOOL, "false", train.deterministic,
-           "Bit-reproducible runs (fixed reduction order; resume gives identical weights)."),
+           "Bit-reproducible runs (fixed reduction order; resume gives identical weights; on a GPU, deterministic "
+           "cuDNN convolution algorithms only, and gathering instead of atomic backward kernels)."),
+    SCALAR("train.cudnn_benchmark", T_BOOL, "false", train.cudnn_benchmark,
+           "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest (torch.backends.cudnn.benchmark)."),
+    SCALAR("train.copy_stream", T_BOOL, "false", train.copy_stream,
+           "GPU: copy batches to the device on a separate stream, overlapping the previous step (not yet verified on a GPU)."),
     SCALAR("train.device", T_STR, "auto", train.device, "auto (GPU if present), cpu, cuda or cuda:N."),
     SCALAR("train.threads", T_INT, "0", train.threads, "CPU threads; 0 = library default."),
     SCALAR("train.val_every", T_INT, "1", train.val_every, "Validate every N epochs."),

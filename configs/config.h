@@ -175,7 +175,9 @@ typedef struct mt_experiment {
         long steps;             /* total optimizer steps; 0 = use epochs */
         int batch_size;
         uint64_t seed;
-        int deterministic;      /* 1: fixed reduction order, single-stream, reproducible */
+        int deterministic;      /* 1: fixed reduction order, single-stream, reproducible; cuDNN: deterministic algorithms */
+        int cudnn_benchmark;    /* 1: time cuDNN's convolution algorithms once per shape */
+        int copy_stream;        /* 1: the loader's host-to-device copies on a separate CUDA stream */
         char *device;           /* "auto", "cpu", "cuda", "cuda:N" */
         int threads;            /* CPU threads (0 = library default) */
         int val_every;          /* validate every N epochs */

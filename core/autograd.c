@@ -63,10 +63,19 @@ static mt_status accumulate(mt_tensor **slot, mt_tensor *g)
                    (mt_real *)mt_data(*slot));
 }
 
-/* accumulate g into a leaf's (or retained non-leaf's) .grad. Leaf grads may be
- * pre-allocated views into a model's flat gradient buffer: add in place. */
+/* accumulate g into a leaf's (or retained non-leaf's) .grad, in place: an
+ * existing .grad (e.g. a view into an optimizer group's flat gradient buffer)
+ * is never replaced; an unset one becomes x->grad_home when there is one. */
 static mt_status accumulate_grad(mt_tensor *x, mt_tensor *g)
 {
+    mt_tensor *home = x->grad_home;
+    if (!x->grad && home && mt_same_shape(home, g) && home->dtype == g->dtype &&
+        mt_device_eq(home->storage->device, g->storage->device)) {
+        /* the preallocated view into a flat gradient buffer (optim.h): copy into it, no allocation */
+        MT_TRY(mt_tensor_copy(home, g));
+        x->grad = mt_tensor_retain(home);
+        return MT_OK;
+    }
     if (!x->grad) {
         /* own a private copy so later in-place accumulation cannot touch g's holders */
         mt_tensor *c = mt_tensor_like(g, 0);

@@ -18,6 +18,7 @@
 
 static mt_cuda_ctx *g_ctx[MT_MAX_GPUS];
 static int g_allow_tf32;
+static int g_cudnn_benchmark, g_deterministic;
 
 extern "C" mt_status mt_cuda_status(cudaError_t e, const char *expr, const char *file, int line)
 {
@@ -44,6 +45,8 @@ static mt_status ctx_create(int index, mt_cuda_ctx **out)
     if (!c) return MT_ERR_NOMEM;
     c->device = index;
     c->allow_tf32 = g_allow_tf32;
+    c->cudnn_benchmark = g_cudnn_benchmark;
+    c->deterministic = g_deterministic;
     c->workspace_limit = (size_t)256 << 20;
     const char *env = getenv("MEDTRAIN_CUDNN_WORKSPACE_MB");
     if (env && atol(env) > 0) c->workspace_limit = (size_t)atol(env) << 20;
@@ -123,6 +126,17 @@ extern "C" mt_status mt_cuda_workspace(mt_cuda_ctx *c, size_t bytes, void **ptr)
     }
     *ptr = c->workspace;
     return MT_OK;
+}
+
+extern "C" void mt_cuda_set_conv_options(int benchmark, int deterministic)
+{
+    g_cudnn_benchmark = benchmark ? 1 : 0;
+    g_deterministic = deterministic ? 1 : 0;
+    for (int i = 0; i < MT_MAX_GPUS; i++)
+        if (g_ctx[i]) {
+            g_ctx[i]->cudnn_benchmark = g_cudnn_benchmark;
+            g_ctx[i]->deterministic = g_deterministic;
+        }
 }
 
 extern "C" void mt_cuda_set_tf32(int allow)

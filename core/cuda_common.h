@@ -31,6 +31,11 @@ typedef struct mt_cuda_ctx {
     size_t workspace_bytes;  /* current size */
     size_t workspace_limit;  /* upper bound (default 256 MiB; MEDTRAIN_CUDNN_WORKSPACE_MB) */
     int allow_tf32;
+    /* convolution algorithms (mt_cuda_set_conv_options): 1 = cudnnFind*AlgorithmEx once per shape
+     * (torch.backends.cudnn.benchmark); 1 = deterministic algorithms only (torch.use_deterministic_algorithms) */
+    int cudnn_benchmark;
+    int deterministic;
+    struct mt_cudnn_cache *conv_cache; /* descriptors and algorithms per convolution shape (core/ops/cudnn_cache.cu) */
 } mt_cuda_ctx;
 
 /* Context of GPU `index` (creating handles on first call); NULL with an error recorded on failure. */
@@ -39,6 +44,9 @@ mt_cuda_ctx *mt_cuda_get(int index);
  * Returns MT_ERR_NOMEM/MT_ERR_CUDA with a message if it cannot. */
 mt_status mt_cuda_workspace(mt_cuda_ctx *c, size_t bytes, void **ptr);
 void mt_cuda_set_tf32(int allow);
+/* Convolution algorithm options of every GPU context (see mt_cuda_ctx); device.c's
+ * mt_set_conv_options forwards here. Cached choices are kept per option set. */
+void mt_cuda_set_conv_options(int benchmark, int deterministic);
 
 mt_status mt_cuda_status(cudaError_t e, const char *expr, const char *file, int line);
 mt_status mt_cudnn_status(cudnnStatus_t e, const char *expr, const char *file, int line);

@@ -86,6 +86,20 @@ const mt_backend *mt_cuda_backend(void);
 static int g_cuda_init_done;
 #endif
 
+#ifdef MT_WITH_CUDA
+void mt_cuda_set_conv_options(int benchmark, int deterministic); /* core/cuda.cu */
+#endif
+
+void mt_set_conv_options(int benchmark, int deterministic)
+{
+#ifdef MT_WITH_CUDA
+    mt_cuda_set_conv_options(benchmark, deterministic);
+#else
+    (void)benchmark;
+    (void)deterministic;
+#endif
+}
+
 const mt_backend *mt_backend_peek(mt_device_type type)
 {
 #ifdef MT_WITH_CUDA
@@ -189,4 +203,16 @@ const char *mt_device_str(mt_device d, char *buf, size_t len)
     if (d.type == MT_CPU) snprintf(buf, len, "cpu");
     else snprintf(buf, len, "cuda:%d", d.index);
     return buf;
+}
+
+static unsigned long long g_d2h[MT_DEVICE_TYPES];
+
+void mt_d2h_note(mt_device_type type)
+{
+    if ((int)type >= 0 && type < MT_DEVICE_TYPES) __atomic_add_fetch(&g_d2h[type], 1, __ATOMIC_RELAXED);
+}
+
+unsigned long long mt_d2h_count(mt_device_type type)
+{
+    return (int)type >= 0 && type < MT_DEVICE_TYPES ? __atomic_load_n(&g_d2h[type], __ATOMIC_RELAXED) : 0;
 }

@@ -83,6 +83,23 @@ int mt_device_available(mt_device d);
 /* The default training device: cuda:0 when available, else cpu. */
 mt_device mt_default_device(void);
 
+/* Device-to-host reads of tensor data, per device type of the tensor read
+ * (issue 13's lean step: a training step reads nothing back but the loss at
+ * log steps). Counted where tensors reach the host: mt_tensor_to_host of any
+ * tensor (CPU ones too, so the count is the same with or without a GPU) and
+ * mt_tensor_copy / mt_tensor_to from a GPU tensor into a CPU one. note adds
+ * one (called by tensor.c); count reads the total since the start. */
+void mt_d2h_note(mt_device_type type);
+unsigned long long mt_d2h_count(mt_device_type type);
+
+/* Convolution algorithm options of the GPU backend (cuDNN; nothing on the CPU):
+ * benchmark = time the candidate algorithms once per shape (cudnnFind*AlgorithmEx,
+ * torch.backends.cudnn.benchmark) instead of taking cuDNN's heuristic order;
+ * deterministic = only algorithms whose results do not depend on scheduling
+ * (torch.use_deterministic_algorithms for convolutions). train.cudnn_benchmark
+ * and train.deterministic set them. */
+void mt_set_conv_options(int benchmark, int deterministic);
+
 /* Threads used by CPU kernels (OpenMP); 0 = library default. */
 void mt_set_num_threads(int n);
 int mt_get_num_threads(void);

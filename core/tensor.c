@@ -177,6 +177,7 @@ void mt_tensor_release(mt_tensor *t)
 {
     if (!t || __atomic_sub_fetch(&t->refcount, 1, __ATOMIC_ACQ_REL) > 0) return;
     mt_tensor_release(t->grad);
+    mt_tensor_release(t->grad_home);
     if (t->grad_fn) {
         void (*release)(struct mt_node *) = __atomic_load_n(&g_grad_fn_release, __ATOMIC_ACQUIRE);
         if (release) release(t->grad_fn);
@@ -240,6 +241,7 @@ static mt_status copy_bytes(mt_device dst_dev, void *dst, mt_device src_dev, con
     mt_device dev = dst_dev.type == MT_CPU ? src_dev : dst_dev;
     const mt_backend *b = mt_backend_get(dev.type);
     if (!b) return mt_last_status();
+    if (dst_dev.type == MT_CPU) mt_d2h_note(src_dev.type);
     return b->copy(b->ctx, dev.index, dst, src, bytes, dst_dev.type == MT_CPU ? MT_D2H : MT_H2D);
 }
 
@@ -258,6 +260,7 @@ mt_status mt_tensor_to_host(const mt_tensor *t, void *host, size_t bytes)
 {
     if (bytes != mt_nbytes(t))
         return MT_ERR(MT_ERR_INVALID, "to_host: buffer of %zu bytes for a tensor of %zu", bytes, mt_nbytes(t));
+    if (t->storage->device.type == MT_CPU) mt_d2h_note(MT_CPU); /* a GPU tensor's read counts in copy_bytes */
     return copy_bytes(mt_cpu(), host, t->storage->device, mt_data(t), bytes);
 }
 

@@ -63,6 +63,8 @@ typedef struct mt_tensor {
     int requires_grad;         /* leaf parameters and anything computed from them */
     int retain_grad;           /* keep .grad on a non-leaf tensor (e.g. CAM feature maps) */
     struct mt_tensor *grad;    /* accumulated gradient, same shape/device, or NULL */
+    struct mt_tensor *grad_home; /* optional, owned: a preallocated view (into an optimizer group's flat
+                                  * gradient buffer, optim.h) that backward makes .grad when .grad is NULL */
     struct mt_node *grad_fn;   /* node that produced it (NULL for leaves) */
     int out_index;             /* which output of grad_fn */
     char *name;                /* optional, owned (parameter name in a state_dict) */

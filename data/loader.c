@@ -411,7 +411,7 @@ void mt_batch_free(mt_batch *b)
 static mt_status upload(mt_loader *l, mt_tensor *t, const void *host, size_t bytes)
 {
 #ifdef MT_WITH_CUDA
-    if (l->on_cuda) return mt_loader_cuda_upload(l->cfg.device.index, mt_data(t), host, bytes);
+    if (l->on_cuda) return mt_loader_cuda_upload(l->cfg.device.index, l->cfg.copy_stream, mt_data(t), host, bytes);
 #endif
     memcpy(mt_data(t), host, bytes);
     return MT_OK;
@@ -440,6 +440,9 @@ static mt_status deliver(mt_loader *l, slot *s, mt_batch *b)
     memcpy(b->sample_ids, s->ids, sizeof(int) * (size_t)n);
     if (s->n_boxes) memcpy(b->boxes, s->boxes, sizeof(float) * 6 * (size_t)s->n_boxes);
     b->n_boxes = s->n_boxes;
+#ifdef MT_WITH_CUDA
+    if (l->on_cuda) MT_TRY(mt_loader_cuda_begin(dev.index, l->cfg.copy_stream));
+#endif
     MT_TRY(upload(l, b->labels, s->labels, sizeof(int32_t) * (size_t)n));
     if (b->points) MT_TRY(upload(l, b->points, s->points, sizeof(float) * 2 * (size_t)n * sp->n_points));
     if (!l->gpu_aug) {
@@ -452,8 +455,10 @@ static mt_status deliver(mt_loader *l, slot *s, mt_batch *b)
         void *raw_img = NULL, *raw_mask = NULL;
         mt_status st = mt_alloc(dev, img_bytes, &raw_img);
         if (st == MT_OK && mask_bytes) st = mt_alloc(dev, mask_bytes, &raw_mask);
-        if (st == MT_OK) st = mt_loader_cuda_upload(dev.index, raw_img, s->images, img_bytes);
-        if (st == MT_OK && mask_bytes) st = mt_loader_cuda_upload(dev.index, raw_mask, s->masks_u8, mask_bytes);
+        int cp = l->cfg.copy_stream;
+        if (st == MT_OK) st = mt_loader_cuda_upload(dev.index, cp, raw_img, s->images, img_bytes);
+        if (st == MT_OK && mask_bytes) st = mt_loader_cuda_upload(dev.index, cp, raw_mask, s->masks_u8, mask_bytes);
+        if (st == MT_OK && cp) st = mt_loader_cuda_record(dev.index, cp, s->event); /* the kernel waits for them */
         if (st == MT_OK)
             st = mt_augment_batch_cuda(dev.index, s->draws, n, sp->c, sp->h, sp->w, raw_img, MT_DATA(b->images), sp->k,
                                        raw_mask, b->masks ? MT_DATA(b->masks) : NULL);
@@ -463,7 +468,7 @@ static mt_status deliver(mt_loader *l, slot *s, mt_batch *b)
         MT_TRY(st);
     }
     if (l->on_cuda) {
-        MT_TRY(mt_loader_cuda_record(dev.index, s->event));
+        MT_TRY(mt_loader_cuda_record(dev.index, l->cfg.copy_stream, s->event));
         s->event_pending = 1;
     }
 #endif

@@ -47,6 +47,11 @@ typedef struct mt_loader_config {
      * slice must get a sample: batch_size and the last batch's size >= S.
      * 0 or 1 = whole batches. */
     int shard_index, shard_count;
+    /* CUDA: 1 = host-to-device copies of the batches on a separate copy stream, ordered
+     * after the work already queued on the compute stream (whose freed blocks they may
+     * reuse) and before the work queued after the batch is delivered (events), so they
+     * overlap the end of the previous step (train.copy_stream; unverified on a GPU). */
+    int copy_stream;
 } mt_loader_config;
 
 /* One batch. Tensors are owned by the batch (release with mt_batch_free). */
@@ -95,10 +100,15 @@ mt_status mt_loader_cuda_host_alloc(size_t bytes, void **ptr);      /* cudaHostA
 void mt_loader_cuda_host_free(void *ptr);
 mt_status mt_loader_cuda_event_create(int device, void **ev);
 void mt_loader_cuda_event_destroy(void *ev);
-/* cudaMemcpyAsync host -> device on medtrain's stream of `device`. */
-mt_status mt_loader_cuda_upload(int device, void *dst, const void *src, size_t bytes);
-/* Records ev on the stream (after the uploads of a slot) / waits until it has passed. */
-mt_status mt_loader_cuda_record(int device, void *ev);
+/* Copy stream (copy = 1) only: before a batch's uploads, the copy stream waits for the
+ * work queued so far on the compute stream. A no-op with copy = 0. */
+mt_status mt_loader_cuda_begin(int device, int copy);
+/* cudaMemcpyAsync host -> device on medtrain's stream of `device` (copy = 0) or on its
+ * copy stream (copy = 1). */
+mt_status mt_loader_cuda_upload(int device, int copy, void *dst, const void *src, size_t bytes);
+/* Records ev on the stream of the uploads (after the uploads of a slot); with copy = 1 the
+ * compute stream then waits for it. mt_loader_cuda_wait: waits until ev has passed. */
+mt_status mt_loader_cuda_record(int device, int copy, void *ev);
 mt_status mt_loader_cuda_wait(void *ev);
 #endif
 

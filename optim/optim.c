@@ -7,7 +7,14 @@
  *   SGD      momentum_buffer (only when momentum != 0)
  *   Adam(W)  step (0-d, on the CPU), exp_avg, exp_avg_sq, max_exp_avg_sq (amsgrad)
  *   Adadelta step (0-d, on the CPU), square_avg, acc_delta
- * Adam's bias corrections use that parameter's own step count, as torch's. */
+ * Adam's bias corrections use that parameter's own step count, as torch's.
+ *
+ * Each group keeps its gradients and state in flat buffers (optim/flat.c):
+ * when a group's parameters are consecutive views of one block (a model's
+ * parameters) and all of them have their gradient and state, step() runs one
+ * update loop (CPU) or kernel (CUDA) over the whole group, bit-identical to
+ * the per-tensor updates (the same element-wise arithmetic); otherwise it
+ * updates each parameter on its own, as before. */
 #include "optim.h"
 
 #include <math.h>
@@ -17,26 +24,8 @@
 
 #include "../core/autograd.h"
 #include "../core/device.h"
+#include "optim_internal.h"
 #include "update.h"
-
-#define N_SLOTS 4
-
-typedef struct opt_param {
-    mt_tensor *p;             /* retained */
-    int group;
-    mt_tensor *slot[N_SLOTS]; /* state tensors (NULL until created), see slot_names */
-} opt_param;
-
-struct mt_optim {
-    mt_optim_kind kind;
-    mt_optim_hparams *groups;
-    int n_groups;
-    opt_param *params;
-    int n_params;
-    long steps;
-    mt_tensor **index; /* flat list of existing state tensors, rebuilt by state_count */
-    int n_index;
-};
 
 /* State slot names by kind; "step" is a 0-d CPU tensor. NULL ends a list. */
 static const char *const slot_names[4][N_SLOTS] = {
@@ -71,6 +60,9 @@ static int slots_used(const mt_optim *o, const mt_optim_hparams *h)
 
 static int has_step_slot(const mt_optim *o) { return o->kind != MT_OPTIM_SGD; }
 
+/* the hyper-parameters of parameter q's group */
+static const mt_optim_hparams *hp(const mt_optim *o, const opt_param *q) { return &o->groups[q->group].h; }
+
 mt_optim_hparams mt_optim_defaults(mt_optim_kind kind)
 {
     mt_optim_hparams h;
@@ -94,7 +86,10 @@ mt_optim *mt_optim_new(mt_optim_kind kind)
         return NULL;
     }
     mt_optim *o = mt_calloc(1, sizeof *o);
-    if (o) o->kind = kind;
+    if (o) {
+        o->kind = kind;
+        o->fused = 1;
+    }
     return o;
 }
 
@@ -109,9 +104,14 @@ static void free_state(opt_param *q)
 void mt_optim_free(mt_optim *o)
 {
     if (!o) return;
+    optim_flat_detach(o);
     for (int i = 0; i < o->n_params; i++) {
         free_state(&o->params[i]);
         mt_tensor_release(o->params[i].p);
+    }
+    for (int g = 0; g < o->n_groups; g++) {
+        mt_tensor_release(o->groups[g].grad_flat);
+        for (int k = 0; k < N_SLOTS; k++) mt_tensor_release(o->groups[g].state_flat[k]);
     }
     free(o->params);
     free(o->groups);
@@ -169,20 +169,27 @@ int mt_optim_add_group(mt_optim *o, mt_tensor *const *params, int n, const mt_op
                 return -1;
             }
     }
-    mt_optim_hparams *g = mt_realloc(o->groups, sizeof *g * (size_t)(o->n_groups + 1));
+    opt_group *g = mt_realloc(o->groups, sizeof *g * (size_t)(o->n_groups + 1));
     if (!g) return -1;
     o->groups = g;
     opt_param *q = mt_realloc(o->params, sizeof *q * (size_t)(o->n_params + n + 1));
     if (!q) return -1;
     o->params = q;
     int gi = o->n_groups++;
-    o->groups[gi] = *h;
+    opt_group *G = &o->groups[gi];
+    memset(G, 0, sizeof *G);
+    G->h = *h;
+    G->first = o->n_params;
+    G->count = n;
     for (int i = 0; i < n; i++) {
         opt_param *e = &o->params[o->n_params++];
         memset(e, 0, sizeof *e);
         e->p = mt_tensor_retain(params[i]);
         e->group = gi;
+        e->flat_off = G->numel;
+        G->numel += mt_numel(params[i]);
     }
+    if (optim_flat_attach(o, gi) != MT_OK) return -1;
     return gi;
 }
 
@@ -194,7 +201,7 @@ double mt_optim_get_lr(const mt_optim *o, int group)
         MT_ERR(MT_ERR_INVALID, "optimizer get_lr: group %d does not exist (%d groups)", group, o ? o->n_groups : 0);
         return NAN;
     }
-    return o->groups[group].lr;
+    return o->groups[group].h.lr;
 }
 
 void mt_optim_set_lr(mt_optim *o, int group, double lr)
@@ -203,15 +210,32 @@ void mt_optim_set_lr(mt_optim *o, int group, double lr)
         MT_ERR(MT_ERR_INVALID, "optimizer set_lr: group %d does not exist (%d groups)", group, o ? o->n_groups : 0);
         return;
     }
-    o->groups[group].lr = lr;
+    o->groups[group].h.lr = lr;
 }
 
 long mt_optim_steps(const mt_optim *o) { return o ? o->steps : 0; }
 
-/* New zero state tensor for slot k of parameter q (step: 0-d on the CPU). */
-static mt_tensor *new_slot(const mt_optim *o, const opt_param *q, int k)
+void mt_optim_set_fused(mt_optim *o, int on)
 {
-    mt_tensor *t = (k == 0 && has_step_slot(o)) ? mt_tensor_zeros(MT_REAL, mt_cpu(), 0, NULL) : mt_tensor_like(q->p, 1);
+    if (o) o->fused = on ? 1 : 0;
+}
+
+long mt_optim_fused_updates(const mt_optim *o) { return o ? o->fused_updates : 0; }
+
+mt_tensor *mt_optim_group_grads(const mt_optim *o, int group)
+{
+    if (!o || group < 0 || group >= o->n_groups) {
+        MT_ERR(MT_ERR_INVALID, "optimizer group_grads: group %d does not exist (%d groups)", group, o ? o->n_groups : 0);
+        return NULL;
+    }
+    return o->groups[group].grad_flat;
+}
+
+/* New zero state tensor for slot k of parameter q (step: 0-d on the CPU; the
+ * others views into the group's flat state buffers when it has them). */
+static mt_tensor *new_slot(mt_optim *o, opt_param *q, int k)
+{
+    mt_tensor *t = optim_is_step_slot(o, k) ? mt_tensor_zeros(MT_REAL, mt_cpu(), 0, NULL) : optim_flat_new_slot(o, q, k);
     if (!t) return NULL;
     char name[96];
     snprintf(name, sizeof name, "state.%d.%s", (int)(q - o->params), slot_names[o->kind][k]);
@@ -225,7 +249,7 @@ static mt_tensor *new_slot(const mt_optim *o, const opt_param *q, int k)
 
 static mt_status ensure_state(mt_optim *o, opt_param *q, int *created)
 {
-    int used = slots_used(o, &o->groups[q->group]);
+    int used = slots_used(o, hp(o, q));
     *created = 0;
     for (int k = 0; k < used; k++)
         if (!q->slot[k]) {
@@ -242,35 +266,51 @@ static mt_status unsupported_device(mt_device d)
                   mt_device_str(d, b, sizeof b));
 }
 
-static mt_status step_sgd(opt_param *q, const mt_optim_hparams *h, int first)
+/* The update of n elements on device d: p (parameters), g (gradients) and the
+ * state slots (slot[k] for the non-step slots, NULL when unused), with group
+ * hyper-parameters h at `step` (Adam's t, already advanced) and SGD's `first`
+ * (momentum buffer just created). Called per parameter or, fused, once over a
+ * group's flat buffers: the same scalars and the same element-wise kernels. */
+static mt_status update(const mt_optim *o, const mt_optim_hparams *h, mt_device d, size_t n, mt_real *p,
+                        const mt_real *g, mt_real *const *slot, double step, int first)
 {
-    mt_sgd_scalars s;
-    s.wd = (mt_real)h->weight_decay;
-    s.momentum = (mt_real)h->momentum;
-    s.one_minus_dampening = (mt_real)(1 - h->dampening);
-    s.neg_lr = (mt_real)(-h->lr);
-    s.has_wd = h->weight_decay != 0;
-    s.has_momentum = h->momentum != 0;
-    s.nesterov = h->nesterov;
-    s.first = first;
-    mt_device d = q->p->storage->device;
-    size_t n = mt_numel(q->p);
-    mt_real *buf = s.has_momentum ? MT_DATA(q->slot[0]) : NULL;
-    if (d.type == MT_CPU) {
-        mt_sgd_update_cpu(n, MT_DATA(q->p), MT_DATA(q->p->grad), buf, s);
-        return MT_OK;
-    }
+    if (o->kind == MT_OPTIM_SGD) {
+        mt_sgd_scalars s;
+        s.wd = (mt_real)h->weight_decay;
+        s.momentum = (mt_real)h->momentum;
+        s.one_minus_dampening = (mt_real)(1 - h->dampening);
+        s.neg_lr = (mt_real)(-h->lr);
+        s.has_wd = h->weight_decay != 0;
+        s.has_momentum = h->momentum != 0;
+        s.nesterov = h->nesterov;
+        s.first = first;
+        mt_real *buf = s.has_momentum ? slot[0] : NULL;
+        if (d.type == MT_CPU) {
+            mt_sgd_update_cpu(n, p, g, buf, s);
+            return MT_OK;
+        }
 #ifdef MT_WITH_CUDA
-    if (d.type == MT_CUDA) return mt_sgd_update_cuda(d.index, n, MT_DATA(q->p), MT_DATA(q->p->grad), buf, s);
+        if (d.type == MT_CUDA) return mt_sgd_update_cuda(d.index, n, p, g, buf, s);
 #endif
-    return unsupported_device(d);
-}
-
-static mt_status step_adam(const mt_optim *o, opt_param *q, const mt_optim_hparams *h)
-{
-    mt_real *stepv = MT_DATA(q->slot[0]);
-    stepv[0] = stepv[0] + 1; /* torch: step_t += 1 on a float tensor, then step_t.item() */
-    double step = (double)stepv[0];
+        return unsupported_device(d);
+    }
+    if (o->kind == MT_OPTIM_ADADELTA) {
+        mt_adadelta_scalars s;
+        s.rho = (mt_real)h->rho;
+        s.one_minus_rho = (mt_real)(1 - h->rho);
+        s.eps = (mt_real)h->eps;
+        s.wd = (mt_real)h->weight_decay;
+        s.neg_lr = (mt_real)(-h->lr);
+        s.has_wd = h->weight_decay != 0;
+        if (d.type == MT_CPU) {
+            mt_adadelta_update_cpu(n, p, g, slot[1], slot[2], s);
+            return MT_OK;
+        }
+#ifdef MT_WITH_CUDA
+        if (d.type == MT_CUDA) return mt_adadelta_update_cuda(d.index, n, p, g, slot[1], slot[2], s);
+#endif
+        return unsupported_device(d);
+    }
     double bias_correction1 = 1 - pow(h->beta1, step);
     double bias_correction2 = 1 - pow(h->beta2, step);
     double step_size = h->lr / bias_correction1;
@@ -287,68 +327,80 @@ static mt_status step_adam(const mt_optim *o, opt_param *q, const mt_optim_hpara
     s.decay = (mt_real)(1 - h->lr * h->weight_decay);
     s.has_wd = h->weight_decay != 0;
     s.amsgrad = h->amsgrad;
-    mt_device d = q->p->storage->device;
-    size_t n = mt_numel(q->p);
-    mt_real *vmax = h->amsgrad ? MT_DATA(q->slot[3]) : NULL;
+    mt_real *vmax = h->amsgrad ? slot[3] : NULL;
     if (d.type == MT_CPU) {
-        mt_adam_update_cpu(n, MT_DATA(q->p), MT_DATA(q->p->grad), MT_DATA(q->slot[1]), MT_DATA(q->slot[2]), vmax, s);
+        mt_adam_update_cpu(n, p, g, slot[1], slot[2], vmax, s);
         return MT_OK;
     }
 #ifdef MT_WITH_CUDA
-    if (d.type == MT_CUDA)
-        return mt_adam_update_cuda(d.index, n, MT_DATA(q->p), MT_DATA(q->p->grad), MT_DATA(q->slot[1]),
-                                   MT_DATA(q->slot[2]), vmax, s);
+    if (d.type == MT_CUDA) return mt_adam_update_cuda(d.index, n, p, g, slot[1], slot[2], vmax, s);
 #endif
     return unsupported_device(d);
 }
 
-static mt_status step_adadelta(opt_param *q, const mt_optim_hparams *h)
+/* Advances the 0-d "step" state of q (torch: step_t += 1 on a float tensor, then
+ * step_t.item()) and returns it; 0 for SGD, which has none. */
+static double advance_step(const mt_optim *o, opt_param *q)
 {
+    if (!has_step_slot(o)) return 0;
     mt_real *stepv = MT_DATA(q->slot[0]);
     stepv[0] = stepv[0] + 1;
-    mt_adadelta_scalars s;
-    s.rho = (mt_real)h->rho;
-    s.one_minus_rho = (mt_real)(1 - h->rho);
-    s.eps = (mt_real)h->eps;
-    s.wd = (mt_real)h->weight_decay;
-    s.neg_lr = (mt_real)(-h->lr);
-    s.has_wd = h->weight_decay != 0;
-    mt_device d = q->p->storage->device;
-    size_t n = mt_numel(q->p);
-    if (d.type == MT_CPU) {
-        mt_adadelta_update_cpu(n, MT_DATA(q->p), MT_DATA(q->p->grad), MT_DATA(q->slot[1]), MT_DATA(q->slot[2]), s);
-        return MT_OK;
+    return (double)stepv[0];
+}
+
+/* Per-parameter update of q (its .grad is set and matches). */
+static mt_status step_param(mt_optim *o, opt_param *q)
+{
+    int created;
+    MT_TRY(ensure_state(o, q, &created));
+    double step = advance_step(o, q);
+    mt_real *slot[N_SLOTS] = {0};
+    for (int k = 0; k < N_SLOTS; k++)
+        if (q->slot[k] && !optim_is_step_slot(o, k)) slot[k] = MT_DATA(q->slot[k]);
+    return update(o, hp(o, q), q->p->storage->device, mt_numel(q->p), MT_DATA(q->p), MT_DATA(q->p->grad), slot, step,
+                  created);
+}
+
+/* One update over group g's flat buffers (optim_flat_fusable said yes). */
+static mt_status step_group_fused(mt_optim *o, int g, int first)
+{
+    opt_group *G = &o->groups[g];
+    double step = 0;
+    for (int i = G->first; i < G->first + G->count; i++) {
+        int created;
+        MT_TRY(ensure_state(o, &o->params[i], &created));
+        step = advance_step(o, &o->params[i]); /* the same for all (checked by optim_flat_fusable) */
     }
-#ifdef MT_WITH_CUDA
-    if (d.type == MT_CUDA)
-        return mt_adadelta_update_cuda(d.index, n, MT_DATA(q->p), MT_DATA(q->p->grad), MT_DATA(q->slot[1]),
-                                       MT_DATA(q->slot[2]), s);
-#endif
-    return unsupported_device(d);
+    mt_real *slot[N_SLOTS] = {0};
+    for (int k = 0; k < N_SLOTS; k++)
+        if (G->state_flat[k] && !optim_is_step_slot(o, k)) slot[k] = MT_DATA(G->state_flat[k]);
+    mt_tensor *p0 = o->params[G->first].p;
+    return update(o, &G->h, p0->storage->device, G->numel, MT_DATA(p0), MT_DATA(G->grad_flat), slot, step, first);
 }
 
 mt_status mt_optim_step(mt_optim *o)
 {
     MT_REQUIRE(o != NULL, "optimizer step: NULL optimizer");
-    for (int i = 0; i < o->n_params; i++) {
-        opt_param *q = &o->params[i];
-        const mt_tensor *g = q->p->grad;
-        if (!g) continue; /* torch skips parameters whose .grad is None */
-        if (!mt_same_shape(g, q->p) || g->dtype != q->p->dtype ||
-            !mt_device_eq(g->storage->device, q->p->storage->device)) {
-            char a[64], b[64];
-            return MT_ERR(MT_ERR_STATE, "optimizer step: parameter %d%s%s has a gradient %s that does not match "
-                          "its shape %s / dtype / device", i, q->p->name ? " " : "", q->p->name ? q->p->name : "",
-                          mt_shape_str(g, a, sizeof a), mt_shape_str(q->p, b, sizeof b));
+    for (int g = 0; g < o->n_groups; g++) {
+        int first = 0;
+        if (o->fused && optim_flat_fusable(o, g, &first)) {
+            MT_TRY(step_group_fused(o, g, first));
+            o->fused_updates++;
+            continue;
         }
-        const mt_optim_hparams *h = &o->groups[q->group];
-        int created;
-        MT_TRY(ensure_state(o, q, &created));
-        switch (o->kind) {
-        case MT_OPTIM_SGD: MT_TRY(step_sgd(q, h, created)); break;
-        case MT_OPTIM_ADAM:
-        case MT_OPTIM_ADAMW: MT_TRY(step_adam(o, q, h)); break;
-        case MT_OPTIM_ADADELTA: MT_TRY(step_adadelta(q, h)); break;
+        const opt_group *G = &o->groups[g];
+        for (int i = G->first; i < G->first + G->count; i++) {
+            opt_param *q = &o->params[i];
+            const mt_tensor *gr = q->p->grad;
+            if (!gr) continue; /* torch skips parameters whose .grad is None */
+            if (!mt_same_shape(gr, q->p) || gr->dtype != q->p->dtype ||
+                !mt_device_eq(gr->storage->device, q->p->storage->device)) {
+                char a[64], b[64];
+                return MT_ERR(MT_ERR_STATE, "optimizer step: parameter %d%s%s has a gradient %s that does not match "
+                              "its shape %s / dtype / device", i, q->p->name ? " " : "", q->p->name ? q->p->name : "",
+                              mt_shape_str(gr, a, sizeof a), mt_shape_str(q->p, b, sizeof b));
+            }
+            MT_TRY(step_param(o, q));
         }
     }
     o->steps++;
@@ -358,7 +410,7 @@ mt_status mt_optim_step(mt_optim *o)
 mt_status mt_optim_zero_grad(mt_optim *o)
 {
     MT_REQUIRE(o != NULL, "optimizer zero_grad: NULL optimizer");
-    for (int i = 0; i < o->n_params; i++) MT_TRY(mt_zero_grad(o->params[i].p));
+    for (int g = 0; g < o->n_groups; g++) MT_TRY(optim_flat_zero_grad(o, g));
     return MT_OK;
 }
 
@@ -408,7 +460,7 @@ static mt_status parse_state_name(const mt_optim *o, const char *name, int *para
         return MT_ERR(MT_ERR_FORMAT, "%s optimizer state: entry '%s' names parameter %d, but the optimizer has %d",
                       kind_name(o->kind), name, pi, o->n_params);
     const char *s = name + used;
-    int nslots = slots_used(o, &o->groups[o->params[pi].group]);
+    int nslots = slots_used(o, hp(o, &o->params[pi]));
     for (int k = 0; k < nslots; k++)
         if (!strcmp(s, slot_names[o->kind][k])) {
             *param = pi;
@@ -446,7 +498,7 @@ mt_status mt_optim_state_load(mt_optim *o, int n, const char *const *names, mt_t
     }
     /* a parameter with any state must have all of it */
     for (int i = 0; i < o->n_params && s == MT_OK; i++) {
-        int used = slots_used(o, &o->groups[o->params[i].group]), have = 0;
+        int used = slots_used(o, hp(o, &o->params[i])), have = 0;
         for (int k = 0; k < used; k++) have += seen[i * N_SLOTS + k] != 0;
         for (int k = 0; k < used && have > 0 && s == MT_OK; k++)
             if (!seen[i * N_SLOTS + k])

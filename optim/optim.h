@@ -54,6 +54,25 @@ mt_status mt_optim_zero_grad(mt_optim *o);
 /* Number of step() calls made (Adam's t). */
 long mt_optim_steps(const mt_optim *o);
 
+/* Flat buffers and the fused update (optim/flat.c). add_group gives each group one
+ * gradient buffer on its parameters' device and makes every parameter's grad_home
+ * a view into it (a .grad present then is copied there); backward fills those
+ * views, so .grad stays NULL for a parameter that got no gradient (skipped, as
+ * in torch) and zero_grad is one memset. When the group's parameters are
+ * consecutive views of one block (a model's parameters: mt_model_params) and
+ * each has its gradient there and its state at the same step, step() updates
+ * the whole group with one loop / kernel over the flat buffers, bit-identical
+ * to the per-parameter updates; otherwise (e.g. a .grad assigned by hand, a
+ * parameter without gradient this step) it updates parameter by parameter.
+ * set_fused(o, 0) forces the per-parameter path (tests, debugging). */
+void mt_optim_set_fused(mt_optim *o, int on);
+/* How many group updates ran fused since the optimizer was made. */
+long mt_optim_fused_updates(const mt_optim *o);
+/* Group `group`'s flat gradient buffer ([numel], borrowed; NULL when the group
+ * has none: parameters on several devices, or already served by another
+ * optimizer), e.g. to all-reduce a model's gradients in one call. */
+mt_tensor *mt_optim_group_grads(const mt_optim *o, int group);
+
 /* State for checkpoints: named tensors ("state.<param index>.exp_avg", ...,
  * PyTorch state_dict names) plus the step count. The tensors are owned by the
  * optimizer; load copies values into the matching ones (creating them on the

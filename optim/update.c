@@ -5,6 +5,10 @@
 
 #include <math.h>
 #include <stddef.h>
+#include <stdlib.h>
+#ifdef _OPENMP
+#include <omp.h>
+#endif
 
 #define MT_OMP_MIN 32768 /* below this many elements a loop runs on one thread */
 
@@ -78,4 +82,40 @@ void mt_scale_cpu(size_t n, mt_real *x, mt_real a)
     ptrdiff_t count = (ptrdiff_t)n;
 #pragma omp parallel for schedule(static) if (count > MT_OMP_MIN)
     for (ptrdiff_t i = 0; i < count; i++) x[i] = x[i] * a;
+}
+
+mt_status mt_segment_sumsq_cpu(int n_seg, const size_t *len, const mt_real *x, double *out)
+{
+    size_t total = 0;
+    for (int s = 0; s < n_seg; s++) total += len[s];
+    int nt = 1;
+#ifdef _OPENMP
+    if (total > MT_OMP_MIN) nt = omp_get_max_threads();
+#endif
+    double *part = mt_calloc((size_t)nt * (size_t)n_seg + 1, sizeof *part);
+    if (!part) return MT_ERR_NOMEM;
+#pragma omp parallel num_threads(nt) if (nt > 1)
+    {
+        int tid = 0, used = 1;
+#ifdef _OPENMP
+        tid = omp_get_thread_num();
+        used = omp_get_num_threads();
+#endif
+        size_t lo = total * (size_t)tid / (size_t)used, hi = total * (size_t)(tid + 1) / (size_t)used;
+        size_t start = 0;
+        double *mine = part + (size_t)tid * (size_t)n_seg;
+        for (int s = 0; s < n_seg && start < hi; start += len[s], s++) {
+            size_t a = start > lo ? start : lo, b = start + len[s] < hi ? start + len[s] : hi;
+            double acc = 0;
+            for (size_t i = a; i < b; i++) acc += (double)x[i] * (double)x[i];
+            mine[s] = acc;
+        }
+    }
+    for (int s = 0; s < n_seg; s++) {
+        double acc = 0;
+        for (int t = 0; t < nt; t++) acc += part[(size_t)t * (size_t)n_seg + s];
+        out[s] = acc;
+    }
+    free(part);
+    return MT_OK;
 }

@@ -64,6 +64,10 @@ void mt_adadelta_update_cpu(size_t n, mt_real *p, const mt_real *g, mt_real *sq,
 double mt_sumsq_cpu(size_t n, const mt_real *x);
 /* x *= a */
 void mt_scale_cpu(size_t n, mt_real *x, mt_real a);
+/* out[s] = sum of squares of segment s of x (segments of len[0..n_seg-1] elements, back to back), in
+ * double, in one parallel pass over the whole span: each thread sums its contiguous share of every
+ * segment it touches, the shares are added in thread order. MT_ERR_NOMEM if its scratch fails. */
+mt_status mt_segment_sumsq_cpu(int n_seg, const size_t *len, const mt_real *x, double *out);
 
 #ifdef MT_WITH_CUDA
 /* CUDA twins (optim/update.cu, optim/clip.cu): same arithmetic on GPU `device`'s stream. */
@@ -76,6 +80,12 @@ mt_status mt_adadelta_update_cuda(int device, size_t n, mt_real *p, const mt_rea
 mt_status mt_norm2_cuda(int device, size_t n, const mt_real *x, double *out);
 /* x *= a (cuBLAS sscal) */
 mt_status mt_scale_cuda(int device, size_t n, mt_real *x, mt_real a);
+/* Clipping of n gradients that lie back to back from `flat` (len[i] elements each) with no
+ * read-back: each one's L2 norm (cuBLAS snrm2, device pointer mode) into device memory, one
+ * kernel for the total norm and coef = min(max_norm / (total + 1e-6), 1) (torch's float
+ * rounding), one kernel scaling the whole span by it. *total_norm, when not NULL, is read
+ * back (one device-to-host copy, synchronous); NULL keeps the step free of any. */
+mt_status mt_clip_flat_cuda(int device, int n, const size_t *len, mt_real *flat, double max_norm, double *total_norm);
 #endif
 
 #ifdef __cplusplus

@@ -116,10 +116,18 @@ static mt_status rig_init(rig *r, const optim_case *c, mt_device dev)
     return MT_OK;
 }
 
-/* .grad of p = row t of the [STEPS, ...] tensor g (a fresh tensor on p's device) */
+/* .grad of p = row t of the [STEPS, ...] tensor g: written into p's home in
+ * the optimizer's flat gradient buffer (as backward does), so a group whose
+ * parameters all have gradients takes the fused update; a fresh tensor on p's
+ * device when p has no home. */
 static mt_status set_grad(mt_tensor *p, const mt_tensor *g, int t)
 {
     mt_clear_grad(p);
+    if (p->grad_home) {
+        MT_TRY(mt_tensor_from_host_into(p->grad_home, MT_DATA(g) + (size_t)t * mt_numel(p), mt_nbytes(p)));
+        p->grad = mt_tensor_retain(p->grad_home);
+        return MT_OK;
+    }
     mt_tensor *gr = mt_tensor_like(p, 0);
     if (!gr) return mt_last_status();
     size_t n = mt_numel(p);
@@ -173,6 +181,9 @@ static void check_case(mt_test_ctx *T_, const optim_case *c, mt_device dev, doub
         CHECK(strncmp(mt_optim_state_name(r.o, i), "state.1.", 8) != 0, "%s: p2 (no grad) has state %s", c->name,
               mt_optim_state_name(r.o, i));
     CHECK(mt_optim_steps(r.o) == STEPS, "%s: %ld steps counted", c->name, mt_optim_steps(r.o));
+    /* group 1 (p1 alone) ran fused whenever p1 had its gradient; group 0 never (p2 has none) */
+    CHECK(mt_optim_fused_updates(r.o) == STEPS - 1, "%s: %ld fused group updates, expected %d", c->name,
+          mt_optim_fused_updates(r.o), STEPS - 1);
     rig_free(&r);
 }
 

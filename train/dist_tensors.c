@@ -8,9 +8,24 @@
 #include "../core/device.h"
 #include "dist_internal.h"
 
+/* 1 if every parameter has a gradient and they lie back to back in one storage
+ * (an optimizer group's flat gradient buffer, optim/flat.c) */
+static int grads_flat(mt_tensor *const *params, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const mt_tensor *g = params[i]->grad;
+        if (!g) return 0;
+        if (i > 0 && (g->storage != params[i - 1]->grad->storage ||
+                      g->offset != params[i - 1]->grad->offset + mt_nbytes(params[i - 1]->grad)))
+            return 0;
+    }
+    return 1;
+}
+
 /* Gradients of params packed into one buffer on their device, each scaled by
  * `weight` on the way (axpy into a zeroed buffer), summed over the ranks, and
- * copied back. */
+ * copied back. Flat gradients (one buffer, in order) take one axpy and one
+ * copy for the whole span instead of one per parameter. */
 mt_status mt_dist_allreduce_grads(mt_dist *d, mt_tensor *const *params, int n, double weight)
 {
     if (mt_dist_size(d) < 2 || n <= 0) return MT_OK;
@@ -39,8 +54,12 @@ mt_status mt_dist_allreduce_grads(mt_dist *d, mt_tensor *const *params, int n, d
         return mt_last_status();
     }
     mt_status st = be->memset0(be->ctx, dev.index, packed, total * sizeof(float));
+    int flat = grads_flat(params, n);
     size_t off = 0;
-    for (int i = 0; i < n && st == MT_OK; i++) {
+    if (flat && st == MT_OK)
+        st = be->axpy(be->ctx, dev.index, total, (mt_real)weight, (const mt_real *)mt_data(params[0]->grad),
+                      (mt_real *)packed);
+    for (int i = 0; i < n && st == MT_OK && !flat; i++) {
         size_t k = mt_numel(params[i]);
         if (params[i]->grad)
             st = be->axpy(be->ctx, dev.index, k, (mt_real)weight, (const mt_real *)mt_data(params[i]->grad),
@@ -58,7 +77,10 @@ mt_status mt_dist_allreduce_grads(mt_dist *d, mt_tensor *const *params, int n, d
         st = mt_dist_allreduce_sum(d, packed, total);
     }
     off = 0;
-    for (int i = 0; i < n && st == MT_OK; i++) {
+    if (flat && st == MT_OK)
+        st = be->copy(be->ctx, dev.index, mt_data(params[0]->grad), packed, total * sizeof(float),
+                      on_cuda ? MT_D2D : MT_H2H);
+    for (int i = 0; i < n && st == MT_OK && !flat; i++) {
         size_t k = mt_numel(params[i]);
         if (params[i]->grad)
             st = be->copy(be->ctx, dev.index, mt_data(params[i]->grad), packed + off, k * sizeof(float),

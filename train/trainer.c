@@ -121,6 +121,7 @@ static mt_status setup_data(mt_trainer *t)
     lc.seed = e->train.seed;
     lc.augment = e->data.augment.enabled ? &ap : NULL;
     lc.device = t->s.dev;
+    lc.copy_stream = e->train.copy_stream;
     lc.indices = t->train_idx;
     lc.n_indices = t->n_train;
     lc.shard_index = t->rank; /* data parallel: this process's slice of every batch */
@@ -155,8 +156,10 @@ static mt_dtype precision_dtype(int precision)
 }
 
 /* One training step of a single-model task: forward and the task's loss (under
- * train.precision's autocast), backward (of the scaled loss for fp16), update. */
-static mt_status single_step(mt_trainer *t, const mt_batch *b, double *loss_out, double *terms)
+ * train.precision's autocast), backward (of the scaled loss for fp16), update.
+ * The loss is added to t->loss_acc on the device (read by read_loss); the task
+ * reads its loss terms only when `terms` is not NULL (log steps). */
+static mt_status single_step(mt_trainer *t, const mt_batch *b, double *terms)
 {
     mt_session *s = &t->s;
     int n_out = mt_model_output_count(s->model);
@@ -168,10 +171,7 @@ static mt_status single_step(mt_trainer *t, const mt_batch *b, double *loss_out,
     if (st == MT_OK) st = mt_model_forward_all(s->model, x, 1, outs);
     if (st == MT_OK) st = s->task->loss(s, outs, n_out, b, &loss, terms);
     mt_set_autocast(ac);
-    double lv = st == MT_OK ? mt_task_scalar(loss) : NAN;
-    if (st == MT_OK && !isfinite(lv))
-        st = MT_ERR(MT_ERR_INVALID, "loss is %g at step %ld (epoch %d): lower optimizer.lr or check data.normalize", lv,
-                    t->step + 1, t->epoch + 1);
+    if (st == MT_OK) st = mt_loss_acc_add(&t->loss_acc, loss, t->step + 1);
     if (st == MT_OK && s->exp.train.precision == MT_PRECISION_FP16) { /* backward of loss * scale */
         mt_tensor *scaled = mt_grad_scaler_scale(&t->scaler, loss);
         st = scaled ? mt_backward(scaled, NULL, 0) : mt_last_status();
@@ -183,8 +183,23 @@ static mt_status single_step(mt_trainer *t, const mt_batch *b, double *loss_out,
     for (int i = 0; i < n_out && i < 16; i++) mt_tensor_release(outs[i]);
     mt_tensor_release(x);
     mt_tensor_release(loss);
-    *loss_out = lv;
     return st;
+}
+
+/* Reads the losses summed since the last read (one device-to-host copy): *sum,
+ * and *last, the latest step's. A non-finite sum stops the run. */
+static mt_status read_loss(mt_trainer *t, double *sum, double *last)
+{
+    long n = 0, first = t->loss_acc.first_step;
+    MT_TRY(mt_loss_acc_read(&t->loss_acc, sum, last, &n));
+    if (n > 0 && !isfinite(*sum)) {
+        if (n == 1)
+            return MT_ERR(MT_ERR_INVALID, "loss is %g at step %ld (epoch %d): lower optimizer.lr or check "
+                          "data.normalize", *sum, first, t->epoch + 1);
+        return MT_ERR(MT_ERR_INVALID, "loss is %g in steps %ld-%ld (epoch %d; read every train.log_every steps): "
+                      "lower optimizer.lr or check data.normalize", *sum, first, first + n - 1, t->epoch + 1);
+    }
+    return MT_OK;
 }
 
 static int improved(double v, double best, int mode_max, double min_delta)
@@ -241,15 +256,20 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
     mt_progress pr = {0};
     pr.every = e->train.log_every > 0 ? e->train.log_every : 10;
     if (!t->quiet) mt_progress_start(&pr, mt_loader_batches_per_epoch(t->loader));
-    double loss_sum = 0, term_sum[MT_TASK_MAX_TERMS] = {0}, t0 = mt_now();
-    long images = 0, nb = 0;
+    double loss_sum = 0, term_sum[MT_TASK_MAX_TERMS] = {0}, t0 = mt_now(), lv = NAN;
+    long images = 0, nb = 0, term_steps = 0;
+    /* single-network tasks on one process read the loss (and its terms) back only at log steps */
+    int deferred = !task->train_step && mt_dist_size(t->dist) < 2;
     for (;;) {
         if (e->train.steps > 0 && t->step >= e->train.steps) break;
         mt_batch b;
         memset(&b, 0, sizeof b);
         MT_TRY(mt_loader_next(t->loader, &b));
         if (b.n == 0) break;
-        double lv = 0, terms[MT_TASK_MAX_TERMS];
+        if (t->step_hook) t->step_hook(t, 0, t->step_hook_user);
+        int log_step = e->train.log_every > 0 && (t->step + 1) % e->train.log_every == 0;
+        int read = !deferred || log_step;
+        double terms[MT_TASK_MAX_TERMS], acc_sum = 0;
         for (int i = 0; i < MT_TASK_MAX_TERMS; i++) terms[i] = NAN;
         int n = mt_trainer_dist_batch(t, &b); /* the global batch's size */
         mt_status st = mt_session_fit_batch(&t->s, &b);
@@ -258,16 +278,20 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
             st = task->train_step(t, &b, &lv, terms);
             mt_set_autocast(ac);
         } else if (st == MT_OK) {
-            st = single_step(t, &b, &lv, terms);
+            st = single_step(t, &b, read ? terms : NULL);
         }
+        if (st == MT_OK && !task->train_step && read) st = read_loss(t, &acc_sum, &lv);
         if (st == MT_OK) st = mt_trainer_dist_loss(t, &lv, terms, task->n_terms);
         mt_batch_free(&b);
         MT_TRY(st);
         t->step++;
         nb++;
         images += n;
-        loss_sum += lv;
-        for (int i = 0; i < task->n_terms; i++) term_sum[i] += terms[i];
+        loss_sum += deferred ? acc_sum : lv;
+        if (read) {
+            term_steps++;
+            for (int i = 0; i < task->n_terms; i++) term_sum[i] += terms[i];
+        }
         double ips = images / (mt_now() - t0 + 1e-9);
         if (!t->quiet) mt_progress_update(&pr, t->epoch + 1, epochs, nb, lv, ips);
         if (t->log && e->train.log_every > 0 && t->step % e->train.log_every == 0) {
@@ -276,11 +300,17 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
             log_terms(t->log, task, terms);
             fflush(t->log);
         }
+        if (t->step_hook) t->step_hook(t, 1, t->step_hook_user);
+    }
+    if (deferred) { /* the steps since the last log step */
+        double rest = 0, last = NAN;
+        MT_TRY(read_loss(t, &rest, &last));
+        loss_sum += rest;
     }
     if (!t->quiet) mt_progress_end(&pr);
     *ips_out = images / (mt_now() - t0 + 1e-9);
     *mean_loss = nb ? loss_sum / nb : NAN;
-    for (int i = 0; i < task->n_terms; i++) mean_terms[i] = nb ? term_sum[i] / nb : NAN;
+    for (int i = 0; i < task->n_terms; i++) mean_terms[i] = term_steps ? term_sum[i] / term_steps : NAN;
     return MT_OK;
 }
 
@@ -531,6 +561,7 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     pick_rank_gpu(t, o->device);
     MT_TRY(mt_dist_use_device(t->dist, t->s.dev)); /* NCCL on a GPU */
     if (t->s.exp.train.threads > 0) mt_set_num_threads(t->s.exp.train.threads);
+    mt_set_conv_options(t->s.exp.train.cudnn_benchmark, t->s.exp.train.deterministic);
     MT_TRY(mt_session_open_dataset(&t->s));
     MT_TRY(mt_session_build_models(&t->s, t->s.exp.train.seed, !o->resume));
     mt_trainer_dist_dropout_streams(t);
@@ -561,6 +592,7 @@ void mt_trainer_close(mt_trainer *t, int failed)
     if (failed && t->new_dir) mt_run_dir_discard(t->run_dir); /* no empty or half-made run directory */
     mt_run_unlock(t->lock_fd);
     mt_loader_destroy(t->loader);
+    mt_loss_acc_free(&t->loss_acc);
     for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) {
         if (t->sched[i]) mt_sched_free(t->sched[i]);
         if (t->optim[i]) mt_optim_free(t->optim[i]);

@@ -51,6 +51,7 @@
 #include "../data/loader.h"
 #include "../optim/grad_scaler.h"
 #include "../optim/optim.h"
+#include "loss_acc.h"
 #include "session.h"
 #include "task.h"
 
@@ -98,6 +99,13 @@ typedef struct mt_trainer {
     double shard_weight;    /* this rank's share of the current global batch */
     mt_grad_scaler scaler;  /* train.precision fp16: dynamic loss scale (in the checkpoint) */
     long skipped_steps;     /* fp16: steps skipped for an inf/NaN gradient */
+    /* lean step (issue 13): single-network tasks on one process sum the loss on the
+     * device and read it back (with the loss terms) only at log steps and epoch ends */
+    mt_loss_acc loss_acc;
+    /* optional: called with end = 0 when a training step starts (its batch loaded) and
+     * end = 1 when it is done (logged); tests count allocations and copies in between */
+    void (*step_hook)(struct mt_trainer *t, int end, void *user);
+    void *step_hook_user;
 } mt_trainer;
 
 /* Everything that can be checked before training: the config, the device, the

@@ -5,9 +5,11 @@
  * backward dx      cudnnConvolutionBackwardData
  * backward dw      cudnnConvolutionBackwardFilter
  * backward db      cudnnConvolutionBackwardBias
- * Algorithms: the first result of cudnnGet*Algorithm_v7 (heuristic) that
- * succeeds and whose workspace fits the shared workspace's limit; workspace
- * from mt_cuda_workspace(). Math: CUDNN_FMA_MATH unless ctx->allow_tf32 (then
+ * Algorithms: the first result of cudnnGet*Algorithm_v7 (heuristic; or of
+ * cudnnFind*AlgorithmEx, timed, with ctx->cudnn_benchmark) that succeeds, fits
+ * the shared workspace's limit and, with ctx->deterministic, is deterministic;
+ * workspace from mt_cuda_workspace(). Descriptors and choices are cached per
+ * shape (cudnn_cache.cu): a step after the warm-up creates and queries nothing. Math: CUDNN_FMA_MATH unless ctx->allow_tf32 (then
  * CUDNN_TENSOR_OP_MATH). On Ampere and newer CUDNN_DEFAULT_MATH already permits
  * TF32 for float, which would break the 1e-4 agreement with the CPU, so the
  * "TF32 off" default is expressed as FMA math.
@@ -19,6 +21,8 @@
  * produces the gradient of that padded copy, whose interior is cropped back
  * into dx (mt_cuda_crop). Symmetric padding (the usual case) costs no copy.
  */
+#include <string.h>
+
 #include "../cuda_common.h"
 #include "../device.h"
 #include "../ops.h"
@@ -74,6 +78,10 @@ extern "C" mt_status mt_cuda_crop(mt_cuda_ctx *c, const float *src, float *dst, 
 
 extern "C" void mt_cudnn_conv_destroy(mt_cudnn_conv *cv)
 {
+    if (cv->entry) { /* the cache owns them */
+        memset(cv, 0, sizeof *cv);
+        return;
+    }
     if (cv->in) cudnnDestroyTensorDescriptor(cv->in);
     if (cv->out) cudnnDestroyTensorDescriptor(cv->out);
     if (cv->bias) cudnnDestroyTensorDescriptor(cv->bias);
@@ -84,11 +92,8 @@ extern "C" void mt_cudnn_conv_destroy(mt_cudnn_conv *cv)
     cv->conv = NULL;
 }
 
-extern "C" mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv)
+static mt_status create_descriptors(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv)
 {
-    cv->in = cv->out = cv->bias = NULL;
-    cv->filt = NULL;
-    cv->conv = NULL;
     MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->in));
     MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->out));
     MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->bias));
@@ -113,73 +118,159 @@ extern "C" mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_di
     return MT_OK;
 }
 
-/* Accept a heuristic result: it ran, and it does not use TF32 unless allowed. */
-static int algo_ok(cudnnStatus_t st, cudnnMathType_t math, size_t mem, const mt_cuda_ctx *c)
+extern "C" mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv)
+{
+    memset(cv, 0, sizeof *cv);
+    mt_cudnn_conv_entry *e = mt_cudnn_cache_find(c, d);
+    if (e) {
+        *cv = e->cv;
+        cv->entry = e;
+        return MT_OK;
+    }
+    MT_TRY(create_descriptors(c, d, cv));
+    mt_cudnn_cache_put(c, d, cv);
+    return MT_OK;
+}
+
+/* Accept a heuristic or timed result: it ran, fits the workspace limit, does
+ * not use TF32 unless allowed, and is deterministic when that is asked for. */
+static int algo_ok(cudnnStatus_t st, cudnnMathType_t math, size_t mem, cudnnDeterminism_t det, const mt_cuda_ctx *c)
 {
     if (st != CUDNN_STATUS_SUCCESS || mem > c->workspace_limit) return 0;
+    if (c->deterministic && det != CUDNN_DETERMINISTIC) return 0;
     return c->allow_tf32 || math != CUDNN_TENSOR_OP_MATH;
 }
+
+/* Scratch device memory of `bytes` for cudnnFind*AlgorithmEx to write its
+ * trial outputs into (the real output may hold values it accumulates into),
+ * and the largest workspace allowed for the trials. */
+static mt_status find_buffers(mt_cuda_ctx *c, size_t bytes, void **scratch, void **ws)
+{
+    MT_TRY(mt_alloc(mt_cuda(c->device), bytes, scratch));
+    mt_status s = mt_cuda_workspace(c, c->workspace_limit, ws);
+    if (s != MT_OK) mt_free(mt_cuda(c->device), *scratch, bytes);
+    return s;
+}
+
+static const char *const k_no_algo = "cuDNN found no %s convolution algorithm within the workspace limit%s "
+                                     "(raise MEDTRAIN_CUDNN_WORKSPACE_MB%s)";
+#define NO_ALGO(pass, c)                                                                                \
+    MT_ERR(MT_ERR_CUDA, k_no_algo, pass, (c)->deterministic ? " that is deterministic" : "",          \
+           (c)->deterministic ? " or set train.deterministic: false" : "")
 
 extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w,
                                            float beta, float *y)
 {
-    cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
-    int found = 0, pick = -1;
-    MT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
-                                                          CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
-    for (int i = 0; i < found && pick < 0; i++)
-        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
-    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no forward convolution algorithm within the workspace limit");
+    int algo = 0;
     size_t bytes = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
-                                                           perf[pick].algo, &bytes));
+    if (!mt_cudnn_cache_algo(cv, MT_CONV_FWD, &algo, &bytes)) {
+        cudnnConvolutionFwdAlgoPerf_t perf[CUDNN_CONVOLUTION_FWD_ALGO_COUNT];
+        int found = 0, pick = -1;
+        if (c->cudnn_benchmark) {
+            size_t out_bytes = 0;
+            void *scratch = NULL, *fws = NULL;
+            MT_CUDNN_CHECK(cudnnGetTensorSizeInBytes(cv->out, &out_bytes));
+            MT_TRY(find_buffers(c, out_bytes, &scratch, &fws));
+            cudnnStatus_t fs = cudnnFindConvolutionForwardAlgorithmEx(
+                c->cudnn, cv->in, x, cv->filt, w, cv->conv, cv->out, scratch, CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found,
+                perf, fws, c->workspace_limit);
+            mt_free(mt_cuda(c->device), scratch, out_bytes);
+            MT_CUDNN_CHECK(fs);
+        } else {
+            MT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
+                                                                  CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
+        }
+        for (int i = 0; i < found && pick < 0; i++)
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+        if (pick < 0) return NO_ALGO("forward", c);
+        algo = (int)perf[pick].algo;
+        MT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
+                                                               perf[pick].algo, &bytes));
+        mt_cudnn_cache_set_algo(cv, MT_CONV_FWD, algo, bytes);
+    }
     void *ws = NULL;
     if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
     const float one = 1.f;
-    MT_CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->in, x, cv->filt, w, cv->conv, perf[pick].algo, ws, bytes,
-                                           &beta, cv->out, y));
+    MT_CUDNN_CHECK(cudnnConvolutionForward(c->cudnn, &one, cv->in, x, cv->filt, w, cv->conv,
+                                           (cudnnConvolutionFwdAlgo_t)algo, ws, bytes, &beta, cv->out, y));
     return MT_OK;
 }
 
 extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy,
                                                  float beta, float *dx)
 {
-    cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
-    int found = 0, pick = -1;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
-                                                               CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found, perf));
-    for (int i = 0; i < found && pick < 0; i++)
-        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
-    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no backward-data algorithm within the workspace limit");
+    int algo = 0;
     size_t bytes = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
-                                                                perf[pick].algo, &bytes));
+    if (!mt_cudnn_cache_algo(cv, MT_CONV_BWD_DATA, &algo, &bytes)) {
+        cudnnConvolutionBwdDataAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT];
+        int found = 0, pick = -1;
+        if (c->cudnn_benchmark) {
+            size_t in_bytes = 0;
+            void *scratch = NULL, *fws = NULL;
+            MT_CUDNN_CHECK(cudnnGetTensorSizeInBytes(cv->in, &in_bytes));
+            MT_TRY(find_buffers(c, in_bytes, &scratch, &fws));
+            cudnnStatus_t fs = cudnnFindConvolutionBackwardDataAlgorithmEx(
+                c->cudnn, cv->filt, w, cv->out, dy, cv->conv, cv->in, scratch, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT,
+                &found, perf, fws, c->workspace_limit);
+            mt_free(mt_cuda(c->device), scratch, in_bytes);
+            MT_CUDNN_CHECK(fs);
+        } else {
+            MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
+                                                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &found,
+                                                                       perf));
+        }
+        for (int i = 0; i < found && pick < 0; i++)
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+        if (pick < 0) return NO_ALGO("backward-data", c);
+        algo = (int)perf[pick].algo;
+        MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
+                                                                    perf[pick].algo, &bytes));
+        mt_cudnn_cache_set_algo(cv, MT_CONV_BWD_DATA, algo, bytes);
+    }
     void *ws = NULL;
     if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
     const float one = 1.f;
-    MT_CUDNN_CHECK(cudnnConvolutionBackwardData(c->cudnn, &one, cv->filt, w, cv->out, dy, cv->conv, perf[pick].algo, ws,
-                                                bytes, &beta, cv->in, dx));
+    MT_CUDNN_CHECK(cudnnConvolutionBackwardData(c->cudnn, &one, cv->filt, w, cv->out, dy, cv->conv,
+                                                (cudnnConvolutionBwdDataAlgo_t)algo, ws, bytes, &beta, cv->in, dx));
     return MT_OK;
 }
 
 extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
                                                    float beta, float *dw)
 {
-    cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
-    int found = 0, pick = -1;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
-                                                                 CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &found, perf));
-    for (int i = 0; i < found && pick < 0; i++)
-        if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, c)) pick = i;
-    if (pick < 0) return MT_ERR(MT_ERR_CUDA, "cuDNN found no backward-filter algorithm within the workspace limit");
+    int algo = 0;
     size_t bytes = 0;
-    MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
-                                                                  perf[pick].algo, &bytes));
+    if (!mt_cudnn_cache_algo(cv, MT_CONV_BWD_FILTER, &algo, &bytes)) {
+        cudnnConvolutionBwdFilterAlgoPerf_t perf[CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT];
+        int found = 0, pick = -1;
+        if (c->cudnn_benchmark) {
+            size_t w_bytes = 0;
+            void *scratch = NULL, *fws = NULL;
+            MT_CUDNN_CHECK(cudnnGetFilterSizeInBytes(cv->filt, &w_bytes));
+            MT_TRY(find_buffers(c, w_bytes, &scratch, &fws));
+            cudnnStatus_t fs = cudnnFindConvolutionBackwardFilterAlgorithmEx(
+                c->cudnn, cv->in, x, cv->out, dy, cv->conv, cv->filt, scratch, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                &found, perf, fws, c->workspace_limit);
+            mt_free(mt_cuda(c->device), scratch, w_bytes);
+            MT_CUDNN_CHECK(fs);
+        } else {
+            MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
+                                                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT,
+                                                                         &found, perf));
+        }
+        for (int i = 0; i < found && pick < 0; i++)
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+        if (pick < 0) return NO_ALGO("backward-filter", c);
+        algo = (int)perf[pick].algo;
+        MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
+                                                                      perf[pick].algo, &bytes));
+        mt_cudnn_cache_set_algo(cv, MT_CONV_BWD_FILTER, algo, bytes);
+    }
     void *ws = NULL;
     if (bytes) MT_TRY(mt_cuda_workspace(c, bytes, &ws));
     const float one = 1.f;
-    MT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(c->cudnn, &one, cv->in, x, cv->out, dy, cv->conv, perf[pick].algo, ws,
-                                                  bytes, &beta, cv->filt, dw));
+    MT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(c->cudnn, &one, cv->in, x, cv->out, dy, cv->conv,
+                                                  (cudnnConvolutionBwdFilterAlgo_t)algo, ws, bytes, &beta, cv->filt, dw));
     return MT_OK;
 }
 

@@ -130,17 +130,47 @@ typedef struct mt_cudnn_conv {
     cudnnTensorDescriptor_t in, out, bias;
     cudnnFilterDescriptor_t filt;
     cudnnConvolutionDescriptor_t conv;
+    struct mt_cudnn_conv_entry *entry; /* the cache entry owning the descriptors, or NULL (owned here) */
 } mt_cudnn_conv;
 typedef struct mt_cudnn_conv_dims {
     int N, C, H, W, O, OH, OW, KH, KW;
     int ph, pw, sh, sw, dh, dw, groups;
 } mt_cudnn_conv_dims;
+
+/* ---- the per-shape cache (core/ops/cudnn_cache.cu) ----
+ * One entry per (dims, TF32, benchmark, deterministic) of a GPU context: the
+ * descriptors, created once, and the algorithm (+ workspace size) of each pass,
+ * chosen at its first use. Entries are never evicted (at most MT_CUDNN_CACHE_MAX
+ * shapes per GPU; past that, convolutions work uncached as before). Thread-safe. */
+#define MT_CUDNN_CACHE_MAX 1024
+enum { MT_CONV_FWD = 0, MT_CONV_BWD_DATA = 1, MT_CONV_BWD_FILTER = 2 };
+typedef struct mt_cudnn_conv_entry {
+    mt_cudnn_conv_dims d;
+    int tf32, benchmark, deterministic;
+    mt_cudnn_conv cv;  /* descriptors (cv.entry NULL) */
+    int algo[3];       /* per MT_CONV_*; -1 = not chosen yet */
+    size_t ws[3];      /* workspace bytes of that algorithm */
+} mt_cudnn_conv_entry;
+/* The entry of c's current options and dims d, or NULL when there is none. */
+mt_cudnn_conv_entry *mt_cudnn_cache_find(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d);
+/* Stores the descriptors of *cv (just created for d) and points cv->entry at the
+ * entry; when another thread stored that shape first, destroys *cv's own
+ * descriptors and takes the entry's. Full cache or no memory: *cv is left as is. */
+void mt_cudnn_cache_put(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv);
+/* The cached algorithm of `pass` for cv (0 when none), and storing one. */
+int mt_cudnn_cache_algo(const mt_cudnn_conv *cv, int pass, int *algo, size_t *ws_bytes);
+void mt_cudnn_cache_set_algo(mt_cudnn_conv *cv, int pass, int algo, size_t ws_bytes);
 /* Creates the descriptors (math type: FMA only unless c->allow_tf32) and checks
- * that cuDNN's output size equals (OH, OW). Destroy with mt_cudnn_conv_destroy
- * even on failure. */
+ * that cuDNN's output size equals (OH, OW); a shape seen before takes its cached
+ * descriptors. Destroy with mt_cudnn_conv_destroy even on failure (a no-op for
+ * cached descriptors). */
 mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d, mt_cudnn_conv *cv);
 void mt_cudnn_conv_destroy(mt_cudnn_conv *cv);
-/* y = conv(x, w) + beta*y; algorithm from cudnnGet*Algorithm_v7 within the workspace limit. */
+/* y = conv(x, w) + beta*y. The algorithm of each pass is chosen once per shape
+ * (cached): the first of cudnnGet*Algorithm_v7's heuristic list, or with
+ * c->cudnn_benchmark of cudnnFind*AlgorithmEx's timed list (run on scratch
+ * outputs), that fits the workspace limit, uses TF32 only when allowed and,
+ * with c->deterministic, is deterministic. */
 mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w, float beta, float *y);
 /* dx = conv^T(dy, w) + beta*dx (cudnnConvolutionBackwardData). */
 mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy, float beta,
