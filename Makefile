@@ -234,6 +234,10 @@ BENCH_UNET := $(BUILD)/bench_unet_step
 BENCH_ARGS ?= --batch 4 --size 128 --steps 5 --warmup 2 --threads 2
 $(BENCH_UNET): $(BUILD)/f32/experiments/bench/bench_unet_step.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# conv2d 3x3: im2col + GEMM against Winograd per U-Net layer shape (not a test; docs/performance.md).
+BENCH_WINO := $(BUILD)/bench_winograd
+$(BENCH_WINO): $(BUILD)/f32/experiments/bench/bench_winograd.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 bench: $(BENCH_UNET)
 	@c=$$($(BENCH_UNET) $(BENCH_ARGS)) || { echo "$$c"; exit 1; }; echo "$$c"; \
 	p=$$($(PYTHON) experiments/bench/bench_unet_step.py $(BENCH_ARGS)) || { echo "$$p"; exit 1; }; echo "$$p"; \

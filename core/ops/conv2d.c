@@ -13,11 +13,14 @@
  * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM; each
  * thread accumulates its own dw, summed at the end (gemm.h). Columns are
  * recomputed in backward rather than kept from forward (memory).
+ * 3x3 stride-1 ungrouped convs may run forward and backward data as Winograd
+ * F(2x2, 3x3) instead (winograd.h: the auto rule, MT_CONV_IMPL to force one).
  * The CUDA twin (conv2d.cu) uses cuDNN.
  */
 #include "../device.h"
 #include "../ops.h"
 #include "gemm.h"
+#include "winograd.h"
 
 #include <string.h>
 
@@ -100,6 +103,9 @@ static mt_status conv2d_forward_cpu(mt_node *n)
     const mt_conv_geom g = conv2d_geom(n);
     const int N = n->in[0]->shape[0], G = p->groups, O = n->out[0]->shape[1], Og = O / G;
     const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
+    const char *impl = mt_conv_impl_env();
+    MT_TRY(mt_conv_impl_check(impl));
+    if (mt_winograd_applies(&g, G, O, impl, 0)) return mt_winograd_conv2d_forward(&g, N, O, x, w, b, y);
     const int identity = mt_conv_geom_is_identity(&g);
     const int RB = mt_conv_block_rows(&g);
     mt_conv_pass ps;
@@ -142,6 +148,12 @@ static mt_status conv2d_backward_cpu(mt_node *n)
     const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
     const int identity = mt_conv_geom_is_identity(&g);
     if (db) mt_bias_grad(dy, db, N, O, (size_t)P);
+    const char *impl = mt_conv_impl_env();
+    MT_TRY(mt_conv_impl_check(impl));
+    if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd, dw below by im2col + GEMM */
+        MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
+        dx = NULL;
+    }
     if (!dx && !dw) return MT_OK;
     const int RB = mt_conv_block_rows(&g);
     const int dw_blocked = mt_conv_dw_blocked(&g, Og);
