@@ -4,7 +4,7 @@
  * loss = sum(y * gy) on a grid of shapes (channels 1..130, sizes 1..37 odd and
  * even, paddings 0/1/2/3 and asymmetric, batch 1..3, with and without bias),
  * with the default blocking, tiny tile blocks, both GEMM threadings and one
- * thread. Bound: max |wino - im2col| <= 1e-5 max |im2col| per tensor (fp32;
+ * thread. Bound: max |wino - im2col| <= 1e-6 max |im2col| per tensor (fp32;
  * float64 build: 1e-12). Also: the dispatch rule and MT_CONV_IMPL's check. */
 #include "../core/device.h"
 #include "../core/ops.h"

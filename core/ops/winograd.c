@@ -20,17 +20,23 @@
  * Schedule: the weights are transformed once per call into U [16, O, C]. The
  * tiles (all images, row-major within an image) are processed in blocks of Pb
  * so that a block's V [16, C, Pb] and M [16, O, Pb] stay in cache; per block,
- * inside one OpenMP region: input transform (threads split the channels),
+ * inside one OpenMP region: input transform (threads split the channels; runs
+ * of 8 tiles of a tile row transformed together so the loops vectorise),
  * then the 16 GEMMs (threads split the positions, each calling a
  * single-threaded OpenBLAS GEMM, as conv2d.c does with images), then the output
  * transform (threads split the output channels), which adds the bias and
  * writes the 2x2 tiles, clipped at the bottom / right edge for odd sizes.
+ * For a batch of one image the 16 GEMMs instead run one after the other on all
+ * OpenBLAS threads, the thread count conv2d.c's im2col path sets for one image
+ * (OpenBLAS's thread count is global: keeping it a function of the batch keeps
+ * concurrent forward passes bit-identical, tests/test_graph_format.c).
  * Scratch comes from the caching allocator (no malloc after the first step).
  *
  * Backward data is the same forward with the kernels rotated by 180 degrees and
  * the channel axes swapped, padding 2 - pad (negative padding just offsets the
- * tiles), accumulating into dx. Accuracy: the transforms only add and halve, so
- * fp32 results are within a few 1e-7 relative of im2col (tests/test_winograd.c).
+ * tiles), accumulating into dx. Accuracy: the transforms only add and halve;
+ * fp32 results are within 1e-6 of the largest magnitude of im2col's
+ * (tests/test_winograd.c). The weight gradient stays on im2col + GEMM (conv2d.c).
  */
 #include "winograd.h"
 
@@ -41,7 +47,7 @@
 #include <string.h>
 
 #define WG_POS 16 /* positions of a transformed 4x4 tile */
-#define WG_VEC 8  /* tiles of one tile row transformed together (one AVX vector of floats) */
+#define WG_VEC 8  /* tiles of one tile row transformed together (8 floats: two SSE vectors) */
 /* Stride between the 16 position planes of U, V and M: the plane size plus a pad,
  * so that the 16 streams of a transform do not fall on the same cache sets when the
  * plane size is a power of two (64 channels x 512 tiles: 128 KiB). */
