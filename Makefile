@@ -86,7 +86,9 @@ LIB_CU := $(filter-out $(PLUGIN_SRC),$(foreach d,$(LIB_DIRS),$(wildcard $(d)/*.c
 CLI_C := $(wildcard cli/*.c)
 TEST_C := $(filter-out tests/gradcheck_%.c,$(wildcard tests/*.c))
 # the float64 binary also runs the network-vs-PyTorch-twin checks in training mode (tests/net_check.h)
-GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c) tests/net_check.c $(wildcard tests/test_net_*.c)
+# and the Winograd-vs-im2col conv checks (tests/test_winograd.c)
+GRAD_C := tests/main.c tests/fixture.c $(wildcard tests/gradcheck_*.c) tests/net_check.c $(wildcard tests/test_net_*.c) \
+          tests/test_winograd.c
 # float64 build of the numeric core, for the finite-difference gradient checks
 F64_DIRS := core core/ops layers optim
 F64_C := $(filter-out layers/export_onnx.c,$(foreach d,$(F64_DIRS),$(wildcard $(d)/*.c))) train/checkpoint.c
@@ -241,6 +243,10 @@ bench-conv: $(BENCH_CONV)
 BENCH_UNET := $(BUILD)/bench_unet_step
 BENCH_ARGS ?= --batch 4 --size 128 --steps 5 --warmup 2 --threads 2
 $(BENCH_UNET): $(BUILD)/f32/experiments/bench/bench_unet_step.o $(LIB)
+	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
+# conv2d 3x3: im2col + GEMM against Winograd per U-Net layer shape (not a test; docs/performance.md).
+BENCH_WINO := $(BUILD)/bench_winograd
+$(BENCH_WINO): $(BUILD)/f32/experiments/bench/bench_winograd.o $(LIB)
 	$(CC) $(CFLAGS) $^ -o $@ $(LDLIBS)
 bench: $(BENCH_UNET)
 	@c=$$($(BENCH_UNET) $(BENCH_ARGS)) || { echo "$$c"; exit 1; }; echo "$$c"; \

@@ -164,6 +164,16 @@ TEST(conv_row_blocked_paths_match_torch)
     mt_conv_set_impl(impl);
 }
 
+/* MT_CONV_IMPL=winograd: the 3x3 stride-1 ungrouped cases (odd_pad1_batch1) run
+ * forward and backward data as Winograd F(2x2, 3x3) (core/ops/winograd.h), the
+ * others fall back to im2col; same tolerance. */
+TEST(conv2d_winograd_matches_torch)
+{
+    setenv("MT_CONV_IMPL", "winograd", 1);
+    run_all(T_, OP_CONV2D, CONV2D_CASES, COUNT(CONV2D_CASES), mt_cpu(), 1e-5);
+    unsetenv("MT_CONV_IMPL");
+}
+
 TEST(conv_transpose2d_matches_torch)
 {
     run_all(T_, OP_CONVT, CONVT_CASES, COUNT(CONVT_CASES), mt_cpu(), 1e-5);

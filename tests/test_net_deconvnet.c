@@ -3,8 +3,10 @@
  * against the PyTorch twin (experiments/twins/deconvnet.py) at the study's
  * 150x150x1 input, batch 2, training and evaluation, and unpooling that uses
  * the switches of its own forward pass. */
+#include <stdlib.h>
 #include <string.h>
 
+#include "../core/ops/dnnl.h"
 #include "../layers/model.h"
 #include "net_check.h"
 #include "test.h"
@@ -34,11 +36,18 @@ TEST(net_deconvnet_count_matches_models_md)
 #endif
 
 /* float32 binary: evaluation mode; float64 binary (run_gradcheck): training mode (net_check.h) */
+/* Pinned to im2col convs (MT_CONV_IMPL): a few small, cancellation-dominated bias gradients
+ * of the decoder (deconv5_*, max |g| ~1e-4) move by over 1% of their max when the encoder's
+ * 512-channel conv outputs move by 2.4e-7 relative (tried: an im2col run perturbed so fails
+ * the same way), which is the rounding difference of the Winograd convs that `auto` picks
+ * there; Winograd's accuracy is checked in tests/test_winograd.c and test_conv.c. */
 TEST(net_deconvnet_matches_torch_twin)
 {
     net_case c = {"configs/models/deconvnet.yaml", 0, {{0}}, "deconvnet", 2, 150, 150, -1, 1, NET_MODE, 1e-4};
     net_stats st;
+    mt_conv_impl prev = mt_conv_set_impl(MT_CONV_IMPL_IM2COL);
     net_check(T_, &c, &st);
+    mt_conv_set_impl(prev);
     if (!T_->failed && !T_->skipped) net_report("deconvnet " NET_MODE_NAME, &st);
 }
 

@@ -13,17 +13,20 @@
  * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM; each
  * thread accumulates its own dw, summed at the end (gemm.h). Columns are
  * recomputed in backward rather than kept from forward (memory).
+ * 3x3 stride-1 ungrouped convs may run forward and backward data as Winograd
+ * F(2x2, 3x3) instead (winograd.h: the auto rule, MT_CONV_IMPL to force one).
  * The CUDA twin (conv2d.cu) uses cuDNN.
  * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
  * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
- * MT_CONV_IMPL=auto|im2col|dnnl; auto keeps im2col for every shape measured so
- * far, docs/performance.md).
+ * MT_CONV_IMPL=auto|im2col|dnnl|winograd, dnnl.h; auto never picks oneDNN on
+ * the shapes measured so far, docs/performance.md).
  */
 #include "../device.h"
 #include "../ops.h"
 #include "dnnl.h"
 #include "gemm.h"
 #include "lowp.h"
+#include "winograd.h"
 
 #include <string.h>
 
@@ -110,6 +113,8 @@ static mt_status conv2d_forward_cpu(mt_node *n)
     const mt_conv_geom g = conv2d_geom(n);
     const int N = n->in[0]->shape[0], G = p->groups, O = n->out[0]->shape[1], Og = O / G;
     const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
+    const char *impl = mt_conv_impl_env();
+    if (mt_winograd_applies(&g, G, O, impl, 0)) return mt_winograd_conv2d_forward(&g, N, O, x, w, b, y);
     const int identity = mt_conv_geom_is_identity(&g);
     const int RB = mt_conv_block_rows(&g);
     mt_conv_pass ps;
@@ -156,6 +161,11 @@ static mt_status conv2d_backward_cpu(mt_node *n)
     const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
     const int identity = mt_conv_geom_is_identity(&g);
     if (db) mt_bias_grad(dy, db, N, O, (size_t)P);
+    const char *impl = mt_conv_impl_env();
+    if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd, dw below by im2col + GEMM */
+        MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
+        dx = NULL;
+    }
     if (!dx && !dw) return MT_OK;
     const int RB = mt_conv_block_rows(&g);
     const int dw_blocked = mt_conv_dw_blocked(&g, Og);

@@ -31,7 +31,18 @@ static void impl_read_env(void)
     if (!s || !*s || !strcmp(s, "auto")) return;
     if (!strcmp(s, "im2col")) impl_env = MT_CONV_IMPL_IM2COL;
     else if (!strcmp(s, "dnnl") || !strcmp(s, "onednn")) impl_env = MT_CONV_IMPL_DNNL;
-    else fprintf(stderr, "medtrain: MT_CONV_IMPL=%s is not auto, im2col or dnnl; using auto\n", s);
+    else if (!strcmp(s, "winograd")) impl_env = MT_CONV_IMPL_WINOGRAD;
+    else fprintf(stderr, "medtrain: MT_CONV_IMPL=%s is not auto, im2col, dnnl or winograd; using auto\n", s);
+}
+
+const char *mt_conv_impl_name(mt_conv_impl impl)
+{
+    switch (impl) {
+    case MT_CONV_IMPL_IM2COL: return "im2col";
+    case MT_CONV_IMPL_DNNL: return "dnnl";
+    case MT_CONV_IMPL_WINOGRAD: return "winograd";
+    default: return "auto";
+    }
 }
 
 mt_conv_impl mt_conv_get_impl(void)
@@ -41,7 +52,7 @@ mt_conv_impl mt_conv_get_impl(void)
 #if MT_HAVE_DNNL
     return impl_env;
 #else
-    return MT_CONV_IMPL_IM2COL;
+    return impl_env == MT_CONV_IMPL_DNNL ? MT_CONV_IMPL_IM2COL : impl_env;
 #endif
 }
 

@@ -28,20 +28,25 @@
 #define MT_HAVE_DNNL 1
 #endif
 
-/* Which CPU convolution runs (conv2d and conv_transpose2d). */
+/* Which CPU convolution runs (conv2d and conv_transpose2d): the one selector of
+ * the three CPU implementations (docs/performance.md). */
 typedef enum mt_conv_impl {
-    MT_CONV_IMPL_AUTO = 0, /* per shape: mt_conv2d_use_dnnl / mt_conv_transpose2d_use_dnnl */
-    MT_CONV_IMPL_IM2COL = 1, /* im2col + OpenBLAS GEMM (gemm.h) */
-    MT_CONV_IMPL_DNNL = 2    /* oneDNN wherever it supports the shape */
+    MT_CONV_IMPL_AUTO = 0,    /* per shape: mt_*_use_dnnl, mt_winograd_profitable (winograd.h) */
+    MT_CONV_IMPL_IM2COL = 1,  /* im2col + OpenBLAS GEMM (gemm.h) */
+    MT_CONV_IMPL_DNNL = 2,    /* oneDNN wherever it supports the shape (float32 build) */
+    MT_CONV_IMPL_WINOGRAD = 3 /* Winograd F(2x2,3x3) for every conv2d it supports (winograd.h) */
 } mt_conv_impl;
 
 /* The implementation in force: set by mt_conv_set_impl, else read once from the
- * environment variable MT_CONV_IMPL (auto | im2col | dnnl; unset or unknown
- * values mean auto, an unknown value also prints one warning to stderr). */
+ * environment variable MT_CONV_IMPL (auto | im2col | dnnl | winograd; unset or
+ * unknown values mean auto, an unknown value also prints one warning to stderr;
+ * dnnl means im2col in the float64 build, which has no oneDNN). */
 mt_conv_impl mt_conv_get_impl(void);
 /* Forces an implementation for this process (tests, benchmarks); returns the
  * previous one. Not meant to be changed while another thread runs convolutions. */
 mt_conv_impl mt_conv_set_impl(mt_conv_impl impl);
+/* "auto", "im2col", "dnnl" or "winograd". */
+const char *mt_conv_impl_name(mt_conv_impl impl);
 
 #if MT_HAVE_DNNL
 #include <dnnl.h>

@@ -1,0 +1,72 @@
+/* core/ops/winograd.h: Winograd F(2x2, 3x3) convolution on the CPU for the
+ * 3x3, stride-1, dilation-1, ungrouped convolutions of conv2d (forward and
+ * backward data); implemented in winograd.c, dispatched from conv2d.c.
+ *
+ * Algorithm: Lavin & Gray 2016, "Fast Algorithms for Convolutional Neural
+ * Networks" (cuDNN's CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD, NNPACK). Each 2x2
+ * output tile is computed from a 4x4 input tile with 16 multiplies per
+ * (input, output) channel pair instead of 36; the 16 multiplies of all tiles
+ * and channels are 16 GEMMs [O x C] x [C x tiles] (see winograd.c).
+ *
+ * Which implementation conv2d runs: the environment variable MT_CONV_IMPL
+ * (dnnl.h holds the selector; dnnl is the oneDNN path)
+ *   auto      (default, also when unset or empty) Winograd when
+ *             mt_winograd_profitable says so (the deep, wide layers),
+ *             im2col + GEMM otherwise;
+ *   im2col    always im2col + GEMM;
+ *   winograd  Winograd for every conv it supports (mt_winograd_supported),
+ *             im2col + GEMM for the others.
+ * The float64 build (gradient checks) dispatches by the same rule.
+ */
+#ifndef MT_OPS_WINOGRAD_H
+#define MT_OPS_WINOGRAD_H
+
+#include "gemm.h"
+
+/* The name of the CPU conv implementation in force (mt_conv_get_impl, dnnl.h:
+ * MT_CONV_IMPL or mt_conv_set_impl), e.g. "auto". */
+const char *mt_conv_impl_env(void);
+/* MT_OK if impl is "auto", "im2col", "dnnl" or "winograd"; otherwise MT_ERR_INVALID naming
+ * the variable and the accepted values. */
+mt_status mt_conv_impl_check(const char *impl);
+
+/* 1 if the conv of geometry g (one group) with `groups` groups can run as
+ * Winograd: 3x3 kernel, stride 1, dilation 1, groups 1. */
+int mt_winograd_supported(const mt_conv_geom *g, int groups);
+/* The auto rule (from experiments/bench/bench_winograd.c on a shared 2-core AVX2
+ * EPYC, indicative: docs/performance.md; +24% forward at 512 -> 512, 16x16): forward when C >= 512 input and O >= 512
+ * output channels and the output is at least 16x16; backward data (backward_data 1)
+ * never, as no U-Net shape measured faster than im2col there. */
+int mt_winograd_profitable(const mt_conv_geom *g, int O, int backward_data);
+/* 1 if conv2d's forward (backward_data 0) or backward data (1) should run as
+ * Winograd under MT_CONV_IMPL = impl: supported, and impl "winograd", or impl
+ * "auto" and profitable. */
+int mt_winograd_applies(const mt_conv_geom *g, int groups, int O, const char *impl, int backward_data);
+
+/* Forward: y[N, O, OH, OW] = bias[o] (0 when b is NULL) + sum over c, kh, kw of
+ *   w[o, c, kh, kw] * x[n, c, oh - pad_top + kh, ow - pad_left + kw]
+ * (zero outside x), i.e. torch.nn.functional.conv2d with per-side padding; y is
+ * overwritten. g: C, H, W of x, OH, OW of y, pad_top, pad_left (the bottom and
+ * right padding follow from OH, OW); KH = KW = 3, stride and dilation 1.
+ * Scratch from the caching allocator (MT_ERR_NOMEM from mt_alloc). */
+mt_status mt_winograd_conv2d_forward(const mt_conv_geom *g, int N, int O, const mt_real *x, const mt_real *w,
+                                     const mt_real *b, mt_real *y);
+/* Backward data of the same conv: dx[N, C, H, W] += conv^T(dy[N, O, OH, OW], w), computed
+ * as the forward Winograd conv of dy with the 180-degree-rotated, channel-transposed
+ * weights w'[c, o, kh, kw] = w[o, c, 2 - kh, 2 - kw] and padding (2 - pad_top, 2 - pad_left)
+ * (torch.nn.grad.conv2d_input). Errors as the forward. */
+mt_status mt_winograd_conv2d_backward_data(const mt_conv_geom *g, int N, int O, const mt_real *w,
+                                           const mt_real *dy, mt_real *dx);
+
+/* Tiles per block (the GEMMs' N); 0 restores the default (from the channel counts,
+ * about 4 MiB of transformed tiles per block). Tests use small values to run the
+ * multi-block paths on small shapes. */
+void mt_winograd_set_block_tiles(int tiles);
+
+/* GEMM threading: 0: the threads split the 16 GEMMs of a block, each single-threaded
+ * OpenBLAS; 1: the GEMMs run one after the other, each on all threads; -1 (default):
+ * 1 for a batch of one image, 0 otherwise, the OpenBLAS thread count the im2col path
+ * sets for the same batch (so concurrent forward passes stay bit-identical). */
+void mt_winograd_set_gemm_threads(int mode);
+
+#endif
