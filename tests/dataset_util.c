@@ -1,5 +1,6 @@
 /* tests/dataset_util.c: dataset helpers the float32 test files share (test.h); not in the
  * float64 gradient-check binary, which has no data/ layer. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -100,4 +101,11 @@ float *mt_test_session_logits(mt_session *s, const int *idx, int n, size_t *coun
     mt_tensor_release(x);
     mt_batch_free(&b);
     return h;
+}
+
+double mt_test_max_abs(const mt_tensor *t)
+{
+    double m = 0;
+    for (size_t i = 0; i < mt_numel(t); i++) m = fmax(m, fabs((double)MT_DATA(t)[i]));
+    return m;
 }

@@ -140,6 +140,9 @@ int mt_test_disc_dataset(const char *path, int n, int size, uint64_t seed, const
  * without augmentation: the logits on the host (caller frees), *count values, *k = dim 1. NULL on error. */
 struct mt_session;
 float *mt_test_session_logits(struct mt_session *s, const int *idx, int n, size_t *count, int *k);
+/* max |t[i]| of an MT_REAL host tensor (the scale of the relative errors the op tests assert). */
+struct mt_tensor;
+double mt_test_max_abs(const struct mt_tensor *t);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

@@ -20,15 +20,6 @@
 
 #define AMP_H5 "tests/fixtures/amp.h5"
 
-static double max_abs(const mt_tensor *t)
-{
-    const mt_real *v = MT_DATA(t);
-    double m = 0;
-    for (size_t i = 0; i < mt_numel(t); i++)
-        if (fabs((double)v[i]) > m) m = fabs((double)v[i]);
-    return m;
-}
-
 /* bits of a 16-bit tensor on the host */
 static uint16_t *bits16(const mt_tensor *t)
 {
@@ -179,7 +170,7 @@ static void check_ref(mt_test_ctx *T_, const char *path, const char *name, const
     CHECK_NOTNULL(ref);
     CHECK(mt_same_shape(ref, got), "%s/%s: shape mismatch", path, name);
     char why[512];
-    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), rtol, rtol * 0.5 * max_abs(ref), why,
+    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), rtol, rtol * 0.5 * mt_test_max_abs(ref), why,
                              sizeof why);
     mt_tensor_release(ref);
     CHECK(ok, "%s/%s: %s", path, name, why);

@@ -25,15 +25,6 @@ static const char *op_group(op_kind k)
     return k == OP_CONV2D ? "conv2d" : k == OP_CONVT ? "conv_transpose2d" : "linear";
 }
 
-static double max_abs(const mt_tensor *t)
-{
-    const mt_real *v = MT_DATA(t);
-    double m = 0;
-    for (size_t i = 0; i < mt_numel(t); i++)
-        if (fabs((double)v[i]) > m) m = fabs((double)v[i]);
-    return m;
-}
-
 /* Compares CPU tensor `got` with fixture dataset `<case>/<name>`. */
 static void check_against(mt_test_ctx *T_, const char *path, const char *name, const mt_tensor *got, double rtol)
 {
@@ -44,7 +35,7 @@ static void check_against(mt_test_ctx *T_, const char *path, const char *name, c
     CHECK_NOTNULL(got);
     CHECK(mt_same_shape(ref, got), "%s: shape mismatch", ds);
     char why[512];
-    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), rtol, rtol * max_abs(ref), why, sizeof why);
+    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), rtol, rtol * mt_test_max_abs(ref), why, sizeof why);
     mt_tensor_release(ref);
     CHECK(ok, "%s: %s", ds, why);
 }

@@ -117,19 +117,12 @@ done:
     return s;
 }
 
-static double max_abs(const mt_tensor *t)
-{
-    double m = 0;
-    for (size_t i = 0; i < mt_numel(t); i++) m = fmax(m, fabs((double)MT_DATA(t)[i]));
-    return m;
-}
-
 static void check_close(mt_test_ctx *T_, const char *cs, const char *what, const mt_tensor *got, const mt_tensor *ref)
 {
     CHECK(got && ref, "%s: %s missing", cs, what);
     CHECK(mt_same_shape(got, ref), "%s: %s shape differs", cs, what);
     char why[256];
-    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), 1e-5, 1e-5 * max_abs(ref), why, sizeof why);
+    int ok = mt_test_close_f(MT_DATA(got), MT_DATA(ref), mt_numel(ref), 1e-5, 1e-5 * mt_test_max_abs(ref), why, sizeof why);
     CHECK(ok, "%s: %s: oneDNN vs im2col: %s", cs, what, why);
 }
 
