@@ -1,0 +1,252 @@
+/* tests/test_optim_dev.c: device-resident step scalars (optim/dev_scalars.c,
+ * optim/scalars.h), the optimizer path a CUDA-graph-captured step uses: the step
+ * count, learning rate and bias corrections read from a block in the parameters'
+ * device memory (host memory on the CPU backend) instead of kernel arguments.
+ * On the CPU it must give bit-identical parameters and state to the host-scalar
+ * (fused) path for every optimizer, with learning rates changed between steps
+ * (a schedule), switched on after some host steps and off again, and a step
+ * skipped on the device by a nonzero found_inf (fp16 GradScaler) must leave the
+ * parameters and the step count as not calling step() does. */
+#include <math.h>
+#include <string.h>
+
+#include "../core/autograd.h"
+#include "../core/ops.h"
+#include "../optim/optim.h"
+#include "test.h"
+
+#define NP 3
+#define N_STEPS 9
+#define DEV_FROM 2   /* the device-scalar optimizer runs its first steps on the host path */
+#define DEV_UNTIL 7  /* ... and goes back to it from this step */
+#define INF_STEP 4   /* found_inf = 1 at this step: skipped */
+
+static const int SIZES[NP] = {6, 5, 4};
+
+typedef struct drig {
+    mt_tensor *block, *p[NP], *w[NP];
+    mt_optim *o;
+} drig;
+
+static void drig_free(drig *r)
+{
+    mt_optim_free(r->o);
+    for (int i = 0; i < NP; i++) {
+        mt_tensor_release(r->p[i]);
+        mt_tensor_release(r->w[i]);
+    }
+    mt_tensor_release(r->block);
+    memset(r, 0, sizeof *r);
+}
+
+/* three parameters as consecutive views of one block (a model's layout), two groups: p0,p1 and p2 */
+static mt_status drig_init(drig *r, mt_optim_kind kind, const mt_optim_hparams *h)
+{
+    memset(r, 0, sizeof *r);
+    int total = 0;
+    for (int i = 0; i < NP; i++) total += SIZES[i];
+    if (!(r->block = mt_tensor_new(MT_REAL, mt_cpu(), 1, &total))) return mt_last_status();
+    for (int k = 0; k < total; k++) MT_DATA(r->block)[k] = (mt_real)(0.37 * ((k * 5) % 13) - 2.1);
+    size_t off = 0;
+    for (int i = 0; i < NP; i++) {
+        mt_tensor *v = mt_tensor_alias(r->block);
+        if (!v) return mt_last_status();
+        v->ndim = 1;
+        v->shape[0] = SIZES[i];
+        v->offset = off * sizeof(mt_real);
+        off += (size_t)SIZES[i];
+        mt_requires_grad(v, 1);
+        r->p[i] = v;
+        if (!(r->w[i] = mt_tensor_like(v, 0))) return mt_last_status();
+        for (int k = 0; k < SIZES[i]; k++) MT_DATA(r->w[i])[k] = (mt_real)(0.3 + 0.45 * ((k + 2 * i) % 4));
+    }
+    if (!(r->o = mt_optim_new(kind))) return mt_last_status();
+    mt_optim_hparams h1 = *h;
+    h1.lr = h->lr * 0.25;
+    if (mt_optim_add_group(r->o, r->p, 2, h) != 0 || mt_optim_add_group(r->o, r->p + 2, 1, &h1) != 1)
+        return mt_last_status();
+    return MT_OK;
+}
+
+/* gradients of sum_i sum(w_i p_i^3) (so they change with the parameters) */
+static mt_status drig_backward(drig *r)
+{
+    mt_tensor *loss = NULL;
+    for (int i = 0; i < NP; i++) {
+        mt_tensor *a = mt_mul(r->p[i], r->p[i]);
+        mt_tensor *b = a ? mt_mul(a, r->p[i]) : NULL;
+        mt_tensor *c = b ? mt_mul(b, r->w[i]) : NULL;
+        mt_tensor *s = c ? mt_sum_all(c) : NULL;
+        mt_tensor *l = !s ? NULL : loss ? mt_add(loss, s) : mt_tensor_retain(s);
+        mt_tensor_release(a);
+        mt_tensor_release(b);
+        mt_tensor_release(c);
+        mt_tensor_release(s);
+        mt_tensor_release(loss);
+        if (!(loss = l)) return mt_last_status();
+    }
+    mt_status st = mt_backward(loss, NULL, 0);
+    mt_tensor_release(loss);
+    return st;
+}
+
+/* the learning rates a schedule would set before step t */
+static void set_lrs(drig *r, int t, double lr)
+{
+    double f = t < 3 ? 1.0 : t < 6 ? 0.3 : 0.07;
+    mt_optim_set_lr(r->o, 0, lr * f);
+    mt_optim_set_lr(r->o, 1, lr * f * 0.25);
+}
+
+typedef struct dcase {
+    const char *name;
+    mt_optim_kind kind;
+    double lr, momentum, weight_decay;
+    int nesterov, amsgrad;
+} dcase;
+
+static const dcase DCASES[] = {
+    {"sgd_momentum", MT_OPTIM_SGD, 0.02, 0.9, 0.01, 0, 0},
+    {"sgd_nesterov", MT_OPTIM_SGD, 0.02, 0.8, 0, 1, 0},
+    {"adam_wd", MT_OPTIM_ADAM, 0.01, 0, 0.1, 0, 0},
+    {"adam_amsgrad", MT_OPTIM_ADAM, 0.01, 0, 0, 0, 1},
+    {"adamw", MT_OPTIM_ADAMW, 0.01, 0, 0.05, 0, 0},
+    {"adadelta", MT_OPTIM_ADADELTA, 0.5, 0, 0.1, 0, 0},
+};
+
+static int same_state(mt_optim *a, mt_optim *b, char *why, size_t cap)
+{
+    int n = mt_optim_state_count(a);
+    if (n != mt_optim_state_count(b) || n == 0) {
+        snprintf(why, cap, "%d vs %d state entries", n, mt_optim_state_count(b));
+        return 0;
+    }
+    for (int i = 0; i < n; i++) {
+        mt_tensor *sa = mt_optim_state_tensor(a, i), *sb = mt_optim_state_tensor(b, i);
+        if (strcmp(mt_optim_state_name(a, i), mt_optim_state_name(b, i)) || !mt_same_shape(sa, sb) ||
+            memcmp(MT_DATA(sa), MT_DATA(sb), mt_nbytes(sa))) {
+            snprintf(why, cap, "state %s differs (first value %.9g vs %.9g)", mt_optim_state_name(a, i),
+                     (double)MT_DATA(sa)[0], (double)MT_DATA(sb)[0]);
+            return 0;
+        }
+    }
+    return 1;
+}
+
+TEST(optim_device_scalars_bit_identical_to_host_scalars_cpu)
+{
+    for (size_t c = 0; c < sizeof DCASES / sizeof *DCASES; c++) {
+        const dcase *dc = &DCASES[c];
+        mt_optim_hparams h = mt_optim_defaults(dc->kind);
+        h.lr = dc->lr;
+        h.momentum = dc->momentum;
+        h.weight_decay = dc->weight_decay;
+        h.nesterov = dc->nesterov;
+        h.amsgrad = dc->amsgrad;
+        drig host, dev;
+        CHECK_OK(drig_init(&host, dc->kind, &h));
+        CHECK_OK(drig_init(&dev, dc->kind, &h));
+        int one = 1;
+        mt_tensor *found_inf = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &one);
+        CHECK_NOTNULL(found_inf);
+        for (int t = 0; t < N_STEPS; t++) {
+            if (t == DEV_FROM) {
+                CHECK_OK(mt_optim_set_device_scalars(dev.o, 1));
+                mt_optim_set_found_inf(dev.o, found_inf);
+            }
+            if (t == DEV_UNTIL) CHECK_OK(mt_optim_set_device_scalars(dev.o, 0));
+            CHECK(mt_optim_device_scalars(dev.o) == (t >= DEV_FROM && t < DEV_UNTIL), "%s step %d: device scalars %s",
+                  dc->name, t + 1, mt_optim_device_scalars(dev.o) ? "on" : "off");
+            set_lrs(&host, t, dc->lr);
+            set_lrs(&dev, t, dc->lr);
+            MT_DATA(found_inf)[0] = t == INF_STEP ? (mt_real)1 : (mt_real)0;
+            CHECK_OK(drig_backward(&host));
+            CHECK_OK(drig_backward(&dev));
+            if (t != INF_STEP) CHECK_OK(mt_optim_step(host.o)); /* GradScaler skips optimizer.step */
+            mt_real before[16];
+            memcpy(before, MT_DATA(dev.block), mt_nbytes(dev.block));
+            CHECK_OK(mt_optim_step(dev.o));
+            if (t == INF_STEP)
+                CHECK(!memcmp(before, MT_DATA(dev.block), mt_nbytes(dev.block)),
+                      "%s: the step with found_inf changed the parameters", dc->name);
+            else
+                CHECK(memcmp(before, MT_DATA(dev.block), mt_nbytes(dev.block)), "%s step %d: nothing was updated",
+                      dc->name, t + 1);
+            CHECK_OK(mt_optim_zero_grad(host.o));
+            CHECK_OK(mt_optim_zero_grad(dev.o));
+            CHECK(!memcmp(MT_DATA(host.block), MT_DATA(dev.block), mt_nbytes(dev.block)),
+                  "%s step %d: device-scalar parameters differ from the host path's (first %.9g vs %.9g)", dc->name,
+                  t + 1, (double)MT_DATA(dev.block)[0], (double)MT_DATA(host.block)[0]);
+            if (t == DEV_UNTIL - 1) { /* the step counts read back while still on the device */
+                char why[256];
+                CHECK(same_state(host.o, dev.o, why, sizeof why), "%s after step %d (device scalars on): %s", dc->name,
+                      t + 1, why);
+            }
+        }
+        char why[256];
+        CHECK(same_state(host.o, dev.o, why, sizeof why), "%s at the end: %s", dc->name, why);
+        mt_tensor_release(found_inf);
+        drig_free(&host);
+        drig_free(&dev);
+    }
+}
+
+TEST(optim_device_scalars_state_load_and_errors)
+{
+    mt_optim_hparams h = mt_optim_defaults(MT_OPTIM_ADAM);
+    drig a, b;
+    CHECK_OK(drig_init(&a, MT_OPTIM_ADAM, &h));
+    CHECK_OK(drig_init(&b, MT_OPTIM_ADAM, &h));
+    CHECK_OK(mt_optim_set_device_scalars(a.o, 1));
+    for (int t = 0; t < 3; t++) {
+        CHECK_OK(drig_backward(&a));
+        CHECK_OK(mt_optim_step(a.o));
+        CHECK_OK(mt_optim_zero_grad(a.o));
+    }
+    /* a checkpoint of the device-scalar optimizer names step 3, and loads into another one on the device */
+    int n = mt_optim_state_count(a.o);
+    CHECK(n == 9, "%d state entries, expected 9", n);
+    const char *names[9];
+    mt_tensor *ts[9];
+    for (int i = 0; i < n; i++) {
+        names[i] = mt_optim_state_name(a.o, i);
+        ts[i] = mt_optim_state_tensor(a.o, i);
+    }
+    CHECK(!strcmp(names[0], "state.0.step") && MT_DATA(ts[0])[0] == 3, "%s = %g, expected state.0.step = 3", names[0],
+          (double)MT_DATA(ts[0])[0]);
+    CHECK_OK(mt_optim_set_device_scalars(b.o, 1));
+    memcpy(MT_DATA(b.block), MT_DATA(a.block), mt_nbytes(a.block));
+    CHECK_OK(mt_optim_state_load(b.o, n, names, ts, 3));
+    CHECK_OK(drig_backward(&a));
+    CHECK_OK(drig_backward(&b));
+    CHECK_OK(mt_optim_step(a.o));
+    CHECK_OK(mt_optim_step(b.o));
+    CHECK(!memcmp(MT_DATA(a.block), MT_DATA(b.block), mt_nbytes(a.block)),
+          "step 4 after loading the state differs (the loaded step count did not reach the device block)");
+    CHECK_OK(mt_optim_zero_grad(a.o));
+    CHECK_OK(mt_optim_zero_grad(b.o));
+    /* a parameter without its gradient cannot take the fused update the device scalars need */
+    mt_clear_grad(a.p[1]);
+    CHECK_OK(drig_backward(&a));
+    mt_clear_grad(a.p[1]);
+    mt_status st = mt_optim_step(a.o);
+    CHECK(st == MT_ERR_STATE && strstr(mt_last_error(), "train.cuda_graph"), "a step without p1's gradient: %s",
+          mt_last_error());
+    mt_error_clear();
+    drig_free(&a);
+    drig_free(&b);
+    /* parameters that are not one block: refused with the reason */
+    int three = 3;
+    mt_tensor *p = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &three), *q = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &three);
+    CHECK(p && q, "tensors: %s", mt_last_error());
+    mt_tensor *pq[2] = {p, q};
+    mt_optim *o = mt_optim_new(MT_OPTIM_SGD);
+    CHECK(o && mt_optim_add_group(o, pq, 2, &h) == 0, "optimizer: %s", mt_last_error());
+    st = mt_optim_set_device_scalars(o, 1);
+    CHECK(st == MT_ERR_UNSUPPORTED && strstr(mt_last_error(), "contiguous"), "separate parameters: %s", mt_last_error());
+    CHECK(!mt_optim_device_scalars(o), "device scalars on after a refusal");
+    mt_error_clear();
+    mt_optim_free(o);
+    mt_tensor_release(p);
+    mt_tensor_release(q);
+}
