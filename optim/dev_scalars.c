@@ -40,6 +40,7 @@ mt_status mt_optim_set_device_scalars(mt_optim *o, int on)
         if (o->dev_scalars) MT_TRY(mt_optim_sync_scalars(o));
         optim_dev_free(o);
         o->dev_scalars = 0;
+        for (int g = 0; g < o->n_groups; g++) o->groups[g].dev_stale = 0;
         return MT_OK;
     }
     if (o->dev_scalars) return MT_OK;
@@ -57,6 +58,7 @@ mt_status mt_optim_set_device_scalars(mt_optim *o, int on)
         host.h = G->h;
         host.kind = (int)o->kind;
         host.step = host_step(o, g);
+        G->dev_stale = 1; /* the parameters' own counts stay current until the first fused update writes them */
         mt_device d = group_device(o, g);
         void *ptr = NULL;
         mt_status s = mt_alloc(d, sizeof host, &ptr);
@@ -89,7 +91,7 @@ mt_status mt_optim_sync_scalars(mt_optim *o)
     if (!o->dev_scalars || !optim_is_step_slot(o, 0)) return MT_OK;
     for (int g = 0; g < o->n_groups; g++) {
         const opt_group *G = &o->groups[g];
-        if (!G->dev) continue;
+        if (!G->dev || G->dev_stale) continue; /* stale: the host states are the current ones */
         double step = 0;
         MT_TRY(block_copy(group_device(o, g), &step, (const char *)G->dev + offsetof(mt_optim_dev_scalars, step),
                           sizeof step, 0));
@@ -108,12 +110,13 @@ mt_status optim_dev_write_lr(mt_optim *o, int g)
                       offsetof(mt_optim_hparams, lr), &lr, sizeof lr, 1);
 }
 
-mt_status optim_dev_write_steps(mt_optim *o)
+mt_status optim_dev_write_steps(mt_optim *o, int only)
 {
     if (!o->dev_scalars) return MT_OK;
     for (int g = 0; g < o->n_groups; g++) {
         opt_group *G = &o->groups[g];
-        if (!G->dev) continue;
+        if (!G->dev || (only >= 0 && g != only)) continue;
+        G->dev_stale = 0;
         double step = host_step(o, g);
         MT_TRY(block_copy(group_device(o, g), (char *)G->dev + offsetof(mt_optim_dev_scalars, step), &step,
                           sizeof step, 1));
@@ -134,6 +137,7 @@ mt_status optim_dev_step_group(mt_optim *o, int g, int first)
 {
     opt_group *G = &o->groups[g];
     MT_REQUIRE(G->dev != NULL, "optimizer step: group %d has no device scalars", g);
+    if (G->dev_stale) MT_TRY(optim_dev_write_steps(o, g)); /* back from per-parameter updates */
     mt_device d = group_device(o, g);
     const mt_real *found_inf = NULL;
     if (o->found_inf) {

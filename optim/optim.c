@@ -358,18 +358,26 @@ mt_status mt_optim_step(mt_optim *o)
     MT_REQUIRE(o != NULL, "optimizer step: NULL optimizer");
     for (int g = 0; g < o->n_groups; g++) {
         int first = 0;
-        if (o->dev_scalars && o->groups[g].count > 0) { /* device-resident scalars: always the fused update */
-            if (!optim_flat_fusable(o, g, &first))
-                return MT_ERR(MT_ERR_STATE, "optimizer step: group %d cannot take its fused update (a parameter "
-                              "without a gradient this step, or a .grad set by hand), which device-resident step "
-                              "scalars (train.cuda_graph) need", g);
-            for (int i = o->groups[g].first; i < o->groups[g].first + o->groups[g].count; i++) {
-                int created;
-                MT_TRY(ensure_state(o, &o->params[i], &created));
+        int dev_host = 0; /* device scalars, but this group is updated per parameter from host scalars */
+        if (o->dev_scalars && o->groups[g].count > 0) { /* device-resident scalars: the fused update */
+            if (optim_flat_fusable(o, g, &first)) {
+                for (int i = o->groups[g].first; i < o->groups[g].first + o->groups[g].count; i++) {
+                    int created;
+                    MT_TRY(ensure_state(o, &o->params[i], &created));
+                }
+                MT_TRY(optim_dev_step_group(o, g, first));
+                o->fused_updates++;
+                continue;
             }
-            MT_TRY(optim_dev_step_group(o, g, first));
-            o->fused_updates++;
-            continue;
+            /* not fusable this step (a parameter without its gradient, a .grad set by hand): the host path with
+             * the step counts read back (a host sync: never inside a captured step, whose capture then fails) */
+            if (o->found_inf) { /* the skip decision read back */
+                mt_real inf = 0;
+                MT_TRY(mt_tensor_to_host(o->found_inf, &inf, sizeof inf));
+                if (inf != 0) continue;
+            }
+            MT_TRY(mt_optim_sync_scalars(o));
+            dev_host = 1;
         }
         if (o->fused && optim_flat_fusable(o, g, &first)) {
             MT_TRY(step_group_fused(o, g, first));
@@ -390,6 +398,7 @@ mt_status mt_optim_step(mt_optim *o)
             }
             MT_TRY(step_param(o, q));
         }
+        if (dev_host) o->groups[g].dev_stale = 1;
     }
     o->steps++;
     return MT_OK;
@@ -512,5 +521,5 @@ mt_status mt_optim_state_load(mt_optim *o, int n, const char *const *names, mt_t
         }
     }
     o->steps = steps;
-    return optim_dev_write_steps(o);
+    return optim_dev_write_steps(o, -1);
 }

@@ -26,6 +26,8 @@ typedef struct opt_group {
                                       * parameter block), in order: one update can run over all of them */
     struct mt_optim_dev_scalars *dev; /* device-resident step scalars (optim/scalars.h) on the parameters'
                                        * device, from the caching allocator; NULL when they are off */
+    int dev_stale;                    /* 1: the group was last updated per parameter from host scalars: its
+                                       * parameters' host "step" states are current, the block's count is not */
 } opt_group;
 
 struct mt_optim {
@@ -72,9 +74,9 @@ mt_status optim_flat_zero_grad(mt_optim *o, int g);
 mt_status optim_dev_step_group(mt_optim *o, int g, int first);
 /* Writes group g's h.lr into its block (after mt_optim_set_lr). */
 mt_status optim_dev_write_lr(mt_optim *o, int g);
-/* Writes every group's step count from its parameters' host "step" states into its block
- * (after a state load). */
-mt_status optim_dev_write_steps(mt_optim *o);
+/* Writes group g's step count (every group's for g = -1) from its first parameter's host
+ * "step" state into its block (after a state load, or a per-parameter update). */
+mt_status optim_dev_write_steps(mt_optim *o, int g);
 /* Gives the blocks back to the allocator. */
 void optim_dev_free(mt_optim *o);
 #endif

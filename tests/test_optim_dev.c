@@ -6,7 +6,9 @@
  * (fused) path for every optimizer, with learning rates changed between steps
  * (a schedule), switched on after some host steps and off again, and a step
  * skipped on the device by a nonzero found_inf (fp16 GradScaler) must leave the
- * parameters and the step count as not calling step() does. */
+ * parameters and the step count as not calling step() does. A step in which a
+ * parameter has no gradient (no fused update possible) goes through the host
+ * path with the counts read back, and later fused steps write them again. */
 #include <math.h>
 #include <string.h>
 
@@ -20,6 +22,8 @@
 #define DEV_FROM 2   /* the device-scalar optimizer runs its first steps on the host path */
 #define DEV_UNTIL 7  /* ... and goes back to it from this step */
 #define INF_STEP 4   /* found_inf = 1 at this step: skipped */
+#define NOGRAD_STEP 5 /* p1 has no gradient at this step: its group is updated per parameter, and Adam's
+                       * and Adadelta's afterwards too (p1's step count lags) */
 
 static const int SIZES[NP] = {6, 5, 4};
 
@@ -162,6 +166,10 @@ TEST(optim_device_scalars_bit_identical_to_host_scalars_cpu)
             MT_DATA(found_inf)[0] = t == INF_STEP ? (mt_real)1 : (mt_real)0;
             CHECK_OK(drig_backward(&host));
             CHECK_OK(drig_backward(&dev));
+            if (t == NOGRAD_STEP || t == NOGRAD_STEP + 2) { /* torch: .grad None, skipped by step() */
+                mt_clear_grad(host.p[1]);
+                mt_clear_grad(dev.p[1]);
+            }
             if (t != INF_STEP) CHECK_OK(mt_optim_step(host.o)); /* GradScaler skips optimizer.step */
             mt_real before[16];
             memcpy(before, MT_DATA(dev.block), mt_nbytes(dev.block));
@@ -225,14 +233,6 @@ TEST(optim_device_scalars_state_load_and_errors)
           "step 4 after loading the state differs (the loaded step count did not reach the device block)");
     CHECK_OK(mt_optim_zero_grad(a.o));
     CHECK_OK(mt_optim_zero_grad(b.o));
-    /* a parameter without its gradient cannot take the fused update the device scalars need */
-    mt_clear_grad(a.p[1]);
-    CHECK_OK(drig_backward(&a));
-    mt_clear_grad(a.p[1]);
-    mt_status st = mt_optim_step(a.o);
-    CHECK(st == MT_ERR_STATE && strstr(mt_last_error(), "train.cuda_graph"), "a step without p1's gradient: %s",
-          mt_last_error());
-    mt_error_clear();
     drig_free(&a);
     drig_free(&b);
     /* parameters that are not one block: refused with the reason */
@@ -242,7 +242,7 @@ TEST(optim_device_scalars_state_load_and_errors)
     mt_tensor *pq[2] = {p, q};
     mt_optim *o = mt_optim_new(MT_OPTIM_SGD);
     CHECK(o && mt_optim_add_group(o, pq, 2, &h) == 0, "optimizer: %s", mt_last_error());
-    st = mt_optim_set_device_scalars(o, 1);
+    mt_status st = mt_optim_set_device_scalars(o, 1);
     CHECK(st == MT_ERR_UNSUPPORTED && strstr(mt_last_error(), "contiguous"), "separate parameters: %s", mt_last_error());
     CHECK(!mt_optim_device_scalars(o), "device scalars on after a refusal");
     mt_error_clear();

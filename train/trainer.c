@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "run_dir.h"
 #include "trainer_dist.h"
+#include "trainer_graph.h"
 
 /* Maps the experiment's augmentation (in normalised units) to data/augment.h
  * parameters in the dataset's units (the loader augments raw images). */
@@ -159,7 +160,7 @@ static mt_dtype precision_dtype(int precision)
  * train.precision's autocast), backward (of the scaled loss for fp16), update.
  * The loss is added to t->loss_acc on the device (read by read_loss); the task
  * reads its loss terms only when `terms` is not NULL (log steps). */
-static mt_status single_step(mt_trainer *t, const mt_batch *b, double *terms)
+mt_status mt_trainer_single_step(mt_trainer *t, const mt_batch *b, double *terms)
 {
     mt_session *s = &t->s;
     int n_out = mt_model_output_count(s->model);
@@ -278,7 +279,9 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
             st = task->train_step(t, &b, &lv, terms);
             mt_set_autocast(ac);
         } else if (st == MT_OK) {
-            st = single_step(t, &b, read ? terms : NULL);
+            /* train.cuda_graph: warm-up, capture and replays (train/trainer_graph.c) */
+            double *tm = read ? terms : NULL;
+            st = t->graph ? mt_trainer_graph_step(t, &b, tm) : mt_trainer_single_step(t, &b, tm);
         }
         if (st == MT_OK && !task->train_step && read) st = read_loss(t, &acc_sum, &lv);
         if (st == MT_OK) st = mt_trainer_dist_loss(t, &lv, terms, task->n_terms);
@@ -573,6 +576,7 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     for (int i = 0; i < t->s.n_models; i++)
         if (t->s.models[i].trainable) MT_TRY(setup_optim(t, i));
     MT_TRY(setup_data(t));
+    if (t->s.exp.train.cuda_graph) MT_TRY(mt_trainer_graph_open(t));
     /* 2. the run directory (rank 0; the others follow it) */
     if (t->rank == 0) MT_TRY(o->resume ? start_resumed(t, o->resume) : start_new(t, o->out_dir));
     else if (o->resume) snprintf(t->run_dir, sizeof t->run_dir, "%s", o->resume);
@@ -592,6 +596,7 @@ void mt_trainer_close(mt_trainer *t, int failed)
     if (failed && t->new_dir) mt_run_dir_discard(t->run_dir); /* no empty or half-made run directory */
     mt_run_unlock(t->lock_fd);
     mt_loader_destroy(t->loader);
+    mt_trainer_graph_close(t);
     mt_loss_acc_free(&t->loss_acc);
     for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) {
         if (t->sched[i]) mt_sched_free(t->sched[i]);
