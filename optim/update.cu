@@ -9,53 +9,47 @@
 
 __device__ static inline void sgd_elem(size_t i, float *p, const float *g, float *buf, const mt_sgd_scalars &s)
 {
-    {
-        float d = g[i];
-        if (s.has_wd) d = __fadd_rn(d, __fmul_rn(s.wd, p[i]));
-        if (s.has_momentum) {
-            float b = s.first ? d : __fadd_rn(__fmul_rn(buf[i], s.momentum), __fmul_rn(s.one_minus_dampening, d));
-            buf[i] = b;
-            d = s.nesterov ? __fadd_rn(d, __fmul_rn(s.momentum, b)) : b;
-        }
-        p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, d));
+    float d = g[i];
+    if (s.has_wd) d = __fadd_rn(d, __fmul_rn(s.wd, p[i]));
+    if (s.has_momentum) {
+        float b = s.first ? d : __fadd_rn(__fmul_rn(buf[i], s.momentum), __fmul_rn(s.one_minus_dampening, d));
+        buf[i] = b;
+        d = s.nesterov ? __fadd_rn(d, __fmul_rn(s.momentum, b)) : b;
     }
+    p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, d));
 }
 
 __device__ static inline void adam_elem(size_t i, float *p, const float *g, float *m, float *v, float *vmax,
                                         const mt_adam_scalars &s)
 {
-    {
-        float gi = g[i];
-        float pi = p[i];
-        if (s.decoupled) pi = __fmul_rn(pi, s.decay);
-        else if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, pi));
-        float mi = __fadd_rn(__fmul_rn(m[i], s.beta1), __fmul_rn(s.one_minus_beta1, gi));
-        float vi = __fadd_rn(__fmul_rn(v[i], s.beta2), __fmul_rn(__fmul_rn(s.one_minus_beta2, gi), gi));
-        m[i] = mi;
-        v[i] = vi;
-        if (s.amsgrad) {
-            float old = vmax[i];
-            if (old > vi || isnan(old)) vi = old;
-            vmax[i] = vi;
-        }
-        float denom = __fadd_rn(__fdiv_rn(sqrtf(vi), s.bias_correction2_sqrt), s.eps);
-        p[i] = __fadd_rn(pi, __fdiv_rn(__fmul_rn(s.neg_step_size, mi), denom));
+    float gi = g[i];
+    float pi = p[i];
+    if (s.decoupled) pi = __fmul_rn(pi, s.decay);
+    else if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, pi));
+    float mi = __fadd_rn(__fmul_rn(m[i], s.beta1), __fmul_rn(s.one_minus_beta1, gi));
+    float vi = __fadd_rn(__fmul_rn(v[i], s.beta2), __fmul_rn(__fmul_rn(s.one_minus_beta2, gi), gi));
+    m[i] = mi;
+    v[i] = vi;
+    if (s.amsgrad) {
+        float old = vmax[i];
+        if (old > vi || isnan(old)) vi = old;
+        vmax[i] = vi;
     }
+    float denom = __fadd_rn(__fdiv_rn(sqrtf(vi), s.bias_correction2_sqrt), s.eps);
+    p[i] = __fadd_rn(pi, __fdiv_rn(__fmul_rn(s.neg_step_size, mi), denom));
 }
 
 __device__ static inline void adadelta_elem(size_t i, float *p, const float *g, float *sq, float *acc,
                                             const mt_adadelta_scalars &s)
 {
-    {
-        float gi = g[i];
-        if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, p[i]));
-        float sqi = __fadd_rn(__fmul_rn(sq[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, gi), gi));
-        sq[i] = sqi;
-        float std = sqrtf(__fadd_rn(sqi, s.eps));
-        float delta = __fmul_rn(__fdiv_rn(sqrtf(__fadd_rn(acc[i], s.eps)), std), gi);
-        acc[i] = __fadd_rn(__fmul_rn(acc[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, delta), delta));
-        p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, delta));
-    }
+    float gi = g[i];
+    if (s.has_wd) gi = __fadd_rn(gi, __fmul_rn(s.wd, p[i]));
+    float sqi = __fadd_rn(__fmul_rn(sq[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, gi), gi));
+    sq[i] = sqi;
+    float std = sqrtf(__fadd_rn(sqi, s.eps));
+    float delta = __fmul_rn(__fdiv_rn(sqrtf(__fadd_rn(acc[i], s.eps)), std), gi);
+    acc[i] = __fadd_rn(__fmul_rn(acc[i], s.rho), __fmul_rn(__fmul_rn(s.one_minus_rho, delta), delta));
+    p[i] = __fadd_rn(p[i], __fmul_rn(s.neg_lr, delta));
 }
 
 __global__ static void sgd_kernel(size_t n, float *p, const float *g, float *buf, mt_sgd_scalars s)
