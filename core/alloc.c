@@ -5,7 +5,9 @@
  * (device, class) free list for reuse, as PyTorch's caching allocators do. A
  * training step repeats the same sizes, so after the first step no op calls
  * malloc or cudaMalloc. When a raw allocation fails the cache is emptied and
- * the allocation retried once. Thread-safe (one mutex).
+ * the allocation retried once. Thread-safe (one mutex). A CUDA-graph capture
+ * opens a private pool on its thread (mt_alloc_pool_begin, alloc.h): blocks
+ * freed meanwhile are kept there for the graph, not in the shared lists.
  *
  * Layer (docs/design.md, checked by tests/check_layers.sh): above device,
  * below tensor; knows devices and bytes, nothing of tensors.
