@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "../core/alloc.h"
+#include "../layers/model.h"
 #include "../train/cuda_graph.h"
 #include "../train/trainer_graph.h"
 #include "test.h"
@@ -40,7 +41,7 @@ TEST(cuda_graph_eligible_gives_each_reason)
         const char *what, *want;
     } cases[] = {
         {"multi", "several networks"},   {"dist", "3 processes"},         {"partial", "has 2 samples, not train.batch_size 4"},
-        {"boxes", "host-side targets"}, {"fp16", "fp16"},                {"optim", "contiguous block"},
+        {"boxes", "host-side targets"}, {"optim", "contiguous block"},
         {"d2h", "reads 2 values back"}, {"alloc", "allocated 5 blocks"}, {"rng", "dropout"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
@@ -50,7 +51,6 @@ TEST(cuda_graph_eligible_gives_each_reason)
         if (!strcmp(w, "dist")) f.processes = 3;
         if (!strcmp(w, "partial")) f.n_train = 14;
         if (!strcmp(w, "boxes")) f.host_targets = 1;
-        if (!strcmp(w, "fp16")) f.precision = 2;
         if (!strcmp(w, "optim")) f.optim_ok = 0;
         if (!strcmp(w, "d2h")) f.d2h_reads = 2;
         if (!strcmp(w, "alloc")) f.backend_allocs = 5;
@@ -96,7 +96,8 @@ TEST(cuda_graph_alloc_pool_reserves_blocks_freed_in_a_capture)
 }
 
 /* the small U-Net run of tests/test_lean_step.c, without dropout and with drop_last (static shapes) */
-static const char *write_config(const char *name, int graph_on, int dropout, char *cfg, size_t cap)
+static const char *write_config(const char *name, int graph_on, int dropout, const char *precision, char *cfg,
+                                size_t cap)
 {
     const char *tmp = mt_test_tmpdir();
     char ds[PATH_MAX], graph[PATH_MAX], rel[PATH_MAX];
@@ -113,15 +114,15 @@ static const char *write_config(const char *name, int graph_on, int dropout, cha
             "optimizer:\n  kind: adam\n  lr: 0.01\n  clip_grad_norm: 1.0\n"
             "schedule:\n  kind: step\n  step_size: 1\n  gamma: 0.5\n"
             "train:\n  epochs: 4\n  batch_size: 4\n  seed: 3\n  log_every: 3\n  deterministic: true\n"
-            "  cuda_graph: %s\n",
-            graph, dropout ? "0.2" : "0", ds, graph_on ? "true" : "false");
+            "  cuda_graph: %s\n  precision: %s\n",
+            graph, dropout ? "0.2" : "0", ds, graph_on ? "true" : "false", precision);
     return fclose(f) == 0 ? "" : "cannot write the config";
 }
 
 TEST(cuda_graph_cpu_run_trains_eagerly_and_says_why)
 {
     char cfg[PATH_MAX], run[PATH_MAX];
-    const char *w = write_config("graph_cpu", 1, 0, cfg, sizeof cfg);
+    const char *w = write_config("graph_cpu", 1, 0, "fp32", cfg, sizeof cfg);
     CHECK(!w[0], "%s", w);
     snprintf(run, sizeof run, "%s/graph_cpu_run", mt_test_tmpdir());
     mt_train_options o = {.config = cfg, .out_dir = run, .device = "cpu", .quiet = 1};
@@ -155,7 +156,7 @@ static const char *gpu_run(const char *name, int graph_on, int dropout, float *h
 {
     static char why[600];
     char cfg[PATH_MAX], run[PATH_MAX];
-    const char *w = write_config(name, graph_on, dropout, cfg, sizeof cfg);
+    const char *w = write_config(name, graph_on, dropout, "fp32", cfg, sizeof cfg);
     if (w[0]) return w;
     snprintf(run, sizeof run, "%s/%s_run", mt_test_tmpdir(), name);
     mt_train_options o = {.config = cfg, .out_dir = run, .device = "cuda", .quiet = 1};
@@ -213,4 +214,64 @@ TEST(cuda_graph_replayed_training_equals_eager_cuda)
     CHECK(!w[0] && sa == -1 && ra == 0, "dropout run: '%s', state %d", w, sa);
     free(a);
     free(b);
+}
+
+/* The trainer's fp16 step with the GradScaler and optimizer scalars on the device, as a captured step
+ * runs it (train/trainer_graph.c switches them on; here by hand on the CPU backend): the same weights,
+ * bit for bit, as the host-scalar fp16 run, and the same final loss scale. */
+TEST(cuda_graph_fp16_device_scaler_step_equals_host_cpu)
+{
+    float *w[2] = {NULL, NULL};
+    size_t nw[2] = {0, 0};
+    double scale[2] = {0, 0};
+    long skips[2] = {0, 0};
+    for (int dev = 0; dev < 2; dev++) {
+        char cfg[PATH_MAX], run[PATH_MAX], name[32];
+        snprintf(name, sizeof name, "graph_fp16_%d", dev);
+        const char *why = write_config(name, 0, 0, "fp16", cfg, sizeof cfg);
+        CHECK(!why[0], "%s", why);
+        snprintf(run, sizeof run, "%s/%s_run", mt_test_tmpdir(), name);
+        mt_train_options o = {.config = cfg, .out_dir = run, .device = "cpu", .quiet = 1};
+        mt_trainer *t = NULL;
+        mt_status st = mt_trainer_open(&o, &t);
+        if (st == MT_OK && dev) {
+            t->scaler.growth_interval = 2; /* growth inside the run */
+            st = mt_optim_set_device_scalars(t->optim[0], 1);
+            if (st == MT_OK) st = mt_grad_scaler_to_device(&t->scaler, mt_cpu());
+            mt_tensor *found = st == MT_OK ? mt_grad_scaler_found_inf(&t->scaler) : NULL;
+            if (found) mt_optim_set_found_inf(t->optim[0], found);
+            mt_tensor_release(found);
+        } else if (st == MT_OK) {
+            t->scaler.growth_interval = 2;
+        }
+        if (st == MT_OK) {
+            t->s.exp.train.epochs = 2;
+            st = mt_trainer_fit(t);
+        }
+        CHECK(st == MT_OK, "fp16 run (%s scalars): %s", dev ? "device" : "host", mt_last_error());
+        long skipped = 0;
+        CHECK_OK(mt_grad_scaler_sync(&t->scaler, &skipped));
+        scale[dev] = t->scaler.scale;
+        skips[dev] = t->skipped_steps + skipped;
+        int np = 0;
+        mt_tensor **p = mt_model_params(t->s.model, &np);
+        for (int i = 0; i < np; i++) nw[dev] += mt_numel(p[i]);
+        w[dev] = malloc(nw[dev] * sizeof(float));
+        CHECK_NOTNULL(w[dev]);
+        size_t off = 0;
+        for (int i = 0; i < np; i++) {
+            memcpy(w[dev] + off, MT_DATA(p[i]), mt_nbytes(p[i]));
+            off += mt_numel(p[i]);
+        }
+        CHECK(t->step == 4, "%ld steps, expected 4", t->step);
+        mt_trainer_close(t, 0);
+    }
+    CHECK(nw[0] == nw[1] && !memcmp(w[0], w[1], nw[0] * sizeof(float)),
+          "device-scalar fp16 weights differ from the host-scalar run");
+    CHECK(scale[0] == scale[1] && skips[0] == skips[1], "loss scale %g and %ld skipped steps (device) vs %g and %ld (host)",
+          scale[1], skips[1], scale[0], skips[0]);
+    /* 4 steps with growth every 2 good ones: the scale moved (grew, or backed off on an overflow) */
+    CHECK(scale[0] != 65536.0 || skips[0] > 0, "the loss scale never changed (%g, %ld skipped)", scale[0], skips[0]);
+    free(w[0]);
+    free(w[1]);
 }

@@ -14,6 +14,7 @@
 
 #include "../core/autograd.h"
 #include "../core/ops.h"
+#include "../optim/grad_scaler.h"
 #include "../optim/optim.h"
 #include "test.h"
 
@@ -249,4 +250,66 @@ TEST(optim_device_scalars_state_load_and_errors)
     mt_optim_free(o);
     mt_tensor_release(p);
     mt_tensor_release(q);
+}
+
+/* The GradScaler's device-resident state (optim/grad_scaler.h) on the CPU backend against the host
+ * scaler over steps with and without an inf gradient, growth every 3 good steps: the same unscaled
+ * gradients, found_inf, scale, tracker and skipped count; the scaled loss and its gradient read S
+ * from the state. */
+TEST(grad_scaler_device_state_equals_host_scaler_cpu)
+{
+    mt_grad_scaler host, dev;
+    mt_grad_scaler_init(&host);
+    mt_grad_scaler_init(&dev);
+    host.growth_interval = dev.growth_interval = 3;
+    CHECK_OK(mt_grad_scaler_to_device(&dev, mt_cpu()));
+    int n = 5, one = 1;
+    mt_tensor *gh = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &n), *gd = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &n);
+    mt_tensor *p = mt_tensor_zeros(MT_REAL, mt_cpu(), 1, &n), *found = mt_grad_scaler_found_inf(&dev);
+    CHECK(gh && gd && p && found && mt_numel(found) == 1, "tensors: %s", mt_last_error());
+    long skipped_host = 0;
+    for (int t = 0; t < 9; t++) {
+        for (int k = 0; k < n; k++) MT_DATA(gh)[k] = (mt_real)((k - 2) * 1.75e3 * (t + 1));
+        if (t == 2 || t == 6) MT_DATA(gh)[3] = t == 2 ? (mt_real)INFINITY : (mt_real)NAN;
+        memcpy(MT_DATA(gd), MT_DATA(gh), mt_nbytes(gh));
+        p->grad = gh;
+        int inf = 0;
+        CHECK_OK(mt_grad_scaler_unscale(&host, &p, 1, &inf));
+        p->grad = NULL;
+        mt_grad_scaler_update(&host, inf);
+        skipped_host += inf;
+        CHECK_OK(mt_grad_scaler_unscale_device(&dev, &gd, 1));
+        CHECK(MT_DATA(found)[0] == (mt_real)inf, "step %d: found_inf %g on the device, %d on the host", t + 1,
+              (double)MT_DATA(found)[0], inf);
+        CHECK_OK(mt_grad_scaler_update_device(&dev));
+        if (!inf)
+            CHECK(!memcmp(MT_DATA(gh), MT_DATA(gd), mt_nbytes(gh)), "step %d: unscaled gradients differ", t + 1);
+        mt_grad_scaler probe = dev;
+        long sk = 0;
+        CHECK_OK(mt_grad_scaler_sync(&probe, &sk));
+        CHECK(probe.scale == host.scale && probe.growth_tracker == host.growth_tracker,
+              "step %d: device scale %g tracker %ld, host %g %ld", t + 1, probe.scale, probe.growth_tracker, host.scale,
+              host.growth_tracker);
+        CHECK(sk == inf, "step %d: %ld skipped steps since the last sync, expected %d", t + 1, sk, inf);
+    }
+    CHECK(skipped_host == 2 && host.scale == 65536.0 * 0.5 * 2 * 0.5, "host scaler ended at %g", host.scale);
+    /* loss * S with S read from the state: value and gradient */
+    mt_real lv = 0.75f;
+    mt_tensor *loss = mt_tensor_from_host(mt_cpu(), 1, &one, &lv);
+    CHECK_NOTNULL(loss);
+    mt_requires_grad(loss, 1);
+    mt_tensor *scaled = mt_grad_scaler_scale(&dev, loss);
+    CHECK_NOTNULL(scaled);
+    CHECK(MT_DATA(scaled)[0] == (mt_real)(0.75 * host.scale), "scaled loss %g, expected %g", (double)MT_DATA(scaled)[0],
+          0.75 * host.scale);
+    CHECK_OK(mt_backward(scaled, NULL, 0));
+    CHECK(loss->grad && MT_DATA(loss->grad)[0] == (mt_real)host.scale, "d(scaled)/d(loss) = %g, expected %g",
+          loss->grad ? (double)MT_DATA(loss->grad)[0] : NAN, host.scale);
+    mt_tensor_release(scaled);
+    mt_tensor_release(loss);
+    mt_tensor_release(found);
+    mt_tensor_release(gh);
+    mt_tensor_release(gd);
+    mt_tensor_release(p);
+    mt_grad_scaler_free(&dev);
 }

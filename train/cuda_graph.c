@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../configs/config.h"
 
 void mt_cuda_graph_facts_init(mt_cuda_graph_facts *f)
 {
@@ -40,9 +39,6 @@ int mt_cuda_graph_eligible(const mt_cuda_graph_facts *f, char *reason, size_t ca
         NO("the last batch of an epoch has %ld samples, not train.batch_size %d (dynamic shapes): set "
            "data.drop_last: true", f->n_train % f->batch_size, f->batch_size);
     if (f->host_targets) NO("the loss reads host-side targets of each batch (detection boxes), which a replay would repeat");
-    if (f->precision == MT_PRECISION_FP16)
-        NO("train.precision fp16: the GradScaler's unscale and scale update still run on the host (use bf16, which "
-           "needs no loss scaling)");
     if (f->optim_ok == 0)
         NO("an optimizer cannot keep its step scalars on the device (its parameters are not one contiguous block)");
     if (f->d2h_reads > 0)

@@ -42,7 +42,6 @@ typedef struct mt_cuda_graph_facts {
     int batch_size;         /* train.batch_size */
     int drop_last;          /* data.drop_last */
     int host_targets;       /* the batches carry host-side targets the loss reads (detection boxes) */
-    int precision;          /* train.precision (MT_PRECISION_*) */
     int optim_ok;           /* every optimizer took device-resident scalars (1), or not yet tried (-1) */
     long d2h_reads;         /* device-to-host reads inside a warm-up step that is not a log step */
     long backend_allocs;    /* backend (cudaMalloc) allocations inside that step */

@@ -136,7 +136,17 @@ mt_status mt_trainer_update(mt_trainer *t, int i)
     MT_TRY(mt_trainer_dist_grads(t, i));
     int n = 0;
     mt_tensor **p = mt_model_params(t->s.models[i].model, &n);
-    if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* loss scaling: unscale before clipping */
+    if (t->s.exp.train.precision == MT_PRECISION_FP16 && t->scaler.dev) {
+        /* state on the device (train.cuda_graph): unscale and update there, the optimizer skips the
+         * step on the device when found_inf is set (mt_optim_set_found_inf), nothing is read back */
+        const mt_optim *o = t->optim[i];
+        mt_tensor *flat[64];
+        int nf = 0;
+        for (int g = 0; g < mt_optim_group_count(o) && nf < 64; g++) flat[nf++] = mt_optim_group_grads(o, g);
+        MT_REQUIRE(nf == mt_optim_group_count(o), "fp16 on the device: more than 64 parameter groups");
+        MT_TRY(mt_grad_scaler_unscale_device(&t->scaler, flat, nf));
+        MT_TRY(mt_grad_scaler_update_device(&t->scaler));
+    } else if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* loss scaling: unscale before clipping */
         int found_inf = 0;
         MT_TRY(mt_grad_scaler_unscale(&t->scaler, p, n, &found_inf));
         mt_grad_scaler_update(&t->scaler, found_inf);
@@ -597,6 +607,7 @@ void mt_trainer_close(mt_trainer *t, int failed)
     mt_run_unlock(t->lock_fd);
     mt_loader_destroy(t->loader);
     mt_trainer_graph_close(t);
+    mt_grad_scaler_free(&t->scaler);
     mt_loss_acc_free(&t->loss_acc);
     for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) {
         if (t->sched[i]) mt_sched_free(t->sched[i]);

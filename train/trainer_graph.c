@@ -7,7 +7,9 @@
  * The step captured is mt_trainer_single_step on the static batch: forward,
  * loss (added to the device loss sum), backward, gradient clipping (no
  * read-back on a GPU), the fused optimizer update with its step scalars in
- * device memory, zero_grad. Host bookkeeping that the replays skip: the loss
+ * device memory (fp16: the GradScaler's unscale and update as kernels on its
+ * device state, the skip decided by the update kernels), zero_grad. Host
+ * bookkeeping that the replays skip: the loss
  * count (mt_loss_acc_count) and the optimizer's host step counter (o->steps,
  * which nothing of the update reads). */
 #include "trainer_graph.h"
@@ -49,8 +51,17 @@ static void scalars_off(mt_trainer *t)
 {
     mt_trainer_graph *G = t->graph;
     if (!G->scalars_on) return;
-    for (int i = 0; i < MT_SESSION_MAX_MODELS; i++)
-        if (t->optim[i] && mt_optim_set_device_scalars(t->optim[i], 0) != MT_OK) mt_error_clear();
+    for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) {
+        if (!t->optim[i]) continue;
+        mt_optim_set_found_inf(t->optim[i], NULL);
+        if (mt_optim_set_device_scalars(t->optim[i], 0) != MT_OK) mt_error_clear();
+    }
+    if (t->scaler.dev) { /* fp16: the scale back on the host */
+        long skipped = 0;
+        if (mt_grad_scaler_sync(&t->scaler, &skipped) != MT_OK) mt_error_clear();
+        t->skipped_steps += skipped;
+        mt_grad_scaler_free(&t->scaler);
+    }
     G->scalars_on = 0;
 }
 
@@ -80,7 +91,6 @@ static int start(mt_trainer *t, const mt_batch *b)
     f->batch_size = e->train.batch_size;
     f->drop_last = e->data.drop_last;
     f->host_targets = b->n_boxes > 0 || b->boxes != NULL;
-    f->precision = e->train.precision;
     if (!mt_cuda_graph_eligible(f, G->reason, sizeof G->reason)) {
         turn_off(t, G->reason);
         return 0;
@@ -97,6 +107,19 @@ static int start(mt_trainer *t, const mt_batch *b)
         }
     }
     f->optim_ok = 1;
+    if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* GradScaler state on the device, skip decided there */
+        mt_tensor *found = NULL;
+        if (mt_grad_scaler_to_device(&t->scaler, t->s.dev) != MT_OK || !(found = mt_grad_scaler_found_inf(&t->scaler))) {
+            snprintf(G->reason, sizeof G->reason, "the fp16 loss scale could not move to the device (%s)",
+                     mt_last_error());
+            mt_error_clear();
+            turn_off(t, G->reason);
+            return 0;
+        }
+        for (int i = 0; i < MT_SESSION_MAX_MODELS; i++)
+            if (t->optim[i]) mt_optim_set_found_inf(t->optim[i], found);
+        mt_tensor_release(found);
+    }
     return 1;
 }
 
