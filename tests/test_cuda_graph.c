@@ -2,7 +2,9 @@
  * train/trainer_graph.c) and the allocator's private pool (core/alloc.h).
  * On the CPU: every reason mt_cuda_graph_eligible gives, the pool's
  * reservation of the blocks freed during a capture, the config key, and a
- * CPU run with train.cuda_graph: true that trains eagerly and says why. With a
+ * CPU run with train.cuda_graph: true that trains eagerly and says why, and
+ * the trainer's fp16 step with the GradScaler and optimizer scalars on the
+ * device (as a captured step runs it) bit-identical to the host run. With a
  * GPU: a U-Net trained with the step captured and replayed ends with the
  * parameters of the same run trained eagerly, and the replays allocate nothing
  * and read nothing back between log steps ("skipped: no GPU" here). */
