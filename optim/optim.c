@@ -219,6 +219,11 @@ void mt_optim_set_lr(mt_optim *o, int group, double lr)
 
 long mt_optim_steps(const mt_optim *o) { return o ? o->steps : 0; }
 
+void mt_optim_add_steps(mt_optim *o, long n)
+{
+    if (o) o->steps += n;
+}
+
 void mt_optim_set_fused(mt_optim *o, int on)
 {
     if (o) o->fused = on ? 1 : 0;

@@ -53,6 +53,9 @@ mt_status mt_optim_step(mt_optim *o);
 mt_status mt_optim_zero_grad(mt_optim *o);
 /* Number of step() calls made (Adam's t). */
 long mt_optim_steps(const mt_optim *o);
+/* Adds n (may be negative) to that count: steps whose update ran in a replayed CUDA
+ * graph (train/trainer_graph.c), or one taken back after a failed capture. */
+void mt_optim_add_steps(mt_optim *o, long n);
 
 /* Flat buffers and the fused update (optim/flat.c). add_group gives each group one
  * gradient buffer on its parameters' device and makes every parameter's grad_home

@@ -154,7 +154,7 @@ TEST(cuda_graph_cpu_run_trains_eagerly_and_says_why)
 
 /* A run on cuda:0 to its end; its parameters copied to host[] (n values). "" or why not. */
 static const char *gpu_run(const char *name, int graph_on, int dropout, float *host, size_t cap, size_t *n,
-                           int *state, long *replays)
+                           int *state, long *replays, long *optim_steps)
 {
     static char why[600];
     char cfg[PATH_MAX], run[PATH_MAX];
@@ -181,6 +181,7 @@ static const char *gpu_run(const char *name, int graph_on, int dropout, float *h
         }
         const char *reason = NULL;
         *state = mt_trainer_graph_state(t, replays, &reason);
+        *optim_steps = mt_optim_steps(t->optim[0]);
         if (graph_on && !dropout && *state != 1) snprintf(why, sizeof why, "not captured: %s", reason);
     }
     if (st != MT_OK) snprintf(why, sizeof why, "training failed: %.500s", mt_last_error());
@@ -196,14 +197,15 @@ TEST(cuda_graph_replayed_training_equals_eager_cuda)
     CHECK(a && b, "no memory");
     size_t na = 0, nb = 0;
     int sa = 0, sb = 0;
-    long ra = 0, rb = 0;
-    const char *w = gpu_run("graph_gpu_on", 1, 0, a, CAP, &na, &sa, &ra);
+    long ra = 0, rb = 0, oa = 0, ob = 0;
+    const char *w = gpu_run("graph_gpu_on", 1, 0, a, CAP, &na, &sa, &ra, &oa);
     CHECK(!w[0], "graph run: %s", w);
-    w = gpu_run("graph_gpu_off", 0, 0, b, CAP, &nb, &sb, &rb);
+    w = gpu_run("graph_gpu_off", 0, 0, b, CAP, &nb, &sb, &rb, &ob);
     CHECK(!w[0], "eager run: %s", w);
     /* 4 epochs of 2 batches: 3 warm-up steps, the capture, then replays (log steps without terms replay too) */
     CHECK(sa == 1 && ra >= 4, "graph state %d with %ld replays, expected captured with >= 4", sa, ra);
     CHECK(na == nb && na > 0, "%zu vs %zu parameters", na, nb);
+    CHECK(oa == ob && ob == 8, "optimizer step counts %ld (graph) vs %ld (eager), expected 8", oa, ob);
     double worst = 0;
     for (size_t i = 0; i < na; i++) {
         double d = a[i] - b[i], m = b[i] < 0 ? -b[i] : b[i];
@@ -212,7 +214,7 @@ TEST(cuda_graph_replayed_training_equals_eager_cuda)
     }
     CHECK(worst <= 1e-5, "replayed and eager parameters differ by %g (relative), expected <= 1e-5", worst);
     /* with dropout the run falls back (the mask's seed is a kernel argument) and still trains */
-    w = gpu_run("graph_gpu_dropout", 1, 1, a, CAP, &na, &sa, &ra);
+    w = gpu_run("graph_gpu_dropout", 1, 1, a, CAP, &na, &sa, &ra, &oa);
     CHECK(!w[0] && sa == -1 && ra == 0, "dropout run: '%s', state %d", w, sa);
     free(a);
     free(b);

@@ -9,9 +9,9 @@
  * read-back on a GPU), the fused optimizer update with its step scalars in
  * device memory (fp16: the GradScaler's unscale and update as kernels on its
  * device state, the skip decided by the update kernels), zero_grad. Host
- * bookkeeping that the replays skip: the loss
- * count (mt_loss_acc_count) and the optimizer's host step counter (o->steps,
- * which nothing of the update reads). */
+ * bookkeeping that the replays skip is done by hand: the loss count
+ * (mt_loss_acc_count) and the optimizer's step() count (mt_optim_add_steps,
+ * saved in checkpoints). */
 #include "trainer_graph.h"
 
 #include <stdio.h>
@@ -133,7 +133,12 @@ static mt_status warm_up(mt_trainer *t, const mt_batch *b, double *terms)
     unsigned long long d0 = mt_d2h_count(type), a0 = mt_alloc_backend_count(type);
     MT_TRY(mt_trainer_single_step(t, b, terms));
     G->warm++;
-    if (terms && t->s.task->n_terms > 0) return MT_OK; /* its reads of the terms are wanted: not measured */
+    if (terms && t->s.task->n_terms > 0) { /* its reads of the terms are wanted: not measured */
+        if (G->warm >= 4 * MT_CUDA_GRAPH_WARMUP && !G->clean)
+            turn_off(t, "no warm-up step could be measured: every one read the loss terms back (train.log_every: 1 "
+                        "with a loss that logs terms); raise train.log_every");
+        return MT_OK;
+    }
     mt_model_get_rng(t->s.model, &seed, &off1);
     G->facts.d2h_reads = (long)(mt_d2h_count(type) - d0);
     G->facts.backend_allocs = G->warm > 1 ? (long)(mt_alloc_backend_count(type) - a0) : 0; /* the first allocates */
@@ -176,11 +181,14 @@ mt_status mt_trainer_graph_step(mt_trainer *t, const mt_batch *b, double *terms)
         return mt_trainer_single_step(t, b, terms);
     }
     if (G->state == G_WARMUP) { /* the capture: recorded now, run by the replay below */
-        long n = t->loss_acc.n, first = t->loss_acc.first_step;
+        long n = t->loss_acc.n, first = t->loss_acc.first_step, steps[MT_SESSION_MAX_MODELS];
+        for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) steps[i] = mt_optim_steps(t->optim[i]);
         G->t = t;
         if (mt_step_graph_capture(&G->g, capture_step, G) != MT_OK) {
             t->loss_acc.n = n; /* the captured step's host half ran, its device half did not */
             t->loss_acc.first_step = first;
+            for (int i = 0; i < MT_SESSION_MAX_MODELS; i++)
+                mt_optim_add_steps(t->optim[i], steps[i] - mt_optim_steps(t->optim[i]));
             char why[600];
             snprintf(why, sizeof why, "the capture failed (%s)", mt_last_error());
             mt_error_clear();
@@ -194,6 +202,7 @@ mt_status mt_trainer_graph_step(mt_trainer *t, const mt_batch *b, double *terms)
         return mt_step_graph_replay(&G->g); /* the loss count was taken during the capture */
     }
     MT_TRY(mt_step_graph_replay(&G->g));
+    for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) mt_optim_add_steps(t->optim[i], 1);
     return mt_loss_acc_count(&t->loss_acc, t->step + 1);
 }
 
