@@ -214,6 +214,10 @@ static const cfg_key g_keys[] = {
            "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest (torch.backends.cudnn.benchmark)."),
     SCALAR("train.copy_stream", T_BOOL, "false", train.copy_stream,
            "GPU: copy batches to the device on a separate stream, overlapping the previous step (not yet verified on a GPU)."),
+    SCALAR("train.cuda_graph", T_BOOL, "false", train.cuda_graph,
+           "GPU: capture the whole training step (forward, loss, backward, optimizer) in a CUDA graph after 3 warm-up "
+           "steps and replay it (static shapes; falls back to eager steps with a message otherwise; compiled, not yet "
+           "run on a GPU)."),
     SCALAR("train.device", T_STR, "auto", train.device, "auto (GPU if present), cpu, cuda or cuda:N."),
     SCALAR("train.threads", T_INT, "0", train.threads, "CPU threads; 0 = library default."),
     SCALAR("train.val_every", T_INT, "1", train.val_every, "Validate every N epochs."),

@@ -178,6 +178,7 @@ typedef struct mt_experiment {
         int deterministic;      /* 1: fixed reduction order, single-stream, reproducible; cuDNN: deterministic algorithms */
         int cudnn_benchmark;    /* 1: time cuDNN's convolution algorithms once per shape */
         int copy_stream;        /* 1: the loader's host-to-device copies on a separate CUDA stream */
+        int cuda_graph;         /* 1: capture the training step in a CUDA graph when shapes are static (train/cuda_graph.h) */
         char *device;           /* "auto", "cpu", "cuda", "cuda:N" */
         int threads;            /* CPU threads (0 = library default) */
         int val_every;          /* validate every N epochs */

@@ -30,6 +30,22 @@ size_t mt_alloc_cached(mt_device_type type);
  * warm-up leaves it unchanged (tests/test_lean_step.c). */
 unsigned long long mt_alloc_backend_count(mt_device_type type);
 
+/* Private pool for a captured CUDA graph (torch.cuda.graph's private memory pool):
+ * between pool_begin and pool_end, blocks this thread frees go to a new pool
+ * instead of the shared cache, and its allocations take blocks from that pool
+ * first. A graph's replays reuse exactly the addresses of its capture, so the
+ * blocks freed during the capture stay reserved (not handed to other users)
+ * until pool_release gives them back to the shared cache, after the graph is
+ * destroyed. Other threads are unaffected. pool_begin: MT_ERR_STATE when this
+ * thread already has a pool open, MT_ERR_NOMEM. pool_end returns the pool
+ * (NULL when none was open). */
+typedef struct mt_alloc_pool mt_alloc_pool;
+mt_status mt_alloc_pool_begin(void);
+mt_alloc_pool *mt_alloc_pool_end(void);
+void mt_alloc_pool_release(mt_alloc_pool *p);
+/* Bytes of the blocks a pool holds. */
+size_t mt_alloc_pool_bytes(const mt_alloc_pool *p);
+
 #ifdef __cplusplus
 }
 #endif

@@ -173,7 +173,9 @@ static mt_status cu_copy(void *ctx, int index, void *dst, const void *src, size_
                      : kind == MT_D2D ? cudaMemcpyDeviceToDevice
                                       : cudaMemcpyHostToHost;
     MT_CUDA_CHECK(cudaMemcpyAsync(dst, src, bytes, k, c->stream));
-    MT_CUDA_CHECK(cudaStreamSynchronize(c->stream));
+    /* device-to-device copies are ordered on the stream like kernels (and can be captured in
+     * a CUDA graph); copies that involve host memory complete before returning */
+    if (kind != MT_D2D) MT_CUDA_CHECK(cudaStreamSynchronize(c->stream));
     return MT_OK;
 }
 
@@ -233,8 +235,50 @@ static int cu_count(void *ctx)
     return n;
 }
 
+/* ---- CUDA graphs (torch.cuda.CUDAGraph): capture of the device's stream ---- */
+
+static mt_status cu_graph_begin(void *ctx, int index)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    /* thread-local mode: other threads (the loader's workers) may still call unsafe APIs such as
+     * cudaMalloc; only this thread's own work is checked and recorded */
+    MT_CUDA_CHECK(cudaStreamBeginCapture(c->stream, cudaStreamCaptureModeThreadLocal));
+    return MT_OK;
+}
+
+static mt_status cu_graph_end(void *ctx, int index, void **exec)
+{
+    *exec = NULL;
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    cudaGraph_t graph = NULL;
+    MT_CUDA_CHECK(cudaStreamEndCapture(c->stream, &graph)); /* ends an invalidated capture too */
+    cudaGraphExec_t e = NULL;
+    cudaError_t ce = cudaGraphInstantiate(&e, graph, 0);
+    (void)cudaGraphDestroy(graph); /* the executable graph keeps what it needs */
+    if (ce != cudaSuccess) return mt_cuda_status(ce, "cudaGraphInstantiate", __FILE__, __LINE__);
+    *exec = (void *)e;
+    return MT_OK;
+}
+
+static mt_status cu_graph_launch(void *ctx, int index, void *exec)
+{
+    mt_cuda_ctx *c = mt_cuda_get(index);
+    if (!c) return mt_last_status();
+    MT_CUDA_CHECK(cudaGraphLaunch((cudaGraphExec_t)exec, c->stream));
+    return MT_OK;
+}
+
+static void cu_graph_destroy(void *ctx, int index, void *exec)
+{
+    /* a failing destroy has nothing to recover (as cu_raw_free) */
+    if (exec && cudaSetDevice(index) == cudaSuccess) (void)cudaGraphExecDestroy((cudaGraphExec_t)exec);
+}
+
 static const mt_backend g_cuda_backend = {
     "cuda", NULL, cu_raw_alloc, cu_raw_free, cu_copy, cu_memset0, cu_fill, cu_axpy, cu_sync, cu_count,
+    cu_graph_begin, cu_graph_end, cu_graph_launch, cu_graph_destroy,
 };
 
 /* Called once by device.c (mt_backend_peek), which registers what it returns. */

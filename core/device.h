@@ -69,6 +69,15 @@ typedef struct mt_backend {
     mt_status (*synchronize)(void *ctx, int index);
     /* number of devices of this type (1 for CPU, cudaGetDeviceCount for CUDA) */
     int (*device_count)(void *ctx);
+    /* Graphs of queued work (CUDA graphs; NULL on the CPU): graph_begin starts capturing
+     * what this thread queues on the device's stream (nothing runs until launched),
+     * graph_end stops and instantiates it (*exec; on failure the capture is ended and
+     * discarded, *exec NULL), graph_launch replays it on the stream (asynchronous),
+     * graph_destroy frees it. Errors carry the CUDA call and file:line. */
+    mt_status (*graph_begin)(void *ctx, int index);
+    mt_status (*graph_end)(void *ctx, int index, void **exec);
+    mt_status (*graph_launch)(void *ctx, int index, void *exec);
+    void (*graph_destroy)(void *ctx, int index, void *exec);
 } mt_backend;
 
 /* The backend of a device type, or NULL (with an error recorded) if this

@@ -25,6 +25,7 @@
 #include "../core/autograd.h"
 #include "../core/device.h"
 #include "optim_internal.h"
+#include "scalars.h"
 #include "update.h"
 
 /* State slot names by kind; "step" is a 0-d CPU tensor. NULL ends a list. */
@@ -104,6 +105,8 @@ static void free_state(opt_param *q)
 void mt_optim_free(mt_optim *o)
 {
     if (!o) return;
+    optim_dev_free(o);
+    mt_tensor_release(o->found_inf);
     optim_flat_detach(o);
     for (int i = 0; i < o->n_params; i++) {
         free_state(&o->params[i]);
@@ -211,9 +214,15 @@ void mt_optim_set_lr(mt_optim *o, int group, double lr)
         return;
     }
     o->groups[group].h.lr = lr;
+    if (optim_dev_write_lr(o, group) != MT_OK) return; /* the error stays recorded */
 }
 
 long mt_optim_steps(const mt_optim *o) { return o ? o->steps : 0; }
+
+void mt_optim_add_steps(mt_optim *o, long n)
+{
+    if (o) o->steps += n;
+}
 
 void mt_optim_set_fused(mt_optim *o, int on)
 {
@@ -275,15 +284,7 @@ static mt_status update(const mt_optim *o, const mt_optim_hparams *h, mt_device 
                         const mt_real *g, mt_real *const *slot, double step, int first)
 {
     if (o->kind == MT_OPTIM_SGD) {
-        mt_sgd_scalars s;
-        s.wd = (mt_real)h->weight_decay;
-        s.momentum = (mt_real)h->momentum;
-        s.one_minus_dampening = (mt_real)(1 - h->dampening);
-        s.neg_lr = (mt_real)(-h->lr);
-        s.has_wd = h->weight_decay != 0;
-        s.has_momentum = h->momentum != 0;
-        s.nesterov = h->nesterov;
-        s.first = first;
+        mt_sgd_scalars s = mt_sgd_scalars_of(h, first);
         mt_real *buf = s.has_momentum ? slot[0] : NULL;
         if (d.type == MT_CPU) {
             mt_sgd_update_cpu(n, p, g, buf, s);
@@ -295,13 +296,7 @@ static mt_status update(const mt_optim *o, const mt_optim_hparams *h, mt_device 
         return unsupported_device(d);
     }
     if (o->kind == MT_OPTIM_ADADELTA) {
-        mt_adadelta_scalars s;
-        s.rho = (mt_real)h->rho;
-        s.one_minus_rho = (mt_real)(1 - h->rho);
-        s.eps = (mt_real)h->eps;
-        s.wd = (mt_real)h->weight_decay;
-        s.neg_lr = (mt_real)(-h->lr);
-        s.has_wd = h->weight_decay != 0;
+        mt_adadelta_scalars s = mt_adadelta_scalars_of(h);
         if (d.type == MT_CPU) {
             mt_adadelta_update_cpu(n, p, g, slot[1], slot[2], s);
             return MT_OK;
@@ -311,22 +306,7 @@ static mt_status update(const mt_optim *o, const mt_optim_hparams *h, mt_device 
 #endif
         return unsupported_device(d);
     }
-    double bias_correction1 = 1 - pow(h->beta1, step);
-    double bias_correction2 = 1 - pow(h->beta2, step);
-    double step_size = h->lr / bias_correction1;
-    mt_adam_scalars s;
-    s.beta1 = (mt_real)h->beta1;
-    s.one_minus_beta1 = (mt_real)(1 - h->beta1);
-    s.beta2 = (mt_real)h->beta2;
-    s.one_minus_beta2 = (mt_real)(1 - h->beta2);
-    s.bias_correction2_sqrt = (mt_real)sqrt(bias_correction2);
-    s.eps = (mt_real)h->eps;
-    s.neg_step_size = (mt_real)(-step_size);
-    s.decoupled = o->kind == MT_OPTIM_ADAMW;
-    s.wd = (mt_real)h->weight_decay;
-    s.decay = (mt_real)(1 - h->lr * h->weight_decay);
-    s.has_wd = h->weight_decay != 0;
-    s.amsgrad = h->amsgrad;
+    mt_adam_scalars s = mt_adam_scalars_of(h, o->kind == MT_OPTIM_ADAMW, step);
     mt_real *vmax = h->amsgrad ? slot[3] : NULL;
     if (d.type == MT_CPU) {
         mt_adam_update_cpu(n, p, g, slot[1], slot[2], vmax, s);
@@ -383,6 +363,27 @@ mt_status mt_optim_step(mt_optim *o)
     MT_REQUIRE(o != NULL, "optimizer step: NULL optimizer");
     for (int g = 0; g < o->n_groups; g++) {
         int first = 0;
+        int dev_host = 0; /* device scalars, but this group is updated per parameter from host scalars */
+        if (o->dev_scalars && o->groups[g].count > 0) { /* device-resident scalars: the fused update */
+            if (optim_flat_fusable(o, g, &first)) {
+                for (int i = o->groups[g].first; i < o->groups[g].first + o->groups[g].count; i++) {
+                    int created;
+                    MT_TRY(ensure_state(o, &o->params[i], &created));
+                }
+                MT_TRY(optim_dev_step_group(o, g, first));
+                o->fused_updates++;
+                continue;
+            }
+            /* not fusable this step (a parameter without its gradient, a .grad set by hand): the host path with
+             * the step counts read back (a host sync: never inside a captured step, whose capture then fails) */
+            if (o->found_inf) { /* the skip decision read back */
+                mt_real inf = 0;
+                MT_TRY(mt_tensor_to_host(o->found_inf, &inf, sizeof inf));
+                if (inf != 0) continue;
+            }
+            MT_TRY(mt_optim_sync_scalars(o));
+            dev_host = 1;
+        }
         if (o->fused && optim_flat_fusable(o, g, &first)) {
             MT_TRY(step_group_fused(o, g, first));
             o->fused_updates++;
@@ -402,6 +403,7 @@ mt_status mt_optim_step(mt_optim *o)
             }
             MT_TRY(step_param(o, q));
         }
+        if (dev_host) o->groups[g].dev_stale = 1;
     }
     o->steps++;
     return MT_OK;
@@ -419,6 +421,7 @@ mt_status mt_optim_zero_grad(mt_optim *o)
 int mt_optim_state_count(mt_optim *o)
 {
     if (!o) return 0;
+    if (mt_optim_sync_scalars(o) != MT_OK) return 0; /* device-resident step counts into the "step" states */
     int n = 0;
     for (int i = 0; i < o->n_params; i++)
         for (int k = 0; k < N_SLOTS; k++) n += o->params[i].slot[k] != NULL;
@@ -523,5 +526,5 @@ mt_status mt_optim_state_load(mt_optim *o, int n, const char *const *names, mt_t
         }
     }
     o->steps = steps;
-    return MT_OK;
+    return optim_dev_write_steps(o, -1);
 }

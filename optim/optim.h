@@ -53,6 +53,9 @@ mt_status mt_optim_step(mt_optim *o);
 mt_status mt_optim_zero_grad(mt_optim *o);
 /* Number of step() calls made (Adam's t). */
 long mt_optim_steps(const mt_optim *o);
+/* Adds n (may be negative) to that count: steps whose update ran in a replayed CUDA
+ * graph (train/trainer_graph.c), or one taken back after a failed capture. */
+void mt_optim_add_steps(mt_optim *o, long n);
 
 /* Flat buffers and the fused update (optim/flat.c). add_group gives each group one
  * gradient buffer on its parameters' device and makes every parameter's grad_home
@@ -72,6 +75,30 @@ long mt_optim_fused_updates(const mt_optim *o);
  * has none: parameters on several devices, or already served by another
  * optimizer), e.g. to all-reduce a model's gradients in one call. */
 mt_tensor *mt_optim_group_grads(const mt_optim *o, int group);
+
+/* Device-resident step scalars (optim/dev_scalars.c; for a step captured in a
+ * CUDA graph, train/cuda_graph.h). With on = 1 each group's step count, learning
+ * rate and the update's derived scalars (Adam's bias corrections) move to one
+ * block on the parameters' device: step() advances the count there (a one-thread
+ * kernel on a GPU) and the fused update reads its scalars from it, so a replayed
+ * step needs no new kernel arguments; set_lr writes the block (a host-to-device
+ * copy, outside any capture). Every group must be one contiguous parameter block
+ * (a model's parameters; else MT_ERR_UNSUPPORTED), and at each step every
+ * parameter must have its gradient in its flat home (else step() fails with
+ * MT_ERR_STATE). Results are bit-identical to the host-scalar path on the CPU
+ * (the same formulas, optim/scalars.h). on = 0 reads the step counts back and
+ * frees the blocks. State export (mt_optim_state_count) reads the counts back
+ * into the "step" entries; mt_optim_state_load writes them to the device. */
+mt_status mt_optim_set_device_scalars(mt_optim *o, int on);
+int mt_optim_device_scalars(const mt_optim *o);
+/* fp16 loss scaling on the device: a one-element MT_REAL tensor on the parameters'
+ * device (retained; NULL removes it) whose value, when nonzero at a device-scalar
+ * step, skips that step on the device: no update, step count unchanged
+ * (GradScaler.step skipping optimizer.step for an inf/NaN gradient). */
+void mt_optim_set_found_inf(mt_optim *o, mt_tensor *found_inf);
+/* Reads the device step counts back into every parameter's "step" state (one
+ * device-to-host copy per group; nothing when device scalars are off). */
+mt_status mt_optim_sync_scalars(mt_optim *o);
 
 /* State for checkpoints: named tensors ("state.<param index>.exp_avg", ...,
  * PyTorch state_dict names) plus the step count. The tensors are owned by the

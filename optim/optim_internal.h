@@ -24,6 +24,10 @@ typedef struct opt_group {
     mt_tensor *state_flat[N_SLOTS];  /* [numel] per state slot (not "step"), created with the first state */
     int contiguous;                  /* the parameters are consecutive views of one storage (a model's
                                       * parameter block), in order: one update can run over all of them */
+    struct mt_optim_dev_scalars *dev; /* device-resident step scalars (optim/scalars.h) on the parameters'
+                                       * device, from the caching allocator; NULL when they are off */
+    int dev_stale;                    /* 1: the group was last updated per parameter from host scalars: its
+                                       * parameters' host "step" states are current, the block's count is not */
 } opt_group;
 
 struct mt_optim {
@@ -37,6 +41,8 @@ struct mt_optim {
     long fused_updates; /* group updates that ran fused (mt_optim_fused_updates) */
     mt_tensor **index; /* flat list of existing state tensors, rebuilt by state_count */
     int n_index;
+    int dev_scalars;      /* 1: step scalars live in device memory (mt_optim_set_device_scalars) */
+    mt_tensor *found_inf; /* retained; its value nonzero skips the step (mt_optim_set_found_inf); NULL = none */
 };
 
 /* 1 if slot k of this optimizer is the 0-d CPU "step" counter (Adam, AdamW, Adadelta slot 0). */
@@ -61,4 +67,16 @@ int optim_flat_fusable(const mt_optim *o, int g, int *first);
  * that is not its home view. */
 mt_status optim_flat_zero_grad(mt_optim *o, int g);
 
+
+/* optim/dev_scalars.c (device-resident step scalars, optim/scalars.h) */
+/* The fused update of group g from its device block: prepare (step count, found_inf) then
+ * the element-wise kernel, no host read. first: SGD's momentum buffer was just created. */
+mt_status optim_dev_step_group(mt_optim *o, int g, int first);
+/* Writes group g's h.lr into its block (after mt_optim_set_lr). */
+mt_status optim_dev_write_lr(mt_optim *o, int g);
+/* Writes group g's step count (every group's for g = -1) from its first parameter's host
+ * "step" state into its block (after a state load, or a per-parameter update). */
+mt_status optim_dev_write_steps(mt_optim *o, int g);
+/* Gives the blocks back to the allocator. */
+void optim_dev_free(mt_optim *o);
 #endif

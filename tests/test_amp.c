@@ -135,13 +135,26 @@ static void run_free(run_out *r)
     memset(r, 0, sizeof *r);
 }
 
-/* One case in dtype dt: explicit casts (autocast 0) or under mt_set_autocast(dt) (autocast 1). */
-static void run_lowp(mt_test_ctx *T_, op_kind k, const char *path, mt_dtype dt, int autocast, run_out *r)
+/* t moved to dev (released; NULL stays NULL) */
+static mt_tensor *moved(mt_tensor *t, mt_device dev)
+{
+    if (!t || mt_device_eq(t->storage->device, dev)) return t;
+    mt_tensor *m = mt_tensor_to(t, dev);
+    mt_tensor_release(t);
+    return m;
+}
+
+/* One case in dtype dt on `dev`: explicit casts (autocast 0) or under mt_set_autocast(dt) (autocast 1);
+ * the results in *r on the CPU. */
+static void run_lowp_on(mt_test_ctx *T_, op_kind k, const char *path, mt_dtype dt, int autocast, mt_device dev,
+                        run_out *r)
 {
     memset(r, 0, sizeof *r);
     mt_tensor *x = load_case(path, "x"), *w = load_case(path, "w"), *b = load_case(path, "b");
     mt_tensor *gy = load_case(path, "gy");
     CHECK(x && w && gy, "%s: fixture missing (run tests/fixtures/gen_amp.py): %s", path, mt_last_error());
+    x = moved(x, dev), w = moved(w, dev), b = moved(b, dev), gy = moved(gy, dev);
+    CHECK(x && w && gy, "%s: to the device: %s", path, mt_last_error());
     mt_requires_grad(x, 1), mt_requires_grad(w, 1), mt_requires_grad(b, 1);
     mt_tensor *y;
     if (autocast) {
@@ -160,7 +173,14 @@ static void run_lowp(mt_test_ctx *T_, op_kind k, const char *path, mt_dtype dt, 
     r->y = y;
     r->gx = mt_tensor_retain(x->grad), r->gw = mt_tensor_retain(w->grad), r->gb = b ? mt_tensor_retain(b->grad) : NULL;
     CHECK(r->gx && r->gw && (!b || r->gb), "%s: a gradient is missing", path);
+    r->y = moved(r->y, mt_cpu()), r->gx = moved(r->gx, mt_cpu()), r->gw = moved(r->gw, mt_cpu());
+    r->gb = moved(r->gb, mt_cpu());
     mt_tensor_release(x), mt_tensor_release(w), mt_tensor_release(b), mt_tensor_release(gy);
+}
+
+static void run_lowp(mt_test_ctx *T_, op_kind k, const char *path, mt_dtype dt, int autocast, run_out *r)
+{
+    run_lowp_on(T_, k, path, dt, autocast, mt_cpu(), r);
 }
 
 /* |a - ref| <= rtol |ref| + rtol/2 max|ref| */
@@ -224,6 +244,42 @@ TEST(amp_bf16_conv_linear_match_torch) { run_dtype(T_, MT_BF16, "bf16", 1.0 / 32
 TEST(amp_f16_conv_linear_match_reference) { run_dtype(T_, MT_F16, "f16", 1.0 / 1024, 1.0 / 1024); }
 
 /* Under autocast only the listed ops see bf16; relu, add and the sum stay exact float32. */
+/* The CUDA backend's native cuDNN bf16 / fp16 convolutions (core/ops/conv_lowp.cu: low-precision
+ * descriptors, float32 compute, tensor-op math) against torch's and the exact references, under
+ * autocast; the cases with asymmetric padding take the widening path. */
+static void run_dtype_cuda(mt_test_ctx *T_, mt_dtype dt, const char *dname, double rtol)
+{
+    static const struct { op_kind k; const char *op, *name; } cases[] = {
+        {OP_CONV2D, "conv2d", "k3_pad1"},
+        {OP_CONV2D, "conv2d", "k3_s2_groups2_nobias"},
+        {OP_CONVT, "conv_transpose2d", "unet_up_k2_s2"},
+        {OP_CONVT, "conv_transpose2d", "k3_s2_pad1_outpad1"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0] && !T_->failed; i++) {
+        char path[128];
+        snprintf(path, sizeof path, "%s/%s/%s", dname, cases[i].op, cases[i].name);
+        run_out g;
+        run_lowp_on(T_, cases[i].k, path, dt, 1, mt_cuda(0), &g);
+        if (!T_->failed) check_ref(T_, path, "y", g.y, rtol);
+        if (!T_->failed) check_ref(T_, path, "gx", g.gx, rtol);
+        if (!T_->failed) check_ref(T_, path, "gw", g.gw, rtol);
+        if (!T_->failed && g.gb) check_ref(T_, path, "gb", g.gb, rtol);
+        run_free(&g);
+    }
+}
+
+TEST(amp_bf16_conv_native_cudnn_cuda)
+{
+    if (!mt_device_available(mt_cuda(0))) SKIP("skipped: no GPU");
+    run_dtype_cuda(T_, MT_BF16, "bf16", 1.0 / 32);
+}
+
+TEST(amp_f16_conv_native_cudnn_cuda)
+{
+    if (!mt_device_available(mt_cuda(0))) SKIP("skipped: no GPU");
+    run_dtype_cuda(T_, MT_F16, "f16", 1.0 / 256);
+}
+
 TEST(amp_autocast_only_listed_ops)
 {
     CHECK(mt_autocast_listed(&mt_op_conv2d) && mt_autocast_listed(&mt_op_conv_transpose2d) &&

@@ -44,6 +44,13 @@ mt_status mt_loss_acc_read(mt_loss_acc *a, double *sum, double *last, long *n)
     return b->memset0(b->ctx, a->acc->storage->device.index, mt_data(a->acc), sizeof(mt_real));
 }
 
+mt_status mt_loss_acc_count(mt_loss_acc *a, long step)
+{
+    if (!a || !a->acc) return MT_ERR(MT_ERR_STATE, "training loss: no device sum to count a replayed step's loss in");
+    if (a->n++ == 0) a->first_step = step;
+    return MT_OK;
+}
+
 void mt_loss_acc_free(mt_loss_acc *a)
 {
     if (!a) return;

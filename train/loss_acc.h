@@ -26,6 +26,10 @@ mt_status mt_loss_acc_add(mt_loss_acc *a, const mt_tensor *loss, long step);
 /* Reads (one device-to-host copy) and clears: *sum of the losses since the last
  * read, *last the latest one, *n how many (0: nothing read, *sum = 0, *last NaN). */
 mt_status mt_loss_acc_read(mt_loss_acc *a, double *sum, double *last, long *n);
+/* The host half of mt_loss_acc_add for a step whose device half ran inside a
+ * replayed CUDA graph (the graph's axpy and copy into acc): counts the loss of
+ * 1-based step `step`. MT_ERR_STATE when acc does not exist yet. */
+mt_status mt_loss_acc_count(mt_loss_acc *a, long step);
 void mt_loss_acc_free(mt_loss_acc *a);
 
 #ifdef __cplusplus

@@ -13,6 +13,7 @@
 #include "progress.h"
 #include "run_dir.h"
 #include "trainer_dist.h"
+#include "trainer_graph.h"
 
 /* Maps the experiment's augmentation (in normalised units) to data/augment.h
  * parameters in the dataset's units (the loader augments raw images). */
@@ -135,7 +136,17 @@ mt_status mt_trainer_update(mt_trainer *t, int i)
     MT_TRY(mt_trainer_dist_grads(t, i));
     int n = 0;
     mt_tensor **p = mt_model_params(t->s.models[i].model, &n);
-    if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* loss scaling: unscale before clipping */
+    if (t->s.exp.train.precision == MT_PRECISION_FP16 && t->scaler.dev) {
+        /* state on the device (train.cuda_graph): unscale and update there, the optimizer skips the
+         * step on the device when found_inf is set (mt_optim_set_found_inf), nothing is read back */
+        const mt_optim *o = t->optim[i];
+        mt_tensor *flat[64];
+        int nf = 0;
+        for (int g = 0; g < mt_optim_group_count(o) && nf < 64; g++) flat[nf++] = mt_optim_group_grads(o, g);
+        MT_REQUIRE(nf == mt_optim_group_count(o), "fp16 on the device: more than 64 parameter groups");
+        MT_TRY(mt_grad_scaler_unscale_device(&t->scaler, flat, nf));
+        MT_TRY(mt_grad_scaler_update_device(&t->scaler));
+    } else if (t->s.exp.train.precision == MT_PRECISION_FP16) { /* loss scaling: unscale before clipping */
         int found_inf = 0;
         MT_TRY(mt_grad_scaler_unscale(&t->scaler, p, n, &found_inf));
         mt_grad_scaler_update(&t->scaler, found_inf);
@@ -159,7 +170,7 @@ static mt_dtype precision_dtype(int precision)
  * train.precision's autocast), backward (of the scaled loss for fp16), update.
  * The loss is added to t->loss_acc on the device (read by read_loss); the task
  * reads its loss terms only when `terms` is not NULL (log steps). */
-static mt_status single_step(mt_trainer *t, const mt_batch *b, double *terms)
+mt_status mt_trainer_single_step(mt_trainer *t, const mt_batch *b, double *terms)
 {
     mt_session *s = &t->s;
     int n_out = mt_model_output_count(s->model);
@@ -278,7 +289,9 @@ static mt_status train_epoch(mt_trainer *t, int epochs, double *mean_loss, doubl
             st = task->train_step(t, &b, &lv, terms);
             mt_set_autocast(ac);
         } else if (st == MT_OK) {
-            st = single_step(t, &b, read ? terms : NULL);
+            /* train.cuda_graph: warm-up, capture and replays (train/trainer_graph.c) */
+            double *tm = read ? terms : NULL;
+            st = t->graph ? mt_trainer_graph_step(t, &b, tm) : mt_trainer_single_step(t, &b, tm);
         }
         if (st == MT_OK && !task->train_step && read) st = read_loss(t, &acc_sum, &lv);
         if (st == MT_OK) st = mt_trainer_dist_loss(t, &lv, terms, task->n_terms);
@@ -573,6 +586,7 @@ mt_status mt_trainer_open(const mt_train_options *o, mt_trainer **out)
     for (int i = 0; i < t->s.n_models; i++)
         if (t->s.models[i].trainable) MT_TRY(setup_optim(t, i));
     MT_TRY(setup_data(t));
+    if (t->s.exp.train.cuda_graph) MT_TRY(mt_trainer_graph_open(t));
     /* 2. the run directory (rank 0; the others follow it) */
     if (t->rank == 0) MT_TRY(o->resume ? start_resumed(t, o->resume) : start_new(t, o->out_dir));
     else if (o->resume) snprintf(t->run_dir, sizeof t->run_dir, "%s", o->resume);
@@ -592,6 +606,8 @@ void mt_trainer_close(mt_trainer *t, int failed)
     if (failed && t->new_dir) mt_run_dir_discard(t->run_dir); /* no empty or half-made run directory */
     mt_run_unlock(t->lock_fd);
     mt_loader_destroy(t->loader);
+    mt_trainer_graph_close(t);
+    mt_grad_scaler_free(&t->scaler);
     mt_loss_acc_free(&t->loss_acc);
     for (int i = 0; i < MT_SESSION_MAX_MODELS; i++) {
         if (t->sched[i]) mt_sched_free(t->sched[i]);

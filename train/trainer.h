@@ -102,6 +102,8 @@ typedef struct mt_trainer {
     /* lean step (issue 13): single-network tasks on one process sum the loss on the
      * device and read it back (with the loss terms) only at log steps and epoch ends */
     mt_loss_acc loss_acc;
+    /* train.cuda_graph: the step captured in a CUDA graph (train/trainer_graph.h); NULL when off */
+    struct mt_trainer_graph *graph;
     /* optional: called with end = 0 when a training step starts (its batch loaded) and
      * end = 1 when it is done (logged); tests count allocations and copies in between */
     void (*step_hook)(struct mt_trainer *t, int end, void *user);

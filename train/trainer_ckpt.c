@@ -76,6 +76,9 @@ mt_status mt_trainer_save(mt_trainer *t, const char *path)
     info.stopped_early = t->stopped_early;
     info.train_seconds = t->train_seconds;
     if (t->s.exp.train.precision == MT_PRECISION_FP16) {
+        long skipped = 0; /* the scale on the device (train.cuda_graph) read back */
+        MT_TRY(mt_grad_scaler_sync(&t->scaler, &skipped));
+        t->skipped_steps += skipped;
         info.loss_scale = t->scaler.scale;
         info.loss_scale_tracker = t->scaler.growth_tracker;
     }
@@ -109,6 +112,7 @@ mt_status mt_trainer_load(mt_trainer *t, const char *path)
     if (info.loss_scale > 0) {
         t->scaler.scale = info.loss_scale;
         t->scaler.growth_tracker = info.loss_scale_tracker;
+        if (t->scaler.dev) MT_TRY(mt_grad_scaler_to_device(&t->scaler, t->scaler.dev->storage->device));
     }
     return mt_loader_seek(t->loader, info.data_epoch, (int)info.data_batch);
 }

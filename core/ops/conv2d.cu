@@ -99,15 +99,20 @@ static mt_status create_descriptors(mt_cuda_ctx *c, const mt_cudnn_conv_dims *d,
     MT_CUDNN_CHECK(cudnnCreateTensorDescriptor(&cv->bias));
     MT_CUDNN_CHECK(cudnnCreateFilterDescriptor(&cv->filt));
     MT_CUDNN_CHECK(cudnnCreateConvolutionDescriptor(&cv->conv));
-    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->in, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d->N, d->C, d->H, d->W));
-    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->out, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, d->N, d->O, d->OH, d->OW));
+    /* float32, or bf16 / fp16 data with a float32 compute type (cuDNN's PSEUDO_BFLOAT16 / PSEUDO_HALF
+     * configurations: products of the low-precision operands summed in float32, like torch autocast) */
+    const cudnnDataType_t dt = (cudnnDataType_t)d->dtype;
+    cv->lowp = dt != CUDNN_DATA_FLOAT;
+    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->in, CUDNN_TENSOR_NCHW, dt, d->N, d->C, d->H, d->W));
+    MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->out, CUDNN_TENSOR_NCHW, dt, d->N, d->O, d->OH, d->OW));
     MT_CUDNN_CHECK(cudnnSetTensor4dDescriptor(cv->bias, CUDNN_TENSOR_NCHW, CUDNN_DATA_FLOAT, 1, d->O, 1, 1));
-    MT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(cv->filt, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, d->O, d->C / d->groups,
-                                              d->KH, d->KW));
+    MT_CUDNN_CHECK(cudnnSetFilter4dDescriptor(cv->filt, dt, CUDNN_TENSOR_NCHW, d->O, d->C / d->groups, d->KH, d->KW));
     MT_CUDNN_CHECK(cudnnSetConvolution2dDescriptor(cv->conv, d->ph, d->pw, d->sh, d->sw, d->dh, d->dw,
                                                    CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
     MT_CUDNN_CHECK(cudnnSetConvolutionGroupCount(cv->conv, d->groups));
-    MT_CUDNN_CHECK(cudnnSetConvolutionMathType(cv->conv, c->allow_tf32 ? CUDNN_TENSOR_OP_MATH : CUDNN_FMA_MATH));
+    /* tensor cores for bf16 / fp16 (no TF32 question there); float32: FMA unless TF32 is allowed */
+    MT_CUDNN_CHECK(cudnnSetConvolutionMathType(cv->conv, cv->lowp || c->allow_tf32 ? CUDNN_TENSOR_OP_MATH
+                                                                                   : CUDNN_FMA_MATH));
     int n, o, h, w;
     MT_CUDNN_CHECK(cudnnGetConvolution2dForwardOutputDim(cv->conv, cv->in, cv->filt, &n, &o, &h, &w));
     if (n != d->N || o != d->O || h != d->OH || w != d->OW)
@@ -133,12 +138,14 @@ extern "C" mt_status mt_cudnn_conv_create(mt_cuda_ctx *c, const mt_cudnn_conv_di
 }
 
 /* Accept a heuristic or timed result: it ran, fits the workspace limit, does
- * not use TF32 unless allowed, and is deterministic when that is asked for. */
-static int algo_ok(cudnnStatus_t st, cudnnMathType_t math, size_t mem, cudnnDeterminism_t det, const mt_cuda_ctx *c)
+ * not use TF32 unless allowed (tensor-op math is TF32 only for float32 data), and is
+ * deterministic when that is asked for. */
+static int algo_ok(cudnnStatus_t st, cudnnMathType_t math, size_t mem, cudnnDeterminism_t det, const mt_cuda_ctx *c,
+                   const mt_cudnn_conv *cv)
 {
     if (st != CUDNN_STATUS_SUCCESS || mem > c->workspace_limit) return 0;
     if (c->deterministic && det != CUDNN_DETERMINISTIC) return 0;
-    return c->allow_tf32 || math != CUDNN_TENSOR_OP_MATH;
+    return cv->lowp || c->allow_tf32 || math != CUDNN_TENSOR_OP_MATH; /* tensor ops: TF32 for float32 data */
 }
 
 /* Scratch device memory of `bytes` for cudnnFind*AlgorithmEx to write its
@@ -158,8 +165,8 @@ static const char *const k_no_algo = "cuDNN found no %s convolution algorithm wi
     MT_ERR(MT_ERR_CUDA, k_no_algo, pass, (c)->deterministic ? " that is deterministic" : "",          \
            (c)->deterministic ? " or set train.deterministic: false" : "")
 
-extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w,
-                                           float beta, float *y)
+extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *x, const void *w,
+                                           float beta, void *y)
 {
     int algo = 0;
     size_t bytes = 0;
@@ -181,7 +188,7 @@ extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, co
                                                                   CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &found, perf));
         }
         for (int i = 0; i < found && pick < 0; i++)
-            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c, cv)) pick = i;
         if (pick < 0) return NO_ALGO("forward", c);
         algo = (int)perf[pick].algo;
         MT_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(c->cudnn, cv->in, cv->filt, cv->conv, cv->out,
@@ -196,8 +203,8 @@ extern "C" mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, co
     return MT_OK;
 }
 
-extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy,
-                                                 float beta, float *dx)
+extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *w, const void *dy,
+                                                 float beta, void *dx)
 {
     int algo = 0;
     size_t bytes = 0;
@@ -220,7 +227,7 @@ extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *
                                                                        perf));
         }
         for (int i = 0; i < found && pick < 0; i++)
-            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c, cv)) pick = i;
         if (pick < 0) return NO_ALGO("backward-data", c);
         algo = (int)perf[pick].algo;
         MT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(c->cudnn, cv->filt, cv->out, cv->conv, cv->in,
@@ -235,8 +242,8 @@ extern "C" mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *
     return MT_OK;
 }
 
-extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
-                                                   float beta, float *dw)
+extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *x, const void *dy,
+                                                   float beta, void *dw)
 {
     int algo = 0;
     size_t bytes = 0;
@@ -259,7 +266,7 @@ extern "C" mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv
                                                                          &found, perf));
         }
         for (int i = 0; i < found && pick < 0; i++)
-            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c)) pick = i;
+            if (algo_ok(perf[i].status, perf[i].mathType, perf[i].memory, perf[i].determinism, c, cv)) pick = i;
         if (pick < 0) return NO_ALGO("backward-filter", c);
         algo = (int)perf[pick].algo;
         MT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(c->cudnn, cv->in, cv->out, cv->conv, cv->filt,
@@ -303,7 +310,7 @@ extern "C" mt_status mt_cudnn_conv_run(mt_node *n, mt_cudnn_conv_impl impl)
 /* ------------------------------------------------------------- conv2d --- */
 
 /* Dimensions of the cuDNN conv: input = x grown by the padding excess. */
-static mt_cudnn_conv_dims conv2d_dims(const mt_node *n, int *et, int *eb, int *el, int *er)
+extern "C" mt_cudnn_conv_dims mt_cudnn_conv2d_dims(const mt_node *n, int *et, int *eb, int *el, int *er)
 {
     const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
     const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
@@ -323,13 +330,14 @@ static mt_cudnn_conv_dims conv2d_dims(const mt_node *n, int *et, int *eb, int *e
     d.dh = p->dil_h;
     d.dw = p->dil_w;
     d.groups = p->groups;
+    d.dtype = (int)CUDNN_DATA_FLOAT;
     return d;
 }
 
 static mt_status conv2d_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
 {
     int et, eb, el, er;
-    mt_cudnn_conv_dims d = conv2d_dims(n, &et, &eb, &el, &er);
+    mt_cudnn_conv_dims d = mt_cudnn_conv2d_dims(n, &et, &eb, &el, &er);
     MT_TRY(mt_cudnn_conv_create(c, &d, cv));
     const float *x = (const float *)mt_data(n->in[0]);
     if (et || eb || el || er) {
@@ -349,14 +357,18 @@ static mt_status conv2d_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv2d_forward_cuda(mt_node *n)
 {
-    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv2d_forward_cuda); /* bf16/f16: widened to float32 */
+    if (mt_lowp_node_dtype(n) != MT_REAL) { /* bf16/f16: native cuDNN when it qualifies, else widened to float32 */
+        int done = 0;
+        MT_TRY(mt_cudnn_conv_lowp_forward(n, 0, &done));
+        return done ? MT_OK : mt_lowp_forward(n, conv2d_forward_cuda);
+    }
     return mt_cudnn_conv_run(n, conv2d_forward_impl);
 }
 
 static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
 {
     int et, eb, el, er;
-    mt_cudnn_conv_dims d = conv2d_dims(n, &et, &eb, &el, &er);
+    mt_cudnn_conv_dims d = mt_cudnn_conv2d_dims(n, &et, &eb, &el, &er);
     MT_TRY(mt_cudnn_conv_create(c, &d, cv));
     const int padded = et || eb || el || er;
     const float *x = (const float *)mt_data(n->in[0]);
@@ -396,6 +408,10 @@ static mt_status conv2d_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv 
 
 extern "C" mt_status conv2d_backward_cuda(mt_node *n)
 {
-    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv2d_backward_cuda); /* bf16/f16: widened to float32 */
+    if (mt_lowp_node_dtype(n) != MT_REAL) { /* bf16/f16: native cuDNN when it qualifies, else widened to float32 */
+        int done = 0;
+        MT_TRY(mt_cudnn_conv_lowp_backward(n, 0, &done));
+        return done ? MT_OK : mt_lowp_backward(n, conv2d_backward_cuda);
+    }
     return mt_cudnn_conv_run(n, conv2d_backward_impl);
 }

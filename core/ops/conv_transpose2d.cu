@@ -19,7 +19,7 @@
 #include "gemm.h"
 
 /* cuDNN conv dims: conv input = full-size y, conv output = x. */
-static mt_cudnn_conv_dims convt_dims(const mt_node *n, int *et, int *eb, int *el, int *er)
+extern "C" mt_cudnn_conv_dims mt_cudnn_convt_dims(const mt_node *n, int *et, int *eb, int *el, int *er)
 {
     const mt_conv_transpose2d_params *p = MT_ATTR(n, mt_conv_transpose2d_params);
     const mt_tensor *x = n->in[0], *w = n->in[1], *y = n->out[0];
@@ -39,12 +39,14 @@ static mt_cudnn_conv_dims convt_dims(const mt_node *n, int *et, int *eb, int *el
     d.dh = p->dil_h;
     d.dw = p->dil_w;
     d.groups = p->groups;
+    d.dtype = (int)CUDNN_DATA_FLOAT;
     return d;
 }
 
 /* Bias of the (cropped) output y [N, C, HO, WO]: y += b (cudnnAddTensor) or,
  * when backward, db += sum over n, h, w of dy (cudnnConvolutionBackwardBias). */
-static mt_status convt_bias(mt_cuda_ctx *c, int N, int C, int HO, int WO, int backward, const void *src, void *dst)
+extern "C" mt_status mt_cudnn_convt_bias(mt_cuda_ctx *c, int N, int C, int HO, int WO, int backward, const void *src,
+                                         void *dst)
 {
     cudnnTensorDescriptor_t yd = NULL, bd = NULL;
     const float one = 1.f;
@@ -66,7 +68,7 @@ static mt_status convt_bias(mt_cuda_ctx *c, int N, int C, int HO, int WO, int ba
 static mt_status convt_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
 {
     int et, eb, el, er;
-    mt_cudnn_conv_dims d = convt_dims(n, &et, &eb, &el, &er);
+    mt_cudnn_conv_dims d = mt_cudnn_convt_dims(n, &et, &eb, &el, &er);
     MT_TRY(mt_cudnn_conv_create(c, &d, cv));
     const float *x = (const float *)mt_data(n->in[0]), *w = (const float *)mt_data(n->in[1]);
     float *y = (float *)mt_data(n->out[0]);
@@ -79,25 +81,29 @@ static mt_status convt_forward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *c
     } else {
         MT_TRY(mt_cudnn_conv_backward_data(c, cv, w, x, 0.f, y));
     }
-    if (n->in[2]) MT_TRY(convt_bias(c, d.N, d.C, HO, WO, 0, mt_data(n->in[2]), y));
+    if (n->in[2]) MT_TRY(mt_cudnn_convt_bias(c, d.N, d.C, HO, WO, 0, mt_data(n->in[2]), y));
     return MT_OK;
 }
 
 extern "C" mt_status conv_transpose2d_forward_cuda(mt_node *n)
 {
-    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv_transpose2d_forward_cuda); /* bf16/f16: widened to float32 */
+    if (mt_lowp_node_dtype(n) != MT_REAL) { /* bf16/f16: native cuDNN when it qualifies, else widened to float32 */
+        int done = 0;
+        MT_TRY(mt_cudnn_conv_lowp_forward(n, 1, &done));
+        return done ? MT_OK : mt_lowp_forward(n, conv_transpose2d_forward_cuda);
+    }
     return mt_cudnn_conv_run(n, convt_forward_impl);
 }
 
 static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *cv, void **tmp, size_t *tmp_bytes)
 {
     int et, eb, el, er;
-    mt_cudnn_conv_dims d = convt_dims(n, &et, &eb, &el, &er);
+    mt_cudnn_conv_dims d = mt_cudnn_convt_dims(n, &et, &eb, &el, &er);
     MT_TRY(mt_cudnn_conv_create(c, &d, cv));
     const float *x = (const float *)mt_data(n->in[0]), *w = (const float *)mt_data(n->in[1]);
     const float *dy = (const float *)mt_data(n->gout[0]);
     const int HO = n->out[0]->shape[2], WO = n->out[0]->shape[3];
-    if (n->in[2] && n->gin[2]) MT_TRY(convt_bias(c, d.N, d.C, HO, WO, 1, dy, mt_data(n->gin[2])));
+    if (n->in[2] && n->gin[2]) MT_TRY(mt_cudnn_convt_bias(c, d.N, d.C, HO, WO, 1, dy, mt_data(n->gin[2])));
     if (!n->gin[0] && !n->gin[1]) return MT_OK;
     const float *dyf = dy;
     if (et || eb || el || er) {
@@ -113,6 +119,10 @@ static mt_status convt_backward_impl(mt_cuda_ctx *c, mt_node *n, mt_cudnn_conv *
 
 extern "C" mt_status conv_transpose2d_backward_cuda(mt_node *n)
 {
-    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_backward(n, conv_transpose2d_backward_cuda); /* bf16/f16: widened to float32 */
+    if (mt_lowp_node_dtype(n) != MT_REAL) { /* bf16/f16: native cuDNN when it qualifies, else widened to float32 */
+        int done = 0;
+        MT_TRY(mt_cudnn_conv_lowp_backward(n, 1, &done));
+        return done ? MT_OK : mt_lowp_backward(n, conv_transpose2d_backward_cuda);
+    }
     return mt_cudnn_conv_run(n, convt_backward_impl);
 }

@@ -130,11 +130,14 @@ typedef struct mt_cudnn_conv {
     cudnnTensorDescriptor_t in, out, bias;
     cudnnFilterDescriptor_t filt;
     cudnnConvolutionDescriptor_t conv;
+    int lowp;                          /* 1: bf16 / fp16 data (tensor-op math with float32 accumulation) */
     struct mt_cudnn_conv_entry *entry; /* the cache entry owning the descriptors, or NULL (owned here) */
 } mt_cudnn_conv;
 typedef struct mt_cudnn_conv_dims {
     int N, C, H, W, O, OH, OW, KH, KW;
     int ph, pw, sh, sw, dh, dw, groups;
+    int dtype; /* cudnnDataType_t of x, w and y: CUDNN_DATA_FLOAT, or CUDNN_DATA_BFLOAT16 / CUDNN_DATA_HALF
+                * (native low precision, float32 compute type); part of the cache key */
 } mt_cudnn_conv_dims;
 
 /* ---- the per-shape cache (core/ops/cudnn_cache.cu) ----
@@ -171,13 +174,14 @@ void mt_cudnn_conv_destroy(mt_cudnn_conv *cv);
  * c->cudnn_benchmark of cudnnFind*AlgorithmEx's timed list (run on scratch
  * outputs), that fits the workspace limit, uses TF32 only when allowed and,
  * with c->deterministic, is deterministic. */
-mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *w, float beta, float *y);
+/* Buffers are of the descriptors' type (float, or bf16 / fp16 with d.dtype). */
+mt_status mt_cudnn_conv_forward(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *x, const void *w, float beta, void *y);
 /* dx = conv^T(dy, w) + beta*dx (cudnnConvolutionBackwardData). */
-mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *w, const float *dy, float beta,
-                                      float *dx);
+mt_status mt_cudnn_conv_backward_data(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *w, const void *dy, float beta,
+                                      void *dx);
 /* dw = dL/dw from x and dy + beta*dw (cudnnConvolutionBackwardFilter). */
-mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const float *x, const float *dy,
-                                        float beta, float *dw);
+mt_status mt_cudnn_conv_backward_filter(mt_cuda_ctx *c, mt_cudnn_conv *cv, const void *x, const void *dy,
+                                        float beta, void *dw);
 /* Splits per-side padding into cuDNN's symmetric part d->ph = min(top, bottom),
  * d->pw = min(left, right) and the excess beyond it (*et, *eb, *el, *er), and
  * grows d->H, d->W (set to the unpadded size before the call) by that excess. */
@@ -190,6 +194,21 @@ typedef mt_status (*mt_cudnn_conv_impl)(mt_cuda_ctx *c, mt_node *n, mt_cudnn_con
 /* Runs impl on the node's CUDA context, then destroys *cv and frees *tmp
  * whatever impl returned; returns impl's status. */
 mt_status mt_cudnn_conv_run(mt_node *n, mt_cudnn_conv_impl impl);
+/* The cuDNN dims of a conv2d node (conv2d.cu) and of a conv_transpose2d node (conv_transpose2d.cu:
+ * conv input = the full-size y, conv output = x), float32, and the padding excess. */
+mt_cudnn_conv_dims mt_cudnn_conv2d_dims(const mt_node *n, int *et, int *eb, int *el, int *er);
+mt_cudnn_conv_dims mt_cudnn_convt_dims(const mt_node *n, int *et, int *eb, int *el, int *er);
+/* conv_transpose2d's bias on its output [N, C, HO, WO] (float32): y += b, or db += sum of dy (backward). */
+mt_status mt_cudnn_convt_bias(mt_cuda_ctx *c, int N, int C, int HO, int WO, int backward, const void *src, void *dst);
+/* Native cuDNN bf16 / fp16 passes (core/ops/conv_lowp.cu) of a conv2d (transposed = 0) or
+ * conv_transpose2d (1) node under autocast: x and w of one low-precision type go to cuDNN
+ * as they are (CUDNN_DATA_BFLOAT16 / HALF descriptors, float32 compute, tensor-op math),
+ * the results are widened to the float32 outputs / gradients and rounded to that type
+ * (core/ops/lowp.h's contract, so they equal the widening path up to summation order).
+ * *done = 0 (nothing run) when the node does not qualify (mixed input types, padding
+ * cuDNN cannot take symmetrically): the caller then widens to float32. */
+mt_status mt_cudnn_conv_lowp_forward(mt_node *n, int transposed, int *done);
+mt_status mt_cudnn_conv_lowp_backward(mt_node *n, int transposed, int *done);
 /* dst [NC, H+top+bottom, W+left+right] = src [NC, H, W] placed at (top, left), zeros elsewhere. */
 mt_status mt_cuda_pad_zero(mt_cuda_ctx *c, const float *src, float *dst, int NC, int H, int W, int top, int bottom,
                            int left, int right);
