@@ -161,10 +161,11 @@ TEST(conv_tiles_forward_matches_direct)
 TEST(conv_tile_rows_rule)
 {
     const int prev = mt_get_num_threads();
-    mt_set_num_threads(2); /* four tiles wanted */
-    const int got[5] = {mt_conv_tile_rows(1, 512, 1), mt_conv_tile_rows(1, 32, 8), mt_conv_tile_rows(1, 8, 8),
-                        mt_conv_tile_rows(1, 3, 3), mt_conv_tile_rows(2, 32, 32)};
-    const int want[5] = {1, 8, 2, 1, 16};
+    mt_set_num_threads(2); /* four tiles wanted, of at least 256 columns */
+    const int got[6] = {mt_conv_tile_rows(1, 512, 512, 1), mt_conv_tile_rows(1, 32, 32, 8),
+                        mt_conv_tile_rows(1, 8, 64, 8),    mt_conv_tile_rows(1, 3, 300, 3),
+                        mt_conv_tile_rows(2, 32, 32, 32),  mt_conv_tile_rows(1, 8, 8, 8)};
+    const int want[6] = {1, 8, 4, 1, 16, 8};
     mt_set_num_threads(prev);
-    for (int i = 0; i < 5; i++) CHECK(got[i] == want[i], "case %d: mt_conv_tile_rows gave %d rows, expected %d", i, got[i], want[i]);
+    for (int i = 0; i < 6; i++) CHECK(got[i] == want[i], "case %d: mt_conv_tile_rows gave %d rows, expected %d", i, got[i], want[i]);
 }

@@ -123,7 +123,7 @@ static mt_status conv2d_forward_cpu(mt_node *n)
      * so that im2col and the GEMMs of one image run on all threads. */
     const int few = N < mt_get_num_threads();
     int RB = identity && !few ? g.OH : mt_conv_block_rows(&g);
-    if (few) RB = mt_conv_tile_rows(N * G, g.OH, RB);
+    if (few) RB = mt_conv_tile_rows(N * G, g.OH, g.OW, RB);
     const int nblk = (g.OH + RB - 1) / RB, tiles = N * G * nblk;
     mt_conv_pass ps;
     MT_TRY(mt_conv_pass_begin(&ps, tiles, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));

@@ -113,7 +113,7 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
      * threads too (tiles of image, group, row block), each with its own column
      * buffer and a single-threaded GEMM. Otherwise images are the unit. */
     const int split = !identity && N < mt_get_num_threads() && (g.KH - 1) * g.dil_h < g.stride_h;
-    const int RB = split ? mt_conv_tile_rows(N * G, g.OH, mt_conv_block_rows(&g)) : mt_conv_block_rows(&g);
+    const int RB = split ? mt_conv_tile_rows(N * G, g.OH, g.OW, mt_conv_block_rows(&g)) : mt_conv_block_rows(&g);
     const int nblk = split ? (g.OH + RB - 1) / RB : 1, tiles = N * G * nblk;
     mt_conv_pass ps;
     MT_TRY(mt_conv_pass_begin(&ps, split ? tiles : N, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));

@@ -100,15 +100,18 @@ int mt_conv_block_rows(const mt_conv_geom *g)
     return (int)rows;
 }
 
-int mt_conv_tile_rows(int units, int OH, int rows)
+int mt_conv_tile_rows(int units, int OH, int OW, int rows)
 {
     const int want = 2 * mt_get_num_threads(); /* tiles wanted */
     if (units < 1) units = 1;
     if (rows < 1) rows = 1;
+    if (OW < 1) OW = 1;
     if (units * ((OH + rows - 1) / rows) >= want) return rows;
-    const int per_unit = (want + units - 1) / units;  /* blocks per image and group */
+    const int per_unit = (want + units - 1) / units; /* blocks per image and group */
     int r = (OH + per_unit - 1) / per_unit;
-    return r < 1 ? 1 : r;
+    const int min_rows = (256 + OW - 1) / OW; /* each tile's GEMM repacks the weights */
+    if (r < min_rows) r = min_rows;
+    return r < rows ? r : rows;
 }
 
 int mt_conv_dw_blocked(const mt_conv_geom *g, int Og)

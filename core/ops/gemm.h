@@ -72,10 +72,12 @@ int mt_conv_block_rows(const mt_conv_geom *g);
  * 64 KiB also drop the 256-column minimum. */
 void mt_conv_set_block_bytes(size_t bytes);
 /* Output rows per tile when `units` (images x groups) are fewer than the
- * threads and each is cut in row blocks of at most `rows` (OH rows in all):
- * `rows`, lowered so that there are at least two tiles per thread when OH
- * allows (load balance of the static split). */
-int mt_conv_tile_rows(int units, int OH, int rows);
+ * threads and each is cut in row blocks of at most `rows` (of OH rows of OW
+ * columns): `rows`, lowered so that there are at least two tiles per thread
+ * (load balance of the static split), but not below 256 columns per tile
+ * (every tile's GEMM packs the whole weight matrix again; a 1024-channel 8x8
+ * layer stays one tile, its GEMM then runs on all threads). */
+int mt_conv_tile_rows(int units, int OH, int OW, int rows);
 /* 1 if the weight-gradient GEMM should run per column block: only when the
  * group's dw [Og, C*KH*KW] is at most half a block (otherwise re-reading dw for
  * every block costs more than the cache misses saved, and one full-width GEMM
