@@ -10,7 +10,8 @@
  *            dcol[K, P]   = w_g^T @ dy_g, then col2im into dx
  *            db[o]        = sum over n, p of dy
  * A 1x1 / stride 1 / unpadded conv skips im2col (col = x). Images are split
- * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM; each
+ * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM (the
+ * forward, with fewer images than threads: blocks of output rows); each
  * thread accumulates its own dw, summed at the end (gemm.h). Columns are
  * recomputed in backward rather than kept from forward (memory).
  * 3x3 stride-1 ungrouped convs may run forward and backward data as Winograd
@@ -116,28 +117,33 @@ static mt_status conv2d_forward_cpu(mt_node *n)
     const char *impl = mt_conv_impl_env();
     if (mt_winograd_applies(&g, G, O, impl, 0)) return mt_winograd_conv2d_forward(&g, N, O, x, w, b, y);
     const int identity = mt_conv_geom_is_identity(&g);
-    const int RB = mt_conv_block_rows(&g);
+    /* Work is split in tiles (image, group, block of output rows). With at least
+     * as many images as threads a 1x1 identity conv takes each image whole (one
+     * GEMM); with fewer (inference at batch 1) every conv is cut in row blocks
+     * so that im2col and the GEMMs of one image run on all threads. */
+    const int few = N < mt_get_num_threads();
+    int RB = identity && !few ? g.OH : mt_conv_block_rows(&g);
+    if (few) RB = mt_conv_tile_rows(N * G, g.OH, g.OW, RB);
+    const int nblk = (g.OH + RB - 1) / RB, tiles = N * G * nblk;
     mt_conv_pass ps;
-    MT_TRY(mt_conv_pass_begin(&ps, N, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));
+    MT_TRY(mt_conv_pass_begin(&ps, tiles, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));
 #pragma omp parallel num_threads(ps.T) if (ps.T > 1)
     {
         mt_real *col = mt_conv_pass_col(&ps, mt_conv_thread_id());
 #pragma omp for schedule(static)
-        for (int i = 0; i < N; i++) {
-            for (int gi = 0; gi < G; gi++) {
-                const mt_real *xg = x + ((size_t)i * g.C * G + (size_t)gi * g.C) * g.H * g.W;
-                mt_real *yg = y + ((size_t)i * O + (size_t)gi * Og) * P;
-                const mt_real *wg = w + (size_t)gi * Og * K;
-                if (b) mt_fill_bias(yg, b + (size_t)gi * Og, Og, P);
-                if (identity) {
-                    mt_gemm(0, 0, Og, P, K, 1, wg, K, xg, P, b ? 1 : 0, yg, P);
-                    continue;
-                }
-                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) { /* column blocks stay in cache */
-                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
-                    mt_im2col_rows(&g, xg, col, oh0, oh1);
-                    mt_gemm(0, 0, Og, np, K, 1, wg, K, col, np, b ? 1 : 0, yg + (size_t)oh0 * g.OW, P);
-                }
+        for (int t = 0; t < tiles; t++) {
+            const int blk = t % nblk, gi = (t / nblk) % G, i = t / (nblk * G);
+            const int oh0 = blk * RB, oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+            const mt_real *xg = x + ((size_t)i * g.C * G + (size_t)gi * g.C) * g.H * g.W;
+            mt_real *yb = y + ((size_t)i * O + (size_t)gi * Og) * P + (size_t)oh0 * g.OW;
+            const mt_real *wg = w + (size_t)gi * Og * K;
+            if (b)
+                for (int o = 0; o < Og; o++) mt_fill_bias(yb + (size_t)o * P, b + (size_t)gi * Og + o, 1, (size_t)np);
+            if (identity) {
+                mt_gemm(0, 0, Og, np, K, 1, wg, K, xg + (size_t)oh0 * g.OW, P, b ? 1 : 0, yb, P);
+            } else { /* the column block stays in cache */
+                mt_im2col_rows(&g, xg, col, oh0, oh1);
+                mt_gemm(0, 0, Og, np, K, 1, wg, K, col, np, b ? 1 : 0, yb, P);
             }
         }
     }

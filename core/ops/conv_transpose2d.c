@@ -12,7 +12,9 @@
  * col2im/im2col place input pixel h with kernel tap kh at output row
  * h*stride_h - pad_top + kh*dil_h (pad_bottom and out_pad only change the
  * output size). Work runs over blocks of input rows so each column block stays
- * in cache (gemm.h). Images are split across OpenMP threads (see gemm.h).
+ * in cache (gemm.h). Images are split across OpenMP threads (see gemm.h); the forward
+ * of a batch smaller than the thread count splits blocks of input rows when
+ * they write disjoint output rows.
  * The CUDA twin (conv_transpose2d.cu) uses cuDNN's backward-data.
  * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
  * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
@@ -105,27 +107,51 @@ static mt_status conv_transpose2d_forward_cpu(mt_node *n)
     const int K = Og * g.KH * g.KW, P = g.OH * g.OW;
     const size_t YP = (size_t)g.H * g.W;
     const int identity = mt_conv_geom_is_identity(&g);
-    const int RB = mt_conv_block_rows(&g);
+    /* Fewer images than threads (inference at batch 1): when blocks of input
+     * rows write disjoint output rows ((KH - 1) * dil < stride, e.g. U-Net's
+     * 2x2 stride-2 up-convolution), the blocks of one image are split over the
+     * threads too (tiles of image, group, row block), each with its own column
+     * buffer and a single-threaded GEMM. Otherwise images are the unit. */
+    const int split = !identity && N < mt_get_num_threads() && (g.KH - 1) * g.dil_h < g.stride_h;
+    const int RB = split ? mt_conv_tile_rows(N * G, g.OH, g.OW, mt_conv_block_rows(&g)) : mt_conv_block_rows(&g);
+    const int nblk = split ? (g.OH + RB - 1) / RB : 1, tiles = N * G * nblk;
     mt_conv_pass ps;
-    MT_TRY(mt_conv_pass_begin(&ps, N, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));
+    MT_TRY(mt_conv_pass_begin(&ps, split ? tiles : N, identity ? 0 : (size_t)K * RB * g.OW, NULL, 0));
 #pragma omp parallel num_threads(ps.T) if (ps.T > 1)
     {
         mt_real *col = mt_conv_pass_col(&ps, mt_conv_thread_id());
+        if (split) {
 #pragma omp for schedule(static)
-        for (int i = 0; i < N; i++) {
-            for (int gi = 0; gi < G; gi++) {
+            for (int pl = 0; pl < N * G; pl++) {
+                const int gi = pl % G;
+                mt_fill_bias(y + (size_t)pl * Og * YP, b ? b + (size_t)gi * Og : NULL, Og, YP);
+            }
+#pragma omp for schedule(static)
+            for (int t = 0; t < tiles; t++) {
+                const int blk = t % nblk, gi = (t / nblk) % G, i = t / (nblk * G);
+                const int oh0 = blk * RB, oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
                 const mt_real *xg = x + ((size_t)i * C + (size_t)gi * Cg) * P;
-                const mt_real *wg = w + (size_t)gi * Cg * K;
                 mt_real *yg = y + ((size_t)i * Og * G + (size_t)gi * Og) * YP;
-                mt_fill_bias(yg, b ? b + (size_t)gi * Og : NULL, Og, YP);
-                if (identity) {
-                    mt_gemm(1, 0, K, P, Cg, 1, wg, K, xg, P, 1, yg, P);
-                    continue;
-                }
-                for (int oh0 = 0; oh0 < g.OH; oh0 += RB) { /* blocks of input rows */
-                    const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
-                    mt_gemm(1, 0, K, np, Cg, 1, wg, K, xg + (size_t)oh0 * g.OW, P, 0, col, np);
-                    mt_col2im_add_rows(&g, col, yg, oh0, oh1);
+                mt_gemm(1, 0, K, np, Cg, 1, w + (size_t)gi * Cg * K, K, xg + (size_t)oh0 * g.OW, P, 0, col, np);
+                mt_col2im_add_rows(&g, col, yg, oh0, oh1);
+            }
+        } else {
+#pragma omp for schedule(static)
+            for (int i = 0; i < N; i++) {
+                for (int gi = 0; gi < G; gi++) {
+                    const mt_real *xg = x + ((size_t)i * C + (size_t)gi * Cg) * P;
+                    const mt_real *wg = w + (size_t)gi * Cg * K;
+                    mt_real *yg = y + ((size_t)i * Og * G + (size_t)gi * Og) * YP;
+                    mt_fill_bias(yg, b ? b + (size_t)gi * Og : NULL, Og, YP);
+                    if (identity) {
+                        mt_gemm(1, 0, K, P, Cg, 1, wg, K, xg, P, 1, yg, P);
+                        continue;
+                    }
+                    for (int oh0 = 0; oh0 < g.OH; oh0 += RB) { /* blocks of input rows */
+                        const int oh1 = oh0 + RB < g.OH ? oh0 + RB : g.OH, np = (oh1 - oh0) * g.OW;
+                        mt_gemm(1, 0, K, np, Cg, 1, wg, K, xg + (size_t)oh0 * g.OW, P, 0, col, np);
+                        mt_col2im_add_rows(&g, col, yg, oh0, oh1);
+                    }
                 }
             }
         }

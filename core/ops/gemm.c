@@ -4,6 +4,7 @@
 #include "../device.h"
 
 #include <cblas.h>
+#include <pthread.h>
 #include <string.h>
 #ifdef _OPENMP
 #include <omp.h>
@@ -33,6 +34,33 @@ int mt_blas_threads(int n)
     if (n < 1) n = 1;
     if (n != prev) openblas_set_num_threads(n);
     return prev;
+}
+
+/* Holders of an OpenBLAS thread count (mt_blas_hold): all active holders share one count. */
+static pthread_mutex_t g_blas_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t g_blas_cv = PTHREAD_COND_INITIALIZER;
+static int g_blas_active, g_blas_cur, g_blas_saved;
+
+void mt_blas_hold(int n)
+{
+    if (n < 1) n = 1;
+    pthread_mutex_lock(&g_blas_mu);
+    while (g_blas_active > 0 && g_blas_cur != n) pthread_cond_wait(&g_blas_cv, &g_blas_mu);
+    if (g_blas_active++ == 0) {
+        g_blas_saved = mt_blas_threads(n);
+        g_blas_cur = n;
+    }
+    pthread_mutex_unlock(&g_blas_mu);
+}
+
+void mt_blas_release(void)
+{
+    pthread_mutex_lock(&g_blas_mu);
+    if (g_blas_active > 0 && --g_blas_active == 0) {
+        mt_blas_threads(g_blas_saved);
+        pthread_cond_broadcast(&g_blas_cv);
+    }
+    pthread_mutex_unlock(&g_blas_mu);
 }
 
 int mt_conv_geom_is_identity(const mt_conv_geom *g)
@@ -70,6 +98,20 @@ int mt_conv_block_rows(const mt_conv_geom *g)
     if (rows < 1) rows = 1;
     if (rows > (size_t)g->OH) rows = (size_t)g->OH;
     return (int)rows;
+}
+
+int mt_conv_tile_rows(int units, int OH, int OW, int rows)
+{
+    const int want = 2 * mt_get_num_threads(); /* tiles wanted */
+    if (units < 1) units = 1;
+    if (rows < 1) rows = 1;
+    if (OW < 1) OW = 1;
+    if (units * ((OH + rows - 1) / rows) >= want) return rows;
+    const int per_unit = (want + units - 1) / units; /* blocks per image and group */
+    int r = (OH + per_unit - 1) / per_unit;
+    const int min_rows = (256 + OW - 1) / OW; /* each tile's GEMM repacks the weights */
+    if (r < min_rows) r = min_rows;
+    return r < rows ? r : rows;
 }
 
 int mt_conv_dw_blocked(const mt_conv_geom *g, int Og)
@@ -241,7 +283,7 @@ mt_status mt_conv_pass_begin(mt_conv_pass *ps, int N, size_t col_elems, mt_real 
     ps->bytes = sizeof(mt_real) * (col_elems * ps->T + (dw ? w_elems * (ps->T - 1) : 0));
     ps->scratch = NULL;
     if (ps->bytes) MT_TRY(mt_alloc(mt_cpu(), ps->bytes, &ps->scratch));
-    ps->blas_prev = mt_blas_threads(ps->T > 1 ? 1 : mt_get_num_threads());
+    mt_blas_hold(ps->T > 1 ? 1 : mt_get_num_threads());
     return MT_OK;
 }
 
@@ -267,7 +309,7 @@ mt_real *mt_conv_pass_dw(const mt_conv_pass *ps, int tid)
 
 void mt_conv_pass_end(mt_conv_pass *ps)
 {
-    mt_blas_threads(ps->blas_prev);
+    mt_blas_release();
     if (ps->dw)
         for (int t = 1; t < ps->T; t++) mt_add_into(ps->dw, pass_dw_priv(ps, t), ps->w_elems);
     if (ps->scratch) mt_free(mt_cpu(), ps->scratch, ps->bytes);

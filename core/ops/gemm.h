@@ -7,8 +7,11 @@
  * Threading model of the conv ops: OpenMP splits a batch across threads and
  * each thread calls a single-threaded GEMM (mt_blas_threads(1) around the
  * parallel region), so OpenBLAS's pthread pool never competes with OpenMP.
- * When there are fewer images than threads, the loop runs serially and the
- * GEMM itself uses all threads.
+ * When there are fewer images than threads (inference at batch 1), the
+ * forward passes split each image in blocks of output rows instead (tiles of
+ * image, group, row block; mt_conv_tile_rows), still one single-threaded GEMM
+ * per tile, so that im2col / col2im run on all threads too; other passes with
+ * too little work run serially and the GEMM itself uses all threads.
  */
 #ifndef MT_OPS_GEMM_H
 #define MT_OPS_GEMM_H
@@ -26,6 +29,16 @@ void mt_gemm(int trans_a, int trans_b, int M, int N, int K, mt_real alpha, const
 /* Sets the number of OpenBLAS threads (openblas_set_num_threads) and returns
  * the previous value, so callers can restore it. n < 1 is treated as 1. */
 int mt_blas_threads(int n);
+/* Runs the caller's GEMMs on n OpenBLAS threads until mt_blas_release, safely
+ * against other threads of the process: OpenBLAS's thread count is global and
+ * its results depend on it (and on how a product is split), so a caller waits
+ * while others hold a different count; holders of the same count run together,
+ * the last one restores the count found by the first. Every conv pass, the
+ * Winograd convolution and linear hold a count while they call mt_gemm, so
+ * concurrent forward passes give the same bits as sequential ones. No nesting
+ * of holds in one thread with different counts (it would wait forever). */
+void mt_blas_hold(int n);
+void mt_blas_release(void);
 
 /* Geometry of one 2-D convolution window sweep, in the direction
  * image [C, H, W] -> columns [C*KH*KW, OH*OW]:
@@ -58,6 +71,13 @@ int mt_conv_block_rows(const mt_conv_geom *g);
  * value to exercise the multi-block paths on small shapes; values below
  * 64 KiB also drop the 256-column minimum. */
 void mt_conv_set_block_bytes(size_t bytes);
+/* Output rows per tile when `units` (images x groups) are fewer than the
+ * threads and each is cut in row blocks of at most `rows` (of OH rows of OW
+ * columns): `rows`, lowered so that there are at least two tiles per thread
+ * (load balance of the static split), but not below 256 columns per tile
+ * (every tile's GEMM packs the whole weight matrix again; a 1024-channel 8x8
+ * layer stays one tile, its GEMM then runs on all threads). */
+int mt_conv_tile_rows(int units, int OH, int OW, int rows);
 /* 1 if the weight-gradient GEMM should run per column block: only when the
  * group's dw [Og, C*KH*KW] is at most half a block (otherwise re-reading dw for
  * every block costs more than the cache misses saved, and one full-width GEMM
@@ -101,20 +121,20 @@ int mt_conv_thread_id(void);
  * private buffers of w_elems that mt_conv_pass_end adds into dw in thread
  * order (thread 0 writes dw itself). */
 typedef struct mt_conv_pass {
-    int T, blas_prev;
+    int T;
     size_t col_elems, w_elems, bytes;
     void *scratch;
     mt_real *dw;
 } mt_conv_pass;
-/* Allocates the scratch (mt_alloc on the CPU; errors from it), then sets
- * OpenBLAS to 1 thread when T > 1 (all threads otherwise). */
+/* Allocates the scratch (mt_alloc on the CPU; errors from it), then holds
+ * OpenBLAS at 1 thread when T > 1, all threads otherwise (mt_blas_hold). */
 mt_status mt_conv_pass_begin(mt_conv_pass *ps, int N, size_t col_elems, mt_real *dw, size_t w_elems);
 /* Thread tid's column buffer (NULL when col_elems is 0). */
 mt_real *mt_conv_pass_col(const mt_conv_pass *ps, int tid);
 /* Thread tid's weight gradient: dw for tid 0, a private buffer zeroed here
  * for tid > 0, NULL without dw. Call once per thread inside the region. */
 mt_real *mt_conv_pass_dw(const mt_conv_pass *ps, int tid);
-/* Restores the OpenBLAS threads, adds the private dw buffers into dw, frees the scratch. */
+/* Releases the OpenBLAS thread count, adds the private dw buffers into dw, frees the scratch. */
 void mt_conv_pass_end(mt_conv_pass *ps);
 
 /* ---- CUDA side (only seen by .cu files that include core/cuda_common.h first):

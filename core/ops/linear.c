@@ -40,9 +40,9 @@ static mt_status linear_forward_cpu(mt_node *n)
     if (b)
         for (int i = 0; i < M; i++)
             for (int o = 0; o < OUT; o++) y[(size_t)i * OUT + o] = b[o];
-    const int prev = mt_blas_threads(mt_get_num_threads());
+    mt_blas_hold(mt_get_num_threads());
     mt_gemm(0, 1, M, OUT, IN, 1, x, IN, w, IN, b ? 1 : 0, y, OUT);
-    mt_blas_threads(prev);
+    mt_blas_release();
     return MT_OK;
 }
 
@@ -52,10 +52,10 @@ static mt_status linear_backward_cpu(mt_node *n)
     const int IN = n->in[1]->shape[1], OUT = n->in[1]->shape[0];
     const int M = (int)(mt_numel(n->in[0]) / (size_t)(IN ? IN : 1));
     const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]), *dy = MT_DATA(n->gout[0]);
-    const int prev = mt_blas_threads(mt_get_num_threads());
+    mt_blas_hold(mt_get_num_threads());
     if (n->gin[0]) mt_gemm(0, 0, M, IN, OUT, 1, dy, OUT, w, IN, 1, MT_DATA(n->gin[0]), IN);
     if (n->gin[1]) mt_gemm(1, 0, OUT, IN, M, 1, dy, OUT, x, IN, 1, MT_DATA(n->gin[1]), IN);
-    mt_blas_threads(prev);
+    mt_blas_release();
     if (n->in[2] && n->gin[2]) {
         mt_real *db = MT_DATA(n->gin[2]);
         for (int o = 0; o < OUT; o++) {

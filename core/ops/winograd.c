@@ -347,11 +347,10 @@ static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward)
     mt_real *U = scratch, *V = U + u_elems, *M = V + v_elems;
     int T = mt_get_num_threads();
     if (T < 1) T = 1;
-    /* batch 1: OpenBLAS on all threads, as conv2d's im2col path sets it for one image, so
-     * that the library's OpenBLAS thread count depends on the batch size only (gemm.h) */
-    const int blas_threaded = g_gemm_threads < 0 ? cv->N == 1 : g_gemm_threads;
+    /* default: the threads split the 16 GEMMs, at batch 1 too (faster there as well) */
+    const int blas_threaded = g_gemm_threads > 0;
     if (blas_threaded) { /* the 16 GEMMs one after the other, each on all threads */
-        const int blas_prev = mt_blas_threads(T);
+        mt_blas_hold(T);
 #pragma omp parallel num_threads(T) if (T > 1)
         transform_weights(w, cv->Co, cv->Ci, backward, U);
         for (size_t p0 = 0; p0 < cv->tiles; p0 += pb) {
@@ -362,9 +361,9 @@ static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward)
 #pragma omp parallel num_threads(T) if (T > 1)
             transform_output(cv, p0, p1, M);
         }
-        mt_blas_threads(blas_prev);
+        mt_blas_release();
     } else { /* threads split the 16 GEMMs, each single-threaded */
-        const int blas_prev = mt_blas_threads(1);
+        mt_blas_hold(1);
 #pragma omp parallel num_threads(T) if (T > 1)
         {
             transform_weights(w, cv->Co, cv->Ci, backward, U);
@@ -376,7 +375,7 @@ static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward)
                 transform_output(cv, p0, p1, M);
             }
         }
-        mt_blas_threads(blas_prev);
+        mt_blas_release();
     }
     mt_free(mt_cpu(), scratch, bytes);
     return MT_OK;

@@ -65,8 +65,8 @@ void mt_winograd_set_block_tiles(int tiles);
 
 /* GEMM threading: 0: the threads split the 16 GEMMs of a block, each single-threaded
  * OpenBLAS; 1: the GEMMs run one after the other, each on all threads; -1 (default):
- * 1 for a batch of one image, 0 otherwise, the OpenBLAS thread count the im2col path
- * sets for the same batch (so concurrent forward passes stay bit-identical). */
+ * 0 for every batch size (the faster one at batch 1 too, docs/performance.md;
+ * concurrent forward passes stay bit-identical through mt_blas_hold, gemm.h). */
 void mt_winograd_set_gemm_threads(int mode);
 
 #endif
