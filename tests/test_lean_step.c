@@ -68,6 +68,7 @@ static const char *lean_run(const char *device, mt_device_type type, const char 
     snprintf(run, sizeof run, "%s/%s_run", tmp, name);
     mt_train_options o = {.config = cfg, .out_dir = run, .device = device, .quiet = 1};
     mt_trainer *t = NULL;
+    mt_alloc_empty_cache(); /* segments cached by earlier tests would serve the warm-up */
     unsigned long long start = mt_alloc_backend_count(type), before = 0, after = 0;
     long steps = 0;
     static step_counts counts;
