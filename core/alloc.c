@@ -10,9 +10,13 @@
  * small pool, > 1 MiB in the large one). On free, a block merges with its free
  * neighbours in the same segment, so memory freed in the backward pass serves
  * the forward pass's different sizes. Only when no free block fits is a new
- * segment allocated (after a failure: every wholly free segment is released and
- * the allocation retried once). A training step repeats its requests, so after
- * the first step no op calls malloc or cudaMalloc (tests/test_lean_step.c).
+ * segment allocated; if the pool then holds at least a segment's worth of free
+ * memory in pieces that do not fit, wholly free segments (largest first) go back
+ * to the backend before, so the cache does not keep the layout of a pattern that
+ * changed (the first step's, before the optimizer state exists) next to the new
+ * one. After a failed allocation every wholly free segment is released and the
+ * allocation retried once. A training step repeats its requests, so after its
+ * first steps no op calls malloc or cudaMalloc (tests/test_lean_step.c).
  *
  * Every block starts at a multiple of 512 bytes from its segment's base, which
  * the backends align to 64 (CPU aligned_alloc) or 256 bytes (cudaMalloc).
@@ -56,6 +60,7 @@ struct block {
 struct pool {
     mt_device dev;
     block *bin[NBIN];
+    size_t free_bytes; /* on the free lists */
 };
 
 static pthread_mutex_t g_lock = PTHREAD_MUTEX_INITIALIZER;
@@ -138,6 +143,7 @@ static void free_insert(pool *p, block *b)
     b->fprev = prev;
     if (*pp) (*pp)->fprev = b;
     *pp = b;
+    p->free_bytes += b->size;
 }
 
 static void free_remove(pool *p, block *b)
@@ -146,6 +152,7 @@ static void free_remove(pool *p, block *b)
     else p->bin[bin_of(b->size)] = b->fnext;
     if (b->fnext) b->fnext->fprev = b->fprev;
     b->fprev = b->fnext = NULL;
+    p->free_bytes -= b->size;
 }
 
 /* The smallest free block of at least `size` bytes, or NULL. */
@@ -180,30 +187,36 @@ static int worth_splitting(const pool *p, size_t remaining, int small)
 
 /* ---- segments ---- */
 
+/* Releases wholly free segments of pool p, the largest first, until `want`
+ * bytes went back to the backend (SIZE_MAX: all of them); returns the bytes
+ * released (lock held). */
+static size_t release_pool(pool *p, size_t want)
+{
+    const mt_backend *be = mt_backend_peek(p->dev.type);
+    size_t released = 0;
+    for (int n = NBIN - 1; n >= 0 && released < want; n--) {
+        block *b = p->bin[n];
+        while (b && released < want) {
+            block *next = b->fnext;
+            if (!b->prev && !b->next) { /* a whole segment */
+                free_remove(p, b);
+                if (be) be->raw_free(be->ctx, p->dev.index, b->ptr);
+                g_cached[p->dev.type] -= b->size;
+                released += b->size;
+                free(b);
+            }
+            b = next;
+        }
+    }
+    return released;
+}
+
 /* Releases every wholly free segment of every pool (lock held). */
 static void release_free_segments(void)
 {
-    for (int t = 0; t < MT_DEVICE_TYPES; t++) {
-        const mt_backend *be = mt_backend_peek((mt_device_type)t);
-        for (int i = 0; i < MAX_INDEX; i++) {
-            for (int s = 0; s < 2; s++) {
-                pool *p = &g_pools[t][i][s];
-                for (unsigned n = 0; n < NBIN; n++) {
-                    block *b = p->bin[n];
-                    while (b) {
-                        block *next = b->fnext;
-                        if (!b->prev && !b->next) { /* a whole segment */
-                            free_remove(p, b);
-                            if (be) be->raw_free(be->ctx, i, b->ptr);
-                            g_cached[t] -= b->size;
-                            free(b);
-                        }
-                        b = next;
-                    }
-                }
-            }
-        }
-    }
+    for (int t = 0; t < MT_DEVICE_TYPES; t++)
+        for (int i = 0; i < MAX_INDEX; i++)
+            for (int s = 0; s < 2; s++) release_pool(&g_pools[t][i][s], SIZE_MAX);
 }
 
 /* A new free segment of `bytes` in pool p (lock held); NULL with the error recorded. */
@@ -252,7 +265,13 @@ mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr)
     if (b) {
         free_remove(p, b);
     } else {
-        b = new_segment(be, p, segment_size(size));
+        /* growing while the pool holds at least as much free memory, in pieces
+         * that do not fit: give back wholly free segments first, so the cache
+         * does not keep the fragments of a pattern that changed (step 1's order,
+         * the optimizer state's first allocation) next to the new segment */
+        size_t seg = segment_size(size);
+        if (p->free_bytes >= seg) release_pool(p, seg);
+        b = new_segment(be, p, seg);
         if (!b) {
             pthread_mutex_unlock(&g_lock);
             return mt_last_status();
