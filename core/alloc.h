@@ -1,7 +1,9 @@
 /* core/alloc.h: the caching allocator over the backends' raw alloc/free
- * (device.h); implemented in core/alloc.c. Blocks are kept per (device, size
- * class) and reused, so after the first training step no op calls malloc or
- * cudaMalloc. Knows devices and bytes, nothing of tensors.
+ * (device.h); implemented in core/alloc.c. Best fit with block splitting and
+ * coalescing within backend segments (PyTorch's CUDACachingAllocator design),
+ * so after the first training step no op calls malloc or cudaMalloc and memory
+ * freed at one size serves requests of other sizes. Every pointer returned is
+ * at least 64-byte aligned. Knows devices and bytes, nothing of tensors.
  */
 /* Layer (docs/design.md): above device.h, below tensor.h. */
 #ifndef MT_ALLOC_H
@@ -15,16 +17,27 @@
 extern "C" {
 #endif
 
-/* A block of at least `bytes` bytes on `dev` (reused from the cache when one of
- * its size class is free). MT_ERR_NOMEM / the backend's error on failure. */
+/* A block of at least `bytes` bytes on `dev` (64-byte aligned; the smallest
+ * cached free block that fits, split when the rest is worth keeping, else a new
+ * backend segment). MT_ERR_NOMEM / the backend's error on failure,
+ * MT_ERR_INVALID for a device index >= 16. */
 mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr);
-/* Returns a block from mt_alloc (same dev and bytes) to the cache. ptr NULL: no-op. */
+/* Returns a block from mt_alloc (same dev and bytes) to the cache, merged with
+ * free neighbours of its segment. ptr NULL: no-op; a pointer not from mt_alloc
+ * is left alone and MT_ERR_INVALID recorded (mt_last_status). */
 void mt_free(mt_device dev, void *ptr, size_t bytes);
-/* Gives every cached block back to its backend. */
+/* Gives every wholly free segment back to its backend (segments holding a live
+ * block stay). */
 void mt_alloc_empty_cache(void);
-/* Bytes currently handed out / held in the cache, for a device type. */
+/* Bytes currently handed out (block sizes: requests rounded up to 512 bytes, or
+ * a whole block when its remainder was too small to split off) / held free in
+ * the cache, for a device type. in_use + cached = bytes taken from the backend. */
 size_t mt_alloc_in_use(mt_device_type type);
 size_t mt_alloc_cached(mt_device_type type);
+/* The high-water mark of mt_alloc_in_use since the start or the last
+ * mt_alloc_reset_peak (which sets it to the current in-use bytes). */
+size_t mt_alloc_peak_in_use(mt_device_type type);
+void mt_alloc_reset_peak(mt_device_type type);
 /* How many blocks the backend of a device type has allocated since the start (malloc /
  * cudaMalloc calls, i.e. cache misses): a training step that allocates nothing after its
  * warm-up leaves it unchanged (tests/test_lean_step.c). */

@@ -168,6 +168,12 @@ nomem:
     return MT_ERR_NOMEM;
 }
 
+/* After a node's backward: its gradient buffers go; without retain_graph also
+ * what it kept for backward (saved tensors, and its references to the inputs
+ * and outputs), as PyTorch frees saved variables, so the forward's activations
+ * are freed one by one as backward consumes them instead of when the graph's
+ * last tensor is released. The node stays (marked released) while its
+ * outputs hold it: a second backward through it fails with a clear message. */
 static void drop_node_buffers(mt_node *n, int retain_graph)
 {
     for (int i = 0; i < MT_MAX_OUT; i++) {
@@ -182,6 +188,14 @@ static void drop_node_buffers(mt_node *n, int retain_graph)
         for (int i = 0; i < MT_MAX_SAVED; i++) {
             mt_tensor_release(n->saved[i]);
             n->saved[i] = NULL;
+        }
+        for (int i = 0; i < MT_MAX_IN; i++) {
+            mt_tensor_release(n->in[i]);
+            n->in[i] = NULL;
+        }
+        for (int i = 0; i < MT_MAX_OUT; i++) {
+            mt_tensor_release(n->out[i]);
+            n->out[i] = NULL;
         }
         n->released = 1;
     }
@@ -216,6 +230,8 @@ mt_status mt_backward(mt_tensor *root, const mt_tensor *grad, int retain_graph)
     mt_node **order = NULL;
     int count = 0;
     if (root->grad_fn) s = topo_sort(root->grad_fn, &order, &count);
+    /* releasing a node's inputs may free the nodes that produced them: hold every node until the end */
+    for (int k = 0; k < count; k++) order[k]->refcount++;
     if (s == MT_OK) s = deliver(root, g0);
     mt_tensor_release(g0);
     for (int k = count - 1; k >= 0 && s == MT_OK; k--) {
@@ -248,6 +264,7 @@ mt_status mt_backward(mt_tensor *root, const mt_tensor *grad, int retain_graph)
     }
     if (s != MT_OK)
         for (int k = 0; k < count; k++) drop_node_buffers(order[k], 1);
+    for (int k = 0; k < count; k++) mt_node_release(order[k]);
     free(order);
     mt_set_grad_enabled(prev);
     return s;

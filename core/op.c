@@ -69,6 +69,52 @@ void mt_node_release(mt_node *n)
 static mt_status op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
                          int n_out, mt_tensor **out);
 
+/* A shape-only stand-in for t in a node (op.h backward_skips_*): same shape,
+ * dtype and device, no data; for a non-leaf input also its place in the graph
+ * (grad_fn, out_index), so backward still routes the input's gradient. NULL
+ * when there is no memory for it (the caller keeps t). */
+static mt_tensor *stand_in(const mt_tensor *t)
+{
+    mt_tensor *s = mt_tensor_new_meta(t->dtype, t->ndim, t->shape);
+    if (!s) return NULL;
+    s->storage->device = t->storage->device;
+    s->requires_grad = t->requires_grad;
+    if (t->grad_fn) {
+        s->grad_fn = t->grad_fn;
+        s->grad_fn->refcount++;
+        s->out_index = t->out_index;
+    }
+    return s;
+}
+
+/* Swaps what backward never reads for stand-ins (a recorded node). Inputs
+ * only when non-leaf without retain_grad: a leaf's gradient accumulates into
+ * the tensor itself, and a leaf (parameter, batch) lives on anyway. */
+static void drop_unread(mt_node *n)
+{
+    const mt_op *op = n->op;
+    for (int i = 0; i < n->n_in; i++) {
+        mt_tensor *x = n->in[i];
+        if (!(op->backward_skips_in & (1u << i)) || !x || !x->grad_fn || x->retain_grad) continue;
+        mt_tensor *s = stand_in(x);
+        if (!s) {
+            mt_error_clear();
+            continue;
+        }
+        n->in[i] = s;
+        mt_tensor_release(x);
+    }
+    for (int i = 0; op->backward_skips_out && i < n->n_out; i++) {
+        mt_tensor *s = stand_in(n->out[i]); /* the alias has no grad_fn */
+        if (!s) {
+            mt_error_clear();
+            continue;
+        }
+        mt_tensor_release(n->out[i]);
+        n->out[i] = s;
+    }
+}
+
 /* Autocast: a listed op gets its MT_F32 inputs through the differentiable cast op. */
 mt_status mt_op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const void *attr, size_t attr_bytes,
                       int n_out, mt_tensor **out)
@@ -190,6 +236,7 @@ static mt_status op_apply(const mt_op *op, int n_in, mt_tensor *const *in, const
             out[i]->grad_fn = n;
             out[i]->out_index = i;
         }
+        if (op->backward_skips_in || op->backward_skips_out) drop_unread(n);
     } else {
         node_free(n);
     }

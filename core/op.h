@@ -87,6 +87,15 @@ typedef struct mt_op {
      * default to MT_REAL (float32 holding low-precision-rounded values) unless
      * its shape rule sets another dtype (the cast op). */
     int low_precision;
+    /* What the backward kernels (CPU and CUDA) never read the data of: bit i of
+     * backward_skips_in for input i, backward_skips_out for all outputs (shapes,
+     * dtypes and devices they may still read). When grad is recorded the node
+     * keeps a shape-only stand-in for those (op.c), so an activation no backward
+     * needs (a conv's output that only feeds a relu) is freed as soon as the
+     * forward is done with it, as PyTorch saves only what each backward uses.
+     * A non-leaf input's retain_grad must be set before this op consumes it. */
+    unsigned backward_skips_in;
+    int backward_skips_out;
 } mt_op;
 
 #define MT_ATTR(n, type) ((type *)(void *)(n)->attr)

@@ -73,6 +73,8 @@ const mt_op mt_op_concat = {
     "concat", concat_shape,
     {concat_forward, MT_CUDA_FN(concat_forward)},
     {concat_backward, MT_CUDA_FN(concat_backward)},
+    .backward_skips_in = ~0u, /* backward splits dy by the inputs' shapes */
+    .backward_skips_out = 1,
 };
 
 mt_tensor *mt_concat(int n, mt_tensor *const *xs, int dim)

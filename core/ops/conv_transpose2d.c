@@ -230,6 +230,7 @@ const mt_op mt_op_conv_transpose2d = {
     {conv_transpose2d_forward_cpu, MT_CUDA_FN(conv_transpose2d_forward_cuda)},
     {conv_transpose2d_backward_cpu, MT_CUDA_FN(conv_transpose2d_backward_cuda)},
     .low_precision = 1,
+    .backward_skips_out = 1, /* backward reads x, w and dy */
 };
 
 mt_tensor *mt_conv_transpose2d(mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_conv_transpose2d_params p)

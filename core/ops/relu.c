@@ -43,6 +43,7 @@ const mt_op mt_op_relu = {
     "relu", relu_shape,
     {relu_forward_cpu, MT_CUDA_FN(relu_forward_cuda)},
     {relu_backward_cpu, MT_CUDA_FN(relu_backward_cuda)},
+    .backward_skips_in = 1u, /* backward reads y */
 };
 
 mt_tensor *mt_relu(mt_tensor *x)

@@ -16,9 +16,14 @@
  * Prints the parameter count, wall and CPU seconds per step, "images/s: X"
  * (wall clock) and "cpu_images/s: X" (images per CPU-second x threads: the
  * rate on an idle machine, useful when other jobs share the cores), and
- * "peak_rss_mib: X" (the process's peak resident memory, getrusage ru_maxrss).
+ * "peak_rss_mib: X" (the process's peak resident memory, getrusage ru_maxrss),
+ * "peak_in_use_mib: X" (the caching allocator's high-water mark of tensor
+ * memory handed out, mt_alloc_peak_in_use) and "cached_mib: X" (free blocks it
+ * holds at the end), "timed_backend_allocs: N" (segments it took from malloc in
+ * the timed steps, 0 once the step's layout is cached).
  * --infer 1 times the forward pass alone with gradients off (inference
  * latency, "latency_ms: X" per batch) instead of the training step. */
+#include "../../core/alloc.h"
 #include "../../core/device.h"
 #include "../../core/ops.h"
 #include "../../core/rng.h"
@@ -190,9 +195,11 @@ int main(int argc, char **argv)
         return 1;
     }
     double t0 = 0, c0 = 0, loss_v = 0;
+    unsigned long long seg0 = 0;
     if (infer) mt_set_grad_enabled(0);
     for (int s = 0; s < warmup + steps; s++) {
         if (s == warmup) {
+            seg0 = mt_alloc_backend_count(MT_CPU);
             t0 = clock_s(CLOCK_MONOTONIC);
             c0 = clock_s(CLOCK_PROCESS_CPUTIME_ID);
         }
@@ -229,6 +236,9 @@ int main(int argc, char **argv)
     if (infer) printf("latency_ms: %.2f\n", dt * 1e3);
     struct rusage ru;
     if (getrusage(RUSAGE_SELF, &ru) == 0) printf("peak_rss_mib: %.1f\n", ru.ru_maxrss / 1024.0);
+    printf("peak_in_use_mib: %.1f\n", mt_alloc_peak_in_use(MT_CPU) / 1048576.0);
+    printf("cached_mib: %.1f\n", mt_alloc_cached(MT_CPU) / 1048576.0);
+    printf("timed_backend_allocs: %llu\n", mt_alloc_backend_count(MT_CPU) - seg0);
     mt_optim_free(opt);
     for (int i = 0; i < u.n; i++) mt_tensor_release(u.p[i]);
     mt_tensor_release(x);
