@@ -280,14 +280,15 @@ bench-nets: $(BENCH_NETS)
 
 # ASan + UBSan run of a subset of the tests (issue 12; not part of `make test`): builds the
 # library, CLI and test runner into $(SAN_BUILD) (-O1 -g, no CUDA), then runs, in one process,
-# the tests whose name or file contains one of SAN_TESTS: the parsers (config/YAML, graph,
+# the tests whose name or file contains one of SAN_TESTS: the caching allocator (which poisons
+# what it has not handed out under ASan) and autograd memory, the parsers (config/YAML, graph,
 # import, IDX, DICOM, NIfTI, datasets, checkpoints, weights) and the robustness paths (robust_*,
 # metrics, plots, loader, detection, a corrupt checkpoint refused by the CLI, missing dataset
 # keys, the synthetic-fracture generator), with every sanitizer report fatal: 75-105 s on 2 cores (the first build about 4 minutes). The full suite (15-20
 # minutes uninstrumented) is too slow under ASan. tests/run_sanitize.sh, tests/lsan.supp.
 SAN_BUILD ?= build-asan
 SAN_FLAGS := -O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer
-SAN_TESTS ?= test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
+SAN_TESTS ?= test_alloc test_autograd_memory test_config yaml test_graph_format test_model.c test_import idx dicom nifti test_dataset test_checkpoint \
              test_weights.c test_robust test_metrics test_plot test_loader test_detect tasks_missing cli_corrupt \
              synth_fracture crop_ import_box import_reorient localize_ robust_dicom_gdcm mias_woman import_mias_splits \
              s5_chain

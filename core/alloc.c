@@ -21,6 +21,10 @@
  * Every block starts at a multiple of 512 bytes from its segment's base, which
  * the backends align to 64 (CPU aligned_alloc) or 256 bytes (cudaMalloc).
  * Thread-safe: one mutex guards all pools (the backend is called under it).
+ * Under AddressSanitizer (the test-sanitize build) host memory that is not
+ * handed out is poisoned: free blocks, and a block's bytes past the request,
+ * so a read or write outside a live tensor is reported although the blocks
+ * share a segment.
  * A CUDA-graph capture opens a private pool on its thread (mt_alloc_pool_begin,
  * alloc.h): blocks that thread frees meanwhile stay reserved for the graph (still
  * counted in use) instead of returning to the free lists, and its allocations
@@ -38,6 +42,18 @@
 #include <stdlib.h>
 
 #include "device.h"
+
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+/* host memory only: device pointers are not the process's memory */
+#define HOST_POISON(type, p, n) \
+    do { if ((type) == MT_CPU) ASAN_POISON_MEMORY_REGION((p), (n)); } while (0)
+#define HOST_UNPOISON(type, p, n) \
+    do { if ((type) == MT_CPU) ASAN_UNPOISON_MEMORY_REGION((p), (n)); } while (0)
+#else
+#define HOST_POISON(type, p, n) ((void)0)
+#define HOST_UNPOISON(type, p, n) ((void)0)
+#endif
 
 #define MIN_BLOCK ((size_t)512)            /* rounding unit and smallest block */
 #define SMALL_SIZE ((size_t)1 << 20)       /* largest request of the small pool */
@@ -212,6 +228,7 @@ static size_t release_pool(pool *p, size_t want)
             block *next = b->fnext;
             if (!b->prev && !b->next) { /* a whole segment */
                 free_remove(p, b);
+                HOST_UNPOISON(p->dev.type, b->ptr, b->size);
                 if (be) be->raw_free(be->ctx, p->dev.index, b->ptr);
                 g_cached[p->dev.type] -= b->size;
                 released += b->size;
@@ -251,6 +268,7 @@ static block *new_segment(const mt_backend *be, pool *p, size_t bytes)
         }
     }
     b->ptr = raw;
+    HOST_POISON(p->dev.type, raw, bytes); /* nothing handed out yet */
     b->size = bytes;
     b->owner = p;
     g_backend_allocs[p->dev.type]++;
@@ -283,6 +301,7 @@ mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr)
                 b->fnext = NULL;
                 t_pool->bytes -= b->size;
                 *ptr = b->ptr;
+                HOST_UNPOISON(dev.type, b->ptr, bytes);
                 pthread_mutex_unlock(&g_lock);
                 return MT_OK;
             }
@@ -330,6 +349,7 @@ mt_status mt_alloc(mt_device dev, size_t bytes, void **ptr)
     g_in_use[dev.type] += b->size;
     if (g_in_use[dev.type] > g_peak[dev.type]) g_peak[dev.type] = g_in_use[dev.type];
     *ptr = b->ptr;
+    HOST_UNPOISON(dev.type, b->ptr, bytes); /* the rest of the block stays poisoned */
     pthread_mutex_unlock(&g_lock);
     return MT_OK;
 }
@@ -378,6 +398,7 @@ void mt_free(mt_device dev, void *ptr, size_t bytes)
                mt_device_str(dev, name, sizeof name));
         return;
     }
+    HOST_POISON(b->owner->dev.type, b->ptr, b->size);
     if (t_pool) { /* a capture: reserved for the graph, still in use */
         b->fnext = t_pool->blocks;
         t_pool->blocks = b;

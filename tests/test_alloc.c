@@ -20,6 +20,10 @@
 #include "../core/alloc.h"
 #include "test.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #define MIB ((size_t)1 << 20)
 
 static mt_device test_dev(int index) { return (mt_device){.type = MT_CPU, .index = index}; }
@@ -295,4 +299,32 @@ TEST(alloc_many_threads)
     CHECK(mt_alloc_in_use(MT_CPU) == use0, "in use %zu after the threads, %zu before", mt_alloc_in_use(MT_CPU), use0);
     mt_alloc_empty_cache();
     CHECK(mt_alloc_cached(MT_CPU) == cache0, "%zu bytes stayed cached", mt_alloc_cached(MT_CPU) - cache0);
+}
+
+/* Under AddressSanitizer (make test-sanitize) the allocator poisons host memory not handed out:
+ * a block's bytes past the request, free blocks and the unused rest of a segment. */
+TEST(alloc_asan_poisons_what_is_not_handed_out)
+{
+#if defined(__SANITIZE_ADDRESS__)
+    const mt_device d = test_dev(0);
+    void *a = NULL, *b = NULL;
+    CHECK_OK(mt_alloc(d, 1000, &a));
+    CHECK_OK(mt_alloc(d, 3 * MIB, &b));
+    char *ca = a, *cb = b;
+    CHECK(!__asan_region_is_poisoned(ca, 1000), "the 1000 requested bytes are poisoned");
+    CHECK(__asan_address_is_poisoned(ca + 1000), "the byte past a 1000-byte request is not poisoned");
+    CHECK(!__asan_region_is_poisoned(cb, 3 * MIB), "the 3 MiB requested are poisoned");
+    CHECK(__asan_address_is_poisoned(cb + 3 * MIB), "the split-off rest of the 3 MiB block's segment is not poisoned");
+    mt_free(d, b, 3 * MIB);
+    CHECK(__asan_address_is_poisoned(cb) && __asan_address_is_poisoned(cb + MIB), "a freed block is not poisoned");
+    mt_free(d, a, 1000);
+    CHECK(__asan_address_is_poisoned(ca), "a freed small block is not poisoned");
+    void *c = NULL;
+    CHECK_OK(mt_alloc(d, 64, &c)); /* reuse unpoisons exactly the request */
+    CHECK(!__asan_region_is_poisoned(c, 64) && __asan_address_is_poisoned((char *)c + 64),
+          "a reused block is not unpoisoned exactly over its 64 requested bytes");
+    mt_free(d, c, 64);
+#else
+    SKIP("skipped: not an AddressSanitizer build (make test-sanitize runs it)");
+#endif
 }
