@@ -78,27 +78,6 @@ static mt_status forward_impl(mt_cuda_ctx *c, mt_node *n, int transposed, mt_dty
     return MT_OK;
 }
 
-extern "C" mt_status mt_cudnn_conv_lowp_forward(mt_node *n, int transposed, int *done)
-{
-    *done = 0;
-    int excess = 0;
-    mt_cudnn_conv_dims d = node_dims(n, transposed, &excess);
-    const mt_dtype dt = native_type(n, excess);
-    if (dt == MT_REAL) return MT_OK;
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    d.dtype = (int)cudnn_type(dt);
-    mt_cudnn_conv cv = {};
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = forward_impl(c, n, transposed, dt, d, &tmp, &tmp_bytes, &cv);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    MT_TRY(s);
-    *done = 1;
-    return MT_OK;
-}
-
 /* gin[0] (dx) and gin[1] (dw), float32 and zero on entry, get the widened cuDNN results; gin[2] the bias
  * gradient summed from the float32 dy (rounded to dt when the bias is of that type) */
 static mt_status backward_impl(mt_cuda_ctx *c, mt_node *n, int transposed, mt_dtype dt, mt_cudnn_conv_dims d,
@@ -137,6 +116,37 @@ static mt_status backward_impl(mt_cuda_ctx *c, mt_node *n, int transposed, mt_dt
     return MT_OK;
 }
 
+typedef mt_status (*lowp_impl)(mt_cuda_ctx *c, mt_node *n, int transposed, mt_dtype dt, mt_cudnn_conv_dims d,
+                               void **tmp, size_t *tmp_bytes, mt_cudnn_conv *cv);
+
+/* Runs impl on the node's CUDA context with dims d in cuDNN type dt, then frees its descriptors and
+ * scratch whatever it returned; *done = 1 when it succeeded. */
+static mt_status run_native(mt_node *n, int transposed, mt_dtype dt, mt_cudnn_conv_dims d, lowp_impl impl, int *done)
+{
+    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
+    if (!c) return mt_last_status();
+    d.dtype = (int)cudnn_type(dt);
+    mt_cudnn_conv cv = {};
+    void *tmp = NULL;
+    size_t tmp_bytes = 0;
+    mt_status s = impl(c, n, transposed, dt, d, &tmp, &tmp_bytes, &cv);
+    mt_cudnn_conv_destroy(&cv);
+    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
+    MT_TRY(s);
+    *done = 1;
+    return MT_OK;
+}
+
+extern "C" mt_status mt_cudnn_conv_lowp_forward(mt_node *n, int transposed, int *done)
+{
+    *done = 0;
+    int excess = 0;
+    mt_cudnn_conv_dims d = node_dims(n, transposed, &excess);
+    const mt_dtype dt = native_type(n, excess);
+    if (dt == MT_REAL) return MT_OK;
+    return run_native(n, transposed, dt, d, forward_impl, done);
+}
+
 extern "C" mt_status mt_cudnn_conv_lowp_backward(mt_node *n, int transposed, int *done)
 {
     *done = 0;
@@ -146,16 +156,5 @@ extern "C" mt_status mt_cudnn_conv_lowp_backward(mt_node *n, int transposed, int
     if (dt == MT_REAL || n->gout[0]->dtype != MT_REAL) return MT_OK;
     for (int j = 0; j < 3; j++)
         if (n->gin[j] && n->gin[j]->dtype != MT_REAL) return MT_OK;
-    mt_cuda_ctx *c = mt_cuda_node_ctx(n);
-    if (!c) return mt_last_status();
-    d.dtype = (int)cudnn_type(dt);
-    mt_cudnn_conv cv = {};
-    void *tmp = NULL;
-    size_t tmp_bytes = 0;
-    mt_status s = backward_impl(c, n, transposed, dt, d, &tmp, &tmp_bytes, &cv);
-    mt_cudnn_conv_destroy(&cv);
-    if (tmp) mt_free(n->in[0]->storage->device, tmp, tmp_bytes);
-    MT_TRY(s);
-    *done = 1;
-    return MT_OK;
+    return run_native(n, transposed, dt, d, backward_impl, done);
 }
