@@ -416,29 +416,18 @@ void mt_alloc_empty_cache(void)
     pthread_mutex_unlock(&g_lock);
 }
 
-size_t mt_alloc_in_use(mt_device_type type)
+/* One counter of a device type, read under the lock. */
+static size_t read_counter(const size_t *counter)
 {
     pthread_mutex_lock(&g_lock);
-    size_t n = g_in_use[type];
+    size_t n = *counter;
     pthread_mutex_unlock(&g_lock);
     return n;
 }
 
-size_t mt_alloc_cached(mt_device_type type)
-{
-    pthread_mutex_lock(&g_lock);
-    size_t n = g_cached[type];
-    pthread_mutex_unlock(&g_lock);
-    return n;
-}
-
-size_t mt_alloc_peak_in_use(mt_device_type type)
-{
-    pthread_mutex_lock(&g_lock);
-    size_t n = g_peak[type];
-    pthread_mutex_unlock(&g_lock);
-    return n;
-}
+size_t mt_alloc_in_use(mt_device_type type) { return read_counter(&g_in_use[type]); }
+size_t mt_alloc_cached(mt_device_type type) { return read_counter(&g_cached[type]); }
+size_t mt_alloc_peak_in_use(mt_device_type type) { return read_counter(&g_peak[type]); }
 
 void mt_alloc_reset_peak(mt_device_type type)
 {
