@@ -121,6 +121,7 @@ static void run_grid(mt_test_ctx *T_, int n_random)
         {2, 3, 130, 6, 5, 1, 1, 1, 1, 0},   /* many output channels */
         {3, 33, 65, 37, 36, 1, 1, 1, 1, 1}, /* U-Net-like, odd / even edges, several blocks */
         {1, 64, 64, 17, 17, 1, 1, 1, 1, 1},
+        {2, 256, 256, 38, 38, 0, 0, 0, 0, 1}, /* S5 U-Net, valid padding: the auto rule's smallest width */
     };
     for (size_t i = 0; i < sizeof FIXED / sizeof FIXED[0] && !T_->failed; i++) check_case(T_, &FIXED[i]);
     static const int CH[] = {1, 2, 3, 7, 16, 33, 130}, SZ[] = {1, 2, 3, 4, 5, 8, 11, 16, 17, 37};

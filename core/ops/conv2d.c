@@ -8,6 +8,8 @@
  *   forward  y_g[Og, P]  = w_g[Og, K] @ col[K, P] (+ b),  K = Cg*KH*KW, P = HO*WO
  *   backward dw_g[Og, K] += dy_g[Og, P] @ col^T
  *            dcol[K, P]   = w_g^T @ dy_g, then col2im into dx
+ *              (stride 1, >= 16 channels, >= 16x16: dx as the forward conv of dy
+ *               with the flipped, transposed kernel instead; conv2d_dx_as_forward)
  *            db[o]        = sum over n, p of dy
  * A 1x1 / stride 1 / unpadded conv skips im2col (col = x). Images are split
  * across OpenMP threads, each calling a single-threaded OpenBLAS GEMM (the
@@ -101,27 +103,20 @@ static mt_conv_geom conv2d_geom(const mt_node *n)
     return g;
 }
 
-static mt_status conv2d_forward_cpu(mt_node *n)
+/* The forward tile loop, y [N, G*Og, OH, OW] (+)= conv(x [N, G*C, H, W], w [G*Og, C*KH*KW]) + b:
+ * y = result when accumulate is 0 (b or NULL), y += result otherwise (b must be NULL).
+ * Work is split in tiles (image, group, block of output rows). With at least
+ * as many images as threads a 1x1 identity conv takes each image whole (one
+ * GEMM); with fewer (inference at batch 1) every conv is cut in row blocks
+ * so that im2col and the GEMMs of one image run on all threads. */
+static mt_status conv_tiles(const mt_conv_geom *gp, int N, int G, int O, const mt_real *x, const mt_real *w,
+                            const mt_real *b, mt_real *y, int accumulate)
 {
-    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv2d_forward_cpu); /* bf16/f16: widened */
-#if MT_HAVE_DNNL
-    if (mt_conv2d_use_dnnl(n)) return mt_conv2d_forward_dnnl(n);
-#endif
-    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
-    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
-    const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
-    mt_real *y = MT_DATA(n->out[0]);
-    const mt_conv_geom g = conv2d_geom(n);
-    const int N = n->in[0]->shape[0], G = p->groups, O = n->out[0]->shape[1], Og = O / G;
-    const int K = g.C * g.KH * g.KW, P = g.OH * g.OW;
-    const char *impl = mt_conv_impl_env();
-    if (mt_winograd_applies(&g, G, O, impl, 0)) return mt_winograd_conv2d_forward(&g, N, O, x, w, b, y);
+    const mt_conv_geom g = *gp;
+    const int Og = O / G, K = g.C * g.KH * g.KW, P = g.OH * g.OW;
     const int identity = mt_conv_geom_is_identity(&g);
-    /* Work is split in tiles (image, group, block of output rows). With at least
-     * as many images as threads a 1x1 identity conv takes each image whole (one
-     * GEMM); with fewer (inference at batch 1) every conv is cut in row blocks
-     * so that im2col and the GEMMs of one image run on all threads. */
     const int few = N < mt_get_num_threads();
+    const mt_real beta = accumulate || b ? 1 : 0;
     int RB = identity && !few ? g.OH : mt_conv_block_rows(&g);
     if (few) RB = mt_conv_tile_rows(N * G, g.OH, g.OW, RB);
     const int nblk = (g.OH + RB - 1) / RB, tiles = N * G * nblk;
@@ -140,15 +135,75 @@ static mt_status conv2d_forward_cpu(mt_node *n)
             if (b)
                 for (int o = 0; o < Og; o++) mt_fill_bias(yb + (size_t)o * P, b + (size_t)gi * Og + o, 1, (size_t)np);
             if (identity) {
-                mt_gemm(0, 0, Og, np, K, 1, wg, K, xg + (size_t)oh0 * g.OW, P, b ? 1 : 0, yb, P);
+                mt_gemm(0, 0, Og, np, K, 1, wg, K, xg + (size_t)oh0 * g.OW, P, beta, yb, P);
             } else { /* the column block stays in cache */
                 mt_im2col_rows(&g, xg, col, oh0, oh1);
-                mt_gemm(0, 0, Og, np, K, 1, wg, K, col, np, b ? 1 : 0, yb, P);
+                mt_gemm(0, 0, Og, np, K, 1, wg, K, col, np, beta, yb, P);
             }
         }
     }
     mt_conv_pass_end(&ps);
     return MT_OK;
+}
+
+static mt_status conv2d_forward_cpu(mt_node *n)
+{
+    if (mt_lowp_node_dtype(n) != MT_REAL) return mt_lowp_forward(n, conv2d_forward_cpu); /* bf16/f16: widened */
+#if MT_HAVE_DNNL
+    if (mt_conv2d_use_dnnl(n)) return mt_conv2d_forward_dnnl(n);
+#endif
+    const mt_conv2d_params *p = MT_ATTR(n, mt_conv2d_params);
+    const mt_real *x = MT_DATA(n->in[0]), *w = MT_DATA(n->in[1]);
+    const mt_real *b = n->in[2] ? MT_DATA(n->in[2]) : NULL;
+    mt_real *y = MT_DATA(n->out[0]);
+    const mt_conv_geom g = conv2d_geom(n);
+    const int N = n->in[0]->shape[0], O = n->out[0]->shape[1];
+    const char *impl = mt_conv_impl_env();
+    if (mt_winograd_applies(&g, p->groups, O, impl, 0)) return mt_winograd_conv2d_forward(&g, N, O, x, w, b, y);
+    return conv_tiles(&g, N, p->groups, O, x, w, b, y, 0);
+}
+
+/* 1 if backward data of this conv runs as a forward conv of dy (conv2d_dx_as_forward):
+ * ungrouped, stride 1, a kernel larger than 1x1 (a 1x1 conv has no column matrix to save),
+ * at least 16 input channels (the GEMM's rows: with fewer, its column blocks are packed for
+ * too few rows) and an input of at least 16x16. Measured per U-Net shape (base 64, batch 4,
+ * 2 threads; docs/performance.md "Backward data as a forward conv"): backward 4-10% faster
+ * from 32x32 up, level at 16x16, 3-10% slower at 8x8 (one GEMM of 64 columns per image). */
+static int dx_as_forward_applies(const mt_conv_geom *g, int G)
+{
+    return G == 1 && g->stride_h == 1 && g->stride_w == 1 && g->KH * g->KW > 1 && g->C >= 16 && g->H >= 16 &&
+           g->W >= 16;
+}
+
+/* dx [N, C, H, W] += conv_transpose2d(dy, w) of a stride-1 conv, computed as the forward
+ * "full" correlation dx = conv2d(dy, w') with w'[c, o, kh, kw] = w[o, c, KH-1-kh, KW-1-kw]
+ * and padding dil*(K-1) - pad (the adjoint of a stride-1 correlation is the correlation
+ * with the flipped, transposed kernel; Dumoulin & Visin 2016, "A guide to convolution
+ * arithmetic", section 4.1). One im2col of dy and one GEMM [C, O*KH*KW] x [O*KH*KW, cols]
+ * per row block, accumulated straight into dx: no column matrix of dx, no col2im.
+ * w [O, C, KH, KW]; dy [N, O, OH, OW]. Errors: allocation of w' and the columns. */
+static mt_status conv2d_dx_as_forward(const mt_conv_geom *g, int N, int O, const mt_real *w, const mt_real *dy,
+                                      mt_real *dx)
+{
+    const int C = g->C, KK = g->KH * g->KW;
+    mt_real *wt = NULL;
+    const size_t bytes = sizeof(mt_real) * (size_t)O * C * KK;
+    MT_TRY(mt_alloc(mt_cpu(), bytes, (void **)&wt));
+#pragma omp parallel for schedule(static) if ((size_t)O * C * KK > 65536)
+    for (int c = 0; c < C; c++)
+        for (int o = 0; o < O; o++) {
+            const mt_real *src = w + ((size_t)o * C + c) * KK;
+            mt_real *dst = wt + ((size_t)c * O + o) * KK;
+            for (int k = 0; k < KK; k++) dst[k] = src[KK - 1 - k];
+        }
+    mt_conv_geom gt = {.C = O, .H = g->OH, .W = g->OW, .KH = g->KH, .KW = g->KW, .OH = g->H, .OW = g->W,
+                       .stride_h = 1, .stride_w = 1,
+                       .pad_top = g->dil_h * (g->KH - 1) - g->pad_top,
+                       .pad_left = g->dil_w * (g->KW - 1) - g->pad_left,
+                       .dil_h = g->dil_h, .dil_w = g->dil_w};
+    mt_status s = conv_tiles(&gt, N, 1, C, dy, wt, NULL, dx, 1);
+    mt_free(mt_cpu(), wt, bytes);
+    return s;
 }
 
 static mt_status conv2d_backward_cpu(mt_node *n)
@@ -170,6 +225,10 @@ static mt_status conv2d_backward_cpu(mt_node *n)
     const char *impl = mt_conv_impl_env();
     if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd, dw below by im2col + GEMM */
         MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
+        dx = NULL;
+    }
+    if (dx && dx_as_forward_applies(&g, G)) { /* dx as a forward conv of dy; dw below */
+        MT_TRY(conv2d_dx_as_forward(&g, N, O, w, dy, dx));
         dx = NULL;
     }
     if (!dx && !dw) return MT_OK;

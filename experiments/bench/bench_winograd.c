@@ -2,7 +2,7 @@
  * im2col + GEMM against Winograd F(2x2, 3x3) (core/ops/winograd.h, both GEMM
  * threadings), for each conv shape of the base-64 U-Net at --size (default
  * 128), batch --batch (default 4). Not a test: a benchmark; the variants run
- * alternately in one process (MT_CONV_IMPL set per call) and each figure is the
+ * alternately in one process (mt_conv_set_impl per call) and each figure is the
  * best of --rounds (default 3) after one warm-up round.
  *
  * Prints per shape and variant: forward ms, backward ms (dx + dw + db, dw always
@@ -13,6 +13,7 @@
  *                       [--shape i (only the i-th shape, from 0)] */
 #include "../../core/device.h"
 #include "../../core/ops.h"
+#include "../../core/ops/dnnl.h"
 #include "../../core/ops/winograd.h"
 #include "../../core/rng.h"
 
@@ -41,17 +42,20 @@ static mt_tensor *randn(int ndim, const int *shape, uint64_t seed, double scale)
 }
 
 typedef struct variant {
-    const char *name, *impl;
+    const char *name;
+    mt_conv_impl impl;
     int gemm_threads;
 } variant;
 
-static const variant VARIANTS[] = {{"im2col", "im2col", 0}, {"wino", "winograd", 0}, {"wino-blasT", "winograd", 1}};
+static const variant VARIANTS[] = {{"im2col", MT_CONV_IMPL_IM2COL, 0},
+                                   {"wino", MT_CONV_IMPL_WINOGRAD, 0},
+                                   {"wino-blasT", MT_CONV_IMPL_WINOGRAD, 1}};
 #define NV 3
 
 /* One forward + backward of conv(C -> O, S x S) with variant v: times in fw, bw. */
 static int run_once(const variant *v, mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_tensor *gy, double *fw, double *bw)
 {
-    setenv("MT_CONV_IMPL", v->impl, 1);
+    mt_conv_set_impl(v->impl); /* MT_CONV_IMPL is read once per process */
     mt_winograd_set_gemm_threads(v->gemm_threads);
     mt_conv2d_params p = mt_conv2d_default();
     p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
