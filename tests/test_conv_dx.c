@@ -7,8 +7,8 @@
  *   db[o]             = sum dy[n, o, oh, ow]
  * max |g - ref| <= 1e-5 max |ref| on shapes that take the new path (3x3 pad 1 as
  * in U-Net, unpadded, asymmetric padding, a 5x5 and a 2x3 kernel, dilation 2,
- * batches 1 and 3) and two that keep the im2col + col2im path (8 input channels;
- * a stride-2 conv), on 1, 2 and 3 threads and default / tiny column blocks.
+ * batches 1 to 3, inputs of at least 32x32) and three that keep the im2col + col2im
+ * path (8 input channels; a 16x16 input; a stride-2 conv), on 1, 2 and 3 threads and default / tiny column blocks.
  * The gradient starts non-zero (a second backward) so that accumulation into an
  * existing .grad is checked too. im2col is forced (MT_CONV_IMPL cannot change it). */
 #include "../core/autograd.h"
@@ -27,14 +27,15 @@ typedef struct dx_case {
 } dx_case;
 
 static const dx_case CASES[] = {
-    {"3x3 pad 1 (U-Net conv)", 3, 16, 24, 19, 17, 3, 3, 1, 1, 1, 1, 1, 1},
-    {"3x3 unpadded batch 1", 1, 20, 8, 18, 21, 3, 3, 1, 0, 0, 0, 0, 1},
-    {"3x3 asymmetric padding", 1, 16, 5, 17, 16, 3, 3, 1, 2, 0, 0, 1, 1},
-    {"5x5 pad 2", 3, 17, 9, 16, 18, 5, 5, 1, 2, 2, 2, 2, 1},
-    {"2x3 kernel pad (1, 0, 1, 1)", 1, 16, 7, 16, 17, 2, 3, 1, 1, 0, 1, 1, 1},
-    {"3x3 dilation 2 pad 2", 3, 18, 6, 16, 20, 3, 3, 1, 2, 2, 2, 2, 2},
-    {"8 channels (col2im path)", 3, 8, 12, 17, 16, 3, 3, 1, 1, 1, 1, 1, 1},
-    {"stride 2 (col2im path)", 1, 16, 10, 19, 18, 3, 3, 2, 1, 1, 1, 1, 1},
+    {"3x3 pad 1 (U-Net conv)", 3, 16, 24, 35, 33, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"3x3 unpadded batch 1", 1, 20, 8, 34, 37, 3, 3, 1, 0, 0, 0, 0, 1},
+    {"3x3 asymmetric padding", 1, 16, 5, 33, 32, 3, 3, 1, 2, 0, 0, 1, 1},
+    {"5x5 pad 2", 2, 17, 9, 32, 34, 5, 5, 1, 2, 2, 2, 2, 1},
+    {"2x3 kernel pad (1, 0, 1, 1)", 1, 16, 7, 32, 33, 2, 3, 1, 1, 0, 1, 1, 1},
+    {"3x3 dilation 2 pad 2", 2, 18, 6, 32, 36, 3, 3, 1, 2, 2, 2, 2, 2},
+    {"8 channels (col2im path)", 3, 8, 12, 33, 32, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"16x16 input (col2im path)", 2, 16, 12, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1},
+    {"stride 2 (col2im path)", 1, 16, 10, 35, 34, 3, 3, 2, 1, 1, 1, 1, 1},
 };
 
 static mt_tensor *randn(int ndim, const int *shape, uint64_t seed)

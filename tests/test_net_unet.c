@@ -4,7 +4,6 @@
  * evaluation; float64 build: training with dropout off), and its count. */
 #include "../layers/model.h"
 #include "net_check.h"
-#include "../core/ops/dnnl.h"
 #include "test.h"
 
 #ifndef MT_REAL_DOUBLE
@@ -34,12 +33,6 @@ TEST(net_unet_s5_matches_torch_twin)
     c.args[2] = (mt_model_arg){"out_channels", "2"};
     c.args[3] = (mt_model_arg){"tile", "94"};
     net_stats st;
-    /* im2col, as in the DeconvNet twin check (docs/performance.md): with Winograd's forward on the
-     * 256- and 512-channel convs (auto; within 1e-6 of im2col, tests/test_winograd.c) one element of
-     * grad/up3.weight moves by 1.9% of the tensor's largest magnitude against the twin: the check
-     * is that sensitive to rounding, not the algorithm that wrong. */
-    mt_conv_impl prev = mt_conv_set_impl(MT_CONV_IMPL_IM2COL);
     net_check(T_, &c, &st);
-    mt_conv_set_impl(prev);
     if (!T_->failed && !T_->skipped) net_report("unet_s5 " NET_MODE_NAME, &st);
 }

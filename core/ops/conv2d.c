@@ -8,7 +8,7 @@
  *   forward  y_g[Og, P]  = w_g[Og, K] @ col[K, P] (+ b),  K = Cg*KH*KW, P = HO*WO
  *   backward dw_g[Og, K] += dy_g[Og, P] @ col^T
  *            dcol[K, P]   = w_g^T @ dy_g, then col2im into dx
- *              (stride 1, >= 16 channels, >= 16x16: dx as the forward conv of dy
+ *              (stride 1, >= 16 channels, >= 32x32, w <= 8 MiB: dx as the forward conv of dy
  *               with the flipped, transposed kernel instead; conv2d_dx_as_forward)
  *            db[o]        = sum over n, p of dy
  * A 1x1 / stride 1 / unpadded conv skips im2col (col = x). Images are split
@@ -166,13 +166,16 @@ static mt_status conv2d_forward_cpu(mt_node *n)
 /* 1 if backward data of this conv runs as a forward conv of dy (conv2d_dx_as_forward):
  * ungrouped, stride 1, a kernel larger than 1x1 (a 1x1 conv has no column matrix to save),
  * at least 16 input channels (the GEMM's rows: with fewer, its column blocks are packed for
- * too few rows) and an input of at least 16x16. Measured per U-Net shape (base 64, batch 4,
- * 2 threads; docs/performance.md "Backward data as a forward conv"): backward 4-10% faster
- * from 32x32 up, level at 16x16, 3-10% slower at 8x8 (one GEMM of 64 columns per image). */
-static int dx_as_forward_applies(const mt_conv_geom *g, int G)
+ * too few rows), an input of at least 32x32, and a weight of at most 8 MiB (the flipped copy
+ * w' is scratch during the backward pass, when memory peaks). Measured per U-Net shape (base
+ * 64, batch 4, 2 threads; docs/performance.md "Backward data as a forward conv"): backward
+ * 4-28% faster from 32x32 up, level at 16x16, 3-10% slower at 8x8 (one GEMM of 64 columns
+ * per image). */
+static int dx_as_forward_applies(const mt_conv_geom *g, int G, int O)
 {
-    return G == 1 && g->stride_h == 1 && g->stride_w == 1 && g->KH * g->KW > 1 && g->C >= 16 && g->H >= 16 &&
-           g->W >= 16;
+    const size_t w_bytes = sizeof(mt_real) * (size_t)O * g->C * g->KH * g->KW;
+    return G == 1 && g->stride_h == 1 && g->stride_w == 1 && g->KH * g->KW > 1 && g->C >= 16 && g->H >= 32 &&
+           g->W >= 32 && w_bytes <= ((size_t)8 << 20);
 }
 
 /* dx [N, C, H, W] += conv_transpose2d(dy, w) of a stride-1 conv, computed as the forward
@@ -227,7 +230,7 @@ static mt_status conv2d_backward_cpu(mt_node *n)
         MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
         dx = NULL;
     }
-    if (dx && dx_as_forward_applies(&g, G)) { /* dx as a forward conv of dy; dw below */
+    if (dx && dx_as_forward_applies(&g, G, O)) { /* dx as a forward conv of dy; dw below */
         MT_TRY(conv2d_dx_as_forward(&g, N, O, w, dy, dx));
         dx = NULL;
     }

@@ -79,7 +79,7 @@ int mt_winograd_supported(const mt_conv_geom *g, int groups)
 int mt_winograd_profitable(const mt_conv_geom *g, int O, int backward_data)
 {
     if (backward_data) return 0; /* no shape measured faster than im2col yet */
-    return g->C >= 256 && O >= 256 && g->OH >= 16 && g->OW >= 16;
+    return g->C >= 512 && O >= 512 && g->OH >= 16 && g->OW >= 16;
 }
 
 int mt_winograd_applies(const mt_conv_geom *g, int groups, int O, const char *impl, int backward_data)

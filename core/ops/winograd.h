@@ -34,10 +34,9 @@ mt_status mt_conv_impl_check(const char *impl);
  * Winograd: 3x3 kernel, stride 1, dilation 1, groups 1. */
 int mt_winograd_supported(const mt_conv_geom *g, int groups);
 /* The auto rule (from experiments/bench/bench_winograd.c on a shared 2-core AVX2
- * EPYC, indicative: docs/performance.md; forward 1.1-1.3x at 256 -> 256 and 512 -> 256, 32x32, and at
- * 512 -> 512, 16x16; level at 128 channels): forward when C >= 256 input and O >= 256 output
- * channels and the output is at least 16x16; backward data (backward_data 1) never, as no
- * U-Net shape measured faster than im2col there. */
+ * EPYC, indicative: docs/performance.md; +24% forward at 512 -> 512, 16x16): forward when C >= 512 input and O >= 512
+ * output channels and the output is at least 16x16; backward data (backward_data 1)
+ * never, as no U-Net shape measured faster than im2col there. */
 int mt_winograd_profitable(const mt_conv_geom *g, int O, int backward_data);
 /* 1 if conv2d's forward (backward_data 0) or backward data (1) should run as
  * Winograd under MT_CONV_IMPL = impl: supported, and impl "winograd", or impl
