@@ -143,6 +143,9 @@ float *mt_test_session_logits(struct mt_session *s, const int *idx, int n, size_
 /* max |t[i]| of an MT_REAL host tensor (the scale of the relative errors the op tests assert). */
 struct mt_tensor;
 double mt_test_max_abs(const struct mt_tensor *t);
+/* A CPU MT_REAL tensor of the given shape filled with standard normal values from the
+ * counter-based stream `seed` (mt_philox_normal(seed, i) for element i); NULL on failure. */
+struct mt_tensor *mt_test_randn(int ndim, const int *shape, uint64_t seed);
 /* A fresh temporary directory for this test (removed by the runner at exit). */
 const char *mt_test_tmpdir(void);
 

@@ -38,18 +38,6 @@ static const dx_case CASES[] = {
     {"stride 2 (col2im path)", 1, 16, 10, 35, 34, 3, 3, 2, 1, 1, 1, 1, 1},
 };
 
-static mt_tensor *randn(int ndim, const int *shape, uint64_t seed)
-{
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    mt_real *v = malloc(sizeof(mt_real) * n);
-    if (!v) return NULL;
-    for (size_t i = 0; i < n; i++) v[i] = (mt_real)mt_philox_normal(seed, i);
-    mt_tensor *t = mt_tensor_from_host(mt_cpu(), ndim, shape, v);
-    free(v);
-    return t;
-}
-
 /* Direct float64 adjoint of case c: rdx [N,C,H,W], rdw [O,C,KH,KW], rdb [O]. */
 static void reference(const dx_case *c, int OH, int OW, const mt_real *x, const mt_real *w, const mt_real *dy,
                       double *rdx, double *rdw, double *rdb)
@@ -100,10 +88,10 @@ static void run_case(mt_test_ctx *T_, const dx_case *c)
     const int OH = (c->H + c->pt + c->pb - c->dil * (c->KH - 1) - 1) / c->stride + 1;
     const int OW = (c->W + c->pl + c->pr - c->dil * (c->KW - 1) - 1) / c->stride + 1;
     const uint64_t seed = (uint64_t)(c->C * 131 + c->O * 17 + c->H * 3 + c->KW);
-    mt_tensor *x = randn(4, (int[]){c->N, c->C, c->H, c->W}, seed);
-    mt_tensor *w = randn(4, (int[]){c->O, c->C, c->KH, c->KW}, seed + 1);
-    mt_tensor *b = randn(1, (int[]){c->O}, seed + 2);
-    mt_tensor *dy = randn(4, (int[]){c->N, c->O, OH, OW}, seed + 3);
+    mt_tensor *x = mt_test_randn(4, (int[]){c->N, c->C, c->H, c->W}, seed);
+    mt_tensor *w = mt_test_randn(4, (int[]){c->O, c->C, c->KH, c->KW}, seed + 1);
+    mt_tensor *b = mt_test_randn(1, (int[]){c->O}, seed + 2);
+    mt_tensor *dy = mt_test_randn(4, (int[]){c->N, c->O, OH, OW}, seed + 3);
     CHECK(x && w && b && dy, "%s: allocation failed: %s", c->name, mt_last_error());
     mt_requires_grad(x, 1), mt_requires_grad(w, 1), mt_requires_grad(b, 1);
     double *rdx = malloc(sizeof(double) * mt_numel(x)), *rdw = malloc(sizeof(double) * mt_numel(w));

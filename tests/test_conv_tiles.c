@@ -30,18 +30,6 @@ static const tile_case CASES[] = {
     {"2x2 stride 2 up-conv groups 2 batch 3", 1, 3, 4, 6, 5, 6, 2, 2, 0, 1, 2, 0},
 };
 
-static mt_tensor *randn(int ndim, const int *shape, uint64_t seed)
-{
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    mt_real *v = malloc(sizeof(mt_real) * n);
-    if (!v) return NULL;
-    for (size_t i = 0; i < n; i++) v[i] = (mt_real)mt_philox_normal(seed, i);
-    mt_tensor *t = mt_tensor_from_host(mt_cpu(), ndim, shape, v);
-    free(v);
-    return t;
-}
-
 /* Direct float64 forward of case c into ref [N, O, OH, OW]: conv2d sums
  * x[n, g*Cg + c, oh*s - p + kh*d, ...] w[o, c, kh, kw]; the transposed conv
  * scatters x[n, ci, h, w] w[ci, o_g, kh, kw] to (h*s - p + kh*d, ...). */
@@ -119,7 +107,7 @@ static void run_case(mt_test_ctx *T_, const tile_case *c)
     const int ws[4] = {c->transposed ? c->C : c->O, c->transposed ? c->O / c->groups : c->C / c->groups, c->K, c->K};
     const int bs[1] = {c->O};
     const uint64_t seed = (uint64_t)(c->C * 31 + c->O * 7 + c->H + c->transposed * 1000);
-    mt_tensor *x = randn(4, xs, seed), *w = randn(4, ws, seed + 1), *b = c->bias ? randn(1, bs, seed + 2) : NULL;
+    mt_tensor *x = mt_test_randn(4, xs, seed), *w = mt_test_randn(4, ws, seed + 1), *b = c->bias ? mt_test_randn(1, bs, seed + 2) : NULL;
     CHECK_NOTNULL(x);
     CHECK_NOTNULL(w);
     CHECK(!c->bias || b, "%s: bias allocation failed", c->name);

@@ -28,18 +28,6 @@ typedef struct wg_case {
     int bias;
 } wg_case;
 
-static mt_tensor *randn(int ndim, const int *shape, uint64_t seed)
-{
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    mt_real *v = malloc(sizeof(mt_real) * (n ? n : 1));
-    if (!v) return NULL;
-    for (size_t i = 0; i < n; i++) v[i] = (mt_real)mt_philox_normal(seed, i);
-    mt_tensor *t = mt_tensor_from_host(mt_cpu(), ndim, shape, v);
-    free(v);
-    return t;
-}
-
 /* max |a - b| / max |b| (0 when b is all zero and a equals it) */
 static double rel_err(const mt_tensor *a, const mt_tensor *b)
 {
@@ -58,10 +46,10 @@ static int run_impl(const wg_case *c, const char *impl, mt_tensor **out)
 {
     setenv("MT_CONV_IMPL", impl, 1);
     uint64_t seed = (uint64_t)(c->N * 7 + c->C * 131 + c->O * 17 + c->H * 3 + c->W);
-    mt_tensor *x = randn(4, (int[]){c->N, c->C, c->H, c->W}, seed), *w = randn(4, (int[]){c->O, c->C, 3, 3}, seed + 1);
-    mt_tensor *b = c->bias ? randn(1, (int[]){c->O}, seed + 2) : NULL;
+    mt_tensor *x = mt_test_randn(4, (int[]){c->N, c->C, c->H, c->W}, seed), *w = mt_test_randn(4, (int[]){c->O, c->C, 3, 3}, seed + 1);
+    mt_tensor *b = c->bias ? mt_test_randn(1, (int[]){c->O}, seed + 2) : NULL;
     const int OH = c->H + c->pt + c->pb - 2, OW = c->W + c->pl + c->pr - 2;
-    mt_tensor *gy = randn(4, (int[]){c->N, c->O, OH, OW}, seed + 3);
+    mt_tensor *gy = mt_test_randn(4, (int[]){c->N, c->O, OH, OW}, seed + 3);
     int ok = x && w && gy && (!c->bias || b);
     mt_tensor *y = NULL;
     if (ok) {
