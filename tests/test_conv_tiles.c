@@ -107,7 +107,8 @@ static void run_case(mt_test_ctx *T_, const tile_case *c)
     const int ws[4] = {c->transposed ? c->C : c->O, c->transposed ? c->O / c->groups : c->C / c->groups, c->K, c->K};
     const int bs[1] = {c->O};
     const uint64_t seed = (uint64_t)(c->C * 31 + c->O * 7 + c->H + c->transposed * 1000);
-    mt_tensor *x = mt_test_randn(4, xs, seed), *w = mt_test_randn(4, ws, seed + 1), *b = c->bias ? mt_test_randn(1, bs, seed + 2) : NULL;
+    mt_tensor *x = mt_test_randn(4, xs, seed), *w = mt_test_randn(4, ws, seed + 1);
+    mt_tensor *b = c->bias ? mt_test_randn(1, bs, seed + 2) : NULL;
     CHECK_NOTNULL(x);
     CHECK_NOTNULL(w);
     CHECK(!c->bias || b, "%s: bias allocation failed", c->name);
