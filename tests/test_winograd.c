@@ -46,7 +46,8 @@ static int run_impl(const wg_case *c, const char *impl, mt_tensor **out)
 {
     setenv("MT_CONV_IMPL", impl, 1);
     uint64_t seed = (uint64_t)(c->N * 7 + c->C * 131 + c->O * 17 + c->H * 3 + c->W);
-    mt_tensor *x = mt_test_randn(4, (int[]){c->N, c->C, c->H, c->W}, seed), *w = mt_test_randn(4, (int[]){c->O, c->C, 3, 3}, seed + 1);
+    mt_tensor *x = mt_test_randn(4, (int[]){c->N, c->C, c->H, c->W}, seed);
+    mt_tensor *w = mt_test_randn(4, (int[]){c->O, c->C, 3, 3}, seed + 1);
     mt_tensor *b = c->bias ? mt_test_randn(1, (int[]){c->O}, seed + 2) : NULL;
     const int OH = c->H + c->pt + c->pb - 2, OW = c->W + c->pl + c->pr - 2;
     mt_tensor *gy = mt_test_randn(4, (int[]){c->N, c->O, OH, OW}, seed + 3);
