@@ -6,9 +6,10 @@
  *   dw[o, c, kh, kw]  = sum dy[n, o, oh, ow] x[n, c, oh - pt + kh*d, ow - pl + kw*d]
  *   db[o]             = sum dy[n, o, oh, ow]
  * max |g - ref| <= 1e-5 max |ref| on shapes that take the new path (3x3 pad 1 as
- * in U-Net, unpadded, asymmetric padding, a 5x5 and a 2x3 kernel, dilation 2,
- * batches 1 to 3, inputs of at least 32x32) and three that keep the im2col + col2im
- * path (8 input channels; a 16x16 input; a stride-2 conv), on 1, 2 and 3 threads and default / tiny column blocks.
+ * in U-Net, unpadded, asymmetric padding, a 5x5 and a 2x3 kernel, dilation 2, a
+ * padding beyond the kernel so that dy's is negative; batches 1 to 3, inputs of at
+ * least 32x32) and three that keep the im2col + col2im path (8 input channels; a
+ * 16x16 input; a stride-2 conv), on 1, 2 and 3 threads and default / tiny column blocks.
  * The gradient starts non-zero (a second backward) so that accumulation into an
  * existing .grad is checked too. im2col is forced (MT_CONV_IMPL cannot change it). */
 #include "../core/autograd.h"
@@ -33,6 +34,7 @@ static const dx_case CASES[] = {
     {"5x5 pad 2", 2, 17, 9, 32, 34, 5, 5, 1, 2, 2, 2, 2, 1},
     {"2x3 kernel pad (1, 0, 1, 1)", 1, 16, 7, 32, 33, 2, 3, 1, 1, 0, 1, 1, 1},
     {"3x3 dilation 2 pad 2", 2, 18, 6, 32, 36, 3, 3, 1, 2, 2, 2, 2, 2},
+    {"3x3 pad 3 top / left (negative pad for dy)", 1, 16, 5, 32, 33, 3, 3, 1, 3, 0, 3, 1, 1},
     {"8 channels (col2im path)", 3, 8, 12, 33, 32, 3, 3, 1, 1, 1, 1, 1, 1},
     {"16x16 input (col2im path)", 2, 16, 12, 16, 17, 3, 3, 1, 1, 1, 1, 1, 1},
     {"stride 2 (col2im path)", 1, 16, 10, 35, 34, 3, 3, 2, 1, 1, 1, 1, 1},
