@@ -109,15 +109,3 @@ double mt_test_max_abs(const mt_tensor *t)
     for (size_t i = 0; i < mt_numel(t); i++) m = fmax(m, fabs((double)MT_DATA(t)[i]));
     return m;
 }
-
-mt_tensor *mt_test_randn(int ndim, const int *shape, uint64_t seed)
-{
-    size_t n = 1;
-    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
-    mt_real *v = malloc(sizeof(mt_real) * (n ? n : 1));
-    if (!v) return NULL;
-    for (size_t i = 0; i < n; i++) v[i] = (mt_real)mt_philox_normal(seed, i);
-    mt_tensor *t = mt_tensor_from_host(mt_cpu(), ndim, shape, v);
-    free(v);
-    return t;
-}

@@ -1,9 +1,12 @@
-/* tests/fixture.c: HDF5 fixture reader for the tests (fixture.h). */
+/* tests/fixture.c: HDF5 fixture reader for the tests (fixture.h), and mt_test_randn (test.h):
+ * the test inputs both test binaries (float32 and float64) link. */
 #include "fixture.h"
 
 #include <hdf5.h>
 #include <stdlib.h>
 
+#include "../core/device.h"
+#include "../core/rng.h"
 #include "test.h"
 
 static hid_t open_file(const char *file)
@@ -116,4 +119,16 @@ int fx_read_f64(const char *file, const char *name, double *out, int max)
     H5Fclose(f);
     if (n < 0) MT_ERR(MT_ERR_IO, "fixture %s has no dataset %s of at most %d values", file, name, max);
     return n;
+}
+
+mt_tensor *mt_test_randn(int ndim, const int *shape, uint64_t seed)
+{
+    size_t n = 1;
+    for (int i = 0; i < ndim; i++) n *= (size_t)shape[i];
+    mt_real *v = malloc(sizeof(mt_real) * (n ? n : 1));
+    if (!v) return NULL;
+    for (size_t i = 0; i < n; i++) v[i] = (mt_real)mt_philox_normal(seed, i);
+    mt_tensor *t = mt_tensor_from_host(mt_cpu(), ndim, shape, v);
+    free(v);
+    return t;
 }
