@@ -10,6 +10,7 @@
 #include "../core/ops.h"
 #include "../core/ops/dnnl.h"
 #include "../core/ops/gemm.h"
+#include "../core/ops/winograd.h"
 #include "fixture.h"
 #include "test.h"
 
@@ -156,13 +157,17 @@ TEST(conv_row_blocked_paths_match_torch)
 }
 
 /* MT_CONV_IMPL=winograd: the 3x3 stride-1 ungrouped cases (odd_pad1_batch1) run
- * forward and backward data as Winograd F(2x2, 3x3) (core/ops/winograd.h), the
- * others fall back to im2col; same tolerance. */
+ * forward and backward data as Winograd F(2x2, 3x3) and F(4x4, 3x3)
+ * (core/ops/winograd.h), the others fall back to im2col; same tolerance. */
 TEST(conv2d_winograd_matches_torch)
 {
-    setenv("MT_CONV_IMPL", "winograd", 1);
-    run_all(T_, OP_CONV2D, CONV2D_CASES, COUNT(CONV2D_CASES), mt_cpu(), 1e-5);
-    unsetenv("MT_CONV_IMPL");
+    mt_conv_impl impl = mt_conv_set_impl(MT_CONV_IMPL_WINOGRAD); /* MT_CONV_IMPL is read once per process */
+    for (int m = 2; m <= 4 && !T_->failed; m += 2) {
+        mt_winograd_set_tile(m);
+        run_all(T_, OP_CONV2D, CONV2D_CASES, COUNT(CONV2D_CASES), mt_cpu(), 1e-5);
+    }
+    mt_winograd_set_tile(0);
+    mt_conv_set_impl(impl);
 }
 
 TEST(conv_transpose2d_matches_torch)

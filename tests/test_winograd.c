@@ -18,8 +18,10 @@
 
 #ifdef MT_REAL_DOUBLE
 #define WG_TOL 1e-12
+#define WG4_TOL 1e-12
 #else
 #define WG_TOL 1e-6
+#define WG4_TOL 3e-5
 #endif
 
 typedef struct wg_case {
@@ -42,9 +44,9 @@ static double rel_err(const mt_tensor *a, const mt_tensor *b)
 }
 
 /* y, dx, dw, db of case c with MT_CONV_IMPL = impl (out[0..3]; db NULL without bias). */
-static int run_impl(const wg_case *c, const char *impl, mt_tensor **out)
+static int run_impl(const wg_case *c, mt_conv_impl impl, mt_tensor **out)
 {
-    setenv("MT_CONV_IMPL", impl, 1);
+    const mt_conv_impl prev = mt_conv_set_impl(impl); /* MT_CONV_IMPL is read once per process */
     uint64_t seed = (uint64_t)(c->N * 7 + c->C * 131 + c->O * 17 + c->H * 3 + c->W);
     mt_tensor *x = mt_test_randn(4, (int[]){c->N, c->C, c->H, c->W}, seed);
     mt_tensor *w = mt_test_randn(4, (int[]){c->O, c->C, 3, 3}, seed + 1);
@@ -66,20 +68,23 @@ static int run_impl(const wg_case *c, const char *impl, mt_tensor **out)
         out[3] = b ? mt_tensor_alias(b->grad) : NULL;
     }
     mt_tensor_release(y), mt_tensor_release(x), mt_tensor_release(w), mt_tensor_release(b), mt_tensor_release(gy);
-    unsetenv("MT_CONV_IMPL");
+    mt_conv_set_impl(prev);
     return ok;
 }
 
-/* Runs case c both ways and checks the four tensors within WG_TOL. */
-static void check_case(mt_test_ctx *T_, const wg_case *c)
+/* Runs case c with im2col and with Winograd of output tile m (2 or 4) and checks the four
+ * tensors within tol. */
+static void check_case_tile(mt_test_ctx *T_, const wg_case *c, int m, double tol)
 {
     mt_tensor *ref[4] = {0}, *got[4] = {0};
-    int ok = run_impl(c, "im2col", ref) && run_impl(c, "winograd", got);
+    mt_winograd_set_tile(m);
+    int ok = run_impl(c, MT_CONV_IMPL_IM2COL, ref) && run_impl(c, MT_CONV_IMPL_WINOGRAD, got);
+    mt_winograd_set_tile(0);
     static const char *const names[4] = {"y", "dx", "dw", "db"};
     char what[128];
-    snprintf(what, sizeof what, "N %d C %d O %d %dx%d pad (%d, %d, %d, %d)%s", c->N, c->C, c->O, c->H, c->W, c->pt,
-             c->pb, c->pl, c->pr, c->bias ? " bias" : "");
-    double worst = 0;
+    snprintf(what, sizeof what, "F(%dx%d, 3x3) N %d C %d O %d %dx%d pad (%d, %d, %d, %d)%s", m, m, c->N, c->C, c->O,
+             c->H, c->W, c->pt, c->pb, c->pl, c->pr, c->bias ? " bias" : "");
+    double worst = 0, worst_tol = tol;
     int worst_i = 0;
     for (int i = 0; ok && i < 4; i++) {
         if (!ref[i]) continue;
@@ -87,13 +92,20 @@ static void check_case(mt_test_ctx *T_, const wg_case *c)
             ok = 0;
             break;
         }
-        double e = rel_err(got[i], ref[i]);
-        if (!(e <= worst)) worst = e, worst_i = i;
+        const double e = rel_err(got[i], ref[i]), t = i == 2 ? WG4_TOL : tol; /* dw: always F(4x4, 3x3) */
+        if (!(e / t <= worst / worst_tol)) worst = e, worst_tol = t, worst_i = i;
     }
     for (int i = 0; i < 4; i++) mt_tensor_release(ref[i]), mt_tensor_release(got[i]);
     CHECK(ok, "%s: conv2d failed or shapes differ: %s", what, mt_last_error());
-    CHECK(worst <= WG_TOL, "%s: winograd %s differs from im2col by %.3g of its max (bound %.0e)", what,
-          names[worst_i], worst, WG_TOL);
+    CHECK(worst <= worst_tol, "%s: winograd %s differs from im2col by %.3g of its max (bound %.0e)", what,
+          names[worst_i], worst, worst_tol);
+}
+
+/* Both tiles: F(2x2, 3x3) within WG_TOL, F(4x4, 3x3) within WG4_TOL. */
+static void check_case(mt_test_ctx *T_, const wg_case *c)
+{
+    check_case_tile(T_, c, 2, WG_TOL);
+    if (!T_->failed) check_case_tile(T_, c, 4, WG4_TOL);
 }
 
 /* The fixed edge cases, then a deterministic pseudo-random sample of the grid. */
@@ -166,17 +178,37 @@ TEST(winograd_dispatch_rule_and_env)
 {
     mt_conv_geom g = {.C = 512, .H = 16, .W = 16, .KH = 3, .KW = 3, .OH = 16, .OW = 16, .stride_h = 1,
                       .stride_w = 1, .pad_top = 1, .pad_left = 1, .dil_h = 1, .dil_w = 1};
+    /* 512 -> 512 at 16x16: F(2x2) forward and backward data; dw stays on im2col (36 planes of
+     * 512 x 512 would be 36 MiB of scratch) */
     CHECK(mt_winograd_applies(&g, 1, 512, "auto", 0), "512 -> 512 channels at 16x16: Winograd forward under auto");
-    CHECK(!mt_winograd_applies(&g, 1, 512, "auto", 1), "backward data: im2col under auto");
-    CHECK(mt_winograd_applies(&g, 1, 512, "winograd", 1), "forced Winograd must apply to backward data too");
+    CHECK(mt_winograd_tile(&g, 512, 0) == 2, "512 -> 512 at 16x16: F(2x2, 3x3), got %d", mt_winograd_tile(&g, 512, 0));
+    CHECK(mt_winograd_applies(&g, 1, 512, "auto", 1), "512 -> 512 at 16x16: backward data by Winograd");
+    CHECK(!mt_winograd_applies(&g, 1, 512, "auto", 2), "512 -> 512: dw scratch over the cap, im2col");
+    CHECK(mt_winograd_applies(&g, 1, 512, "winograd", 2), "forced Winograd must apply to dw too");
+    CHECK(mt_winograd_tile(&g, 512, 2) == 4, "dw is always F(4x4, 3x3)");
     CHECK(!mt_winograd_applies(&g, 1, 512, "im2col", 0), "MT_CONV_IMPL=im2col must never take Winograd");
     CHECK(!mt_winograd_applies(&g, 2, 512, "winograd", 0), "groups 2 is not supported");
-    g.C = 64;
-    CHECK(!mt_winograd_applies(&g, 1, 512, "auto", 0), "64 input channels: im2col under auto");
-    CHECK(mt_winograd_applies(&g, 1, 512, "winograd", 0), "but Winograd when forced");
-    g.C = 512, g.OH = g.OW = 8;
+    /* 64 -> 64 at 32x32 and larger: F(4x4) in all three passes */
+    g.C = 64, g.H = g.W = g.OH = g.OW = 32;
+    for (int pass = 0; pass < 3; pass++) {
+        CHECK(mt_winograd_applies(&g, 1, 64, "auto", pass), "64 -> 64 at 32x32, pass %d: Winograd under auto", pass);
+        CHECK(mt_winograd_tile(&g, 64, pass) == 4, "64 -> 64 at 32x32, pass %d: F(4x4, 3x3)", pass);
+    }
+    mt_winograd_set_tile(2);
+    CHECK(mt_winograd_tile(&g, 64, 0) == 2, "mt_winograd_set_tile(2) must force F(2x2, 3x3)");
+    mt_winograd_set_tile(0);
+    g.H = g.W = g.OH = g.OW = 16;
+    CHECK(!mt_winograd_applies(&g, 1, 64, "auto", 0), "64 -> 64 at 16x16: im2col under auto");
+    CHECK(mt_winograd_applies(&g, 1, 64, "winograd", 0), "but Winograd when forced");
+    CHECK(mt_winograd_tile(&g, 64, 0) == 2, "forced where the rule says im2col: F(2x2, 3x3)");
+    g.C = 32, g.H = g.W = g.OH = g.OW = 64;
+    CHECK(!mt_winograd_applies(&g, 1, 64, "auto", 0), "32 input channels: im2col under auto");
+    g.C = 1024, g.H = g.W = g.OH = g.OW = 32; /* 1024 -> 512: F(4x4) planes 72 MiB, F(2x2) planes 32 MiB */
+    CHECK(mt_winograd_tile(&g, 512, 0) == 2, "1024 -> 512 at 32x32: F(2x2, 3x3) (memory cap)");
+    CHECK(!mt_winograd_applies(&g, 1, 512, "auto", 2), "1024 -> 512 at 32x32: dw on im2col (memory cap)");
+    g.C = 512, g.H = g.W = g.OH = g.OW = 8;
     CHECK(!mt_winograd_applies(&g, 1, 512, "auto", 0), "an 8x8 output: im2col under auto");
-    g.OH = g.OW = 16, g.stride_h = 2;
+    g.H = g.W = g.OH = g.OW = 16, g.stride_h = 2;
     CHECK(!mt_winograd_applies(&g, 1, 512, "winograd", 0), "stride 2 is not supported even when forced");
     g.stride_h = 1, g.KW = 5;
     CHECK(!mt_winograd_applies(&g, 1, 512, "winograd", 0), "a 3x5 kernel is not supported");

@@ -16,8 +16,9 @@
  * forward, with fewer images than threads: blocks of output rows); each
  * thread accumulates its own dw, summed at the end (gemm.h). Columns are
  * recomputed in backward rather than kept from forward (memory).
- * 3x3 stride-1 ungrouped convs may run forward and backward data as Winograd
- * F(2x2, 3x3) instead (winograd.h: the auto rule, MT_CONV_IMPL to force one).
+ * 3x3 stride-1 ungrouped convs may run forward, backward data and backward
+ * weights as Winograd F(2x2, 3x3) / F(4x4, 3x3) instead (winograd.h: the auto
+ * rule, MT_CONV_IMPL to force one).
  * The CUDA twin (conv2d.cu) uses cuDNN.
  * oneDNN alternative (conv_dnnl.c, float32 build only): the first lines of the
  * CPU kernels hand the node to oneDNN when mt_*_use_dnnl says so (env
@@ -229,6 +230,10 @@ static mt_status conv2d_backward_cpu(mt_node *n)
     if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd, dw below by im2col + GEMM */
         MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
         dx = NULL;
+    }
+    if (dw && mt_winograd_applies(&g, G, O, impl, 2)) { /* dw by Winograd */
+        MT_TRY(mt_winograd_conv2d_backward_weight(&g, N, O, x, dy, dw));
+        dw = NULL;
     }
     if (dx && dx_as_forward_applies(&g, G, O)) { /* dx as a forward conv of dy; dw below */
         MT_TRY(conv2d_dx_as_forward(&g, N, O, w, dy, dx));

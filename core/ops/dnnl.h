@@ -34,7 +34,7 @@ typedef enum mt_conv_impl {
     MT_CONV_IMPL_AUTO = 0,    /* per shape: mt_*_use_dnnl, mt_winograd_profitable (winograd.h) */
     MT_CONV_IMPL_IM2COL = 1,  /* im2col + OpenBLAS GEMM (gemm.h) */
     MT_CONV_IMPL_DNNL = 2,    /* oneDNN wherever it supports the shape (float32 build) */
-    MT_CONV_IMPL_WINOGRAD = 3 /* Winograd F(2x2,3x3) for every conv2d it supports (winograd.h) */
+    MT_CONV_IMPL_WINOGRAD = 3 /* Winograd (F(2x2,3x3) / F(4x4,3x3)) for every conv2d it supports (winograd.h) */
 } mt_conv_impl;
 
 /* The implementation in force: set by mt_conv_set_impl, else read once from the

@@ -1,6 +1,6 @@
 /* experiments/bench/bench_winograd.c: conv2d 3x3 stride 1 pad 1 on the CPU,
- * im2col + GEMM against Winograd F(2x2, 3x3) (core/ops/winograd.h, both GEMM
- * threadings), for each conv shape of the base-64 U-Net at --size (default
+ * im2col + GEMM against Winograd F(2x2, 3x3) and F(4x4, 3x3) (core/ops/winograd.h),
+ * for each conv shape of the base-64 U-Net at --size (default
  * 128), batch --batch (default 4). Not a test: a benchmark; the variants run
  * alternately in one process (mt_conv_set_impl per call) and each figure is the
  * best of --rounds (default 3) after one warm-up round.
@@ -44,19 +44,19 @@ static mt_tensor *randn(int ndim, const int *shape, uint64_t seed, double scale)
 typedef struct variant {
     const char *name;
     mt_conv_impl impl;
-    int gemm_threads;
+    int tile; /* Winograd output tile: 2 (F(2x2, 3x3)) or 4 (F(4x4, 3x3)) */
 } variant;
 
 static const variant VARIANTS[] = {{"im2col", MT_CONV_IMPL_IM2COL, 0},
-                                   {"wino", MT_CONV_IMPL_WINOGRAD, 0},
-                                   {"wino-blasT", MT_CONV_IMPL_WINOGRAD, 1}};
+                                   {"wino2", MT_CONV_IMPL_WINOGRAD, 2},
+                                   {"wino4", MT_CONV_IMPL_WINOGRAD, 4}};
 #define NV 3
 
 /* One forward + backward of conv(C -> O, S x S) with variant v: times in fw, bw. */
 static int run_once(const variant *v, mt_tensor *x, mt_tensor *w, mt_tensor *b, mt_tensor *gy, double *fw, double *bw)
 {
     mt_conv_set_impl(v->impl); /* MT_CONV_IMPL is read once per process */
-    mt_winograd_set_gemm_threads(v->gemm_threads);
+    mt_winograd_set_tile(v->tile);
     mt_conv2d_params p = mt_conv2d_default();
     p.pad_top = p.pad_bottom = p.pad_left = p.pad_right = 1;
     double t0 = now_s();
