@@ -1,11 +1,13 @@
-/* tests/test_winograd.c: Winograd F(2x2, 3x3) conv2d (core/ops/winograd.h)
- * against im2col + GEMM (MT_CONV_IMPL forces each; the PyTorch fixtures of
- * tests/test_conv.c check im2col): forward y and the gradients dx, dw, db of
- * loss = sum(y * gy) on a grid of shapes (channels 1..130, sizes 1..37 odd and
+/* tests/test_winograd.c: Winograd conv2d (core/ops/winograd.h) against im2col +
+ * GEMM (mt_conv_set_impl forces each; the PyTorch fixtures of tests/test_conv.c
+ * check im2col, and Winograd too): forward y and the gradients dx, dw, db of
+ * loss = sum(y * gy) on a grid of shapes (channels 1..256, sizes 1..38 odd and
  * even, paddings 0/1/2/3 and asymmetric, batch 1..3, with and without bias),
- * with the default blocking, tiny tile blocks, both GEMM threadings and one
- * thread. Bound: max |wino - im2col| <= 1e-6 max |im2col| per tensor (fp32;
- * float64 build: 1e-12). Also: the dispatch rule and MT_CONV_IMPL's check. */
+ * with F(2x2, 3x3) and F(4x4, 3x3) forced for forward and backward data (the
+ * weight gradient is always F(4x4, 3x3)), the default blocking, tiny tile
+ * blocks, both GEMM threadings and one thread. Bound: max |wino - im2col| <=
+ * tol * max |im2col| per tensor, tol 1e-6 for F(2x2) and 3e-5 for F(4x4) and dw
+ * (fp32; float64 build: 1e-12). Also: the dispatch rule and MT_CONV_IMPL's check. */
 #include "../core/device.h"
 #include "../core/ops.h"
 #include "../core/ops/dnnl.h"

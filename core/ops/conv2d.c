@@ -227,7 +227,7 @@ static mt_status conv2d_backward_cpu(mt_node *n)
     const int identity = mt_conv_geom_is_identity(&g);
     if (db) mt_bias_grad(dy, db, N, O, (size_t)P);
     const char *impl = mt_conv_impl_env();
-    if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd, dw below by im2col + GEMM */
+    if (dx && mt_winograd_applies(&g, G, O, impl, 1)) { /* dx by Winograd */
         MT_TRY(mt_winograd_conv2d_backward_data(&g, N, O, w, dy, dx));
         dx = NULL;
     }

@@ -86,7 +86,8 @@ int mt_winograd_tile(const mt_conv_geom *g, int O, int pass);
 /* Forces the output tile (2 or 4); 0 restores the rule (mt_winograd_tile). Tests and benchmarks. */
 void mt_winograd_set_tile(int m);
 
-/* GEMM threading: 0: the threads split the 16 GEMMs of a block, each single-threaded
+/* GEMM threading of forward and backward data (the weight gradient always uses 0):
+ * 0: the threads split the 16 / 36 GEMMs of a block, each single-threaded
  * OpenBLAS; 1: the GEMMs run one after the other, each on all threads; -1 (default):
  * 0 for every batch size (the faster one at batch 1 too, docs/performance.md;
  * concurrent forward passes stay bit-identical through mt_blas_hold, gemm.h). */
