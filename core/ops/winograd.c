@@ -544,9 +544,8 @@ static size_t block_tiles(const wg_conv *cv)
     return pb < cv->tiles ? pb : cv->tiles;
 }
 
-/* Runs the conv cv with weights w (see transform_weights for `backward`) and output
- * tiles m x m (2 or 4). */
-static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward, int m)
+/* Output tile m x m (2 or 4): m, alpha, P and the tile counts of cv. */
+static void wg_set_tiles(wg_conv *cv, int m)
 {
     cv->m = m;
     cv->alpha = m + 2;
@@ -554,15 +553,41 @@ static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward, int m)
     cv->TH = (cv->OH + m - 1) / m;
     cv->TW = (cv->OW + m - 1) / m;
     cv->tiles = (size_t)cv->N * cv->TH * cv->TW;
+}
+
+/* Scratch of one call, from the caching allocator: W [P, Co, Ci] (transformed weights, or the
+ * weight-gradient accumulators), V [P, Ci, pb] (input-side tiles of a block), O [P, Co, pb]
+ * (output-side tiles of a block), each plane padded by plane_stride. */
+typedef struct wg_scratch {
+    void *base;
+    size_t bytes;
+    mt_real *W, *V, *O;
+} wg_scratch;
+
+static mt_status wg_scratch_alloc(const wg_conv *cv, size_t pb, wg_scratch *sc)
+{
+    const size_t P = (size_t)cv->P;
+    const size_t w_elems = P * plane_stride((size_t)cv->Co * cv->Ci), v_elems = P * plane_stride((size_t)cv->Ci * pb);
+    sc->bytes = sizeof(mt_real) * (w_elems + v_elems + P * plane_stride((size_t)cv->Co * pb));
+    sc->base = NULL;
+    MT_TRY(mt_alloc(mt_cpu(), sc->bytes, &sc->base));
+    sc->W = sc->base;
+    sc->V = sc->W + w_elems;
+    sc->O = sc->V + v_elems;
+    return MT_OK;
+}
+
+/* Runs the conv cv with weights w (see transform_weights for `backward`) and output
+ * tiles m x m (2 or 4). */
+static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward, int m)
+{
+    wg_set_tiles(cv, m);
     if (!cv->tiles || !cv->Co) return MT_OK;
     const int P = cv->P;
     const size_t pb = block_tiles(cv);
-    const size_t u_elems = P * plane_stride((size_t)cv->Co * cv->Ci);
-    const size_t v_elems = P * plane_stride((size_t)cv->Ci * pb);
-    const size_t bytes = sizeof(mt_real) * (u_elems + v_elems + P * plane_stride((size_t)cv->Co * pb));
-    void *scratch = NULL;
-    MT_TRY(mt_alloc(mt_cpu(), bytes, &scratch));
-    mt_real *U = scratch, *V = U + u_elems, *M = V + v_elems;
+    wg_scratch sc;
+    MT_TRY(wg_scratch_alloc(cv, pb, &sc));
+    mt_real *U = sc.W, *V = sc.V, *M = sc.O;
     int T = mt_get_num_threads();
     if (T < 1) T = 1;
     /* default: the threads split the P GEMMs, at batch 1 too (faster there as well) */
@@ -595,7 +620,7 @@ static mt_status wg_run(wg_conv *cv, const mt_real *w, int backward, int m)
         }
         mt_blas_release();
     }
-    mt_free(mt_cpu(), scratch, bytes);
+    mt_free(mt_cpu(), sc.base, sc.bytes);
     return MT_OK;
 }
 
@@ -655,19 +680,13 @@ static void transform_dw(const wg_conv *cv, const mt_real *Mw, mt_real *dw)
  * block's tiles as K, threads splitting the positions); finally dw += G^T Mw G. */
 static mt_status wg_run_dw(wg_conv *cv, mt_real *dw)
 {
-    cv->m = 4, cv->alpha = 6, cv->P = WG_PMAX;
-    cv->TH = (cv->OH + 3) / 4;
-    cv->TW = (cv->OW + 3) / 4;
-    cv->tiles = (size_t)cv->N * cv->TH * cv->TW;
+    wg_set_tiles(cv, 4);
     if (!cv->tiles || !cv->Co || !cv->Ci) return MT_OK;
     size_t pb = block_tiles(cv);
     if (!g_block_tiles && pb < 256) pb = 256 < cv->tiles ? 256 : cv->tiles; /* K of the GEMMs */
-    const size_t m_elems = WG_PMAX * plane_stride((size_t)cv->Co * cv->Ci);
-    const size_t v_elems = WG_PMAX * plane_stride((size_t)cv->Ci * pb);
-    const size_t bytes = sizeof(mt_real) * (m_elems + v_elems + WG_PMAX * plane_stride((size_t)cv->Co * pb));
-    void *scratch = NULL;
-    MT_TRY(mt_alloc(mt_cpu(), bytes, &scratch));
-    mt_real *Mw = scratch, *V = Mw + m_elems, *Y = V + v_elems;
+    wg_scratch sc;
+    MT_TRY(wg_scratch_alloc(cv, pb, &sc));
+    mt_real *Mw = sc.W, *V = sc.V, *Y = sc.O;
     int T = mt_get_num_threads();
     if (T < 1) T = 1;
     const int Co = cv->Co, Ci = cv->Ci;
@@ -687,7 +706,7 @@ static mt_status wg_run_dw(wg_conv *cv, mt_real *dw)
         transform_dw(cv, Mw, dw);
     }
     mt_blas_release();
-    mt_free(mt_cpu(), scratch, bytes);
+    mt_free(mt_cpu(), sc.base, sc.bytes);
     return MT_OK;
 }
 
